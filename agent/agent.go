@@ -1,0 +1,113 @@
+// Package agent runs Roster's headless SCIM 2.0 service provider: the HTTP
+// server and its background loops, with graceful shutdown.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/agent/scimhttp"
+	"github.com/rosterhq/roster/store"
+)
+
+// Options configures an Agent.
+type Options struct {
+	// PublicURL is the externally visible base URL used in Tenant URLs and
+	// meta.location; "" derives it from each request's Host header.
+	PublicURL string
+	// EventRetention is how long provisioning events are kept; 0 means 90 days.
+	EventRetention time.Duration
+	// ShutdownTimeout bounds how long in-flight requests may take to finish.
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+}
+
+// Agent is the SCIM service over one store.
+type Agent struct {
+	dir *directory.Service
+	opt Options
+	log *slog.Logger
+}
+
+// New returns an Agent.
+func New(dir *directory.Service, opt Options) *Agent {
+	if opt.EventRetention == 0 {
+		opt.EventRetention = 90 * 24 * time.Hour
+	}
+	if opt.ShutdownTimeout == 0 {
+		opt.ShutdownTimeout = 30 * time.Second
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Agent{dir: dir, opt: opt, log: log}
+}
+
+// Handler returns the agent's HTTP handler.
+func (a *Agent) Handler() http.Handler {
+	return scimhttp.New(a.dir, scimhttp.Options{PublicURL: a.opt.PublicURL, Logger: a.log})
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: it stops
+// accepting, lets in-flight requests finish (up to ShutdownTimeout), and stops
+// the background loops.
+func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), a.opt.ShutdownTimeout)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	g.Go(func() error { return a.pruneLoop(ctx) })
+	return g.Wait()
+}
+
+// pruneLoop deletes provisioning events older than the retention, at start
+// and then every 6 hours.
+func (a *Agent) pruneLoop(ctx context.Context) error {
+	t := time.NewTicker(6 * time.Hour)
+	defer t.Stop()
+	for {
+		var n int64
+		err := a.dir.DB().Write(ctx, func(tx *store.Tx) (err error) {
+			n, err = tx.PruneEvents(time.Now().Add(-a.opt.EventRetention))
+			return
+		})
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Warn("prune events", "err", err)
+		case n > 0:
+			a.log.Info("pruned provisioning events", "removed", n, "older_than", a.opt.EventRetention)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,647 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster/agent/scim"
+	"github.com/rosterhq/roster/agent/scim/filter"
+	"github.com/rosterhq/roster/agent/scim/patch"
+	"github.com/rosterhq/roster/agent/scim/schema"
+	"github.com/rosterhq/roster/store"
+)
+
+// MaxResults is the largest page a list returns (advertised in /ServiceProviderConfig).
+const MaxResults = 1000
+
+// typeOf returns the resource type definition of a kind.
+func typeOf(kind store.Kind) *schema.ResourceType {
+	if kind == store.KindGroup {
+		return schema.GroupType
+	}
+	return schema.UserType
+}
+
+// nameAttr is the attribute that must be unique per tenant.
+func nameAttr(kind store.Kind) string {
+	if kind == store.KindGroup {
+		return "displayName"
+	}
+	return "userName"
+}
+
+// ETag renders a version as a weak entity tag (RFC 7644 §3.14).
+func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
+
+// checkIfMatch implements If-Match (RFC 7232 §3.1; RFC 7644 §3.14): "" means
+// no precondition; "*" matches any existing version.
+func checkIfMatch(ifMatch string, version int64) error {
+	ifMatch = strings.TrimSpace(ifMatch)
+	if ifMatch == "" || ifMatch == "*" {
+		return nil
+	}
+	want := strconv.FormatInt(version, 10)
+	for _, tag := range strings.Split(ifMatch, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if strings.Trim(tag, `"`) == want {
+			return nil
+		}
+	}
+	return scim.Errorf(scim.StatusPreconditionFailed, "", "the resource has changed: its version is %s, not %s", ETag(version), ifMatch)
+}
+
+// Got is a rendered resource and its version.
+type Got struct {
+	Doc     map[string]any
+	Version int64
+}
+
+// toSCIM translates store sentinels into protocol errors, once.
+func toSCIM(kind store.Kind, id string, doc map[string]any, err error) error {
+	var se *scim.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return se
+	case errors.Is(err, store.ErrNotFound):
+		return scim.Errorf(scim.StatusNotFound, "", "%s %q not found", kind, id)
+	case errors.Is(err, store.ErrConflict):
+		name, _ := doc[nameAttr(kind)].(string)
+		return scim.Errorf(scim.StatusConflict, scim.Uniqueness, "a %s with %s %q already exists in this tenant (compared case-insensitively)", strings.ToLower(string(kind)), nameAttr(kind), name)
+	}
+	return err
+}
+
+// prepare canonicalises an incoming document for a create or replace and
+// separates a group's members from it. Passwords are never stored.
+func prepare(kind store.Kind, in map[string]any) (map[string]any, []patch.Member, bool, error) {
+	doc, err := typeOf(kind).Canonicalize(in)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	delete(doc, "password")
+	if s, _ := doc[nameAttr(kind)].(string); strings.TrimSpace(s) == "" {
+		return nil, nil, false, scim.BadRequest(scim.InvalidValue, "%s is required", nameAttr(kind))
+	}
+	var members []patch.Member
+	_, hasMembers := doc["members"]
+	if kind == store.KindGroup {
+		raw, _ := doc["members"].([]any)
+		delete(doc, "members")
+		for _, e := range raw {
+			m, _ := e.(map[string]any)
+			v, _ := m["value"].(string)
+			if v == "" {
+				return nil, nil, false, scim.BadRequest(scim.InvalidValue, "every member needs a \"value\" (the member's id)")
+			}
+			t, _ := m["type"].(string)
+			members = append(members, patch.Member{Value: v, Type: t})
+		}
+	}
+	return doc, members, hasMembers, nil
+}
+
+// resolveMembers checks that every member is a user or group of the tenant.
+func resolveMembers(tx *store.Tx, tenantID string, ms []patch.Member) ([]store.Member, error) {
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.Value
+	}
+	kinds, err := tx.MemberKinds(tenantID, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Member, 0, len(ms))
+	for _, m := range ms {
+		k, ok := kinds[m.Value]
+		if !ok {
+			return nil, scim.BadRequest(scim.InvalidValue, "member %q is not a user or group of this tenant", m.Value)
+		}
+		out = append(out, store.Member{Value: m.Value, Type: k})
+	}
+	return out, nil
+}
+
+// Create adds a user or group (RFC 7644 §3.3).
+func (s *Service) Create(ctx context.Context, c Call, kind store.Kind, in map[string]any) (*Got, error) {
+	doc, members, _, err := prepare(kind, in)
+	if err != nil {
+		return nil, s.fail(ctx, c, kind, "", in, err)
+	}
+	now := s.now()
+	r := &store.Resource{TenantID: c.TenantID, Kind: kind, ID: newID(), Doc: doc, Created: now, Modified: now, Version: 1}
+	var stored []store.Member
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if stored, err = resolveMembers(tx, c.TenantID, members); err != nil {
+			return err
+		}
+		if err := tx.InsertResource(r); err != nil {
+			return err
+		}
+		if _, err := tx.AddMembers(c.TenantID, r.Seq, stored); err != nil {
+			return err
+		}
+		ev := s.event(c, kind, r.ID, displayName(kind, doc))
+		ev.Status = scim.StatusCreated
+		return tx.InsertEvent(ev)
+	})
+	if err != nil {
+		return nil, s.fail(ctx, c, kind, "", doc, err)
+	}
+	out := render(r, c.BaseURL)
+	if kind == store.KindGroup {
+		out["members"] = renderMembers(stored, c.BaseURL)
+	}
+	return &Got{Doc: out, Version: r.Version}, nil
+}
+
+// fail records the failed write as an event and returns err as a *scim.Error
+// (or as an internal error, whose detail is logged but never returned).
+func (s *Service) fail(ctx context.Context, c Call, kind store.Kind, id string, doc map[string]any, err error) error {
+	serr := toSCIM(kind, id, doc, err)
+	ev := s.event(c, kind, id, displayName(kind, doc))
+	var se *scim.Error
+	if errors.As(serr, &se) {
+		ev.Status, ev.ScimType, ev.Detail = se.Status, se.ScimType, se.Detail
+	} else {
+		ev.Status, ev.Detail = scim.StatusInternalServerError, "internal error"
+		s.log.Error("write failed", "tenant", c.TenantID, "method", c.Method, "path", c.Path, "err", err)
+	}
+	if werr := s.db.Write(context.WithoutCancel(ctx), func(tx *store.Tx) error { return tx.InsertEvent(ev) }); werr != nil {
+		s.log.Error("record event", "err", werr)
+	}
+	return &Recorded{Err: serr}
+}
+
+// Recorded wraps an error whose provisioning event has already been stored,
+// so the HTTP edge does not record it twice.
+type Recorded struct{ Err error }
+
+// Error implements error.
+func (r *Recorded) Error() string { return r.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (r *Recorded) Unwrap() error { return r.Err }
+
+func displayName(kind store.Kind, doc map[string]any) string {
+	v, _ := doc[nameAttr(kind)].(string)
+	return v
+}
+
+// Get returns one resource, loading members or groups only when the
+// projection asks for them: a group read with excludedAttributes=members never
+// touches the member rows (entra-scim.md fact 10).
+func (s *Service) Get(ctx context.Context, c Call, kind store.Kind, id string, proj schema.Projection) (*Got, error) {
+	var got *Got
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		r, err := tx.Resource(c.TenantID, kind, id)
+		if err != nil {
+			return err
+		}
+		docs, err := s.renderAll(tx, c, kind, []*store.Resource{r}, proj)
+		if err != nil {
+			return err
+		}
+		got = &Got{Doc: docs[0], Version: r.Version}
+		return nil
+	})
+	if err != nil {
+		return nil, toSCIM(kind, id, nil, err)
+	}
+	return got, nil
+}
+
+// ListParams are the query parameters of a list or search (RFC 7644 §3.4.2).
+type ListParams struct {
+	Filter     string
+	SortBy     string
+	SortOrder  string
+	StartIndex int // 1-based; <1 means 1
+	Count      int // <0 means the default page (MaxResults)
+	Projection schema.Projection
+}
+
+// List queries users or groups and returns a ListResponse.
+func (s *Service) List(ctx context.Context, c Call, kind store.Kind, p ListParams) (*scim.ListResponse, error) {
+	rt := typeOf(kind)
+	var expr filter.Expr
+	if strings.TrimSpace(p.Filter) != "" {
+		var err error
+		if expr, err = filter.Parse(p.Filter); err != nil {
+			return nil, err
+		}
+		expr = qualify(rt, expr)
+	}
+	switch strings.ToLower(p.SortOrder) {
+	case "", "ascending", "descending":
+	default:
+		return nil, scim.BadRequest(scim.InvalidValue, "sortOrder must be \"ascending\" or \"descending\", not %q", p.SortOrder)
+	}
+	start := max(p.StartIndex, 1)
+	count := p.Count
+	if count < 0 || count > MaxResults {
+		count = MaxResults
+	}
+	needsMembers := kind == store.KindGroup && expr != nil && mentions(expr, "members")
+	opts := &filter.Options{CoreURN: rt.Schema.ID, CaseExact: rt.CaseExact}
+	q := store.Query{
+		TenantID: c.TenantID, Kind: kind, Filter: expr,
+		SortBy: p.SortBy, Descending: strings.EqualFold(p.SortOrder, "descending"),
+		StartIndex: start, Count: count,
+		Match: func(tx *store.Tx, r *store.Resource) (bool, error) {
+			doc := render(r, c.BaseURL)
+			if needsMembers {
+				ms, err := tx.Members(r.Seq)
+				if err != nil {
+					return false, err
+				}
+				doc["members"] = renderMembers(ms, c.BaseURL)
+			}
+			return filter.Match(expr, doc, opts), nil
+		},
+	}
+	if p.SortBy != "" {
+		sp, err := filter.ParsePath(p.SortBy)
+		if err != nil {
+			return nil, scim.BadRequest(scim.InvalidValue, "sortBy %q is not an attribute path", p.SortBy)
+		}
+		q.SortKey = func(r *store.Resource) string { return sortKey(render(r, c.BaseURL), sp) }
+	}
+	var resp scim.ListResponse
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		page, err := tx.Query(q)
+		if err != nil {
+			return err
+		}
+		docs, err := s.renderAll(tx, c, kind, page.Resources, p.Projection)
+		if err != nil {
+			return err
+		}
+		resp = scim.NewListResponse(page.Total, start, docs)
+		return nil
+	})
+	if err != nil {
+		return nil, toSCIM(kind, "", nil, err)
+	}
+	return &resp, nil
+}
+
+// renderAll renders resources with the members or groups the projection wants.
+func (s *Service) renderAll(tx *store.Tx, c Call, kind store.Kind, rs []*store.Resource, proj schema.Projection) ([]map[string]any, error) {
+	rt := typeOf(kind)
+	docs := make([]map[string]any, len(rs))
+	var groupsOf map[string][]store.GroupRef
+	if kind == store.KindUser && proj.Wants("groups") && len(rs) > 0 {
+		ids := make([]string, len(rs))
+		for i, r := range rs {
+			ids[i] = r.ID
+		}
+		var err error
+		if groupsOf, err = tx.GroupsOf(c.TenantID, ids); err != nil {
+			return nil, err
+		}
+	}
+	for i, r := range rs {
+		d := render(r, c.BaseURL)
+		if kind == store.KindGroup && proj.Wants("members") {
+			ms, err := tx.Members(r.Seq)
+			if err != nil {
+				return nil, err
+			}
+			d["members"] = renderMembers(ms, c.BaseURL)
+		}
+		if gs := groupsOf[r.ID]; len(gs) > 0 {
+			arr := make([]any, len(gs))
+			for j, g := range gs {
+				arr[j] = map[string]any{"value": g.ID, "$ref": c.BaseURL + "/Groups/" + g.ID, "display": g.DisplayName, "type": "direct"}
+			}
+			d["groups"] = arr
+		}
+		docs[i] = proj.Apply(rt, d)
+	}
+	return docs, nil
+}
+
+// Replace is PUT (RFC 7644 §3.5.1): the new document replaces the old one,
+// keeping id and meta.created. For a group, the members given replace all members.
+func (s *Service) Replace(ctx context.Context, c Call, kind store.Kind, id string, in map[string]any, ifMatch string) (*Got, error) {
+	doc, members, _, err := prepare(kind, in)
+	if err != nil {
+		return nil, s.fail(ctx, c, kind, id, in, err)
+	}
+	var r *store.Resource
+	var stored []store.Member
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if r, err = tx.Resource(c.TenantID, kind, id); err != nil {
+			return err
+		}
+		if err := checkIfMatch(ifMatch, r.Version); err != nil {
+			return err
+		}
+		r.Doc, r.Version, r.Modified = doc, r.Version+1, s.now()
+		if err := tx.UpdateResource(r); err != nil {
+			return err
+		}
+		if kind == store.KindGroup {
+			if stored, err = resolveMembers(tx, c.TenantID, members); err != nil {
+				return err
+			}
+			if _, err := tx.RemoveAllMembers(r.Seq); err != nil {
+				return err
+			}
+			if _, err := tx.AddMembers(c.TenantID, r.Seq, stored); err != nil {
+				return err
+			}
+		}
+		ev := s.event(c, kind, id, displayName(kind, doc))
+		ev.Status = scim.StatusOK
+		return tx.InsertEvent(ev)
+	})
+	if err != nil {
+		return nil, s.fail(ctx, c, kind, id, doc, err)
+	}
+	out := render(r, c.BaseURL)
+	if kind == store.KindGroup {
+		out["members"] = renderMembers(stored, c.BaseURL)
+	}
+	return &Got{Doc: out, Version: r.Version}, nil
+}
+
+// Patch applies a PatchOp request atomically (RFC 7644 §3.5.2): every
+// operation or none. Group members are changed as rows, never by rewriting a list.
+func (s *Service) Patch(ctx context.Context, c Call, kind store.Kind, id string, body []byte, ifMatch string) (*Got, error) {
+	req, err := patch.Parse(body)
+	if err != nil {
+		return nil, s.fail(ctx, c, kind, id, nil, err)
+	}
+	rt := typeOf(kind)
+	var r *store.Resource
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if r, err = tx.Resource(c.TenantID, kind, id); err != nil {
+			return err
+		}
+		if err := checkIfMatch(ifMatch, r.Version); err != nil {
+			return err
+		}
+		res, err := patch.Apply(rt, r.Doc, req.Operations, patch.Options{MembersSeparate: kind == store.KindGroup})
+		if err != nil {
+			return err
+		}
+		delete(res.Doc, "password")
+		if name, _ := res.Doc[nameAttr(kind)].(string); strings.TrimSpace(name) == "" {
+			return scim.BadRequest(scim.InvalidValue, "%s is required and cannot be removed", nameAttr(kind))
+		}
+		changed := !reflect.DeepEqual(res.Doc, r.Doc)
+		r.Doc = res.Doc
+		n, err := applyMemberOps(tx, c, r, res.MemberOps)
+		if err != nil {
+			return err
+		}
+		if changed || n > 0 {
+			r.Version, r.Modified = r.Version+1, s.now()
+			if err := tx.UpdateResource(r); err != nil {
+				return err
+			}
+		}
+		ev := s.event(c, kind, id, displayName(kind, r.Doc))
+		ev.Status = scim.StatusOK
+		if n > 0 {
+			ev.Detail = fmt.Sprintf("%d membership change(s)", n)
+		}
+		return tx.InsertEvent(ev)
+	})
+	if err != nil {
+		var doc map[string]any
+		if r != nil {
+			doc = r.Doc
+		}
+		return nil, s.fail(ctx, c, kind, id, doc, err)
+	}
+	return &Got{Doc: render(r, c.BaseURL), Version: r.Version}, nil
+}
+
+// applyMemberOps applies member operations in order and returns how many rows changed.
+func applyMemberOps(tx *store.Tx, c Call, r *store.Resource, ops []patch.MemberOp) (int, error) {
+	changed := 0
+	for _, op := range ops {
+		var n int
+		var err error
+		switch op.Kind {
+		case patch.AddMembers:
+			var ms []store.Member
+			if ms, err = resolveMembers(tx, c.TenantID, op.Members); err == nil {
+				n, err = tx.AddMembers(c.TenantID, r.Seq, ms)
+			}
+		case patch.RemoveMembers:
+			ids := make([]string, len(op.Members))
+			for i, m := range op.Members {
+				ids[i] = m.Value
+			}
+			n, err = tx.RemoveMembers(r.Seq, ids)
+		case patch.RemoveAllMembers:
+			n, err = tx.RemoveAllMembers(r.Seq)
+		case patch.ReplaceMembers:
+			var ms []store.Member
+			if ms, err = resolveMembers(tx, c.TenantID, op.Members); err != nil {
+				break
+			}
+			var removed, added int
+			if removed, err = tx.RemoveAllMembers(r.Seq); err != nil {
+				break
+			}
+			added, err = tx.AddMembers(c.TenantID, r.Seq, ms)
+			n = removed + added
+		case patch.RemoveMembersWhere:
+			var current []store.Member
+			if current, err = tx.Members(r.Seq); err != nil {
+				break
+			}
+			var ids []string
+			opts := &filter.Options{CoreURN: scim.SchemaGroup, CaseExact: func(urn, attr, sub string) bool {
+				return schema.GroupType.CaseExact(urn, "members", attr)
+			}}
+			for _, m := range current {
+				el := map[string]any{"value": m.Value, "type": string(m.Type), "$ref": memberRef(c.BaseURL, m)}
+				if filter.Match(op.Filter, el, opts) {
+					ids = append(ids, m.Value)
+				}
+			}
+			n, err = tx.RemoveMembers(r.Seq, ids)
+		default:
+			err = fmt.Errorf("unknown member operation %v", op.Kind)
+		}
+		if err != nil {
+			return changed, err
+		}
+		changed += n
+	}
+	return changed, nil
+}
+
+// Delete removes a resource (RFC 7644 §3.6). A user's memberships go with it.
+func (s *Service) Delete(ctx context.Context, c Call, kind store.Kind, id, ifMatch string) error {
+	var name string
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		r, err := tx.Resource(c.TenantID, kind, id)
+		if err != nil {
+			return err
+		}
+		if err := checkIfMatch(ifMatch, r.Version); err != nil {
+			return err
+		}
+		name = displayName(kind, r.Doc)
+		if err := tx.DeleteResource(c.TenantID, kind, id); err != nil {
+			return err
+		}
+		ev := s.event(c, kind, id, name)
+		ev.Status = scim.StatusNoContent
+		return tx.InsertEvent(ev)
+	})
+	if err != nil {
+		return s.fail(ctx, c, kind, id, map[string]any{nameAttr(kind): name}, err)
+	}
+	return nil
+}
+
+// render builds the SCIM representation of a stored resource: its document
+// plus id and meta (RFC 7643 §3.1).
+func render(r *store.Resource, base string) map[string]any {
+	d := make(map[string]any, len(r.Doc)+2)
+	for k, v := range r.Doc {
+		d[k] = v
+	}
+	d["id"] = r.ID
+	d["meta"] = map[string]any{
+		"resourceType": string(r.Kind),
+		"created":      r.Created.Format(time.RFC3339Nano),
+		"lastModified": r.Modified.Format(time.RFC3339Nano),
+		"location":     base + "/" + string(r.Kind) + "s/" + r.ID,
+		"version":      ETag(r.Version),
+	}
+	return d
+}
+
+func memberRef(base string, m store.Member) string {
+	return base + "/" + string(m.Type) + "s/" + m.Value
+}
+
+func renderMembers(ms []store.Member, base string) []any {
+	out := make([]any, len(ms))
+	for i, m := range ms {
+		out[i] = map[string]any{"value": m.Value, "type": string(m.Type), "$ref": memberRef(base, m)}
+	}
+	return out
+}
+
+// mentions reports whether a filter refers to the top-level attribute attr.
+func mentions(e filter.Expr, attr string) bool {
+	switch x := e.(type) {
+	case *filter.Compare:
+		return strings.EqualFold(x.Path.Attr, attr)
+	case *filter.Has:
+		return strings.EqualFold(x.Path.Attr, attr)
+	case *filter.Not:
+		return mentions(x.X, attr)
+	case *filter.Logical:
+		return mentions(x.Left, attr) || mentions(x.Right, attr)
+	}
+	return false
+}
+
+// sortKey extracts the value to sort by (RFC 7644 §3.4.2.3: for a
+// multi-valued attribute, the primary value, else the first).
+func sortKey(doc map[string]any, p filter.Path) string {
+	var v any = doc
+	if p.URN != "" && !strings.EqualFold(p.URN, schema.User.ID) && !strings.EqualFold(p.URN, schema.Group.ID) {
+		v = lookupFold(doc, p.URN)
+	}
+	m, _ := v.(map[string]any)
+	v = lookupFold(m, p.Attr)
+	if arr, ok := v.([]any); ok {
+		var pick any
+		for _, e := range arr {
+			if em, ok := e.(map[string]any); ok && em["primary"] == true {
+				pick = e
+				break
+			}
+		}
+		if pick == nil && len(arr) > 0 {
+			pick = arr[0]
+		}
+		v = pick
+	}
+	if p.Sub != "" {
+		m, _ := v.(map[string]any)
+		v = lookupFold(m, p.Sub)
+	} else if m, ok := v.(map[string]any); ok {
+		v = m["value"]
+	}
+	switch x := v.(type) {
+	case string:
+		return strings.ToLower(x)
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+func lookupFold(m map[string]any, key string) any {
+	if v, ok := m[key]; ok {
+		return v
+	}
+	for k, v := range m {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return nil
+}
+
+// qualify rewrites unqualified paths that name an extension attribute
+// (`manager eq "m"`, as in Entra's reference query, entra-scim.md §4.5) to
+// their URN-qualified form, so that evaluation finds them. Core and common
+// attributes, and names no schema defines, are left as written.
+func qualify(rt *schema.ResourceType, e filter.Expr) filter.Expr {
+	switch x := e.(type) {
+	case *filter.Compare:
+		c := *x
+		c.Path = qualifyPath(rt, c.Path)
+		return &c
+	case *filter.Has:
+		return &filter.Has{Path: qualifyPath(rt, x.Path)}
+	case *filter.Not:
+		return &filter.Not{X: qualify(rt, x.X)}
+	case *filter.Logical:
+		return &filter.Logical{Op: x.Op, Left: qualify(rt, x.Left), Right: qualify(rt, x.Right)}
+	}
+	return e
+}
+
+func qualifyPath(rt *schema.ResourceType, p filter.Path) filter.Path {
+	if p.URN != "" {
+		return p
+	}
+	if _, a := rt.Lookup("", p.Attr); a != nil {
+		return p
+	}
+	for _, ext := range rt.Extensions {
+		if ext.Schema.Attr(p.Attr) != nil {
+			p.URN = ext.Schema.ID
+			return p
+		}
+	}
+	return p
+}

@@ -1,0 +1,301 @@
+package scimhttp
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/agent/scim"
+	"github.com/rosterhq/roster/agent/scim/schema"
+	"github.com/rosterhq/roster/store"
+)
+
+func typeOf(kind store.Kind) *schema.ResourceType {
+	if kind == store.KindGroup {
+		return schema.GroupType
+	}
+	return schema.UserType
+}
+
+// readBody reads at most MaxBodyBytes; larger bodies get 413.
+func readBody(w http.ResponseWriter, r *request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, scim.Errorf(http.StatusRequestEntityTooLarge, "", "request body is larger than %d bytes", MaxBodyBytes)
+	}
+	if err != nil {
+		return nil, scim.BadRequest(scim.InvalidSyntax, "could not read the request body: %v", err)
+	}
+	return body, nil
+}
+
+// decodeObject parses a JSON object body. Content-Type is not checked:
+// Entra sends application/scim+json, other clients application/json or nothing.
+func decodeObject(body []byte) (map[string]any, error) {
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, scim.BadRequest(scim.InvalidSyntax, "the body is not a JSON object: %v", err)
+	}
+	if doc == nil {
+		return nil, scim.BadRequest(scim.InvalidSyntax, "the body must be a JSON object")
+	}
+	if dec.More() {
+		return nil, scim.BadRequest(scim.InvalidSyntax, "unexpected data after the JSON object")
+	}
+	return doc, nil
+}
+
+func requireWrite(r *request) error {
+	if r.p.ReadOnly {
+		return scim.Errorf(http.StatusForbidden, "", "this Secret Token is read-only; issue a read-write token with `roster token issue` for provisioning")
+	}
+	return nil
+}
+
+// param returns a query parameter by case-insensitive name.
+func param(q url.Values, name string) string {
+	if v, ok := q[name]; ok && len(v) > 0 {
+		return v[0]
+	}
+	for k, v := range q {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+func intParam(q url.Values, name string, def int) (int, error) {
+	s := strings.TrimSpace(param(q, name))
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, scim.BadRequest(scim.InvalidValue, "%s must be an integer, not %q", name, s)
+	}
+	return n, nil
+}
+
+func (s *Server) list(w http.ResponseWriter, r *request, kind store.Kind) error {
+	q := r.URL.Query()
+	start, err := intParam(q, "startIndex", 1)
+	if err != nil {
+		return err
+	}
+	count, err := intParam(q, "count", -1)
+	if err != nil {
+		return err
+	}
+	if count < -1 {
+		count = 0 // RFC 7644 §3.4.2.4: negative count is 0
+	}
+	p := directory.ListParams{
+		Filter: param(q, "filter"), SortBy: param(q, "sortBy"), SortOrder: param(q, "sortOrder"),
+		StartIndex: start, Count: count,
+		Projection: schema.NewProjection(typeOf(kind), param(q, "attributes"), param(q, "excludedAttributes")),
+	}
+	resp, err := s.dir.List(r.Context(), r.call, kind, p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// searchRequest is the body of POST /.search (RFC 7644 §3.4.3).
+type searchRequest struct {
+	Schemas            []string `json:"schemas"`
+	Attributes         []string `json:"attributes"`
+	ExcludedAttributes []string `json:"excludedAttributes"`
+	Filter             string   `json:"filter"`
+	SortBy             string   `json:"sortBy"`
+	SortOrder          string   `json:"sortOrder"`
+	StartIndex         *int     `json:"startIndex"`
+	Count              *int     `json:"count"`
+}
+
+func (s *Server) search(w http.ResponseWriter, r *request, kind store.Kind) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var sr searchRequest
+	if err := json.Unmarshal(body, &sr); err != nil {
+		return scim.BadRequest(scim.InvalidSyntax, "the body is not a SearchRequest: %v", err)
+	}
+	p := directory.ListParams{Filter: sr.Filter, SortBy: sr.SortBy, SortOrder: sr.SortOrder, StartIndex: 1, Count: -1,
+		Projection: schema.NewProjection(typeOf(kind), strings.Join(sr.Attributes, ","), strings.Join(sr.ExcludedAttributes, ","))}
+	if sr.StartIndex != nil {
+		p.StartIndex = *sr.StartIndex
+	}
+	if sr.Count != nil {
+		p.Count = max(*sr.Count, 0)
+	}
+	resp, err := s.dir.List(r.Context(), r.call, kind, p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) writeResource(w http.ResponseWriter, r *request, kind store.Kind, status int, got *directory.Got) {
+	q := r.URL.Query()
+	proj := schema.NewProjection(typeOf(kind), param(q, "attributes"), param(q, "excludedAttributes"))
+	w.Header().Set("ETag", directory.ETag(got.Version))
+	if status == http.StatusCreated {
+		if meta, ok := got.Doc["meta"].(map[string]any); ok {
+			if loc, ok := meta["location"].(string); ok {
+				w.Header().Set("Location", loc)
+			}
+		}
+	}
+	writeJSON(w, status, proj.Apply(typeOf(kind), got.Doc))
+}
+
+func (s *Server) create(w http.ResponseWriter, r *request, kind store.Kind) error {
+	if err := requireWrite(r); err != nil {
+		return err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	doc, err := decodeObject(body)
+	if err != nil {
+		return err
+	}
+	got, err := s.dir.Create(r.Context(), r.call, kind, doc)
+	if err != nil {
+		return err
+	}
+	s.writeResource(w, r, kind, http.StatusCreated, got)
+	return nil
+}
+
+func (s *Server) get(w http.ResponseWriter, r *request, kind store.Kind, id string) error {
+	q := r.URL.Query()
+	proj := schema.NewProjection(typeOf(kind), param(q, "attributes"), param(q, "excludedAttributes"))
+	got, err := s.dir.Get(r.Context(), r.call, kind, id, proj)
+	if err != nil {
+		return err
+	}
+	etag := directory.ETag(got.Version)
+	if inm := r.Header.Get("If-None-Match"); inm != "" && (inm == "*" || strings.Contains(inm, strings.TrimPrefix(etag, "W/"))) {
+		w.Header().Set("ETag", etag)
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	w.Header().Set("ETag", etag)
+	writeJSON(w, http.StatusOK, got.Doc)
+	return nil
+}
+
+func (s *Server) replace(w http.ResponseWriter, r *request, kind store.Kind, id string) error {
+	if err := requireWrite(r); err != nil {
+		return err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	doc, err := decodeObject(body)
+	if err != nil {
+		return err
+	}
+	got, err := s.dir.Replace(r.Context(), r.call, kind, id, doc, r.Header.Get("If-Match"))
+	if err != nil {
+		return err
+	}
+	s.writeResource(w, r, kind, http.StatusOK, got)
+	return nil
+}
+
+func (s *Server) patch(w http.ResponseWriter, r *request, kind store.Kind, id string) error {
+	if err := requireWrite(r); err != nil {
+		return err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	got, err := s.dir.Patch(r.Context(), r.call, kind, id, body, r.Header.Get("If-Match"))
+	if err != nil {
+		return err
+	}
+	// Groups answer 204: returning all members is "not advisable" (entra-scim.md
+	// §6); users answer 200 with the resource unless the tenant asks for 204.
+	if kind == store.KindGroup || r.p.Tenant.Settings.PatchUserNoContent {
+		w.Header().Set("ETag", directory.ETag(got.Version))
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	s.writeResource(w, r, kind, http.StatusOK, got)
+	return nil
+}
+
+func (s *Server) delete(w http.ResponseWriter, r *request, kind store.Kind, id string) error {
+	if err := requireWrite(r); err != nil {
+		return err
+	}
+	if err := s.dir.Delete(r.Context(), r.call, kind, id, r.Header.Get("If-Match")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// discovery serves /Schemas, /ResourceTypes and /ServiceProviderConfig from
+// the same definitions that validate requests (RFC 7644 §4).
+func (s *Server) discovery(w http.ResponseWriter, r *request, seg []string) error {
+	base := r.call.BaseURL
+	switch seg[0] {
+	case "ServiceProviderConfig":
+		if len(seg) > 1 {
+			break
+		}
+		writeJSON(w, http.StatusOK, schema.ServiceProviderConfig(base, schema.Capabilities{MaxResults: directory.MaxResults, MaxPayloadSize: MaxBodyBytes}))
+		return nil
+	case "Schemas":
+		if len(seg) == 1 {
+			docs := make([]map[string]any, 0, len(schema.Schemas))
+			for _, sc := range schema.Schemas {
+				docs = append(docs, sc.Document(base))
+			}
+			writeJSON(w, http.StatusOK, scim.NewListResponse(len(docs), 1, docs))
+			return nil
+		}
+		for _, sc := range schema.Schemas {
+			if strings.EqualFold(sc.ID, seg[1]) {
+				writeJSON(w, http.StatusOK, sc.Document(base))
+				return nil
+			}
+		}
+		return scim.Errorf(http.StatusNotFound, "", "no schema %q", seg[1])
+	case "ResourceTypes":
+		if len(seg) == 1 {
+			docs := make([]map[string]any, 0, len(schema.ResourceTypes))
+			for _, rt := range schema.ResourceTypes {
+				docs = append(docs, rt.Document(base))
+			}
+			writeJSON(w, http.StatusOK, scim.NewListResponse(len(docs), 1, docs))
+			return nil
+		}
+		for _, rt := range schema.ResourceTypes {
+			if strings.EqualFold(rt.ID, seg[1]) {
+				writeJSON(w, http.StatusOK, rt.Document(base))
+				return nil
+			}
+		}
+		return scim.Errorf(http.StatusNotFound, "", "no resource type %q", seg[1])
+	}
+	return scim.Errorf(http.StatusNotFound, "", "no such endpoint: %s", r.URL.Path)
+}

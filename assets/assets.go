@@ -1,0 +1,10 @@
+// Package assets embeds the non-Go files shipped inside the roster binary.
+package assets
+
+import _ "embed"
+
+// ExampleCurl is a short, copyable walk-through of the SCIM API with curl,
+// shown at the end of `roster agent --help`.
+//
+//go:embed curl-example.txt
+var ExampleCurl string

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/store"
+)
+
+type rootFlags struct {
+	dataDir string
+}
+
+func newRootCmd() *cobra.Command {
+	rf := &rootFlags{}
+	root := &cobra.Command{
+		Use:   "roster",
+		Short: "Keep a local copy of your Microsoft Entra ID users and groups, provisioned over SCIM 2.0",
+		Long: `Roster is a self-hosted SCIM 2.0 service provider for Microsoft Entra ID.
+
+Entra's provisioning service creates, updates, disables and deletes your users
+and groups in Roster's SQLite database as people join, move and leave. Give
+Entra a Tenant URL and a Secret Token, and the agent does the rest.
+
+Start here:
+  roster agent                      run the SCIM agent (first start prints a Tenant URL and token)
+  roster token issue                issue another Secret Token
+  roster log --failed               see what Entra sent that was rejected`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       buildVersion(),
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
+	})
+	root.PersistentFlags().StringVar(&rf.dataDir, "data-dir", defaultDataDir(),
+		"directory holding roster.db and other state (env ROSTER_DATA_DIR)")
+	root.AddCommand(newAgentCmd(rf), newTenantCmd(rf), newTokenCmd(rf), newLogCmd(rf), newVersionCmd())
+	return root
+}
+
+// defaultDataDir is ROSTER_DATA_DIR, else systemd's STATE_DIRECTORY, else the
+// per-user state directory: $XDG_STATE_HOME/roster or ~/.local/state/roster on
+// Linux, ~/Library/Application Support/roster on macOS, %LocalAppData%\roster
+// on Windows.
+func defaultDataDir() string {
+	if d := os.Getenv("ROSTER_DATA_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
+		return d
+	}
+	switch runtime.GOOS {
+	case "windows":
+		if d := os.Getenv("LocalAppData"); d != "" {
+			return filepath.Join(d, "roster")
+		}
+	case "darwin":
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, "Library", "Application Support", "roster")
+		}
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "roster")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "roster")
+	}
+	return "roster-data"
+}
+
+func (rf *rootFlags) dbPath() string { return filepath.Join(rf.dataDir, "roster.db") }
+
+// open opens the store and the directory over it.
+func (rf *rootFlags) open(ctx context.Context) (*directory.Service, func(), error) {
+	if rf.dataDir == "" {
+		return nil, nil, usageError{errors.New("--data-dir must not be empty")}
+	}
+	db, err := store.Open(ctx, rf.dbPath(), store.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return directory.New(db, nil, nil), func() { db.Close() }, nil
+}
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "roster", buildVersion())
+		},
+	}
+}

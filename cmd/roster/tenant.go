@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rosterhq/roster/agent/scimhttp"
+	"github.com/rosterhq/roster/store"
+)
+
+func newTenantCmd(rf *rootFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tenant",
+		Short: "Manage tenants: one per organisation or location, each with its own Tenant URL",
+	}
+	var name, patchResponse string
+	var asJSON bool
+	add := &cobra.Command{
+		Use:   "add ID",
+		Short: "Add a tenant",
+		Long: `Add a tenant. ID appears in the Tenant URL (<public URL>/scim/ID/v2): use
+lower-case letters, digits and hyphens. Then issue it a token with
+'roster token issue --tenant ID'.`,
+		Example: "  roster tenant add contoso --name \"Contoso Ltd\"",
+		Args:    exactArgs(1, "a tenant id, e.g. 'roster tenant add contoso'"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var settings store.TenantSettings
+			switch patchResponse {
+			case "200":
+			case "204":
+				settings.PatchUserNoContent = true
+			default:
+				return usageError{fmt.Errorf("--patch-response must be 200 or 204, not %q", patchResponse)}
+			}
+			dir, closeFn, err := rf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			t, err := dir.AddTenant(cmd.Context(), args[0], name, settings)
+			if err != nil {
+				return err
+			}
+			url := scimhttp.TenantURL(storedPublicURL(cmd.Context(), dir.DB()), t.ID)
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"id": t.ID, "name": t.Name, "tenant_url": url})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Added tenant %q (%s).\nTenant URL: %s\nNext: roster token issue --tenant %s\n", t.ID, t.Name, url, t.ID)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&name, "name", "", "display name (default: the id)")
+	add.Flags().StringVar(&patchResponse, "patch-response", "200", "answer to PATCH /Users: 200 (with the user) or 204 (no body, as Microsoft's reference server)")
+	add.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	var listJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List tenants with their Tenant URLs and counts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, closeFn, err := rf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			ts, err := dir.Tenants(cmd.Context())
+			if err != nil {
+				return err
+			}
+			base := storedPublicURL(cmd.Context(), dir.DB())
+			if listJSON {
+				out := []map[string]any{}
+				for _, t := range ts {
+					out = append(out, map[string]any{"id": t.ID, "name": t.Name, "tenant_url": scimhttp.TenantURL(base, t.ID),
+						"users": t.Users, "groups": t.Groups, "active_tokens": t.ActiveTokens, "created": t.Created.Format(time.RFC3339),
+						"patch_user_response": patchResp(t.Settings)})
+				}
+				return printJSON(cmd.OutOrStdout(), out)
+			}
+			if len(ts) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "No tenants yet. Start the agent ('roster agent') to create the default one, or 'roster tenant add ID'.")
+				return nil
+			}
+			tw := newTable(cmd.OutOrStdout())
+			fmt.Fprintln(tw, "ID\tNAME\tUSERS\tGROUPS\tTOKENS\tTENANT URL")
+			for _, t := range ts {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", t.ID, t.Name, t.Users, t.Groups, t.ActiveTokens, scimhttp.TenantURL(base, t.ID))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&listJSON, "json", false, "print JSON")
+	cmd.AddCommand(add, list)
+	return cmd
+}
+
+func patchResp(s store.TenantSettings) int {
+	if s.PatchUserNoContent {
+		return 204
+	}
+	return 200
+}
+
+// exactArgs is cobra.ExactArgs with a message that says what is expected.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("%s expects %s (got %d arguments)\nRun '%s --help' for usage.", cmd.CommandPath(), what, len(args), cmd.CommandPath())}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Event is one provisioning event: a SCIM write or a rejected request.
+type Event struct {
+	Seq          int64
+	At           time.Time
+	TenantID     string
+	TokenName    string
+	Method       string
+	Path         string
+	ResourceType string
+	ResourceID   string
+	Name         string // userName or displayName
+	Status       int
+	ScimType     string
+	Detail       string
+	Duration     time.Duration
+}
+
+// InsertEvent records e.
+func (t *Tx) InsertEvent(e *Event) error {
+	_, err := t.exec(`INSERT INTO events(at, tenant_id, token_name, method, path, resource_type, resource_id, name, status, scim_type, detail, duration_us)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		nanos(e.At), e.TenantID, e.TokenName, e.Method, e.Path, e.ResourceType, e.ResourceID, e.Name, e.Status, e.ScimType, e.Detail, e.Duration.Microseconds())
+	if err != nil {
+		return fmt.Errorf("record event: %w", err)
+	}
+	return nil
+}
+
+// EventQuery selects events; zero fields select everything.
+type EventQuery struct {
+	TenantID string
+	// Name matches userName/displayName or resource id, case-insensitively, as a substring.
+	Name   string
+	Since  time.Time
+	Failed bool // only status >= 400
+	Limit  int  // newest Limit events; 0 means 1000
+}
+
+// Events returns matching events, oldest first (the newest q.Limit of them).
+func (t *Tx) Events(q EventQuery) ([]*Event, error) {
+	var where []string
+	var args []any
+	if q.TenantID != "" {
+		where = append(where, "tenant_id = ?")
+		args = append(args, q.TenantID)
+	}
+	if q.Name != "" {
+		where = append(where, "(instr(lower(name), ?) > 0 OR resource_id = ?)")
+		args = append(args, strings.ToLower(q.Name), q.Name)
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "at >= ?")
+		args = append(args, nanos(q.Since))
+	}
+	if q.Failed {
+		where = append(where, "status >= 400")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	query := `SELECT seq, at, tenant_id, token_name, method, path, resource_type, resource_id, name, status, scim_type, detail, duration_us FROM events`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY seq DESC LIMIT ?"
+	args = append(args, limit)
+	rows, err := t.queryDynamic(query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	var out []*Event
+	for rows.Next() {
+		e := &Event{}
+		var at, us int64
+		if err := rows.Scan(&e.Seq, &at, &e.TenantID, &e.TokenName, &e.Method, &e.Path, &e.ResourceType, &e.ResourceID, &e.Name, &e.Status, &e.ScimType, &e.Detail, &us); err != nil {
+			return nil, err
+		}
+		e.At = fromNanos(at)
+		e.Duration = time.Duration(us) * time.Microsecond
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// PruneEvents deletes events older than before and returns how many it removed.
+func (t *Tx) PruneEvents(before time.Time) (int64, error) {
+	res, err := t.exec(`DELETE FROM events WHERE at < ?`, nanos(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	return res.RowsAffected()
+}

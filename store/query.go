@@ -1,0 +1,413 @@
+package store
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster/agent/scim"
+	"github.com/rosterhq/roster/agent/scim/filter"
+)
+
+// Query selects users or groups of one tenant (RFC 7644 §3.4.2).
+type Query struct {
+	TenantID string
+	Kind     Kind
+	// Filter is the parsed filter, or nil for all resources.
+	Filter filter.Expr
+	// Match is the reference evaluation of Filter on one resource. The store
+	// compiles what it can to SQL through an allow-listed column map; when part
+	// of the filter cannot be expressed there, the SQL selects a superset and
+	// Match decides for each candidate — never a silent empty list.
+	Match func(tx *Tx, r *Resource) (bool, error)
+	// SortBy is the attribute to sort by ("" keeps insertion order);
+	// SortKey extracts it from a resource when it is not an indexed column.
+	SortBy     string
+	Descending bool
+	SortKey    func(r *Resource) string
+	// StartIndex is 1-based (RFC 7644 §3.4.2.4); Count < 0 means no limit,
+	// Count == 0 asks for the total only.
+	StartIndex int
+	Count      int
+}
+
+// Page is a query result.
+type Page struct {
+	Total     int
+	Resources []*Resource
+}
+
+// column describes how a filter attribute maps onto the resources table.
+type column struct {
+	expr string
+	kind colKind
+}
+
+type colKind int
+
+const (
+	colExact     colKind = iota // string compared case-exactly
+	colFolded                   // string stored lower-cased; compared case-insensitively
+	colBool                     // 0/1, NULL when absent
+	colTime                     // unix nanoseconds
+	colMembers                  // membership rows
+	colWorkEmail                // lower-cased work email, or multiWorkEmail
+)
+
+const coreUserURN = scim.SchemaUser
+const coreGroupURN = scim.SchemaGroup
+
+// resolveColumn is the allow-list: only these attributes ever reach SQL, and
+// only as fixed column expressions; values always travel as placeholders.
+func resolveColumn(kind Kind, p filter.Path) (column, bool) {
+	if p.URN != "" && !strings.EqualFold(p.URN, coreUserURN) && !strings.EqualFold(p.URN, coreGroupURN) {
+		return column{}, false
+	}
+	attr, sub := strings.ToLower(p.Attr), strings.ToLower(p.Sub)
+	if p.Filter != nil {
+		// emails[type eq "work"].value — Entra's optional matching attribute.
+		if kind == KindUser && attr == "emails" && sub == "value" && isTypeWork(p.Filter) {
+			return column{"r.work_email_lc", colWorkEmail}, true
+		}
+		return column{}, false
+	}
+	switch {
+	case attr == "id" && sub == "":
+		return column{"r.id", colExact}, true
+	case attr == "externalid" && sub == "":
+		return column{"r.external_id", colExact}, true
+	case attr == "meta" && sub == "created":
+		return column{"r.created", colTime}, true
+	case attr == "meta" && sub == "lastmodified":
+		return column{"r.modified", colTime}, true
+	case kind == KindUser && attr == "username" && sub == "":
+		return column{"r.name_lc", colFolded}, true
+	case kind == KindUser && attr == "displayname" && sub == "":
+		return column{"r.display_name_lc", colFolded}, true
+	case kind == KindUser && attr == "active" && sub == "":
+		return column{"r.active", colBool}, true
+	case kind == KindGroup && attr == "displayname" && sub == "":
+		return column{"r.name_lc", colFolded}, true
+	case kind == KindGroup && attr == "members" && (sub == "" || sub == "value"):
+		return column{"", colMembers}, true
+	}
+	return column{}, false
+}
+
+func isTypeWork(e filter.Expr) bool {
+	c, ok := e.(*filter.Compare)
+	return ok && c.Op == filter.Eq && strings.EqualFold(c.Path.Attr, "type") && c.Path.Sub == "" && c.Path.Filter == nil &&
+		c.Value.Kind == filter.String && strings.EqualFold(c.Value.Str, "work")
+}
+
+// compiled is a SQL condition that selects a superset of the matching rows;
+// exact says it selects exactly them.
+type compiled struct {
+	sql   string
+	args  []any
+	exact bool
+}
+
+var everything = compiled{sql: "1", exact: false}
+
+func compile(kind Kind, e filter.Expr) compiled {
+	switch x := e.(type) {
+	case *filter.Logical:
+		l, r := compile(kind, x.Left), compile(kind, x.Right)
+		op := " AND "
+		if strings.EqualFold(x.Op, "or") {
+			op = " OR "
+		}
+		return compiled{sql: "(" + l.sql + op + r.sql + ")", args: append(l.args, r.args...), exact: l.exact && r.exact}
+	case *filter.Not:
+		in := compile(kind, x.X)
+		if !in.exact {
+			return everything // NOT of a superset is not a superset
+		}
+		return compiled{sql: "(NOT COALESCE(" + in.sql + ", 0))", args: in.args, exact: true}
+	case *filter.Has:
+		if kind == KindGroup && strings.EqualFold(x.Path.Attr, "members") && (x.Path.URN == "" || strings.EqualFold(x.Path.URN, coreGroupURN)) {
+			if c, ok := x.Path.Filter.(*filter.Compare); ok && c.Op == filter.Eq && strings.EqualFold(c.Path.Attr, "value") &&
+				c.Path.Sub == "" && c.Path.Filter == nil && c.Value.Kind == filter.String {
+				return compiled{sql: "EXISTS (SELECT 1 FROM members m WHERE m.group_seq = r.seq AND m.member_id = ?)", args: []any{c.Value.Str}, exact: true}
+			}
+		}
+		return everything
+	case *filter.Compare:
+		return compileCompare(kind, x)
+	}
+	return everything
+}
+
+func compileCompare(kind Kind, c *filter.Compare) compiled {
+	col, ok := resolveColumn(kind, c.Path)
+	if !ok {
+		return everything
+	}
+	v := c.Value
+	if c.Op == filter.Pr {
+		switch col.kind {
+		case colMembers:
+			return compiled{sql: "EXISTS (SELECT 1 FROM members m WHERE m.group_seq = r.seq)", exact: true}
+		case colWorkEmail:
+			return compiled{sql: col.expr + " IS NOT NULL", exact: true}
+		}
+		return compiled{sql: "(" + col.expr + " IS NOT NULL)", exact: true}
+	}
+	if v.Kind == filter.Null {
+		if col.kind == colMembers || col.kind == colWorkEmail {
+			return everything
+		}
+		switch c.Op {
+		case filter.Eq:
+			return compiled{sql: "(" + col.expr + " IS NULL)", exact: true}
+		case filter.Ne:
+			return compiled{sql: "(" + col.expr + " IS NOT NULL)", exact: true}
+		}
+		return everything
+	}
+	switch col.kind {
+	case colMembers:
+		if v.Kind != filter.String {
+			return everything
+		}
+		exists := "EXISTS (SELECT 1 FROM members m WHERE m.group_seq = r.seq AND m.member_id = ?)"
+		switch c.Op {
+		case filter.Eq:
+			return compiled{sql: exists, args: []any{v.Str}, exact: true}
+		case filter.Ne:
+			return compiled{sql: "(NOT " + exists + ")", args: []any{v.Str}, exact: true}
+		}
+		return everything
+	case colWorkEmail:
+		if v.Kind != filter.String || c.Op != filter.Eq {
+			return everything
+		}
+		// A superset: rows with several work emails are checked against the document.
+		return compiled{sql: "(" + col.expr + " IN (?, ?))", args: []any{strings.ToLower(v.Str), multiWorkEmail}, exact: false}
+	case colBool:
+		if v.Kind != filter.Bool {
+			return everything
+		}
+		switch c.Op {
+		case filter.Eq:
+			return compiled{sql: "(" + col.expr + " IS ?)", args: []any{boolInt(v.Bool)}, exact: true}
+		case filter.Ne:
+			return compiled{sql: "(" + col.expr + " IS NOT ?)", args: []any{boolInt(v.Bool)}, exact: true}
+		}
+		return everything
+	case colTime:
+		if v.Kind != filter.String {
+			return everything
+		}
+		ts, err := time.Parse(time.RFC3339Nano, v.Str)
+		if err != nil {
+			return everything
+		}
+		n := nanos(ts)
+		ops := map[filter.Operator]string{filter.Eq: "=", filter.Ne: "<>", filter.Gt: ">", filter.Ge: ">=", filter.Lt: "<", filter.Le: "<="}
+		if op, ok := ops[c.Op]; ok {
+			return compiled{sql: "(" + col.expr + " " + op + " ?)", args: []any{n}, exact: true}
+		}
+		return everything
+	case colExact, colFolded:
+		if v.Kind != filter.String {
+			return everything
+		}
+		s := v.Str
+		if col.kind == colFolded {
+			s = strings.ToLower(s)
+		}
+		switch c.Op {
+		case filter.Eq:
+			return compiled{sql: "(" + col.expr + " = ?)", args: []any{s}, exact: true}
+		case filter.Ne:
+			return compiled{sql: "(" + col.expr + " IS NOT ?)", args: []any{s}, exact: true}
+		case filter.Sw:
+			if s == "" {
+				return compiled{sql: "(" + col.expr + " IS NOT NULL)", exact: true}
+			}
+			return compiled{sql: "(" + col.expr + " GLOB ?)", args: []any{globEscape(s) + "*"}, exact: true}
+		case filter.Co:
+			return compiled{sql: "(instr(" + col.expr + ", ?) > 0)", args: []any{s}, exact: true}
+		case filter.Ew:
+			if s == "" {
+				return compiled{sql: "(" + col.expr + " IS NOT NULL)", exact: true}
+			}
+			return compiled{sql: "(" + col.expr + " GLOB ?)", args: []any{"*" + globEscape(s)}, exact: true}
+		}
+	}
+	return everything
+}
+
+// globEscape quotes GLOB metacharacters so the value matches literally.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[':
+			b.WriteByte('[')
+			b.WriteRune(r)
+			b.WriteByte(']')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// sortColumn is the allow-list of sortable columns (RFC 7644 §3.4.2.3).
+func sortColumn(kind Kind, by string) (string, bool) {
+	p, err := filter.ParsePath(by)
+	if err != nil || p.Filter != nil {
+		return "", false
+	}
+	col, ok := resolveColumn(kind, p)
+	if !ok {
+		return "", false
+	}
+	switch col.kind {
+	case colExact, colFolded, colTime, colBool:
+		return col.expr, true
+	}
+	return "", false
+}
+
+// Query runs q and returns one page plus the total number of matches.
+func (t *Tx) Query(q Query) (*Page, error) {
+	cond := compiled{sql: "1", exact: true}
+	if q.Filter != nil {
+		cond = compile(q.Kind, q.Filter)
+	}
+	if !cond.exact && q.Match == nil {
+		return nil, fmt.Errorf("query: filter needs in-memory evaluation but no Match was given")
+	}
+	start := q.StartIndex
+	if start < 1 {
+		start = 1
+	}
+	order := "r.seq"
+	sortInMemory := false
+	if q.SortBy != "" {
+		if col, ok := sortColumn(q.Kind, q.SortBy); ok {
+			dir := " ASC"
+			if q.Descending {
+				dir = " DESC"
+			}
+			// NULLs sort last in ascending order (RFC 7644 §3.4.2.3).
+			order = "(" + col + " IS NULL)" + dir + ", " + col + dir + ", r.seq"
+			if q.Descending {
+				order = "(" + col + " IS NULL) ASC, " + col + dir + ", r.seq"
+			}
+		} else {
+			sortInMemory = true
+		}
+	}
+	where := "r.tenant_id = ? AND r.kind = ? AND " + cond.sql
+	args := append([]any{q.TenantID, string(q.Kind)}, cond.args...)
+
+	if cond.exact && !sortInMemory {
+		return t.queryExact(where, args, order, start, q.Count)
+	}
+	// Candidates from SQL, decided one by one, then sorted and paged here.
+	rows, err := t.queryDynamic(`SELECT `+prefixed(resourceCols)+` FROM resources r WHERE `+where+` ORDER BY `+order, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	var candidates []*Resource
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		candidates = append(candidates, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	matched := candidates[:0]
+	for _, r := range candidates {
+		ok := true
+		if !cond.exact {
+			if ok, err = q.Match(t, r); err != nil {
+				return nil, err
+			}
+		}
+		if ok {
+			matched = append(matched, r)
+		}
+	}
+	if sortInMemory && q.SortKey != nil {
+		keys := make(map[*Resource]string, len(matched))
+		for _, r := range matched {
+			keys[r] = q.SortKey(r)
+		}
+		sort.SliceStable(matched, func(i, j int) bool {
+			a, b := keys[matched[i]], keys[matched[j]]
+			if (a == "") != (b == "") {
+				return b == "" // absent values last
+			}
+			if q.Descending {
+				return a > b
+			}
+			return a < b
+		})
+	}
+	page := &Page{Total: len(matched)}
+	if q.Count == 0 || start > len(matched) {
+		return page, nil
+	}
+	end := len(matched)
+	if q.Count > 0 && start-1+q.Count < end {
+		end = start - 1 + q.Count
+	}
+	page.Resources = matched[start-1 : end]
+	return page, nil
+}
+
+func (t *Tx) queryExact(where string, args []any, order string, start, count int) (*Page, error) {
+	page := &Page{}
+	if count != 0 {
+		limit := count
+		if limit < 0 {
+			limit = -1
+		}
+		rows, err := t.queryDynamic(`SELECT `+prefixed(resourceCols)+` FROM resources r WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+			append(append([]any{}, args...), limit, start-1)...)
+		if err != nil {
+			return nil, fmt.Errorf("query: %w", err)
+		}
+		for rows.Next() {
+			r, err := scanResource(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			page.Resources = append(page.Resources, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		// A first page shorter than asked for is the whole result: skip the count.
+		if start == 1 && (count < 0 || len(page.Resources) < count) {
+			page.Total = len(page.Resources)
+			return page, nil
+		}
+	}
+	if err := t.queryRowDynamic(`SELECT count(*) FROM resources r WHERE `+where, args...).Scan(&page.Total); err != nil {
+		return nil, fmt.Errorf("count: %w", err)
+	}
+	return page, nil
+}
+
+func prefixed(cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, p := range parts {
+		parts[i] = "r." + p
+	}
+	return strings.Join(parts, ", ")
+}

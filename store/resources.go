@@ -1,0 +1,199 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Kind is a resource kind: KindUser or KindGroup.
+type Kind string
+
+// Resource kinds; the values are the SCIM resource type names.
+const (
+	KindUser  Kind = "User"
+	KindGroup Kind = "Group"
+)
+
+// Resource is a stored user or group.
+type Resource struct {
+	Seq      int64
+	TenantID string
+	Kind     Kind
+	ID       string
+	// Doc is the canonical SCIM document without id, meta and (for groups) members.
+	Doc      map[string]any
+	Created  time.Time
+	Modified time.Time
+	// Version increases by one on every write, including membership changes;
+	// it is meta.version and the ETag (RFC 7644 §3.14).
+	Version int64
+}
+
+// multiWorkEmail marks a user with more than one work email: the indexed
+// column cannot hold them all, so a lookup by work email treats the row as a
+// candidate and checks it against the document (never a silent miss).
+const multiWorkEmail = "\x00multi"
+
+// indexed holds the columns derived from a document for matching.
+type indexed struct {
+	nameLC        string
+	externalID    sql.NullString
+	workEmailLC   sql.NullString
+	displayNameLC sql.NullString
+	active        sql.NullInt64
+}
+
+// derive computes the indexed columns. userName (users) and displayName
+// (groups) are required and compared case-insensitively (entra-scim.md fact 12).
+func derive(kind Kind, doc map[string]any) (indexed, error) {
+	var ix indexed
+	str := func(k string) string { s, _ := doc[k].(string); return s }
+	switch kind {
+	case KindUser:
+		ix.nameLC = strings.ToLower(str("userName"))
+		if ix.nameLC == "" {
+			return ix, errors.New("userName is required")
+		}
+		if dn := str("displayName"); dn != "" {
+			ix.displayNameLC = sql.NullString{String: strings.ToLower(dn), Valid: true}
+		}
+		if a, ok := doc["active"].(bool); ok {
+			ix.active = sql.NullInt64{Int64: int64(boolInt(a)), Valid: true}
+		}
+		emails, _ := doc["emails"].([]any)
+		for _, e := range emails {
+			m, _ := e.(map[string]any)
+			t, _ := m["type"].(string)
+			v, _ := m["value"].(string)
+			if !strings.EqualFold(t, "work") || v == "" {
+				continue
+			}
+			if ix.workEmailLC.Valid {
+				ix.workEmailLC.String = multiWorkEmail
+				break
+			}
+			ix.workEmailLC = sql.NullString{String: strings.ToLower(v), Valid: true}
+		}
+	case KindGroup:
+		ix.nameLC = strings.ToLower(str("displayName"))
+		if ix.nameLC == "" {
+			return ix, errors.New("displayName is required")
+		}
+		ix.displayNameLC = sql.NullString{String: ix.nameLC, Valid: true}
+	default:
+		return ix, fmt.Errorf("unknown kind %q", kind)
+	}
+	if x := str("externalId"); x != "" {
+		ix.externalID = sql.NullString{String: x, Valid: true}
+	}
+	return ix, nil
+}
+
+// InsertResource stores a new resource and sets r.Seq. It returns ErrConflict
+// when the id, or the userName/displayName (case-insensitively), is taken in
+// the tenant.
+func (t *Tx) InsertResource(r *Resource) error {
+	ix, err := derive(r.Kind, r.Doc)
+	if err != nil {
+		return err
+	}
+	doc, err := json.Marshal(r.Doc)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", r.Kind, err)
+	}
+	if r.Version == 0 {
+		r.Version = 1
+	}
+	res, err := t.exec(`INSERT INTO resources(tenant_id, kind, id, name_lc, external_id, work_email_lc, display_name_lc, active, created, modified, version, doc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.TenantID, string(r.Kind), r.ID, ix.nameLC, ix.externalID, ix.workEmailLC, ix.displayNameLC, ix.active,
+		nanos(r.Created), nanos(r.Modified), r.Version, string(doc))
+	if err != nil {
+		return fmt.Errorf("insert %s: %w", r.Kind, err)
+	}
+	r.Seq, err = res.LastInsertId()
+	return err
+}
+
+// UpdateResource replaces the document of the resource r.Seq and stores
+// r.Version and r.Modified as given (the caller increments the version).
+func (t *Tx) UpdateResource(r *Resource) error {
+	ix, err := derive(r.Kind, r.Doc)
+	if err != nil {
+		return err
+	}
+	doc, err := json.Marshal(r.Doc)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", r.Kind, err)
+	}
+	res, err := t.exec(`UPDATE resources SET name_lc = ?, external_id = ?, work_email_lc = ?, display_name_lc = ?, active = ?,
+		modified = ?, version = ?, doc = ? WHERE seq = ?`,
+		ix.nameLC, ix.externalID, ix.workEmailLC, ix.displayNameLC, ix.active, nanos(r.Modified), r.Version, string(doc), r.Seq)
+	if err != nil {
+		return fmt.Errorf("update %s %s: %w", r.Kind, r.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s %s: %w", r.Kind, r.ID, ErrNotFound)
+	}
+	return nil
+}
+
+// TouchResource bumps version and modified without changing the document
+// (membership changes change the group's version too).
+func (t *Tx) TouchResource(seq int64, version int64, modified time.Time) error {
+	_, err := t.exec(`UPDATE resources SET version = ?, modified = ? WHERE seq = ?`, version, nanos(modified), seq)
+	return err
+}
+
+const resourceCols = `seq, tenant_id, kind, id, created, modified, version, doc`
+
+func scanResource(sc interface{ Scan(...any) error }) (*Resource, error) {
+	r := &Resource{}
+	var kind, doc string
+	var created, modified int64
+	if err := sc.Scan(&r.Seq, &r.TenantID, &kind, &r.ID, &created, &modified, &r.Version, &doc); err != nil {
+		return nil, err
+	}
+	r.Kind = Kind(kind)
+	r.Created, r.Modified = fromNanos(created), fromNanos(modified)
+	if err := json.Unmarshal([]byte(doc), &r.Doc); err != nil {
+		return nil, fmt.Errorf("decode %s %s: %w", kind, r.ID, err)
+	}
+	return r, nil
+}
+
+// Resource returns the resource of the given kind and id in a tenant, or ErrNotFound.
+func (t *Tx) Resource(tenantID string, kind Kind, id string) (*Resource, error) {
+	r, err := scanResource(t.queryRow(`SELECT `+resourceCols+` FROM resources WHERE tenant_id = ? AND kind = ? AND id = ?`, tenantID, string(kind), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%s %q: %w", kind, id, ErrNotFound)
+	}
+	return r, err
+}
+
+// DeleteResource removes a resource, its memberships as a member of other
+// groups, and (for a group) its member rows.
+func (t *Tx) DeleteResource(tenantID string, kind Kind, id string) error {
+	res, err := t.exec(`DELETE FROM resources WHERE tenant_id = ? AND kind = ? AND id = ?`, tenantID, string(kind), id)
+	if err != nil {
+		return fmt.Errorf("delete %s %s: %w", kind, id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%s %q: %w", kind, id, ErrNotFound)
+	}
+	if _, err := t.exec(`DELETE FROM members WHERE tenant_id = ? AND member_id = ?`, tenantID, id); err != nil {
+		return fmt.Errorf("delete memberships of %s: %w", id, err)
+	}
+	return nil
+}
+
+// CountResources returns the number of resources of a kind in a tenant.
+func (t *Tx) CountResources(tenantID string, kind Kind) (int, error) {
+	var n int
+	err := t.queryRow(`SELECT count(*) FROM resources WHERE tenant_id = ? AND kind = ?`, tenantID, string(kind)).Scan(&n)
+	return n, err
+}

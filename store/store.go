@@ -1,0 +1,424 @@
+// Package store is Roster's SQLite persistence (modernc.org/sqlite, pure Go).
+//
+// One writer connection runs every write; writes that arrive while a
+// transaction is open are batched into the next one (group commit), each inside
+// its own SAVEPOINT so that one failing write never affects another. Reads use a
+// separate pool of query-only connections and see a consistent snapshot (WAL).
+// A write is acknowledged only after its COMMIT returned with synchronous=FULL,
+// so no acknowledged write is lost if the process — or the machine — dies.
+//
+// Measured on a 2-core machine (design.md): a pool of writers with busy_timeout
+// gives the same throughput as one writer but 1–5 s latency spikes and
+// SQLITE_BUSY errors; group commit reaches ~11k writes/s even at FULL.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Sentinel errors returned by the store; callers test them with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+	ErrClosed   = errors.New("store closed")
+	// ErrVersionMismatch: the resource changed since the version the caller read (If-Match).
+	ErrVersionMismatch = errors.New("version mismatch")
+)
+
+// Options tunes Open.
+type Options struct {
+	// Readers is the size of the read pool; 0 means max(4, GOMAXPROCS).
+	Readers int
+	// MaxBatch bounds how many queued writes share one transaction; 0 means 256.
+	MaxBatch int
+	// Synchronous is the SQLite synchronous pragma for the writer: "FULL"
+	// (default, survives power loss) or "NORMAL" (survives a process crash).
+	Synchronous string
+}
+
+// DB is an open store.
+type DB struct {
+	path    string
+	pool    *sql.DB // owns the connections below
+	writer  *conn   // the only connection that writes
+	readers chan *conn
+	nread   int
+	jobs    chan *job
+	quit    chan struct{}
+	done    chan struct{}
+	max     int
+	once    sync.Once
+}
+
+// conn is one SQLite connection held for the life of the DB, with its own
+// cache of prepared statements. Transactions are plain BEGIN/COMMIT statements
+// on it, so statements prepared once are reused by every later transaction.
+type conn struct {
+	c     *sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+type job struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	done chan error
+}
+
+// Open opens (creating if needed) the database file at path, applies pending
+// migrations and starts the writer.
+func Open(ctx context.Context, path string, opt Options) (*DB, error) {
+	if opt.Readers <= 0 {
+		opt.Readers = max(4, runtime.GOMAXPROCS(0))
+	}
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = 256
+	}
+	switch opt.Synchronous {
+	case "":
+		opt.Synchronous = "FULL"
+	case "FULL", "NORMAL":
+	default:
+		return nil, fmt.Errorf("open store: synchronous must be FULL or NORMAL, not %q", opt.Synchronous)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	pool, err := sql.Open("sqlite", dsn(path, []string{
+		"busy_timeout(10000)",
+		"foreign_keys(1)",
+		"journal_mode(WAL)",
+		"synchronous(" + opt.Synchronous + ")",
+		"temp_store(MEMORY)",
+		"mmap_size(268435456)",
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	pool.SetMaxOpenConns(opt.Readers + 1)
+	pool.SetMaxIdleConns(opt.Readers + 1)
+	pool.SetConnMaxLifetime(0)
+	pool.SetConnMaxIdleTime(0)
+	db := &DB{path: path, pool: pool, readers: make(chan *conn, opt.Readers), nread: opt.Readers,
+		jobs: make(chan *job, 4*opt.MaxBatch), quit: make(chan struct{}), done: make(chan struct{}), max: opt.MaxBatch}
+	fail := func(err error) (*DB, error) {
+		db.closeConns()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	wc, err := pool.Conn(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	db.writer = &conn{c: wc, stmts: map[string]*sql.Stmt{}}
+	if err := migrate(ctx, db.writer.c); err != nil {
+		return fail(err)
+	}
+	for i := 0; i < opt.Readers; i++ {
+		rc, err := pool.Conn(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		if _, err := rc.ExecContext(ctx, "PRAGMA query_only = 1"); err != nil {
+			return fail(err)
+		}
+		db.readers <- &conn{c: rc, stmts: map[string]*sql.Stmt{}}
+	}
+	go db.writerLoop()
+	return db, nil
+}
+
+func dsn(path string, pragmas []string) string {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Close stops the writer after the queued writes and closes every connection.
+func (db *DB) Close() error {
+	db.once.Do(func() { close(db.quit) })
+	<-db.done
+	return db.closeConns()
+}
+
+func (db *DB) closeConns() error {
+	var errs []error
+	closeConn := func(c *conn) {
+		for _, s := range c.stmts {
+			s.Close()
+		}
+		errs = append(errs, c.c.Close())
+	}
+	if db.writer != nil {
+		closeConn(db.writer)
+		db.writer = nil
+	}
+	for n := len(db.readers); n > 0; n-- {
+		closeConn(<-db.readers)
+	}
+	errs = append(errs, db.pool.Close())
+	return errors.Join(errs...)
+}
+
+// Write runs fn in a write transaction and returns once it is durably committed
+// (or failed). fn may share its transaction with other writes queued at the
+// same moment; it runs inside its own savepoint, so its error rolls back only
+// its own changes. fn must not call Write or Read itself.
+func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
+	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.jobs <- j:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.quit:
+		return ErrClosed
+	}
+	// Once queued, wait for the outcome even if ctx ends: the write may commit,
+	// and the caller must not report failure for a write that happened.
+	return <-j.done
+}
+
+// Read runs fn in a read-only transaction over a consistent snapshot.
+func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
+	var c *conn
+	select {
+	case c = <-db.readers:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { db.readers <- c }()
+	if _, err := c.c.ExecContext(ctx, "BEGIN"); err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	// The rollback must run even if ctx was cancelled, or the connection
+	// would go back to the pool inside a transaction.
+	defer c.c.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck
+	return fn(&Tx{ctx: ctx, c: c})
+}
+
+func (db *DB) writerLoop() {
+	defer close(db.done)
+	for {
+		var first *job
+		select {
+		case first = <-db.jobs:
+		case <-db.quit:
+			// Finish what was queued before Close.
+			for {
+				select {
+				case j := <-db.jobs:
+					db.runBatch([]*job{j})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*job{first}
+	fill:
+		for len(batch) < db.max {
+			select {
+			case j := <-db.jobs:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		db.runBatch(batch)
+	}
+}
+
+// runBatch commits a batch of writes in one transaction (group commit).
+func (db *DB) runBatch(batch []*job) {
+	ctx := context.Background()
+	w := db.writer
+	results := make([]error, len(batch))
+	finish := func(commitErr error) {
+		for i, j := range batch {
+			if results[i] == nil && commitErr != nil {
+				results[i] = commitErr
+			}
+			j.done <- results[i]
+		}
+	}
+	rollback := func() { w.c.ExecContext(ctx, "ROLLBACK") } //nolint:errcheck
+	if _, err := w.c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		finish(fmt.Errorf("begin write: %w", err))
+		return
+	}
+	t := &Tx{ctx: ctx, c: w, write: true}
+	single := len(batch) == 1
+	for i, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if !single {
+			if _, err := w.c.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+				rollback()
+				finish(fmt.Errorf("savepoint: %w", err))
+				return
+			}
+		}
+		t.ctx = j.ctx
+		err := safeRun(j.fn, t)
+		t.ctx = ctx
+		if err != nil {
+			results[i] = err
+			if single {
+				rollback()
+				finish(nil)
+				return
+			}
+			if _, rerr := w.c.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {
+				rollback()
+				finish(fmt.Errorf("rollback to savepoint: %w", rerr))
+				return
+			}
+		}
+		if !single {
+			if _, err := w.c.ExecContext(ctx, "RELEASE w"); err != nil {
+				rollback()
+				finish(fmt.Errorf("release savepoint: %w", err))
+				return
+			}
+		}
+	}
+	if _, err := w.c.ExecContext(ctx, "COMMIT"); err != nil {
+		rollback()
+		finish(fmt.Errorf("commit: %w", mapErr(err)))
+		return
+	}
+	finish(nil)
+}
+
+func safeRun(fn func(*Tx) error, t *Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+	}()
+	return fn(t)
+}
+
+// Tx is a transaction handed to Write and Read callbacks.
+type Tx struct {
+	ctx   context.Context
+	c     *conn
+	write bool
+}
+
+// maxCachedStatements bounds each connection's statement cache: fixed
+// statements and the few filter shapes Entra sends fit easily, while a client
+// inventing endless filter shapes cannot grow it without bound.
+const maxCachedStatements = 256
+
+func (t *Tx) stmt(query string) (*sql.Stmt, bool, error) {
+	if s, ok := t.c.stmts[query]; ok {
+		return s, true, nil
+	}
+	s, err := t.c.c.PrepareContext(t.ctx, query)
+	if err != nil {
+		return nil, false, fmt.Errorf("prepare %q: %w", query, err)
+	}
+	if len(t.c.stmts) >= maxCachedStatements {
+		return s, false, nil
+	}
+	t.c.stmts[query] = s
+	return s, true, nil
+}
+
+// exec runs a statement (prepared once per connection).
+func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	s, cached, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	if !cached {
+		defer s.Close()
+	}
+	res, err := s.ExecContext(t.ctx, args...)
+	return res, mapErr(err)
+}
+
+func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	s, cached, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	if !cached {
+		// Rows keep working after the statement is closed in database/sql only
+		// until they are closed; run it unprepared instead.
+		s.Close()
+		return t.c.c.QueryContext(t.ctx, query, args...)
+	}
+	return s.QueryContext(t.ctx, args...)
+}
+
+func (t *Tx) queryRow(query string, args ...any) *sql.Row {
+	s, cached, err := t.stmt(query)
+	if err != nil || !cached {
+		if s != nil {
+			s.Close()
+		}
+		return t.c.c.QueryRowContext(t.ctx, query, args...)
+	}
+	return s.QueryRowContext(t.ctx, args...)
+}
+
+// queryDynamic and queryRowDynamic run statements built per call (filters).
+func (t *Tx) queryDynamic(query string, args ...any) (*sql.Rows, error) {
+	return t.query(query, args...)
+}
+
+func (t *Tx) queryRowDynamic(query string, args ...any) *sql.Row { return t.queryRow(query, args...) }
+
+// mapErr translates driver errors into the store's sentinels, once, here.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %v", ErrConflict, err)
+		}
+	}
+	return err
+}
+
+func nanos(t time.Time) int64 { return t.UTC().UnixNano() }
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+func nullNanos(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return nanos(*t)
+}
+
+func fromNullNanos(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromNanos(n.Int64)
+	return &t
+}
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
