@@ -54,14 +54,24 @@ func (rt *ResourceType) CaseExact(urn, attr, sub string) bool {
 //   - attributes the schema does not define kept exactly as sent.
 func (rt *ResourceType) Canonicalize(doc map[string]any) (map[string]any, error) {
 	out := map[string]any{}
-	for k, v := range doc {
+	// Keys are visited in sorted order so that a document with keys differing
+	// only in case ("userName" and "USERNAME") canonicalises the same way every
+	// time; the canonical spelling sorts after its upper-case variants and wins.
+	keys := make([]string, 0, len(doc))
+	for k := range doc {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := doc[k]
 		if strings.EqualFold(k, "schemas") {
 			continue
 		}
 		urn, name := rt.SplitURN(k)
 		switch {
-		case urn != "" && name == "" && rt.IsExtension(urn):
-			// An extension object: {"urn:…:enterprise:2.0:User": {...}}.
+		case urn != "" && name == "":
+			// A schema object: {"urn:…:enterprise:2.0:User": {...}}, or the
+			// core schema's own URN, whose attributes belong at the top level.
 			if v == nil {
 				continue
 			}
@@ -69,23 +79,41 @@ func (rt *ResourceType) Canonicalize(doc map[string]any) (map[string]any, error)
 			if !ok {
 				return nil, scim.BadRequest(scim.InvalidValue, "%s must be an object", urn)
 			}
-			ext := rt.SchemaFor(urn)
-			for ek, ev := range obj {
-				if err := setCanonical(out, ext, urn, ek, ev); err != nil {
+			s, target := rt.SchemaFor(urn), urn
+			if s == rt.Schema {
+				target = ""
+			}
+			for _, ek := range sortedKeys(obj) {
+				if err := setCanonical(out, s, target, ek, obj[ek]); err != nil {
 					return nil, err
 				}
 			}
 		case urn != "" && name != "" && rt.SchemaFor(urn) != nil:
 			s := rt.SchemaFor(urn)
+			target := s.ID
 			if s == rt.Schema {
-				if err := setCanonical(out, s, "", name, v); err != nil {
-					return nil, err
+				target = ""
+			}
+			if err := setCanonical(out, s, target, name, v); err != nil {
+				return nil, err
+			}
+		case urn != "" && name != "":
+			// "urn:…:MyExt:2.0:User:costCode": an attribute of an extension this
+			// server does not define — kept as sent, nested under its schema
+			// URN (RFC 7643 §3.3) as PATCH stores it. An object value is taken
+			// to be a whole extension object instead.
+			if _, isObj := v.(map[string]any); isObj || v == nil {
+				if v != nil {
+					out[k] = deepCopy(v)
 				}
 				continue
 			}
-			if err := setCanonical(out, s, s.ID, name, v); err != nil {
-				return nil, err
+			ext, _ := out[urn].(map[string]any)
+			if ext == nil {
+				ext = map[string]any{}
+				out[urn] = ext
 			}
+			ext[name] = deepCopy(v)
 		default:
 			if err := setCanonical(out, rt.Schema, "", k, v); err != nil {
 				return nil, err
@@ -94,6 +122,15 @@ func (rt *ResourceType) Canonicalize(doc map[string]any) (map[string]any, error)
 	}
 	out["schemas"] = rt.schemasFor(out)
 	return out, nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // setCanonical coerces v for attribute name of schema s and stores it in out
@@ -118,7 +155,7 @@ func setCanonical(out map[string]any, s *Schema, urn, name string, v any) error 
 	if urn == "" {
 		a = Common(name)
 	}
-	if a == nil {
+	if a == nil && s != nil {
 		a = s.Attr(name)
 	}
 	if a == nil {
