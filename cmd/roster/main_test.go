@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary act as the roster binary: with
+// ROSTER_TEST_MAIN=1 it runs main() on its arguments. Tests use this to run a
+// real agent process (to kill it, or to measure its memory).
+func TestMain(m *testing.M) {
+	if os.Getenv("ROSTER_TEST_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runCLI runs a roster command in-process and returns its stdout, stderr and error.
+func runCLI(t testing.TB, dataDir string, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(append([]string{"--data-dir", dataDir}, args...))
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+// agentProc is a roster agent running as a separate process.
+type agentProc struct {
+	cmd       *exec.Cmd
+	BaseURL   string // http://127.0.0.1:PORT
+	TenantURL string // of the default tenant
+	Token     string // printed on first start ("" on later starts)
+	stderr    *lockedBuffer
+	done      chan struct{}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var (
+	listenRe = regexp.MustCompile(`msg="roster agent started".*listen=(\S+)`)
+	tokenRe  = regexp.MustCompile(`Secret Token:\s+(\S+)`)
+	urlRe    = regexp.MustCompile(`Tenant URL:\s+(\S+)`)
+)
+
+// startAgentProc starts `roster agent --listen 127.0.0.1:0` on dataDir and
+// waits until it serves. On a first start (empty data dir) it also waits for
+// the banner with the first Secret Token.
+func startAgentProc(t testing.TB, dataDir string, firstStart bool, extra ...string) *agentProc {
+	t.Helper()
+	args := append([]string{"--data-dir", dataDir, "agent", "--listen", "127.0.0.1:0"}, extra...)
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "ROSTER_TEST_MAIN=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errPipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &agentProc{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	listen := make(chan string, 1)
+	banner := make(chan [2]string, 1)
+	var pipes sync.WaitGroup
+	pipes.Add(2)
+	go func() {
+		defer pipes.Done()
+		sc := bufio.NewScanner(errPipe)
+		for sc.Scan() {
+			line := sc.Text()
+			p.stderr.Write([]byte(line + "\n")) //nolint:errcheck
+			if m := listenRe.FindStringSubmatch(line); m != nil {
+				listen <- m[1]
+			}
+		}
+	}()
+	go func() {
+		defer pipes.Done()
+		sc := bufio.NewScanner(stdout)
+		var url string
+		for sc.Scan() {
+			if m := urlRe.FindStringSubmatch(sc.Text()); m != nil && url == "" {
+				url = m[1]
+			}
+			if m := tokenRe.FindStringSubmatch(sc.Text()); m != nil {
+				banner <- [2]string{url, m[1]}
+			}
+		}
+	}()
+	go func() { pipes.Wait(); cmd.Wait(); close(p.done) }() //nolint:errcheck
+	t.Cleanup(p.Kill)
+	select {
+	case addr := <-listen:
+		p.BaseURL = "http://" + addr
+	case <-p.done:
+		t.Fatalf("agent exited before serving:\n%s", p.stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("agent did not start within 60s:\n%s", p.stderr.String())
+	}
+	p.TenantURL = p.BaseURL + "/scim/default/v2"
+	if firstStart {
+		select {
+		case b := <-banner:
+			p.TenantURL, p.Token = b[0], b[1]
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no first-start banner with a Secret Token:\n%s", p.stderr.String())
+		}
+	}
+	return p
+}
+
+// Kill ends the process with SIGKILL: no chance to flush anything.
+func (p *agentProc) Kill() {
+	p.cmd.Process.Kill() //nolint:errcheck
+	<-p.done
+}
+
+// Stop ends the process with SIGTERM and waits for a graceful exit.
+func (p *agentProc) Stop(t testing.TB) {
+	t.Helper()
+	p.cmd.Process.Signal(os.Interrupt) //nolint:errcheck
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("agent did not stop within 30s after SIGINT")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code after SIGINT = %d, want 0\n%s", code, p.stderr.String())
+	}
+}
+
+// rssKB returns the process's resident set size and its anonymous part, in KiB.
+func (p *agentProc) rssKB() (rss, anon int, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var v int
+		if _, e := fmt.Sscanf(line, "VmRSS: %d kB", &v); e == nil {
+			rss = v
+		}
+		if _, e := fmt.Sscanf(line, "RssAnon: %d kB", &v); e == nil {
+			anon = v
+		}
+	}
+	return rss, anon, nil
+}
