@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -46,6 +47,11 @@ type Options struct {
 	// Synchronous is the SQLite synchronous pragma for the writer: "FULL"
 	// (default, survives power loss) or "NORMAL" (survives a process crash).
 	Synchronous string
+	// MmapSize is SQLite's mmap_size in bytes (0: no memory-mapped I/O, the
+	// default). Mapped pages of the file count towards the process's resident
+	// memory; without mmap, reads go through a small page cache per connection
+	// and the operating system's file cache.
+	MmapSize int64
 }
 
 // DB is an open store.
@@ -70,6 +76,22 @@ type conn struct {
 	stmts map[string]*sql.Stmt
 }
 
+// run executes a transaction-control statement, prepared once per connection:
+// every request runs two of them, and parsing them each time costs more than
+// running them.
+func (c *conn) run(ctx context.Context, query string) error {
+	s, ok := c.stmts[query]
+	if !ok {
+		var err error
+		if s, err = c.c.PrepareContext(ctx, query); err != nil {
+			return err
+		}
+		c.stmts[query] = s
+	}
+	_, err := s.ExecContext(ctx)
+	return err
+}
+
 type job struct {
 	ctx  context.Context
 	fn   func(*Tx) error
@@ -84,6 +106,9 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	}
 	if opt.MaxBatch <= 0 {
 		opt.MaxBatch = 256
+	}
+	if opt.MmapSize < 0 {
+		return nil, fmt.Errorf("open store: mmap size must not be negative")
 	}
 	switch opt.Synchronous {
 	case "":
@@ -101,7 +126,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		"journal_mode(WAL)",
 		"synchronous(" + opt.Synchronous + ")",
 		"temp_store(MEMORY)",
-		"mmap_size(268435456)",
+		"mmap_size(" + strconv.FormatInt(opt.MmapSize, 10) + ")",
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
@@ -202,12 +227,12 @@ func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 		return ctx.Err()
 	}
 	defer func() { db.readers <- c }()
-	if _, err := c.c.ExecContext(ctx, "BEGIN"); err != nil {
+	if err := c.run(ctx, "BEGIN"); err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	// The rollback must run even if ctx was cancelled, or the connection
 	// would go back to the pool inside a transaction.
-	defer c.c.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck
+	defer c.run(context.Background(), "ROLLBACK") //nolint:errcheck
 	return fn(&Tx{ctx: ctx, c: c})
 }
 
@@ -255,8 +280,8 @@ func (db *DB) runBatch(batch []*job) {
 			j.done <- results[i]
 		}
 	}
-	rollback := func() { w.c.ExecContext(ctx, "ROLLBACK") } //nolint:errcheck
-	if _, err := w.c.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	rollback := func() { w.run(ctx, "ROLLBACK") } //nolint:errcheck
+	if err := w.run(ctx, "BEGIN IMMEDIATE"); err != nil {
 		finish(fmt.Errorf("begin write: %w", err))
 		return
 	}
@@ -268,7 +293,7 @@ func (db *DB) runBatch(batch []*job) {
 			continue
 		}
 		if !single {
-			if _, err := w.c.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+			if err := w.run(ctx, "SAVEPOINT w"); err != nil {
 				rollback()
 				finish(fmt.Errorf("savepoint: %w", err))
 				return
@@ -284,21 +309,21 @@ func (db *DB) runBatch(batch []*job) {
 				finish(nil)
 				return
 			}
-			if _, rerr := w.c.ExecContext(ctx, "ROLLBACK TO w"); rerr != nil {
+			if rerr := w.run(ctx, "ROLLBACK TO w"); rerr != nil {
 				rollback()
 				finish(fmt.Errorf("rollback to savepoint: %w", rerr))
 				return
 			}
 		}
 		if !single {
-			if _, err := w.c.ExecContext(ctx, "RELEASE w"); err != nil {
+			if err := w.run(ctx, "RELEASE w"); err != nil {
 				rollback()
 				finish(fmt.Errorf("release savepoint: %w", err))
 				return
 			}
 		}
 	}
-	if _, err := w.c.ExecContext(ctx, "COMMIT"); err != nil {
+	if err := w.run(ctx, "COMMIT"); err != nil {
 		rollback()
 		finish(fmt.Errorf("commit: %w", mapErr(err)))
 		return

@@ -92,7 +92,11 @@ func runAgent(ctx context.Context, rf *rootFlags, af *agentFlags, stdout, stderr
 	if publicURL == "" {
 		publicURL = "http://" + displayAddr(ln.Addr().String())
 	}
-	db, err := store.Open(ctx, rf.dbPath(), store.Options{})
+	opts, err := storeOptions()
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, rf.dbPath(), opts)
 	if err != nil {
 		return err
 	}

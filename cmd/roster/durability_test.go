@@ -65,12 +65,12 @@ func TestKilledAgentLosesNoAcknowledgedWrite(t *testing.T) {
 
 	const clients, killAfter, maxPerClient = 6, 300, 2000
 	var (
-		mu        sync.Mutex
-		users     []string // acknowledged creates
-		members   []string // acknowledged membership adds
-		acked     atomic.Int64
-		killOnce  sync.Once
-		wg        sync.WaitGroup
+		mu         sync.Mutex
+		users      []string // acknowledged creates
+		members    []string // acknowledged membership adds
+		acked      atomic.Int64
+		killOnce   sync.Once
+		wg         sync.WaitGroup
 		unexpected atomic.Int64
 	)
 	for c := 0; c < clients; c++ {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -83,7 +84,11 @@ func (rf *rootFlags) open(ctx context.Context) (*directory.Service, func(), erro
 	if rf.dataDir == "" {
 		return nil, nil, usageError{errors.New("--data-dir must not be empty")}
 	}
-	db, err := store.Open(ctx, rf.dbPath(), store.Options{})
+	opts, err := storeOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := store.Open(ctx, rf.dbPath(), opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -99,4 +104,19 @@ func newVersionCmd() *cobra.Command {
 			fmt.Fprintln(cmd.OutOrStdout(), "roster", buildVersion())
 		},
 	}
+}
+
+// storeOptions reads the store's tuning knobs from the environment:
+// ROSTER_SQLITE_MMAP_SIZE (bytes of the database file SQLite may memory-map;
+// default 0).
+func storeOptions() (store.Options, error) {
+	var o store.Options
+	if v := os.Getenv("ROSTER_SQLITE_MMAP_SIZE"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return o, usageError{fmt.Errorf("ROSTER_SQLITE_MMAP_SIZE=%q: want a number of bytes, e.g. 268435456", v)}
+		}
+		o.MmapSize = n
+	}
+	return o, nil
 }
