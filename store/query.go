@@ -30,6 +30,10 @@ type Query struct {
 	// Count == 0 asks for the total only.
 	StartIndex int
 	Count      int
+	// Lazy leaves the returned documents undecoded (Resource.Raw only), for
+	// callers that copy the stored JSON straight into a response. Match and
+	// SortKey then receive resources whose Doc may be nil (see Resource.Decode).
+	Lazy bool
 }
 
 // Page is a query result.
@@ -308,7 +312,7 @@ func (t *Tx) Query(q Query) (*Page, error) {
 	args := append([]any{q.TenantID, string(q.Kind)}, cond.args...)
 
 	if cond.exact && !sortInMemory {
-		return t.queryExact(where, args, order, start, q.Count)
+		return t.queryExact(where, args, order, start, q.Count, q.Lazy)
 	}
 	// Candidates from SQL, decided one by one, then sorted and paged here.
 	rows, err := t.queryDynamic(`SELECT `+prefixed(resourceCols)+` FROM resources r WHERE `+where+` ORDER BY `+order, args...)
@@ -317,7 +321,7 @@ func (t *Tx) Query(q Query) (*Page, error) {
 	}
 	var candidates []*Resource
 	for rows.Next() {
-		r, err := scanResource(rows)
+		r, err := scanResourceLazy(rows, q.Lazy)
 		if err != nil {
 			rows.Close()
 			return nil, err
@@ -368,7 +372,7 @@ func (t *Tx) Query(q Query) (*Page, error) {
 	return page, nil
 }
 
-func (t *Tx) queryExact(where string, args []any, order string, start, count int) (*Page, error) {
+func (t *Tx) queryExact(where string, args []any, order string, start, count int, lazy bool) (*Page, error) {
 	page := &Page{}
 	if count != 0 {
 		limit := count
@@ -381,7 +385,7 @@ func (t *Tx) queryExact(where string, args []any, order string, start, count int
 			return nil, fmt.Errorf("query: %w", err)
 		}
 		for rows.Next() {
-			r, err := scanResource(rows)
+			r, err := scanResourceLazy(rows, lazy)
 			if err != nil {
 				rows.Close()
 				return nil, err

@@ -24,8 +24,12 @@ type Resource struct {
 	TenantID string
 	Kind     Kind
 	ID       string
-	// Doc is the canonical SCIM document without id, meta and (for groups) members.
-	Doc      map[string]any
+	// Doc is the canonical SCIM document without id, meta and (for groups)
+	// members. It is nil when the resource was read with Query.Lazy: then
+	// Raw holds the document's JSON and Decode fills Doc.
+	Doc map[string]any
+	// Raw is the document's JSON as stored (set on reads).
+	Raw      []byte
 	Created  time.Time
 	Modified time.Time
 	// Version increases by one on every write, including membership changes;
@@ -152,18 +156,34 @@ func (t *Tx) TouchResource(seq int64, version int64, modified time.Time) error {
 const resourceCols = `seq, tenant_id, kind, id, created, modified, version, doc`
 
 func scanResource(sc interface{ Scan(...any) error }) (*Resource, error) {
+	return scanResourceLazy(sc, false)
+}
+
+// scanResourceLazy reads a row; with lazy it leaves the JSON undecoded.
+func scanResourceLazy(sc interface{ Scan(...any) error }, lazy bool) (*Resource, error) {
 	r := &Resource{}
-	var kind, doc string
+	var kind string
 	var created, modified int64
-	if err := sc.Scan(&r.Seq, &r.TenantID, &kind, &r.ID, &created, &modified, &r.Version, &doc); err != nil {
+	if err := sc.Scan(&r.Seq, &r.TenantID, &kind, &r.ID, &created, &modified, &r.Version, &r.Raw); err != nil {
 		return nil, err
 	}
 	r.Kind = Kind(kind)
 	r.Created, r.Modified = fromNanos(created), fromNanos(modified)
-	if err := json.Unmarshal([]byte(doc), &r.Doc); err != nil {
-		return nil, fmt.Errorf("decode %s %s: %w", kind, r.ID, err)
+	if lazy {
+		return r, nil
 	}
-	return r, nil
+	return r, r.Decode()
+}
+
+// Decode fills Doc from Raw if it is not decoded yet.
+func (r *Resource) Decode() error {
+	if r.Doc != nil {
+		return nil
+	}
+	if err := json.Unmarshal(r.Raw, &r.Doc); err != nil {
+		return fmt.Errorf("decode %s %s: %w", r.Kind, r.ID, err)
+	}
+	return nil
 }
 
 // Resource returns the resource of the given kind and id in a tenant, or ErrNotFound.
@@ -176,14 +196,20 @@ func (t *Tx) Resource(tenantID string, kind Kind, id string) (*Resource, error) 
 }
 
 // DeleteResource removes a resource, its memberships as a member of other
-// groups, and (for a group) its member rows.
-func (t *Tx) DeleteResource(tenantID string, kind Kind, id string) error {
+// groups (bumping those groups' versions to now), and (for a group) its
+// member rows.
+func (t *Tx) DeleteResource(tenantID string, kind Kind, id string, now time.Time) error {
 	res, err := t.exec(`DELETE FROM resources WHERE tenant_id = ? AND kind = ? AND id = ?`, tenantID, string(kind), id)
 	if err != nil {
 		return fmt.Errorf("delete %s %s: %w", kind, id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("%s %q: %w", kind, id, ErrNotFound)
+	}
+	// The groups it leaves change: their version and lastModified too.
+	if _, err := t.exec(`UPDATE resources SET version = version + 1, modified = ?
+		WHERE seq IN (SELECT group_seq FROM members WHERE tenant_id = ? AND member_id = ?)`, nanos(now), tenantID, id); err != nil {
+		return fmt.Errorf("touch groups of %s: %w", id, err)
 	}
 	if _, err := t.exec(`DELETE FROM members WHERE tenant_id = ? AND member_id = ?`, tenantID, id); err != nil {
 		return fmt.Errorf("delete memberships of %s: %w", id, err)

@@ -66,6 +66,7 @@ type DB struct {
 	done    chan struct{}
 	max     int
 	once    sync.Once
+	closing sync.RWMutex // guards queuing jobs against Close
 }
 
 // conn is one SQLite connection held for the life of the DB, with its own
@@ -176,7 +177,14 @@ func (db *DB) Path() string { return db.path }
 
 // Close stops the writer after the queued writes and closes every connection.
 func (db *DB) Close() error {
-	db.once.Do(func() { close(db.quit) })
+	// Taking the write lock waits for every Write that is queuing a job; any
+	// later Write sees quit closed. So no job is queued after the writer's
+	// final drain.
+	db.once.Do(func() {
+		db.closing.Lock()
+		close(db.quit)
+		db.closing.Unlock()
+	})
 	<-db.done
 	return db.closeConns()
 }
@@ -206,12 +214,19 @@ func (db *DB) closeConns() error {
 // its own changes. fn must not call Write or Read itself.
 func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
 	j := &job{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	db.closing.RLock()
+	select {
+	case <-db.quit:
+		db.closing.RUnlock()
+		return ErrClosed
+	default:
+	}
 	select {
 	case db.jobs <- j:
+		db.closing.RUnlock()
 	case <-ctx.Done():
+		db.closing.RUnlock()
 		return ctx.Err()
-	case <-db.quit:
-		return ErrClosed
 	}
 	// Once queued, wait for the outcome even if ctx ends: the write may commit,
 	// and the caller must not report failure for a write that happened.

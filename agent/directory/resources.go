@@ -1,7 +1,9 @@
 package directory
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -212,7 +214,7 @@ func (s *Service) Get(ctx context.Context, c Call, kind store.Kind, id string, p
 		if err != nil {
 			return err
 		}
-		got = &Got{Doc: docs[0], Version: r.Version}
+		got = &Got{Doc: docs[0].(map[string]any), Version: r.Version}
 		return nil
 	})
 	if err != nil {
@@ -258,7 +260,13 @@ func (s *Service) List(ctx context.Context, c Call, kind store.Kind, p ListParam
 		TenantID: c.TenantID, Kind: kind, Filter: expr,
 		SortBy: p.SortBy, Descending: strings.EqualFold(p.SortOrder, "descending"),
 		StartIndex: start, Count: count,
+		// Without a projection the stored JSON is copied into the response
+		// as it is: no decoding and re-encoding on Entra's lookup path.
+		Lazy: p.Projection.IsZero(),
 		Match: func(tx *store.Tx, r *store.Resource) (bool, error) {
+			if err := r.Decode(); err != nil {
+				return false, err
+			}
 			doc := render(r, c.BaseURL)
 			if needsMembers {
 				ms, err := tx.Members(r.Seq)
@@ -275,7 +283,12 @@ func (s *Service) List(ctx context.Context, c Call, kind store.Kind, p ListParam
 		if err != nil {
 			return nil, scim.BadRequest(scim.InvalidValue, "sortBy %q is not an attribute path", p.SortBy)
 		}
-		q.SortKey = func(r *store.Resource) string { return sortKey(render(r, c.BaseURL), sp) }
+		q.SortKey = func(r *store.Resource) string {
+			if err := r.Decode(); err != nil {
+				return ""
+			}
+			return sortKey(render(r, c.BaseURL), sp)
+		}
 	}
 	var resp scim.ListResponse
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
@@ -296,10 +309,12 @@ func (s *Service) List(ctx context.Context, c Call, kind store.Kind, p ListParam
 	return &resp, nil
 }
 
-// renderAll renders resources with the members or groups the projection wants.
-func (s *Service) renderAll(tx *store.Tx, c Call, kind store.Kind, rs []*store.Resource, proj schema.Projection) ([]map[string]any, error) {
+// renderAll renders resources with the members or groups the projection
+// wants. A resource read lazily (Doc nil) is rendered as JSON straight from
+// its stored form; the others as documents.
+func (s *Service) renderAll(tx *store.Tx, c Call, kind store.Kind, rs []*store.Resource, proj schema.Projection) ([]any, error) {
 	rt := typeOf(kind)
-	docs := make([]map[string]any, len(rs))
+	docs := make([]any, len(rs))
 	var groupsOf map[string][]store.GroupRef
 	if kind == store.KindUser && proj.Wants("groups") && len(rs) > 0 {
 		ids := make([]string, len(rs))
@@ -312,24 +327,63 @@ func (s *Service) renderAll(tx *store.Tx, c Call, kind store.Kind, rs []*store.R
 		}
 	}
 	for i, r := range rs {
-		d := render(r, c.BaseURL)
+		extra := map[string]any{}
 		if kind == store.KindGroup && proj.Wants("members") {
 			ms, err := tx.Members(r.Seq)
 			if err != nil {
 				return nil, err
 			}
-			d["members"] = renderMembers(ms, c.BaseURL)
+			extra["members"] = renderMembers(ms, c.BaseURL)
 		}
 		if gs := groupsOf[r.ID]; len(gs) > 0 {
 			arr := make([]any, len(gs))
 			for j, g := range gs {
 				arr[j] = map[string]any{"value": g.ID, "$ref": c.BaseURL + "/Groups/" + g.ID, "display": g.DisplayName, "type": "direct"}
 			}
-			d["groups"] = arr
+			extra["groups"] = arr
+		}
+		if r.Doc == nil && proj.IsZero() {
+			raw, err := renderRaw(r, c.BaseURL, extra)
+			if err != nil {
+				return nil, err
+			}
+			docs[i] = raw
+			continue
+		}
+		if err := r.Decode(); err != nil {
+			return nil, err
+		}
+		d := render(r, c.BaseURL)
+		for k, v := range extra {
+			d[k] = v
 		}
 		docs[i] = proj.Apply(rt, d)
 	}
 	return docs, nil
+}
+
+// renderRaw is render for a resource whose stored JSON goes out as it is:
+// {"id":…,"meta":…,<extra>,<stored members>}.
+func renderRaw(r *store.Resource, base string, extra map[string]any) (json.RawMessage, error) {
+	body := bytes.TrimSpace(r.Raw)
+	if len(body) < 2 || body[0] != '{' {
+		return nil, fmt.Errorf("stored %s %s is not a JSON object", r.Kind, r.ID)
+	}
+	head := map[string]any{"id": r.ID, "meta": renderMeta(r, base)}
+	for k, v := range extra {
+		head[k] = v
+	}
+	hb, err := json.Marshal(head)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(hb)+len(body))
+	out = append(out, hb[:len(hb)-1]...) // without the closing brace
+	if inner := bytes.TrimSpace(body[1 : len(body)-1]); len(inner) > 0 {
+		out = append(out, ',')
+		out = append(out, inner...)
+	}
+	return append(out, '}'), nil
 }
 
 // Replace is PUT (RFC 7644 §3.5.1): the new document replaces the old one,
@@ -340,7 +394,7 @@ func (s *Service) Replace(ctx context.Context, c Call, kind store.Kind, id strin
 		return nil, s.fail(ctx, c, kind, id, in, err)
 	}
 	var r *store.Resource
-	var stored []store.Member
+	var out map[string]any
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		var err error
 		if r, err = tx.Resource(c.TenantID, kind, id); err != nil {
@@ -354,7 +408,8 @@ func (s *Service) Replace(ctx context.Context, c Call, kind store.Kind, id strin
 			return err
 		}
 		if kind == store.KindGroup {
-			if stored, err = resolveMembers(tx, c.TenantID, members); err != nil {
+			stored, err := resolveMembers(tx, c.TenantID, members)
+			if err != nil {
 				return err
 			}
 			if _, err := tx.RemoveAllMembers(r.Seq); err != nil {
@@ -366,14 +421,19 @@ func (s *Service) Replace(ctx context.Context, c Call, kind store.Kind, id strin
 		}
 		ev := s.event(c, kind, id, displayName(kind, doc))
 		ev.Status = scim.StatusOK
-		return tx.InsertEvent(ev)
+		if err := tx.InsertEvent(ev); err != nil {
+			return err
+		}
+		// The response is the whole resource, as a GET would return it.
+		docs, err := s.renderAll(tx, c, kind, []*store.Resource{r}, schema.Projection{})
+		if err != nil {
+			return err
+		}
+		out = docs[0].(map[string]any)
+		return nil
 	})
 	if err != nil {
 		return nil, s.fail(ctx, c, kind, id, doc, err)
-	}
-	out := render(r, c.BaseURL)
-	if kind == store.KindGroup {
-		out["members"] = renderMembers(stored, c.BaseURL)
 	}
 	return &Got{Doc: out, Version: r.Version}, nil
 }
@@ -387,6 +447,7 @@ func (s *Service) Patch(ctx context.Context, c Call, kind store.Kind, id string,
 	}
 	rt := typeOf(kind)
 	var r *store.Resource
+	var out map[string]any
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		var err error
 		if r, err = tx.Resource(c.TenantID, kind, id); err != nil {
@@ -420,7 +481,17 @@ func (s *Service) Patch(ctx context.Context, c Call, kind store.Kind, id string,
 		if n > 0 {
 			ev.Detail = fmt.Sprintf("%d membership change(s)", n)
 		}
-		return tx.InsertEvent(ev)
+		if err := tx.InsertEvent(ev); err != nil {
+			return err
+		}
+		if kind == store.KindUser { // groups answer 204: no body to build
+			docs, err := s.renderAll(tx, c, kind, []*store.Resource{r}, schema.Projection{})
+			if err != nil {
+				return err
+			}
+			out = docs[0].(map[string]any)
+		}
+		return nil
 	})
 	if err != nil {
 		var doc map[string]any
@@ -429,7 +500,10 @@ func (s *Service) Patch(ctx context.Context, c Call, kind store.Kind, id string,
 		}
 		return nil, s.fail(ctx, c, kind, id, doc, err)
 	}
-	return &Got{Doc: render(r, c.BaseURL), Version: r.Version}, nil
+	if out == nil {
+		out = render(r, c.BaseURL)
+	}
+	return &Got{Doc: out, Version: r.Version}, nil
 }
 
 // applyMemberOps applies member operations in order and returns how many rows changed.
@@ -502,7 +576,7 @@ func (s *Service) Delete(ctx context.Context, c Call, kind store.Kind, id, ifMat
 			return err
 		}
 		name = displayName(kind, r.Doc)
-		if err := tx.DeleteResource(c.TenantID, kind, id); err != nil {
+		if err := tx.DeleteResource(c.TenantID, kind, id, s.now()); err != nil {
 			return err
 		}
 		ev := s.event(c, kind, id, name)
@@ -523,14 +597,18 @@ func render(r *store.Resource, base string) map[string]any {
 		d[k] = v
 	}
 	d["id"] = r.ID
-	d["meta"] = map[string]any{
+	d["meta"] = renderMeta(r, base)
+	return d
+}
+
+func renderMeta(r *store.Resource, base string) map[string]any {
+	return map[string]any{
 		"resourceType": string(r.Kind),
 		"created":      r.Created.Format(time.RFC3339Nano),
 		"lastModified": r.Modified.Format(time.RFC3339Nano),
 		"location":     base + "/" + string(r.Kind) + "s/" + r.ID,
 		"version":      ETag(r.Version),
 	}
-	return d
 }
 
 func memberRef(base string, m store.Member) string {

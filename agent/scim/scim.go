@@ -93,17 +93,19 @@ func (e *Error) Body() ErrorBody {
 // ListResponse is the body of a query response (RFC 7644 §3.4.2). Entra requires
 // it even for zero results (entra-scim.md fact 1).
 type ListResponse struct {
-	Schemas      []string         `json:"schemas"`
-	TotalResults int              `json:"totalResults"`
-	StartIndex   int              `json:"startIndex"`
-	ItemsPerPage int              `json:"itemsPerPage"`
-	Resources    []map[string]any `json:"Resources"`
+	Schemas      []string `json:"schemas"`
+	TotalResults int      `json:"totalResults"`
+	StartIndex   int      `json:"startIndex"`
+	ItemsPerPage int      `json:"itemsPerPage"`
+	// Resources holds documents as map[string]any, or already-encoded JSON
+	// objects as json.RawMessage.
+	Resources []any `json:"Resources"`
 }
 
 // NewListResponse builds a ListResponse; resources may be nil (rendered as []).
-func NewListResponse(total, startIndex int, resources []map[string]any) ListResponse {
+func NewListResponse(total, startIndex int, resources []any) ListResponse {
 	if resources == nil {
-		resources = []map[string]any{}
+		resources = []any{}
 	}
 	return ListResponse{
 		Schemas:      []string{MessageListResponse},

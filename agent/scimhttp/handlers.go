@@ -46,7 +46,7 @@ func decodeObject(body []byte) (map[string]any, error) {
 	if doc == nil {
 		return nil, scim.BadRequest(scim.InvalidSyntax, "the body must be a JSON object")
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, scim.BadRequest(scim.InvalidSyntax, "unexpected data after the JSON object")
 	}
 	return doc, nil
@@ -94,8 +94,8 @@ func (s *Server) list(w http.ResponseWriter, r *request, kind store.Kind) error 
 	if err != nil {
 		return err
 	}
-	if count < -1 {
-		count = 0 // RFC 7644 §3.4.2.4: negative count is 0
+	if count < 0 && param(q, "count") != "" {
+		count = 0 // RFC 7644 §3.4.2.4: a negative count is 0; -1 means "absent" here
 	}
 	p := directory.ListParams{
 		Filter: param(q, "filter"), SortBy: param(q, "sortBy"), SortOrder: param(q, "sortOrder"),
@@ -266,7 +266,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *request, seg []string) erro
 		return nil
 	case "Schemas":
 		if len(seg) == 1 {
-			docs := make([]map[string]any, 0, len(schema.Schemas))
+			docs := make([]any, 0, len(schema.Schemas))
 			for _, sc := range schema.Schemas {
 				docs = append(docs, sc.Document(base))
 			}
@@ -282,7 +282,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *request, seg []string) erro
 		return scim.Errorf(http.StatusNotFound, "", "no schema %q", seg[1])
 	case "ResourceTypes":
 		if len(seg) == 1 {
-			docs := make([]map[string]any, 0, len(schema.ResourceTypes))
+			docs := make([]any, 0, len(schema.ResourceTypes))
 			for _, rt := range schema.ResourceTypes {
 				docs = append(docs, rt.Document(base))
 			}

@@ -212,7 +212,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(buf.Bytes()) //nolint:errcheck
 }
 
-func methodNotAllowed(r *http.Request, allowed ...string) error {
+// methodNotAllowed answers 405 with the Allow header RFC 9110 §15.5.6 requires.
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allowed ...string) error {
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
 	return scim.Errorf(http.StatusMethodNotAllowed, "", "%s is not supported here; allowed: %s", r.Method, strings.Join(allowed, ", "))
 }
 
@@ -233,10 +235,10 @@ func (s *Server) route(w http.ResponseWriter, r *request) error {
 			case http.MethodPost:
 				return s.create(w, r, kind)
 			}
-			return methodNotAllowed(r.Request, "GET", "POST")
+			return methodNotAllowed(w, r.Request, "GET", "POST")
 		case len(seg) == 2 && seg[1] == ".search":
 			if r.Method != http.MethodPost {
-				return methodNotAllowed(r.Request, "POST")
+				return methodNotAllowed(w, r.Request, "POST")
 			}
 			return s.search(w, r, kind)
 		case len(seg) == 2:
@@ -251,11 +253,11 @@ func (s *Server) route(w http.ResponseWriter, r *request) error {
 			case http.MethodDelete:
 				return s.delete(w, r, kind, id)
 			}
-			return methodNotAllowed(r.Request, "GET", "PUT", "PATCH", "DELETE")
+			return methodNotAllowed(w, r.Request, "GET", "PUT", "PATCH", "DELETE")
 		}
 	case len(seg) >= 1 && (seg[0] == "Schemas" || seg[0] == "ResourceTypes" || seg[0] == "ServiceProviderConfig"):
 		if r.Method != http.MethodGet {
-			return methodNotAllowed(r.Request, "GET")
+			return methodNotAllowed(w, r.Request, "GET")
 		}
 		return s.discovery(w, r, seg)
 	case len(seg) == 1 && seg[0] == "Bulk":

@@ -44,6 +44,10 @@ func nameSet(rt *ResourceType, list string) map[string]bool {
 	return set
 }
 
+// IsZero reports whether the projection keeps everything (no attributes or
+// excludedAttributes given).
+func (p Projection) IsZero() bool { return p.include == nil && p.exclude == nil }
+
 // Wants reports whether top-level attribute name (in the core schema) is
 // part of the response — so callers can skip loading members or groups.
 func (p Projection) Wants(name string) bool {
