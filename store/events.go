@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/rosterhq/roster/agent/scim/filter"
 )
 
 // Event is one provisioning event: a SCIM write or a rejected request.
@@ -25,9 +27,9 @@ type Event struct {
 
 // InsertEvent records e.
 func (t *Tx) InsertEvent(e *Event) error {
-	_, err := t.exec(`INSERT INTO events(at, tenant_id, token_name, method, path, resource_type, resource_id, name, status, scim_type, detail, duration_us)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		nanos(e.At), e.TenantID, e.TokenName, e.Method, e.Path, e.ResourceType, e.ResourceID, e.Name, e.Status, e.ScimType, e.Detail, e.Duration.Microseconds())
+	_, err := t.exec(`INSERT INTO events(at, tenant_id, token_name, method, path, resource_type, resource_id, name, name_folded, status, scim_type, detail, duration_us)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		nanos(e.At), e.TenantID, e.TokenName, e.Method, e.Path, e.ResourceType, e.ResourceID, e.Name, filter.Fold(e.Name), e.Status, e.ScimType, e.Detail, e.Duration.Microseconds())
 	if err != nil {
 		return fmt.Errorf("record event: %w", err)
 	}
@@ -53,8 +55,9 @@ func (t *Tx) Events(q EventQuery) ([]*Event, error) {
 		args = append(args, q.TenantID)
 	}
 	if q.Name != "" {
-		where = append(where, "(instr(lower(name), ?) > 0 OR resource_id = ?)")
-		args = append(args, strings.ToLower(q.Name), q.Name)
+		// Folded in Go: SQLite's lower() knows only ASCII.
+		where = append(where, "(instr(name_folded, ?) > 0 OR resource_id = ?)")
+		args = append(args, filter.Fold(q.Name), q.Name)
 	}
 	if !q.Since.IsZero() {
 		where = append(where, "at >= ?")

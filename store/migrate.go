@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -14,11 +15,80 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one numbered SQL file under migrations/, e.g. 0001_init.sql.
+// migration is one numbered SQL file under migrations/, e.g. 0001_init.sql,
+// plus the Go step registered for its version, if any (run after the SQL, in
+// the same transaction).
 type migration struct {
 	version int
 	name    string
 	sql     string
+	step    func(ctx context.Context, tx *sql.Tx) error
+}
+
+// goSteps are migration steps that SQL cannot express.
+var goSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	2: refoldNames,
+}
+
+// refoldNames recomputes the case-folded match columns with derive: version 1
+// lower-cased with strings.ToLower, which disagrees with filter.Fold for a few
+// letters (Greek final ς, Turkish ı, ſ, µ). Two rows that now fold to the same
+// name stop the upgrade with an error naming both, rather than leaving
+// duplicates that Entra could never match.
+func refoldNames(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT seq, tenant_id, kind, id, doc FROM resources`)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		seq          int64
+		tenant, kind string
+		id           string
+		ix           indexed
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		var doc []byte
+		if err := rows.Scan(&r.seq, &r.tenant, &r.kind, &r.id, &doc); err != nil {
+			rows.Close()
+			return err
+		}
+		var m map[string]any
+		if err := json.Unmarshal(doc, &m); err != nil {
+			rows.Close()
+			return fmt.Errorf("%s %s: %w", r.kind, r.id, err)
+		}
+		if r.ix, err = derive(Kind(r.kind), m); err != nil {
+			rows.Close()
+			return fmt.Errorf("%s %s: %w", r.kind, r.id, err)
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	seen := map[string]string{}
+	for _, r := range all {
+		key := r.tenant + "\x00" + r.kind + "\x00" + r.ix.nameLC
+		if other, dup := seen[key]; dup {
+			return fmt.Errorf("tenant %s: %ss %s and %s have the same name when compared case-insensitively (%q); rename one with the previous roster version, then upgrade",
+				r.tenant, strings.ToLower(r.kind), other, r.id, r.ix.nameLC)
+		}
+		seen[key] = r.id
+	}
+	// Clear first so that rows swapping folded names never collide midway.
+	if _, err := tx.ExecContext(ctx, `UPDATE resources SET name_lc = '\x01' || seq`); err != nil {
+		return err
+	}
+	for _, r := range all {
+		if _, err := tx.ExecContext(ctx, `UPDATE resources SET name_lc = ?, work_email_lc = ?, display_name_lc = ? WHERE seq = ?`,
+			r.ix.nameLC, r.ix.workEmailLC, r.ix.displayNameLC, r.seq); err != nil {
+			return fmt.Errorf("%s %s: %w", r.kind, r.id, err)
+		}
+	}
+	return nil
 }
 
 func migrations() ([]migration, error) {
@@ -37,7 +107,7 @@ func migrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
+		out = append(out, migration{version: v, name: e.Name(), sql: string(b), step: goSteps[v]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	for i := range out {
@@ -74,6 +144,12 @@ func migrate(ctx context.Context, db *sql.Conn) error {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			tx.Rollback() //nolint:errcheck
 			return fmt.Errorf("migrate %s: %w", m.name, err)
+		}
+		if m.step != nil {
+			if err := m.step(ctx, tx); err != nil {
+				tx.Rollback() //nolint:errcheck
+				return fmt.Errorf("migrate %s: %w", m.name, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, name, applied) VALUES (?, ?, ?)`, m.version, m.name, time.Now().UnixNano()); err != nil {
 			tx.Rollback() //nolint:errcheck

@@ -65,7 +65,11 @@ const coreGroupURN = scim.SchemaGroup
 // resolveColumn is the allow-list: only these attributes ever reach SQL, and
 // only as fixed column expressions; values always travel as placeholders.
 func resolveColumn(kind Kind, p filter.Path) (column, bool) {
-	if p.URN != "" && !strings.EqualFold(p.URN, coreUserURN) && !strings.EqualFold(p.URN, coreGroupURN) {
+	core := coreUserURN
+	if kind == KindGroup {
+		core = coreGroupURN
+	}
+	if p.URN != "" && !strings.EqualFold(p.URN, core) {
 		return column{}, false
 	}
 	attr, sub := strings.ToLower(p.Attr), strings.ToLower(p.Sub)
@@ -101,7 +105,7 @@ func resolveColumn(kind Kind, p filter.Path) (column, bool) {
 
 func isTypeWork(e filter.Expr) bool {
 	c, ok := e.(*filter.Compare)
-	return ok && c.Op == filter.Eq && strings.EqualFold(c.Path.Attr, "type") && c.Path.Sub == "" && c.Path.Filter == nil &&
+	return ok && c.Op == filter.Eq && c.Path.URN == "" && strings.EqualFold(c.Path.Attr, "type") && c.Path.Sub == "" && c.Path.Filter == nil &&
 		c.Value.Kind == filter.String && strings.EqualFold(c.Value.Str, "work")
 }
 
@@ -132,7 +136,7 @@ func compile(kind Kind, e filter.Expr) compiled {
 		return compiled{sql: "(NOT COALESCE(" + in.sql + ", 0))", args: in.args, exact: true}
 	case *filter.Has:
 		if kind == KindGroup && strings.EqualFold(x.Path.Attr, "members") && (x.Path.URN == "" || strings.EqualFold(x.Path.URN, coreGroupURN)) {
-			if c, ok := x.Path.Filter.(*filter.Compare); ok && c.Op == filter.Eq && strings.EqualFold(c.Path.Attr, "value") &&
+			if c, ok := x.Path.Filter.(*filter.Compare); ok && c.Op == filter.Eq && c.Path.URN == "" && strings.EqualFold(c.Path.Attr, "value") &&
 				c.Path.Sub == "" && c.Path.Filter == nil && c.Value.Kind == filter.String {
 				return compiled{sql: "EXISTS (SELECT 1 FROM members m WHERE m.group_seq = r.seq AND m.member_id = ?)", args: []any{c.Value.Str}, exact: true}
 			}
@@ -189,7 +193,7 @@ func compileCompare(kind Kind, c *filter.Compare) compiled {
 			return everything
 		}
 		// A superset: rows with several work emails are checked against the document.
-		return compiled{sql: "(" + col.expr + " IN (?, ?))", args: []any{strings.ToLower(v.Str), multiWorkEmail}, exact: false}
+		return compiled{sql: "(" + col.expr + " IN (?, ?))", args: []any{filter.Fold(v.Str), multiWorkEmail}, exact: false}
 	case colBool:
 		if v.Kind != filter.Bool {
 			return everything
@@ -206,7 +210,9 @@ func compileCompare(kind Kind, c *filter.Compare) compiled {
 			return everything
 		}
 		ts, err := time.Parse(time.RFC3339Nano, v.Str)
-		if err != nil {
+		// Columns hold Unix nanoseconds, which cover 1678–2262; other dates
+		// are compared by Match.
+		if err != nil || ts.Year() < 1678 || ts.Year() > 2261 {
 			return everything
 		}
 		n := nanos(ts)
@@ -221,7 +227,7 @@ func compileCompare(kind Kind, c *filter.Compare) compiled {
 		}
 		s := v.Str
 		if col.kind == colFolded {
-			s = strings.ToLower(s)
+			s = filter.Fold(s)
 		}
 		switch c.Op {
 		case filter.Eq:
@@ -365,7 +371,7 @@ func (t *Tx) Query(q Query) (*Page, error) {
 		return page, nil
 	}
 	end := len(matched)
-	if q.Count > 0 && start-1+q.Count < end {
+	if q.Count > 0 && q.Count < end-(start-1) { // no overflow for huge counts
 		end = start - 1 + q.Count
 	}
 	page.Resources = matched[start-1 : end]

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/rosterhq/roster/agent/scim/filter"
 )
 
 // Kind is a resource kind: KindUser or KindGroup.
@@ -58,12 +60,12 @@ func derive(kind Kind, doc map[string]any) (indexed, error) {
 	str := func(k string) string { s, _ := doc[k].(string); return s }
 	switch kind {
 	case KindUser:
-		ix.nameLC = strings.ToLower(str("userName"))
+		ix.nameLC = filter.Fold(str("userName"))
 		if ix.nameLC == "" {
 			return ix, errors.New("userName is required")
 		}
 		if dn := str("displayName"); dn != "" {
-			ix.displayNameLC = sql.NullString{String: strings.ToLower(dn), Valid: true}
+			ix.displayNameLC = sql.NullString{String: filter.Fold(dn), Valid: true}
 		}
 		if a, ok := doc["active"].(bool); ok {
 			ix.active = sql.NullInt64{Int64: int64(boolInt(a)), Valid: true}
@@ -80,10 +82,10 @@ func derive(kind Kind, doc map[string]any) (indexed, error) {
 				ix.workEmailLC.String = multiWorkEmail
 				break
 			}
-			ix.workEmailLC = sql.NullString{String: strings.ToLower(v), Valid: true}
+			ix.workEmailLC = sql.NullString{String: filter.Fold(v), Valid: true}
 		}
 	case KindGroup:
-		ix.nameLC = strings.ToLower(str("displayName"))
+		ix.nameLC = filter.Fold(str("displayName"))
 		if ix.nameLC == "" {
 			return ix, errors.New("displayName is required")
 		}

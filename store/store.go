@@ -56,17 +56,18 @@ type Options struct {
 
 // DB is an open store.
 type DB struct {
-	path    string
-	pool    *sql.DB // owns the connections below
-	writer  *conn   // the only connection that writes
-	readers chan *conn
-	nread   int
-	jobs    chan *job
-	quit    chan struct{}
-	done    chan struct{}
-	max     int
-	once    sync.Once
-	closing sync.RWMutex // guards queuing jobs against Close
+	path     string
+	pool     *sql.DB // owns the connections below
+	writer   *conn   // the only connection that writes
+	readers  chan *conn
+	nread    int
+	jobs     chan *job
+	quit     chan struct{}
+	done     chan struct{}
+	max      int
+	once     sync.Once
+	closing  sync.RWMutex // guards queuing jobs against Close
+	closeErr error
 }
 
 // conn is one SQLite connection held for the life of the DB, with its own
@@ -139,7 +140,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	db := &DB{path: path, pool: pool, readers: make(chan *conn, opt.Readers), nread: opt.Readers,
 		jobs: make(chan *job, 4*opt.MaxBatch), quit: make(chan struct{}), done: make(chan struct{}), max: opt.MaxBatch}
 	fail := func(err error) (*DB, error) {
-		db.closeConns()
+		db.closeConns(len(db.readers))
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	wc, err := pool.Conn(ctx)
@@ -184,12 +185,15 @@ func (db *DB) Close() error {
 		db.closing.Lock()
 		close(db.quit)
 		db.closing.Unlock()
+		<-db.done
+		db.closeErr = db.closeConns(db.nread)
 	})
-	<-db.done
-	return db.closeConns()
+	return db.closeErr
 }
 
-func (db *DB) closeConns() error {
+// closeConns closes the writer and n reader connections, waiting for reads in
+// progress to give theirs back.
+func (db *DB) closeConns(n int) error {
 	var errs []error
 	closeConn := func(c *conn) {
 		for _, s := range c.stmts {
@@ -201,7 +205,7 @@ func (db *DB) closeConns() error {
 		closeConn(db.writer)
 		db.writer = nil
 	}
-	for n := len(db.readers); n > 0; n-- {
+	for ; n > 0; n-- {
 		closeConn(<-db.readers)
 	}
 	errs = append(errs, db.pool.Close())
@@ -237,9 +241,16 @@ func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
 func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 	var c *conn
 	select {
+	case <-db.quit:
+		return ErrClosed
+	default:
+	}
+	select {
 	case c = <-db.readers:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-db.quit:
+		return ErrClosed
 	}
 	defer func() { db.readers <- c }()
 	if err := c.run(ctx, "BEGIN"); err != nil {
@@ -314,9 +325,10 @@ func (db *DB) runBatch(batch []*job) {
 				return
 			}
 		}
-		t.ctx = j.ctx
+		// Statements run under the writer's own context, not the caller's:
+		// SQLite answers an interrupted statement by rolling back the whole
+		// transaction, which would take the other writes of the batch with it.
 		err := safeRun(j.fn, t)
-		t.ctx = ctx
 		if err != nil {
 			results[i] = err
 			if single {

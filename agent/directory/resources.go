@@ -668,7 +668,7 @@ func sortKey(doc map[string]any, p filter.Path) string {
 	}
 	switch x := v.(type) {
 	case string:
-		return strings.ToLower(x)
+		return filter.Fold(x)
 	case nil:
 		return ""
 	default:

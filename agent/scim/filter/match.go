@@ -474,6 +474,15 @@ func fold(s string, exact bool) string {
 	if exact {
 		return s
 	}
+	return Fold(s)
+}
+
+// Fold is the case folding used for case-insensitive comparisons
+// (caseExact=false, RFC 7643 §2.2): lower(upper(s)), so that letters with
+// several lower-case forms compare equal — Greek final ς and σ, Turkish ı and
+// i, ſ and s. The store folds indexed columns with the same function so that
+// SQL and Match agree.
+func Fold(s string) string {
 	return strings.ToLower(strings.ToUpper(s))
 }
 
