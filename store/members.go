@@ -123,7 +123,16 @@ func (t *Tx) GroupsOf(tenantID string, memberIDs []string) (map[string][]GroupRe
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		sort.Slice(out[id], func(i, j int) bool { return out[id][i].DisplayName < out[id][j].DisplayName })
+		sortGroups(out[id])
 	}
 	return out, nil
+}
+
+func sortGroups(gs []GroupRef) {
+	sort.Slice(gs, func(i, j int) bool {
+		if gs[i].DisplayName != gs[j].DisplayName {
+			return gs[i].DisplayName < gs[j].DisplayName
+		}
+		return gs[i].ID < gs[j].ID
+	})
 }

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -34,6 +36,21 @@ type Query struct {
 	// callers that copy the stored JSON straight into a response. Match and
 	// SortKey then receive resources whose Doc may be nil (see Resource.Decode).
 	Lazy bool
+	// WithGroups fills Resource.Groups (users only) in the same statement:
+	// a second query per page would cost as much as the lookup itself.
+	WithGroups bool
+}
+
+// groupsColumn selects a user's groups as a JSON array of [id, displayName].
+const groupsColumn = `(SELECT json_group_array(json_array(g.id, g.doc ->> '$.displayName'))
+	FROM members m JOIN resources g ON g.seq = m.group_seq WHERE m.tenant_id = r.tenant_id AND m.member_id = r.id)`
+
+// selectCols is the column list of a query: the resource, plus its groups when asked.
+func (q Query) selectCols() string {
+	if q.WithGroups && q.Kind == KindUser {
+		return prefixed(resourceCols) + ", " + groupsColumn
+	}
+	return prefixed(resourceCols)
 }
 
 // Page is a query result.
@@ -318,16 +335,16 @@ func (t *Tx) Query(q Query) (*Page, error) {
 	args := append([]any{q.TenantID, string(q.Kind)}, cond.args...)
 
 	if cond.exact && !sortInMemory {
-		return t.queryExact(where, args, order, start, q.Count, q.Lazy)
+		return t.queryExact(q, where, args, order, start)
 	}
 	// Candidates from SQL, decided one by one, then sorted and paged here.
-	rows, err := t.queryDynamic(`SELECT `+prefixed(resourceCols)+` FROM resources r WHERE `+where+` ORDER BY `+order, args...)
+	rows, err := t.queryDynamic(`SELECT `+q.selectCols()+` FROM resources r WHERE `+where+` ORDER BY `+order, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
 	}
 	var candidates []*Resource
 	for rows.Next() {
-		r, err := scanResourceLazy(rows, q.Lazy)
+		r, err := q.scan(rows)
 		if err != nil {
 			rows.Close()
 			return nil, err
@@ -378,20 +395,21 @@ func (t *Tx) Query(q Query) (*Page, error) {
 	return page, nil
 }
 
-func (t *Tx) queryExact(where string, args []any, order string, start, count int, lazy bool) (*Page, error) {
+func (t *Tx) queryExact(q Query, where string, args []any, order string, start int) (*Page, error) {
 	page := &Page{}
+	count := q.Count
 	if count != 0 {
 		limit := count
 		if limit < 0 {
 			limit = -1
 		}
-		rows, err := t.queryDynamic(`SELECT `+prefixed(resourceCols)+` FROM resources r WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
+		rows, err := t.queryDynamic(`SELECT `+q.selectCols()+` FROM resources r WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
 			append(append([]any{}, args...), limit, start-1)...)
 		if err != nil {
 			return nil, fmt.Errorf("query: %w", err)
 		}
 		for rows.Next() {
-			r, err := scanResourceLazy(rows, lazy)
+			r, err := q.scan(rows)
 			if err != nil {
 				rows.Close()
 				return nil, err
@@ -421,3 +439,40 @@ func prefixed(cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// scan reads one row of a query built with selectCols.
+func (q Query) scan(rows *sql.Rows) (*Resource, error) {
+	if !(q.WithGroups && q.Kind == KindUser) {
+		return scanResourceLazy(rows, q.Lazy)
+	}
+	var groups []byte
+	r, err := scanResourceLazy(scanWith{rows, &groups}, q.Lazy)
+	if err != nil {
+		return nil, err
+	}
+	var pairs [][2]*string
+	if err := json.Unmarshal(groups, &pairs); err != nil {
+		return nil, fmt.Errorf("groups of %s: %w", r.ID, err)
+	}
+	r.Groups = make([]GroupRef, 0, len(pairs))
+	for _, p := range pairs {
+		g := GroupRef{}
+		if p[0] != nil {
+			g.ID = *p[0]
+		}
+		if p[1] != nil {
+			g.DisplayName = *p[1]
+		}
+		r.Groups = append(r.Groups, g)
+	}
+	sortGroups(r.Groups)
+	return r, nil
+}
+
+// scanWith appends extra destinations to a row scan.
+type scanWith struct {
+	rows  *sql.Rows
+	extra *[]byte
+}
+
+func (s scanWith) Scan(dest ...any) error { return s.rows.Scan(append(dest, s.extra)...) }

@@ -31,7 +31,10 @@ type Resource struct {
 	// Raw holds the document's JSON and Decode fills Doc.
 	Doc map[string]any
 	// Raw is the document's JSON as stored (set on reads).
-	Raw      []byte
+	Raw []byte
+	// Groups are the groups a user is a direct member of, when the read asked
+	// for them (Query.WithGroups); nil otherwise.
+	Groups   []GroupRef
 	Created  time.Time
 	Modified time.Time
 	// Version increases by one on every write, including membership changes;

@@ -262,7 +262,8 @@ func (s *Service) List(ctx context.Context, c Call, kind store.Kind, p ListParam
 		StartIndex: start, Count: count,
 		// Without a projection the stored JSON is copied into the response
 		// as it is: no decoding and re-encoding on Entra's lookup path.
-		Lazy: p.Projection.IsZero(),
+		Lazy:       p.Projection.IsZero(),
+		WithGroups: kind == store.KindUser && p.Projection.Wants("groups"),
 		Match: func(tx *store.Tx, r *store.Resource) (bool, error) {
 			if err := r.Decode(); err != nil {
 				return false, err
@@ -317,13 +318,20 @@ func (s *Service) renderAll(tx *store.Tx, c Call, kind store.Kind, rs []*store.R
 	docs := make([]any, len(rs))
 	var groupsOf map[string][]store.GroupRef
 	if kind == store.KindUser && proj.Wants("groups") && len(rs) > 0 {
-		ids := make([]string, len(rs))
-		for i, r := range rs {
-			ids[i] = r.ID
+		var ids []string
+		for _, r := range rs {
+			if r.Groups == nil { // not loaded with the resource
+				ids = append(ids, r.ID)
+			}
 		}
 		var err error
 		if groupsOf, err = tx.GroupsOf(c.TenantID, ids); err != nil {
 			return nil, err
+		}
+		for _, r := range rs {
+			if r.Groups != nil {
+				groupsOf[r.ID] = r.Groups
+			}
 		}
 	}
 	for i, r := range rs {
@@ -369,14 +377,30 @@ func renderRaw(r *store.Resource, base string, extra map[string]any) (json.RawMe
 	if len(body) < 2 || body[0] != '{' {
 		return nil, fmt.Errorf("stored %s %s is not a JSON object", r.Kind, r.ID)
 	}
-	head := map[string]any{"id": r.ID, "meta": renderMeta(r, base)}
+	head := make(map[string]any, 2+len(extra))
 	for k, v := range extra {
 		head[k] = v
 	}
+	head["id"] = r.ID
 	hb, err := json.Marshal(head)
 	if err != nil {
 		return nil, err
 	}
+	// meta by hand: it is on every resource of every list.
+	meta := make([]byte, 0, 256)
+	meta = append(meta, `,"meta":{"resourceType":"`...)
+	meta = append(meta, r.Kind...)
+	meta = append(meta, `","created":"`...)
+	meta = r.Created.AppendFormat(meta, time.RFC3339Nano)
+	meta = append(meta, `","lastModified":"`...)
+	meta = r.Modified.AppendFormat(meta, time.RFC3339Nano)
+	meta = append(meta, `","location":`...)
+	meta, _ = appendJSONString(meta, base+"/"+string(r.Kind)+"s/"+r.ID)
+	meta = append(meta, `,"version":"W/\"`...)
+	meta = strconv.AppendInt(meta, r.Version, 10)
+	meta = append(meta, `\""}`...)
+	hb = append(hb[:len(hb)-1], meta...)
+	hb = append(hb, '}')
 	out := make([]byte, 0, len(hb)+len(body))
 	out = append(out, hb[:len(hb)-1]...) // without the closing brace
 	if inner := bytes.TrimSpace(body[1 : len(body)-1]); len(inner) > 0 {
@@ -722,4 +746,9 @@ func qualifyPath(rt *schema.ResourceType, p filter.Path) filter.Path {
 		}
 	}
 	return p
+}
+
+func appendJSONString(b []byte, s string) ([]byte, error) {
+	q, err := json.Marshal(s)
+	return append(b, q...), err
 }

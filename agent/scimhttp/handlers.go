@@ -106,8 +106,52 @@ func (s *Server) list(w http.ResponseWriter, r *request, kind store.Kind) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, resp)
+	return writeList(w, resp)
+}
+
+// writeList writes a ListResponse. Resources rendered as JSON already
+// (json.RawMessage, compact by construction) are copied as they are:
+// encoding/json would scan and re-compact each of them.
+func writeList(w http.ResponseWriter, resp *scim.ListResponse) error {
+	buf := make([]byte, 0, 1024*max(1, len(resp.Resources)))
+	buf = append(buf, `{"schemas":["`+scim.MessageListResponse+`"],"totalResults":`...)
+	buf = strconv.AppendInt(buf, int64(resp.TotalResults), 10)
+	buf = append(buf, `,"startIndex":`...)
+	buf = strconv.AppendInt(buf, int64(resp.StartIndex), 10)
+	buf = append(buf, `,"itemsPerPage":`...)
+	buf = strconv.AppendInt(buf, int64(resp.ItemsPerPage), 10)
+	buf = append(buf, `,"Resources":[`...)
+	for i, res := range resp.Resources {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		if raw, ok := res.(json.RawMessage); ok {
+			buf = append(buf, raw...)
+			continue
+		}
+		b, err := marshal(res)
+		if err != nil {
+			return err
+		}
+		buf = append(buf, b...)
+	}
+	buf = append(buf, "]}\n"...)
+	w.Header().Set("Content-Type", scim.MediaType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf) //nolint:errcheck
 	return nil
+}
+
+// marshal is json.Marshal without HTML escaping (SCIM bodies are not HTML).
+func marshal(v any) ([]byte, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return []byte(strings.TrimSuffix(b.String(), "\n")), nil
 }
 
 // searchRequest is the body of POST /.search (RFC 7644 §3.4.3).
@@ -143,8 +187,7 @@ func (s *Server) search(w http.ResponseWriter, r *request, kind store.Kind) erro
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, resp)
-	return nil
+	return writeList(w, resp)
 }
 
 func (s *Server) writeResource(w http.ResponseWriter, r *request, kind store.Kind, status int, got *directory.Got) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -118,6 +119,7 @@ func runAgent(ctx context.Context, rf *rootFlags, af *agentFlags, stdout, stderr
 			log.Warn("tenant has no active Secret Token; issue one with `roster token issue --tenant "+t.ID+"`", "tenant", t.ID)
 		}
 	}
+	tuneGC(log)
 	log.Info("roster agent started", "version", buildVersion(), "listen", ln.Addr().String(), "data_dir", rf.dataDir)
 	a := agent.New(dir, agent.Options{PublicURL: af.publicURL, Logger: log})
 	err = a.Serve(ctx, ln)
@@ -197,4 +199,18 @@ func indent(s, prefix string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// tuneGC trades a little memory for CPU: the agent allocates per request, and
+// at the default GOGC=100 the collector takes ~10% of a lookup's CPU. GOGC=200
+// with a 64 MiB soft limit keeps the heap small (the limit makes the collector
+// work harder before the heap grows past it). GOGC / GOMEMLIMIT in the
+// environment take precedence.
+func tuneGC(log *slog.Logger) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(64 << 20)
+	}
 }
