@@ -57,6 +57,15 @@ func checkIfMatch(ifMatch string, version int64) error {
 	return scim.Errorf(scim.StatusPreconditionFailed, "", "the resource has changed: its version is %s, not %s", ETag(version), ifMatch)
 }
 
+// loadForWrite reads the resource a write changes and checks If-Match.
+func loadForWrite(tx *store.Tx, c Call, kind store.Kind, id, ifMatch string) (*store.Resource, error) {
+	r, err := tx.Resource(c.TenantID, kind, id)
+	if err != nil {
+		return nil, err
+	}
+	return r, checkIfMatch(ifMatch, r.Version)
+}
+
 // Got is a rendered resource and its version.
 type Got struct {
 	Doc     map[string]any
@@ -421,10 +430,7 @@ func (s *Service) Replace(ctx context.Context, c Call, kind store.Kind, id strin
 	var out map[string]any
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		if r, err = tx.Resource(c.TenantID, kind, id); err != nil {
-			return err
-		}
-		if err := checkIfMatch(ifMatch, r.Version); err != nil {
+		if r, err = loadForWrite(tx, c, kind, id, ifMatch); err != nil {
 			return err
 		}
 		r.Doc, r.Version, r.Modified = doc, r.Version+1, s.now()
@@ -474,10 +480,7 @@ func (s *Service) Patch(ctx context.Context, c Call, kind store.Kind, id string,
 	var out map[string]any
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		var err error
-		if r, err = tx.Resource(c.TenantID, kind, id); err != nil {
-			return err
-		}
-		if err := checkIfMatch(ifMatch, r.Version); err != nil {
+		if r, err = loadForWrite(tx, c, kind, id, ifMatch); err != nil {
 			return err
 		}
 		res, err := patch.Apply(rt, r.Doc, req.Operations, patch.Options{MembersSeparate: kind == store.KindGroup})
@@ -592,11 +595,8 @@ func applyMemberOps(tx *store.Tx, c Call, r *store.Resource, ops []patch.MemberO
 func (s *Service) Delete(ctx context.Context, c Call, kind store.Kind, id, ifMatch string) error {
 	var name string
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		r, err := tx.Resource(c.TenantID, kind, id)
+		r, err := loadForWrite(tx, c, kind, id, ifMatch)
 		if err != nil {
-			return err
-		}
-		if err := checkIfMatch(ifMatch, r.Version); err != nil {
 			return err
 		}
 		name = displayName(kind, r.Doc)

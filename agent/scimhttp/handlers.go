@@ -308,37 +308,40 @@ func (s *Server) discovery(w http.ResponseWriter, r *request, seg []string) erro
 		writeJSON(w, http.StatusOK, schema.ServiceProviderConfig(base, schema.Capabilities{MaxResults: directory.MaxResults, MaxPayloadSize: MaxBodyBytes}))
 		return nil
 	case "Schemas":
-		if len(seg) == 1 {
-			docs := make([]any, 0, len(schema.Schemas))
-			for _, sc := range schema.Schemas {
-				docs = append(docs, sc.Document(base))
-			}
-			writeJSON(w, http.StatusOK, scim.NewListResponse(len(docs), 1, docs))
-			return nil
+		docs := make([]discoveryDoc, len(schema.Schemas))
+		for i, sc := range schema.Schemas {
+			docs[i] = discoveryDoc{sc.ID, sc.Document(base)}
 		}
-		for _, sc := range schema.Schemas {
-			if strings.EqualFold(sc.ID, seg[1]) {
-				writeJSON(w, http.StatusOK, sc.Document(base))
-				return nil
-			}
-		}
-		return scim.Errorf(http.StatusNotFound, "", "no schema %q", seg[1])
+		return serveDiscovery(w, seg, "schema", docs)
 	case "ResourceTypes":
-		if len(seg) == 1 {
-			docs := make([]any, 0, len(schema.ResourceTypes))
-			for _, rt := range schema.ResourceTypes {
-				docs = append(docs, rt.Document(base))
-			}
-			writeJSON(w, http.StatusOK, scim.NewListResponse(len(docs), 1, docs))
-			return nil
+		docs := make([]discoveryDoc, len(schema.ResourceTypes))
+		for i, rt := range schema.ResourceTypes {
+			docs[i] = discoveryDoc{rt.ID, rt.Document(base)}
 		}
-		for _, rt := range schema.ResourceTypes {
-			if strings.EqualFold(rt.ID, seg[1]) {
-				writeJSON(w, http.StatusOK, rt.Document(base))
-				return nil
-			}
-		}
-		return scim.Errorf(http.StatusNotFound, "", "no resource type %q", seg[1])
+		return serveDiscovery(w, seg, "resource type", docs)
 	}
 	return scim.Errorf(http.StatusNotFound, "", "no such endpoint: %s", r.URL.Path)
+}
+
+type discoveryDoc struct {
+	id  string
+	doc map[string]any
+}
+
+// serveDiscovery answers /Schemas and /ResourceTypes: the list, or one by id.
+func serveDiscovery(w http.ResponseWriter, seg []string, what string, docs []discoveryDoc) error {
+	if len(seg) == 1 {
+		list := make([]any, len(docs))
+		for i, d := range docs {
+			list[i] = d.doc
+		}
+		return writeList(w, &scim.ListResponse{Schemas: []string{scim.MessageListResponse}, TotalResults: len(list), StartIndex: 1, ItemsPerPage: len(list), Resources: list})
+	}
+	for _, d := range docs {
+		if strings.EqualFold(d.id, seg[1]) {
+			writeJSON(w, http.StatusOK, d.doc)
+			return nil
+		}
+	}
+	return scim.Errorf(http.StatusNotFound, "", "no %s %q", what, seg[1])
 }

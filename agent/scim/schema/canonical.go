@@ -401,6 +401,9 @@ func deepCopy(v any) any {
 	return v
 }
 
+// CopyValue returns a deep copy of a decoded JSON value.
+func CopyValue(v any) any { return deepCopy(v) }
+
 // DeepCopy returns a deep copy of a decoded JSON document.
 func DeepCopy(doc map[string]any) map[string]any {
 	if doc == nil {
