@@ -84,6 +84,9 @@ func runAgent(ctx context.Context, rf *rootFlags, af *agentFlags, stdout, stderr
 	if af.publicURL != "" && !strings.HasPrefix(af.publicURL, "http://") && !strings.HasPrefix(af.publicURL, "https://") {
 		return usageError{fmt.Errorf("--public-url %q must start with https:// (or http:// for local testing)", af.publicURL)}
 	}
+	if _, _, err := net.SplitHostPort(af.listen); err != nil {
+		return usageError{fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:8080 or 0.0.0.0:443", af.listen)}
+	}
 	ln, err := net.Listen("tcp", af.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", af.listen, err)

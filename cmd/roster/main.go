@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
@@ -32,6 +33,10 @@ func main() {
 		var ue usageError
 		if errors.As(err, &ue) {
 			fmt.Fprintln(os.Stderr, "roster:", err)
+			os.Exit(2)
+		}
+		if strings.HasPrefix(err.Error(), "unknown command") {
+			fmt.Fprintf(os.Stderr, "roster: %v\nRun 'roster --help' for the commands.\n", err)
 			os.Exit(2)
 		}
 		fmt.Fprintln(os.Stderr, "roster:", err)
