@@ -227,7 +227,7 @@ var User = &Schema{
 		rw("locale", "The user's default location for localisation."),
 		rw("timezone", "The user's time zone in IANA format."),
 		{Name: "active", Type: Boolean, Mutability: ReadWrite, Returned: Default, Uniqueness: None, Description: "The user's administrative status."},
-		{Name: "password", Type: String, Mutability: WriteOnly, Returned: Never, Uniqueness: None, Description: "The user's cleartext password; never returned."},
+		{Name: "password", Type: String, Mutability: WriteOnly, Returned: Never, Uniqueness: None, Description: "Accepted for compatibility and discarded: Roster never stores passwords."},
 		multi("emails", "Email addresses for the user.", String, []string{"work", "home", "other"}),
 		multi("phoneNumbers", "Phone numbers for the user.", String, []string{"work", "home", "mobile", "fax", "pager", "other"}),
 		multi("ims", "Instant messaging addresses for the user.", String, []string{"aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"}),
