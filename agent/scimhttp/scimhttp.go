@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rosterhq/roster/agent/directory"
@@ -114,10 +115,19 @@ func (s *Server) baseURL(r *http.Request, tenant string) string {
 	return TenantURL(scheme+"://"+r.Host, tenant)
 }
 
+// requestIDs are a random per-process prefix and a counter: unique, cheap
+// (no system call per request), and they sort in arrival order.
+var (
+	requestPrefix = func() string {
+		var b [4]byte
+		rand.Read(b[:]) //nolint:errcheck
+		return hex.EncodeToString(b[:])
+	}()
+	requestSeq atomic.Uint64
+)
+
 func newRequestID() string {
-	var b [8]byte
-	rand.Read(b[:]) //nolint:errcheck
-	return hex.EncodeToString(b[:])
+	return requestPrefix + "-" + strconv.FormatUint(requestSeq.Add(1), 36)
 }
 
 func (s *Server) scim(w http.ResponseWriter, r *http.Request) {

@@ -154,7 +154,7 @@ func BenchmarkAgent(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rep.note(fmt.Sprintf("agent resident memory after %d users and %d lookups: VmRSS %.1f MB (of which anonymous %.1f MB; the rest is the SQLite file mapped with mmap_size, shared with the page cache)",
+	rep.note(fmt.Sprintf("agent resident memory after %d users and %d lookups: VmRSS %.1f MB (of which anonymous %.1f MB; the rest is file-backed: the program's code, and the database if ROSTER_SQLITE_MMAP_SIZE maps it)",
 		prefill+int(seq.Load()), lookups.Load(), float64(rss)/1024, float64(anon)/1024))
 	b.ReportMetric(float64(rss)/1024, "rss-MB")
 	b.ReportMetric(float64(anon)/1024, "anon-MB")
