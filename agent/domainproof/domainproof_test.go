@@ -1,6 +1,8 @@
 package domainproof
 
 import (
+	"github.com/rosterhq/roster/agent/domainproof/dnstest"
+
 	"bytes"
 	"context"
 	"errors"
@@ -128,7 +130,7 @@ func TestNewChallengeValues(t *testing.T) {
 // fixture is two in-process authoritative servers: A serves example.test
 // and a few misbehaving zones, B serves other.test.
 type fixture struct {
-	a, b  *testServer
+	a, b  *dnstest.Server
 	value string
 }
 
@@ -139,10 +141,10 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	v := ch.Value
-	f := &fixture{a: mustServer(t), b: mustServer(t), value: v}
+	f := &fixture{a: dnstest.Start(t), b: dnstest.Start(t), value: v}
 	a, b := f.a, f.b
-	a.addZone(t, "example.test", "127.0.0.1")
-	b.addZone(t, "other.test", "127.0.0.1")
+	a.AddZone(t, "example.test", "127.0.0.1")
+	b.AddZone(t, "other.test", "127.0.0.1")
 
 	txt := func(owner string, strs ...string) string {
 		q := make([]string, len(strs))
@@ -151,7 +153,7 @@ func newFixture(t *testing.T) *fixture {
 		}
 		return owner + " 60 IN TXT " + strings.Join(q, " ")
 	}
-	a.add(t,
+	a.Add(t,
 		txt("_roster-challenge.good.example.test.", v),
 		txt("_roster-challenge.split.example.test.", v[:25], v[25:]),
 		txt("_roster-challenge.multi.example.test.", "v=spf1 -all"),
@@ -168,7 +170,7 @@ func newFixture(t *testing.T) *fixture {
 		"_roster-challenge.xloop.example.test. 60 IN CNAME x.other.test.",
 		txt("_Roster-Challenge.MiXeD.Example.TEST.", v),
 	)
-	b.add(t,
+	b.Add(t,
 		txt("tok.dcv.other.test.", v),
 		"x.other.test. 60 IN CNAME _roster-challenge.xloop.example.test.",
 	)
@@ -177,10 +179,10 @@ func newFixture(t *testing.T) *fixture {
 		prev := fmt.Sprintf("_roster-challenge.long%d.example.test.", n)
 		for i := 1; i <= n; i++ {
 			next := fmt.Sprintf("c%d.long%d.example.test.", i, n)
-			a.add(t, prev+" 60 IN CNAME "+next)
+			a.Add(t, prev+" 60 IN CNAME "+next)
 			prev = next
 		}
-		a.add(t, txt(prev, v))
+		a.Add(t, txt(prev, v))
 	}
 	// A large RRset: more than 1232 bytes over UDP, so TC=1 and TCP.
 	var big []string
@@ -188,19 +190,19 @@ func newFixture(t *testing.T) *fixture {
 		big = append(big, txt("_roster-challenge.big.example.test.", fmt.Sprintf("filler-%02d-%s", i, strings.Repeat("x", 50))))
 	}
 	big = append(big, txt("_roster-challenge.big.example.test.", v))
-	a.add(t, big...)
+	a.Add(t, big...)
 
-	for zone, mode := range map[string]serverMode{
-		"broken.test": modeServfail, "refusing.test": modeRefused,
-		"lame.test": modeNoAA, "notcp.test": modeNoTCP,
+	for zone, mode := range map[string]dnstest.Mode{
+		"broken.test": dnstest.ModeServfail, "refusing.test": dnstest.ModeRefused,
+		"lame.test": dnstest.ModeNoAA, "notcp.test": dnstest.ModeNoTCP,
 	} {
-		a.addZone(t, zone, "127.0.0.1")
-		a.setMode(zone, mode)
+		a.AddZone(t, zone, "127.0.0.1")
+		a.SetMode(zone, mode)
 	}
 	for i := range 30 {
-		a.add(t, txt("_roster-challenge.big.notcp.test.", fmt.Sprintf("filler-%02d-%s", i, strings.Repeat("x", 50))))
+		a.Add(t, txt("_roster-challenge.big.notcp.test.", fmt.Sprintf("filler-%02d-%s", i, strings.Repeat("x", 50))))
 	}
-	a.add(t, txt("_roster-challenge.big.notcp.test.", v), txt("_roster-challenge.x.lame.test.", v))
+	a.Add(t, txt("_roster-challenge.big.notcp.test.", v), txt("_roster-challenge.x.lame.test.", v))
 	return f
 }
 
@@ -271,12 +273,12 @@ func TestCheck(t *testing.T) {
 			want: Retry, wantDetail: "non-authoritative"},
 		{name: "timeout", record: "_roster-challenge.good.example.test",
 			setup: func(c *Checker) {
-				c.Nameservers, c.ZoneServers, c.Timeout = []string{deadServer(t)}, nil, 150*time.Millisecond
+				c.Nameservers, c.ZoneServers, c.Timeout = []string{dnstest.Dead(t)}, nil, 150*time.Millisecond
 			},
 			want: Retry, wantDetail: "timeout"},
 		{name: "one server times out, the other answers", record: "_roster-challenge.good.example.test",
 			setup: func(c *Checker) {
-				c.Nameservers, c.Timeout = []string{deadServer(t), f.a.Addr}, 150*time.Millisecond
+				c.Nameservers, c.Timeout = []string{dnstest.Dead(t), f.a.Addr}, 150*time.Millisecond
 			},
 			want: Verified},
 		{name: "large RRset needs TCP", record: "_roster-challenge.big.example.test",
@@ -326,10 +328,10 @@ func TestCheckRecordLifecycle(t *testing.T) {
 		want   Status
 	}{
 		{name: "before the admin adds it", change: func() {}, want: Absent},
-		{name: "after it is added", change: func() { f.a.add(t, rec) }, want: Verified},
+		{name: "after it is added", change: func() { f.a.Add(t, rec) }, want: Verified},
 		{name: "still there", change: func() {}, want: Verified},
-		{name: "after it is removed", change: func() { f.a.remove("_roster-challenge.late.example.test", 16) }, want: Absent},
-		{name: "server broken meanwhile", change: func() { f.a.setMode("example.test", modeServfail) }, want: Retry},
+		{name: "after it is removed", change: func() { f.a.Remove("_roster-challenge.late.example.test", 16) }, want: Absent},
+		{name: "server broken meanwhile", change: func() { f.a.SetMode("example.test", dnstest.ModeServfail) }, want: Retry},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -348,11 +350,11 @@ func TestCheckRecordLifecycle(t *testing.T) {
 // is delegated to server B on 127.0.0.2 with the same port, so that the
 // discovered address (with Checker.port) reaches it.
 func TestCheckDiscovery(t *testing.T) {
-	var a, b *testServer
+	var a, b *dnstest.Server
 	for range 20 {
-		a = mustServer(t)
+		a = dnstest.Start(t)
 		_, port, _ := net.SplitHostPort(a.Addr)
-		if b = newTestServer(t, "127.0.0.2", port); b != nil {
+		if b = dnstest.StartOn(t, "127.0.0.2", port); b != nil {
 			break
 		}
 	}
@@ -361,18 +363,18 @@ func TestCheckDiscovery(t *testing.T) {
 	}
 	_, port, _ := net.SplitHostPort(a.Addr)
 	v := "roster-verification=abcdefghijklmnopqrstuvwxyz234567"
-	a.addZone(t, "example.test", "127.0.0.1")
+	a.AddZone(t, "example.test", "127.0.0.1")
 	// A knows other.test's apex (as a resolver would) but not its records.
-	a.addZone(t, "other.test", "127.0.0.2")
-	b.addZone(t, "other.test", "127.0.0.2")
+	a.AddZone(t, "other.test", "127.0.0.2")
+	b.AddZone(t, "other.test", "127.0.0.2")
 	// dead.test's only name server is 127.0.0.3, where nothing listens.
-	a.addZone(t, "dead.test", "127.0.0.3")
-	a.add(t,
+	a.AddZone(t, "dead.test", "127.0.0.3")
+	a.Add(t,
 		fmt.Sprintf("_roster-challenge.good.example.test. 60 IN TXT %q", v),
 		"_roster-challenge.ext.example.test. 60 IN CNAME tok.other.test.",
 		fmt.Sprintf("_roster-challenge.x.dead.test. 60 IN TXT %q", v),
 	)
-	b.add(t, fmt.Sprintf("tok.other.test. 60 IN TXT %q", v))
+	b.Add(t, fmt.Sprintf("tok.other.test. 60 IN TXT %q", v))
 
 	var logs bytes.Buffer
 	tests := []struct {
@@ -391,7 +393,7 @@ func TestCheckDiscovery(t *testing.T) {
 			want: Verified, wantDetail: "found at tok.other.test", wantServers: []string{a.Addr, "127.0.0.2:" + port}},
 		{name: "authoritative unreachable, recursive fallback", record: "_roster-challenge.x.dead.test", resolver: a.Addr,
 			want: Verified, wantDetail: "answer from recursive resolver " + a.Addr + ", which may be cached"},
-		{name: "resolver unreachable", record: "_roster-challenge.good.example.test", resolver: deadServer(t),
+		{name: "resolver unreachable", record: "_roster-challenge.good.example.test", resolver: dnstest.Dead(t),
 			want: Retry, wantDetail: "cannot find the authoritative servers"},
 	}
 	for _, tt := range tests {

@@ -1,4 +1,7 @@
-package domainproof
+// Package dnstest runs an in-process authoritative DNS server on loopback
+// (github.com/miekg/dns) for tests: zones that a test may change while the
+// server runs, and modes that make it fail the way real servers do.
+package dnstest
 
 import (
 	"net"
@@ -10,36 +13,41 @@ import (
 	"github.com/miekg/dns"
 )
 
-// testServer is an in-process authoritative DNS server on loopback, serving
+// Server is an in-process authoritative DNS server on loopback, serving
 // zones from a map that tests may change while it runs. It answers with
 // AA=1, chases CNAMEs inside its own zones, puts the zone's SOA in the
 // authority section of NXDOMAIN and NODATA answers, truncates UDP answers to
 // the client's EDNS0 size (at most udpMax) and answers REFUSED outside its
 // zones. Per-zone modes simulate failures.
-type testServer struct {
+type Server struct {
 	Addr string // host:port, the same port for UDP and TCP
 
 	mu     sync.Mutex
-	zones  map[string]bool       // apex FQDN, lower-case
-	rrs    map[string][]dns.RR   // owner FQDN, lower-case
-	modes  map[string]serverMode // by zone apex
+	zones  map[string]bool     // apex FQDN, lower-case
+	rrs    map[string][]dns.RR // owner FQDN, lower-case
+	modes  map[string]Mode     // by zone apex
 	udpMax int
 }
 
-type serverMode int
+// MaxUDP is the largest UDP answer the server sends (the EDNS0 size of DNS
+// Flag Day 2020); larger answers are truncated and must be retried over TCP.
+const MaxUDP = 1232
+
+// Mode makes a server misbehave for one zone.
+type Mode int
 
 const (
-	modeNormal   serverMode = iota
-	modeServfail            // answer SERVFAIL
-	modeRefused             // answer REFUSED
-	modeDrop                // never answer
-	modeNoTCP               // answer over UDP only; drop TCP queries
-	modeNoAA                // answer without the AA bit (a lame server)
+	ModeNormal   Mode = iota
+	ModeServfail      // answer SERVFAIL
+	ModeRefused       // answer REFUSED
+	ModeDrop          // never answer
+	ModeNoTCP         // answer over UDP only; drop TCP queries
+	ModeNoAA          // answer without the AA bit (a lame server)
 )
 
-// newTestServer starts a server on ip (e.g. "127.0.0.1") and port ("0" for
+// StartOn starts a server on ip (e.g. "127.0.0.1") and port ("0" for
 // any free one). It returns nil if the port is taken.
-func newTestServer(t *testing.T, ip, port string) *testServer {
+func StartOn(t testing.TB, ip, port string) *Server {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, port))
 	if err != nil {
@@ -54,12 +62,12 @@ func newTestServer(t *testing.T, ip, port string) *testServer {
 		pc.Close()
 		return nil
 	}
-	s := &testServer{
+	s := &Server{
 		Addr:   addr,
 		zones:  map[string]bool{},
 		rrs:    map[string][]dns.RR{},
-		modes:  map[string]serverMode{},
-		udpMax: ednsSize,
+		modes:  map[string]Mode{},
+		udpMax: MaxUDP,
 	}
 	for _, srv := range []*dns.Server{
 		{PacketConn: pc, Handler: s},
@@ -82,29 +90,29 @@ func newTestServer(t *testing.T, ip, port string) *testServer {
 	return s
 }
 
-// mustServer starts a server on 127.0.0.1 with a free port.
-func mustServer(t *testing.T) *testServer {
+// Start starts a server on 127.0.0.1 with a free port.
+func Start(t testing.TB) *Server {
 	t.Helper()
-	return newTestServer(t, "127.0.0.1", "0")
+	return StartOn(t, "127.0.0.1", "0")
 }
 
-// addZone adds a zone with its SOA, one NS "ns1.<apex>" and that name
+// AddZone adds a zone with its SOA, one NS "ns1.<apex>" and that name
 // server's A record nsIP.
-func (s *testServer) addZone(t *testing.T, apex, nsIP string) {
+func (s *Server) AddZone(t testing.TB, apex, nsIP string) {
 	t.Helper()
 	apex = dns.CanonicalName(apex)
 	s.mu.Lock()
 	s.zones[apex] = true
 	s.mu.Unlock()
-	s.add(t,
+	s.Add(t,
 		apex+" 60 IN SOA ns1."+apex+" hostmaster."+apex+" 1 3600 600 604800 60",
 		apex+" 60 IN NS ns1."+apex,
 		"ns1."+apex+" 60 IN A "+nsIP,
 	)
 }
 
-// add parses records in zone-file syntax and adds them.
-func (s *testServer) add(t *testing.T, records ...string) {
+// Add parses records in zone-file syntax and adds them.
+func (s *Server) Add(t testing.TB, records ...string) {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -118,8 +126,8 @@ func (s *testServer) add(t *testing.T, records ...string) {
 	}
 }
 
-// remove deletes every record of type qtype at name.
-func (s *testServer) remove(name string, qtype uint16) {
+// Remove deletes every record of type qtype at name.
+func (s *Server) Remove(name string, qtype uint16) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	owner := dns.CanonicalName(name)
@@ -136,15 +144,15 @@ func (s *testServer) remove(name string, qtype uint16) {
 	}
 }
 
-// setMode makes the server misbehave for names in zone.
-func (s *testServer) setMode(zone string, m serverMode) {
+// SetMode makes the server misbehave for names in zone.
+func (s *Server) SetMode(zone string, m Mode) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.modes[dns.CanonicalName(zone)] = m
 }
 
 // zoneOf returns the longest zone containing name, or "".
-func (s *testServer) zoneOf(name string) string {
+func (s *Server) zoneOf(name string) string {
 	best := ""
 	for z := range s.zones {
 		if dns.IsSubDomain(z, name) && len(z) > len(best) {
@@ -155,7 +163,7 @@ func (s *testServer) zoneOf(name string) string {
 }
 
 // exists reports whether name owns records or is an empty non-terminal.
-func (s *testServer) exists(name string) bool {
+func (s *Server) exists(name string) bool {
 	if len(s.rrs[name]) > 0 {
 		return true
 	}
@@ -168,7 +176,7 @@ func (s *testServer) exists(name string) bool {
 }
 
 // ServeDNS implements dns.Handler.
-func (s *testServer) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	m := new(dns.Msg)
 	if len(r.Question) != 1 {
 		m.SetRcode(r, dns.RcodeFormatError)
@@ -185,23 +193,23 @@ func (s *testServer) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	switch {
 	case zone == "":
 		m.SetRcode(r, dns.RcodeRefused)
-	case mode == modeDrop, mode == modeNoTCP && !udp:
+	case mode == ModeDrop, mode == ModeNoTCP && !udp:
 		s.mu.Unlock()
 		return
-	case mode == modeServfail:
+	case mode == ModeServfail:
 		m.SetRcode(r, dns.RcodeServerFailure)
-	case mode == modeRefused:
+	case mode == ModeRefused:
 		m.SetRcode(r, dns.RcodeRefused)
 	default:
 		m.SetReply(r)
-		m.Authoritative = mode != modeNoAA
+		m.Authoritative = mode != ModeNoAA
 		s.answer(m, zone, qname, q.Qtype)
 	}
 	udpMax := s.udpMax
 	s.mu.Unlock()
 
 	if opt := r.IsEdns0(); opt != nil {
-		m.SetEdns0(ednsSize, false)
+		m.SetEdns0(MaxUDP, false)
 	}
 	if udp {
 		size := dns.MinMsgSize
@@ -214,7 +222,7 @@ func (s *testServer) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 }
 
 // answer fills m for qname/qtype in zone; s.mu is held.
-func (s *testServer) answer(m *dns.Msg, zone, qname string, qtype uint16) {
+func (s *Server) answer(m *dns.Msg, zone, qname string, qtype uint16) {
 	name := qname
 	for range 16 {
 		var cname *dns.CNAME
@@ -248,8 +256,8 @@ func (s *testServer) answer(m *dns.Msg, zone, qname string, qtype uint16) {
 	}
 }
 
-// deadServer returns the address of a UDP socket that never answers.
-func deadServer(t *testing.T) string {
+// Dead returns the address of a UDP socket that never answers.
+func Dead(t testing.TB) string {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
