@@ -156,6 +156,11 @@ func (s *Service) Create(ctx context.Context, c Call, kind store.Kind, in map[st
 		if stored, err = resolveMembers(tx, c.TenantID, members); err != nil {
 			return err
 		}
+		if kind == store.KindUser {
+			if err := checkDomains(tx, c.TenantID, doc); err != nil {
+				return err
+			}
+		}
 		if err := tx.InsertResource(r); err != nil {
 			return err
 		}
@@ -433,6 +438,11 @@ func (s *Service) Replace(ctx context.Context, c Call, kind store.Kind, id strin
 		if r, err = loadForWrite(tx, c, kind, id, ifMatch); err != nil {
 			return err
 		}
+		if kind == store.KindUser && !onlyDeactivates(r.Doc, doc) {
+			if err := checkDomains(tx, c.TenantID, doc); err != nil {
+				return err
+			}
+		}
 		r.Doc, r.Version, r.Modified = doc, r.Version+1, s.now()
 		if err := tx.UpdateResource(r); err != nil {
 			return err
@@ -492,6 +502,11 @@ func (s *Service) Patch(ctx context.Context, c Call, kind store.Kind, id string,
 			return scim.BadRequest(scim.InvalidValue, "%s is required and cannot be removed", nameAttr(kind))
 		}
 		changed := !reflect.DeepEqual(res.Doc, r.Doc)
+		if changed && kind == store.KindUser && !onlyDeactivates(r.Doc, res.Doc) {
+			if err := checkDomains(tx, c.TenantID, res.Doc); err != nil {
+				return err
+			}
+		}
 		r.Doc = res.Doc
 		n, err := applyMemberOps(tx, c, r, res.MemberOps)
 		if err != nil {
