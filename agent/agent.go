@@ -27,7 +27,11 @@ type Options struct {
 	EventRetention time.Duration
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
-	Logger          *slog.Logger
+	// DomainChecker checks the TXT records of email domains whose check is
+	// due, every DomainInterval (default 1 minute); nil disables the loop.
+	DomainChecker  directory.DomainChecker
+	DomainInterval time.Duration
+	Logger         *slog.Logger
 }
 
 // Agent is the SCIM service over one store.
@@ -44,6 +48,9 @@ func New(dir *directory.Service, opt Options) *Agent {
 	}
 	if opt.ShutdownTimeout == 0 {
 		opt.ShutdownTimeout = 30 * time.Second
+	}
+	if opt.DomainInterval == 0 {
+		opt.DomainInterval = time.Minute
 	}
 	log := opt.Logger
 	if log == nil {
@@ -84,6 +91,9 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error { return a.pruneLoop(ctx) })
+	if a.opt.DomainChecker != nil {
+		g.Go(func() error { return a.domainLoop(ctx) })
+	}
 	return g.Wait()
 }
 
@@ -103,6 +113,27 @@ func (a *Agent) pruneLoop(ctx context.Context) error {
 			a.log.Warn("prune events", "err", err)
 		case n > 0:
 			a.log.Info("pruned provisioning events", "removed", n, "older_than", a.opt.EventRetention)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// domainLoop checks due email domains at start and then every DomainInterval.
+// A failing check is logged and tried again on the next tick.
+func (a *Agent) domainLoop(ctx context.Context) error {
+	t := time.NewTicker(a.opt.DomainInterval)
+	defer t.Stop()
+	for {
+		n, err := a.dir.CheckDueDomains(ctx, a.opt.DomainChecker)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Warn("check email domains", "err", err)
+		case n > 0:
+			a.log.Debug("checked email domains", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -278,3 +278,30 @@ func onlyDeactivates(before, after map[string]any) bool {
 	}
 	return reflect.DeepEqual(strip(before), strip(after))
 }
+
+// OpenTenants lists the tenants that have no email domain and therefore
+// accept users of any domain.
+func (s *Service) OpenTenants(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.db.Read(ctx, func(tx *store.Tx) error {
+		ts, err := tx.Tenants(s.now())
+		if err != nil {
+			return err
+		}
+		ds, err := tx.Domains("")
+		if err != nil {
+			return err
+		}
+		has := map[string]bool{}
+		for _, d := range ds {
+			has[d.TenantID] = true
+		}
+		for _, t := range ts {
+			if !has[t.ID] {
+				out = append(out, t.ID)
+			}
+		}
+		return nil
+	})
+	return out, err
+}

@@ -25,6 +25,7 @@ import (
 const settingPublicURL = "public_url"
 
 type agentFlags struct {
+	dns       dnsFlags
 	listen    string
 	publicURL string
 	logLevel  string
@@ -58,6 +59,7 @@ Try the API with curl:
 	cmd.Flags().StringVar(&af.publicURL, "public-url", "", "base URL Entra uses to reach this agent, e.g. https://roster.example.com (default: http://<listen address>)")
 	cmd.Flags().StringVar(&af.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.Flags().StringVar(&af.logFormat, "log-format", "text", "log format: text or json")
+	af.dns.register(cmd)
 	return cmd
 }
 
@@ -122,9 +124,16 @@ func runAgent(ctx context.Context, rf *rootFlags, af *agentFlags, stdout, stderr
 			log.Warn("tenant has no active Secret Token; issue one with `roster token issue --tenant "+t.ID+"`", "tenant", t.ID)
 		}
 	}
+	open, err := dir.OpenTenants(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range open {
+		log.Warn("tenant has no email domains: it accepts users of ANY domain; add one with `roster domain add DOMAIN --tenant "+t+"`", "tenant", t)
+	}
 	tuneGC(log)
 	log.Info("roster agent started", "version", buildVersion(), "listen", ln.Addr().String(), "data_dir", rf.dataDir)
-	a := agent.New(dir, agent.Options{PublicURL: af.publicURL, Logger: log})
+	a := agent.New(dir, agent.Options{PublicURL: af.publicURL, Logger: log, DomainChecker: af.dns.checker()})
 	err = a.Serve(ctx, ln)
 	log.Info("roster agent stopped")
 	return err
