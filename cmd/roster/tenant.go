@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,12 +72,36 @@ lower-case letters, digits and hyphens. Then issue it a token with
 				return err
 			}
 			base := storedPublicURL(cmd.Context(), dir.DB())
+			domains, err := dir.Domains(cmd.Context(), "")
+			if err != nil {
+				return err
+			}
+			domainState := func(tenant string) (string, map[string]int) {
+				counts := map[string]int{}
+				for _, d := range domains {
+					if d.TenantID == tenant {
+						counts[string(d.Status)]++
+					}
+				}
+				if len(counts) == 0 {
+					return "ANY (no domains)", counts
+				}
+				var parts []string
+				for _, st := range []string{"verified", "pending", "failed", "lapsed"} {
+					if counts[st] > 0 {
+						parts = append(parts, fmt.Sprintf("%d %s", counts[st], st))
+					}
+				}
+				return strings.Join(parts, ", "), counts
+			}
 			if listJSON {
 				out := []map[string]any{}
 				for _, t := range ts {
+					_, counts := domainState(t.ID)
 					out = append(out, map[string]any{"id": t.ID, "name": t.Name, "tenant_url": scimhttp.TenantURL(base, t.ID),
 						"users": t.Users, "groups": t.Groups, "active_tokens": t.ActiveTokens, "created": t.Created.Format(time.RFC3339),
-						"patch_user_response": patchResp(t.Settings)})
+						"patch_user_response": patchResp(t.Settings), "domains": counts,
+						"accepts_any_domain": len(counts) == 0})
 				}
 				return printJSON(cmd.OutOrStdout(), out)
 			}
@@ -85,11 +110,15 @@ lower-case letters, digits and hyphens. Then issue it a token with
 				return nil
 			}
 			tw := newTable(cmd.OutOrStdout())
-			fmt.Fprintln(tw, "ID\tNAME\tUSERS\tGROUPS\tTOKENS\tTENANT URL")
+			fmt.Fprintln(tw, "ID\tNAME\tUSERS\tGROUPS\tTOKENS\tEMAIL DOMAINS\tTENANT URL")
 			for _, t := range ts {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", t.ID, t.Name, t.Users, t.Groups, t.ActiveTokens, scimhttp.TenantURL(base, t.ID))
+				state, _ := domainState(t.ID)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", t.ID, t.Name, t.Users, t.Groups, t.ActiveTokens, state, scimhttp.TenantURL(base, t.ID))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return warnOpenTenants(cmd, dir, "")
 		},
 	}
 	list.Flags().BoolVar(&listJSON, "json", false, "print JSON")
