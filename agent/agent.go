@@ -90,19 +90,25 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		defer cancel()
 		return srv.Shutdown(sctx)
 	})
-	g.Go(func() error { return a.pruneLoop(ctx) })
+	g.Go(func() error { return a.maintenanceLoop(ctx) })
 	if a.opt.DomainChecker != nil {
 		g.Go(func() error { return a.domainLoop(ctx) })
 	}
 	return g.Wait()
 }
 
-// pruneLoop deletes provisioning events older than the retention, at start
-// and then every 6 hours.
-func (a *Agent) pruneLoop(ctx context.Context) error {
-	t := time.NewTicker(6 * time.Hour)
+// maintenanceLoop runs at start and then hourly: it purges users disabled
+// for longer than their tenant's retention, and provisioning events older
+// than EventRetention.
+func (a *Agent) maintenanceLoop(ctx context.Context) error {
+	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
+		if n, err := a.dir.PurgeInactive(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("purge disabled users", "err", err)
+		} else if n > 0 {
+			a.log.Info("purged users disabled for longer than the retention", "removed", n)
+		}
 		var n int64
 		err := a.dir.DB().Write(ctx, func(tx *store.Tx) (err error) {
 			n, err = tx.PruneEvents(time.Now().Add(-a.opt.EventRetention))

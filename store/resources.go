@@ -117,9 +117,13 @@ func (t *Tx) InsertResource(r *Resource) error {
 	if r.Version == 0 {
 		r.Version = 1
 	}
-	res, err := t.exec(`INSERT INTO resources(tenant_id, kind, id, name_lc, external_id, work_email_lc, display_name_lc, active, created, modified, version, doc)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.TenantID, string(r.Kind), r.ID, ix.nameLC, ix.externalID, ix.workEmailLC, ix.displayNameLC, ix.active,
+	var inactiveSince any
+	if ix.active.Valid && ix.active.Int64 == 0 {
+		inactiveSince = nanos(r.Created)
+	}
+	res, err := t.exec(`INSERT INTO resources(tenant_id, kind, id, name_lc, external_id, work_email_lc, display_name_lc, active, inactive_since, created, modified, version, doc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.TenantID, string(r.Kind), r.ID, ix.nameLC, ix.externalID, ix.workEmailLC, ix.displayNameLC, ix.active, inactiveSince,
 		nanos(r.Created), nanos(r.Modified), r.Version, string(doc))
 	if err != nil {
 		return fmt.Errorf("insert %s: %w", r.Kind, err)
@@ -139,9 +143,14 @@ func (t *Tx) UpdateResource(r *Resource) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", r.Kind, err)
 	}
+	// inactive_since keeps the moment a user first became inactive, for the
+	// retention purge; it is cleared when the user is active again.
 	res, err := t.exec(`UPDATE resources SET name_lc = ?, external_id = ?, work_email_lc = ?, display_name_lc = ?, active = ?,
+		inactive_since = CASE WHEN ? = 0 THEN COALESCE(inactive_since, ?) END,
 		modified = ?, version = ?, doc = ? WHERE seq = ?`,
-		ix.nameLC, ix.externalID, ix.workEmailLC, ix.displayNameLC, ix.active, nanos(r.Modified), r.Version, string(doc), r.Seq)
+		ix.nameLC, ix.externalID, ix.workEmailLC, ix.displayNameLC, ix.active,
+		ix.active, nanos(r.Modified),
+		nanos(r.Modified), r.Version, string(doc), r.Seq)
 	if err != nil {
 		return fmt.Errorf("update %s %s: %w", r.Kind, r.ID, err)
 	}
@@ -227,4 +236,25 @@ func (t *Tx) CountResources(tenantID string, kind Kind) (int, error) {
 	var n int
 	err := t.queryRow(`SELECT count(*) FROM resources WHERE tenant_id = ? AND kind = ?`, tenantID, string(kind)).Scan(&n)
 	return n, err
+}
+
+// InactiveUsers lists the users of a tenant that have been inactive since
+// before cutoff (the retention purge's candidates), oldest first.
+func (t *Tx) InactiveUsers(tenantID string, cutoff time.Time, limit int) ([]*Resource, error) {
+	rows, err := t.query(`SELECT `+resourceCols+` FROM resources
+		WHERE tenant_id = ? AND kind = 'User' AND inactive_since IS NOT NULL AND inactive_since < ? ORDER BY inactive_since LIMIT ?`,
+		tenantID, nanos(cutoff), limit)
+	if err != nil {
+		return nil, fmt.Errorf("inactive users: %w", err)
+	}
+	defer rows.Close()
+	var out []*Resource
+	for rows.Next() {
+		r, err := scanResource(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

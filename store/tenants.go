@@ -23,6 +23,21 @@ type TenantSettings struct {
 	// Microsoft's reference server does; the default is 200 with the resource
 	// (entra-scim.md §6).
 	PatchUserNoContent bool `json:"patch_user_no_content,omitempty"`
+	// RetentionDays is how long a disabled user is kept before the agent
+	// purges it; nil means the default (30 days), 0 keeps disabled users forever.
+	RetentionDays *int `json:"retention_days,omitempty"`
+}
+
+// DefaultRetentionDays is how long disabled users are kept unless a tenant says otherwise.
+const DefaultRetentionDays = 30
+
+// Retention returns the tenant's retention period; 0 means keep forever.
+func (s TenantSettings) Retention() time.Duration {
+	days := DefaultRetentionDays
+	if s.RetentionDays != nil {
+		days = *s.RetentionDays
+	}
+	return time.Duration(days) * 24 * time.Hour
 }
 
 // InsertTenant adds a tenant; ErrConflict if the id is taken.

@@ -265,3 +265,8 @@ func (s *Service) Events(ctx context.Context, q store.EventQuery) ([]*store.Even
 	err := s.db.Read(ctx, func(tx *store.Tx) (err error) { out, err = tx.Events(q); return })
 	return out, err
 }
+
+// UpdateTenant stores a tenant's name and settings.
+func (s *Service) UpdateTenant(ctx context.Context, t *store.Tenant) error {
+	return s.db.Write(ctx, func(tx *store.Tx) error { return tx.UpdateTenant(t) })
+}

@@ -148,3 +148,33 @@ func TestAgentFirstStart(t *testing.T) {
 		t.Errorf("a later start logged a token:\n%s", p2.stderr.String())
 	}
 }
+
+func TestTenantSet(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := runCLI(t, dir, "tenant", "add", "acme", "--retention", "60d"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string // in `tenant list --json`
+	}{
+		{nil, `"retention_days": 60`},
+		{[]string{"--retention", "0"}, `"retention_days": 0`},
+		{[]string{"--retention", "2w", "--patch-response", "204"}, `"patch_user_response": 204`},
+		{[]string{"--name", "Acme Ltd"}, `"retention_days": 14`},
+	}
+	for _, tt := range tests {
+		if tt.args != nil {
+			if _, _, err := runCLI(t, dir, append([]string{"tenant", "set", "acme"}, tt.args...)...); err != nil {
+				t.Fatalf("tenant set %v: %v", tt.args, err)
+			}
+		}
+		out, _, err := runCLI(t, dir, "tenant", "list", "--json")
+		if err != nil || !strings.Contains(out, tt.want) {
+			t.Errorf("after tenant set %v: got %s, want it to contain %s (%v)", tt.args, out, tt.want, err)
+		}
+	}
+	if _, _, err := runCLI(t, dir, "tenant", "set", "nope", "--retention", "1d"); err == nil || !strings.Contains(err.Error(), "roster tenant list") {
+		t.Errorf("unknown tenant: %v", err)
+	}
+}

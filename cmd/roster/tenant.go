@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ func newTenantCmd(rf *rootFlags) *cobra.Command {
 		Use:   "tenant",
 		Short: "Manage tenants: one per organisation or location, each with its own Tenant URL",
 	}
-	var name, patchResponse string
+	var name, patchResponse, retention string
 	var asJSON bool
 	add := &cobra.Command{
 		Use:   "add ID",
@@ -34,6 +35,9 @@ lower-case letters, digits and hyphens. Then issue it a token with
 				settings.PatchUserNoContent = true
 			default:
 				return usageError{fmt.Errorf("--patch-response must be 200 or 204, not %q", patchResponse)}
+			}
+			if err := setRetention(&settings, retention); err != nil {
+				return err
 			}
 			dir, closeFn, err := rf.open(cmd.Context())
 			if err != nil {
@@ -55,6 +59,57 @@ lower-case letters, digits and hyphens. Then issue it a token with
 	add.Flags().StringVar(&name, "name", "", "display name (default: the id)")
 	add.Flags().StringVar(&patchResponse, "patch-response", "200", "answer to PATCH /Users: 200 (with the user) or 204 (no body, as Microsoft's reference server)")
 	add.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	add.Flags().StringVar(&retention, "retention", "", "how long disabled users are kept before they are purged, in days (e.g. 90d), or 0 to keep them forever (default 30d)")
+
+	var setPatch, setRetentionFlag, setName string
+	set := &cobra.Command{
+		Use:     "set ID",
+		Short:   "Change a tenant's name, PATCH answer or retention of disabled users",
+		Example: "  roster tenant set default --retention 90d\n  roster tenant set default --retention 0      # keep disabled users forever",
+		Args:    exactArgs(1, "a tenant id from 'roster tenant list'"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, closeFn, err := rf.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			t, err := dir.Tenant(cmd.Context(), args[0])
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no tenant %q: see 'roster tenant list'", args[0])
+			}
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("name") {
+				t.Name = setName
+			}
+			if cmd.Flags().Changed("patch-response") {
+				switch setPatch {
+				case "200", "204":
+					t.Settings.PatchUserNoContent = setPatch == "204"
+				default:
+					return usageError{fmt.Errorf("--patch-response must be 200 or 204, not %q", setPatch)}
+				}
+			}
+			if cmd.Flags().Changed("retention") {
+				if err := setRetention(&t.Settings, setRetentionFlag); err != nil {
+					return err
+				}
+			}
+			if err := dir.UpdateTenant(cmd.Context(), t); err != nil {
+				return err
+			}
+			keep := "forever"
+			if r := t.Settings.Retention(); r > 0 {
+				keep = fmt.Sprintf("%d days", int(r.Hours()/24))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Tenant %q (%s): PATCH /Users answers %d; disabled users are kept %s.\n", t.ID, t.Name, patchResp(t.Settings), keep)
+			return nil
+		},
+	}
+	set.Flags().StringVar(&setName, "name", "", "display name")
+	set.Flags().StringVar(&setPatch, "patch-response", "200", "answer to PATCH /Users: 200 (with the user) or 204")
+	set.Flags().StringVar(&setRetentionFlag, "retention", "30d", "keep disabled users this long (e.g. 90d), or 0 for forever")
 
 	var listJSON bool
 	list := &cobra.Command{
@@ -100,7 +155,7 @@ lower-case letters, digits and hyphens. Then issue it a token with
 					_, counts := domainState(t.ID)
 					out = append(out, map[string]any{"id": t.ID, "name": t.Name, "tenant_url": scimhttp.TenantURL(base, t.ID),
 						"users": t.Users, "groups": t.Groups, "active_tokens": t.ActiveTokens, "created": t.Created.Format(time.RFC3339),
-						"patch_user_response": patchResp(t.Settings), "domains": counts,
+						"patch_user_response": patchResp(t.Settings), "domains": counts, "retention_days": int(t.Settings.Retention().Hours() / 24),
 						"accepts_any_domain": len(counts) == 0})
 				}
 				return printJSON(cmd.OutOrStdout(), out)
@@ -122,7 +177,7 @@ lower-case letters, digits and hyphens. Then issue it a token with
 		},
 	}
 	list.Flags().BoolVar(&listJSON, "json", false, "print JSON")
-	cmd.AddCommand(add, list)
+	cmd.AddCommand(add, list, set)
 	return cmd
 }
 
@@ -141,4 +196,21 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// setRetention parses a retention such as 30d, 12w or 0 into settings.
+func setRetention(s *store.TenantSettings, v string) error {
+	if v == "" {
+		return nil
+	}
+	days := 0
+	if v != "0" && v != "0d" {
+		d, err := parseDays(v)
+		if err != nil || d < 24*time.Hour || d%(24*time.Hour) != 0 {
+			return usageError{fmt.Errorf("--retention %q: use whole days such as 30d or 12w, or 0 to keep disabled users forever", v)}
+		}
+		days = int(d.Hours() / 24)
+	}
+	s.RetentionDays = &days
+	return nil
 }
