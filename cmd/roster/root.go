@@ -43,7 +43,7 @@ Start here:
 	})
 	root.PersistentFlags().StringVar(&rf.dataDir, "data-dir", defaultDataDir(),
 		"directory holding roster.db and other state (env ROSTER_DATA_DIR)")
-	root.AddCommand(newAgentCmd(rf), newTenantCmd(rf), newTokenCmd(rf), newDomainCmd(rf), newLogCmd(rf), newVersionCmd())
+	root.AddCommand(newAgentCmd(rf), newTenantCmd(rf), newTokenCmd(rf), newDomainCmd(rf), newLogCmd(rf), newUsersCmd(rf), newGroupsCmd(rf), newVersionCmd())
 	return root
 }
 
