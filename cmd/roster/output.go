@@ -26,8 +26,10 @@ func ago(t *time.Time, now time.Time) string {
 	}
 	d := now.Sub(*t)
 	switch {
-	case d < 0:
+	case d < -time.Minute:
 		return "in " + roundDur(-d)
+	case d < 0:
+		return "within a minute"
 	case d < time.Minute:
 		return "just now"
 	}
