@@ -34,7 +34,10 @@ type Resource struct {
 	Raw []byte
 	// Groups are the groups a user is a direct member of, when the read asked
 	// for them (Query.WithGroups); nil otherwise.
-	Groups   []GroupRef
+	Groups []GroupRef
+	// Managed lists the attributes a provisioning token (Entra) has written:
+	// top-level names, and "urn:…:attr" for extension attributes.
+	Managed  []string
 	Created  time.Time
 	Modified time.Time
 	// Version increases by one on every write, including membership changes;
@@ -121,10 +124,10 @@ func (t *Tx) InsertResource(r *Resource) error {
 	if ix.active.Valid && ix.active.Int64 == 0 {
 		inactiveSince = nanos(r.Created)
 	}
-	res, err := t.exec(`INSERT INTO resources(tenant_id, kind, id, name_lc, external_id, work_email_lc, display_name_lc, active, inactive_since, created, modified, version, doc)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := t.exec(`INSERT INTO resources(tenant_id, kind, id, name_lc, external_id, work_email_lc, display_name_lc, active, inactive_since, created, modified, version, doc, managed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.TenantID, string(r.Kind), r.ID, ix.nameLC, ix.externalID, ix.workEmailLC, ix.displayNameLC, ix.active, inactiveSince,
-		nanos(r.Created), nanos(r.Modified), r.Version, string(doc))
+		nanos(r.Created), nanos(r.Modified), r.Version, string(doc), managedJSON(r.Managed))
 	if err != nil {
 		return fmt.Errorf("insert %s: %w", r.Kind, err)
 	}
@@ -147,10 +150,10 @@ func (t *Tx) UpdateResource(r *Resource) error {
 	// retention purge; it is cleared when the user is active again.
 	res, err := t.exec(`UPDATE resources SET name_lc = ?, external_id = ?, work_email_lc = ?, display_name_lc = ?, active = ?,
 		inactive_since = CASE WHEN ? = 0 THEN COALESCE(inactive_since, ?) END,
-		modified = ?, version = ?, doc = ? WHERE seq = ?`,
+		modified = ?, version = ?, doc = ?, managed = ? WHERE seq = ?`,
 		ix.nameLC, ix.externalID, ix.workEmailLC, ix.displayNameLC, ix.active,
 		ix.active, nanos(r.Modified),
-		nanos(r.Modified), r.Version, string(doc), r.Seq)
+		nanos(r.Modified), r.Version, string(doc), managedJSON(r.Managed), r.Seq)
 	if err != nil {
 		return fmt.Errorf("update %s %s: %w", r.Kind, r.ID, err)
 	}
@@ -167,7 +170,7 @@ func (t *Tx) TouchResource(seq int64, version int64, modified time.Time) error {
 	return err
 }
 
-const resourceCols = `seq, tenant_id, kind, id, created, modified, version, doc`
+const resourceCols = `seq, tenant_id, kind, id, created, modified, version, doc, managed`
 
 func scanResource(sc interface{ Scan(...any) error }) (*Resource, error) {
 	return scanResourceLazy(sc, false)
@@ -176,10 +179,15 @@ func scanResource(sc interface{ Scan(...any) error }) (*Resource, error) {
 // scanResourceLazy reads a row; with lazy it leaves the JSON undecoded.
 func scanResourceLazy(sc interface{ Scan(...any) error }, lazy bool) (*Resource, error) {
 	r := &Resource{}
-	var kind string
+	var kind, managed string
 	var created, modified int64
-	if err := sc.Scan(&r.Seq, &r.TenantID, &kind, &r.ID, &created, &modified, &r.Version, &r.Raw); err != nil {
+	if err := sc.Scan(&r.Seq, &r.TenantID, &kind, &r.ID, &created, &modified, &r.Version, &r.Raw, &managed); err != nil {
 		return nil, err
+	}
+	if managed != "[]" && managed != "" {
+		if err := json.Unmarshal([]byte(managed), &r.Managed); err != nil {
+			return nil, fmt.Errorf("managed attributes of %s: %w", r.ID, err)
+		}
 	}
 	r.Kind = Kind(kind)
 	r.Created, r.Modified = fromNanos(created), fromNanos(modified)
@@ -257,4 +265,12 @@ func (t *Tx) InactiveUsers(tenantID string, cutoff time.Time, limit int) ([]*Res
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+func managedJSON(m []string) string {
+	if len(m) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
 }

@@ -15,6 +15,10 @@ type Token struct {
 	Name     string
 	Hash     []byte
 	ReadOnly bool
+	// App marks a read-write token for the organisation's own applications:
+	// unlike a provisioning token (Entra's), it may not change the
+	// attributes Entra manages.
+	App      bool
 	Created  time.Time
 	Expires  *time.Time
 	Revoked  *time.Time
@@ -28,25 +32,25 @@ func (k *Token) Active(now time.Time) bool {
 
 // InsertToken records a new token.
 func (t *Tx) InsertToken(k *Token) error {
-	_, err := t.exec(`INSERT INTO tokens(id, tenant_id, name, hash, read_only, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.TenantID, k.Name, k.Hash, boolInt(k.ReadOnly), nanos(k.Created), nullNanos(k.Expires))
+	_, err := t.exec(`INSERT INTO tokens(id, tenant_id, name, hash, read_only, app, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.TenantID, k.Name, k.Hash, boolInt(k.ReadOnly), boolInt(k.App), nanos(k.Created), nullNanos(k.Expires))
 	if err != nil {
 		return fmt.Errorf("insert token: %w", err)
 	}
 	return nil
 }
 
-const tokenCols = `id, tenant_id, name, hash, read_only, created, expires, revoked, last_used`
+const tokenCols = `id, tenant_id, name, hash, read_only, app, created, expires, revoked, last_used`
 
 func scanToken(sc interface{ Scan(...any) error }) (*Token, error) {
 	k := &Token{}
-	var ro int
+	var ro, app int
 	var created int64
 	var expires, revoked, lastUsed sql.NullInt64
-	if err := sc.Scan(&k.ID, &k.TenantID, &k.Name, &k.Hash, &ro, &created, &expires, &revoked, &lastUsed); err != nil {
+	if err := sc.Scan(&k.ID, &k.TenantID, &k.Name, &k.Hash, &ro, &app, &created, &expires, &revoked, &lastUsed); err != nil {
 		return nil, err
 	}
-	k.ReadOnly = ro != 0
+	k.ReadOnly, k.App = ro != 0, app != 0
 	k.Created = fromNanos(created)
 	k.Expires, k.Revoked, k.LastUsed = fromNullNanos(expires), fromNullNanos(revoked), fromNullNanos(lastUsed)
 	return k, nil

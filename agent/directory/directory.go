@@ -108,6 +108,17 @@ type Issued struct {
 
 // IssueToken creates a Secret Token for a tenant. expires may be nil (never).
 func (s *Service) IssueToken(ctx context.Context, tenantID, name string, readOnly bool, expires *time.Time) (*Issued, error) {
+	return s.issue(ctx, tenantID, name, readOnly, false, expires)
+}
+
+// IssueAppToken creates a read-write token for the organisation's own
+// applications: it may change users and groups, but never the attributes
+// that Entra manages for a user.
+func (s *Service) IssueAppToken(ctx context.Context, tenantID, name string, expires *time.Time) (*Issued, error) {
+	return s.issue(ctx, tenantID, name, false, true, expires)
+}
+
+func (s *Service) issue(ctx context.Context, tenantID, name string, readOnly, app bool, expires *time.Time) (*Issued, error) {
 	sec, id, err := token.New()
 	if err != nil {
 		return nil, fmt.Errorf("issue token: %w", err)
@@ -116,7 +127,7 @@ func (s *Service) IssueToken(ctx context.Context, tenantID, name string, readOnl
 	if name == "" {
 		name = "token-" + now.UTC().Format("20060102-150405")
 	}
-	rec := &store.Token{ID: id, TenantID: tenantID, Name: name, Hash: token.Hash(sec.Reveal()), ReadOnly: readOnly, Created: now, Expires: expires}
+	rec := &store.Token{ID: id, TenantID: tenantID, Name: name, Hash: token.Hash(sec.Reveal()), ReadOnly: readOnly, App: app, Created: now, Expires: expires}
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		if _, err := tx.Tenant(tenantID); err != nil {
 			return err
@@ -165,6 +176,8 @@ type Principal struct {
 	TokenID   string
 	TokenName string
 	ReadOnly  bool
+	// App is true for an app token: it may not change Entra-managed attributes.
+	App bool
 }
 
 // ErrUnauthenticated is returned by Authenticate for a missing, malformed,
@@ -223,7 +236,7 @@ func (s *Service) Authenticate(ctx context.Context, tenantID, bearer string) (*P
 			}
 		}()
 	}
-	return &Principal{Tenant: c.tenant, TokenID: id, TokenName: c.tok.Name, ReadOnly: c.tok.ReadOnly}, nil
+	return &Principal{Tenant: c.tenant, TokenID: id, TokenName: c.tok.Name, ReadOnly: c.tok.ReadOnly, App: c.tok.App}, nil
 }
 
 // Call describes the request a use case serves: who, where, and what to log.
@@ -235,6 +248,9 @@ type Call struct {
 	Method  string
 	Path    string
 	Start   time.Time
+	// App is true when the caller uses an app token rather than a
+	// provisioning (Entra) token: it may not change Entra-managed attributes.
+	App bool
 }
 
 // Record stores a provisioning event for a request rejected before it reached

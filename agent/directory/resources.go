@@ -150,6 +150,9 @@ func (s *Service) Create(ctx context.Context, c Call, kind store.Kind, in map[st
 	}
 	now := s.now()
 	r := &store.Resource{TenantID: c.TenantID, Kind: kind, ID: newID(), Doc: doc, Created: now, Modified: now, Version: 1}
+	if kind == store.KindUser && !c.App {
+		r.Managed = attributePaths(doc)
+	}
 	var stored []store.Member
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		var err error
@@ -438,8 +441,13 @@ func (s *Service) Replace(ctx context.Context, c Call, kind store.Kind, id strin
 		if r, err = loadForWrite(tx, c, kind, id, ifMatch); err != nil {
 			return err
 		}
-		if kind == store.KindUser && !onlyDeactivates(r.Doc, doc) {
-			if err := checkDomains(tx, c.TenantID, doc); err != nil {
+		if kind == store.KindUser {
+			if !onlyDeactivates(r.Doc, doc) {
+				if err := checkDomains(tx, c.TenantID, doc); err != nil {
+					return err
+				}
+			}
+			if r.Managed, err = nextManaged(c, r.Managed, r.Doc, doc, true); err != nil {
 				return err
 			}
 		}
@@ -502,10 +510,17 @@ func (s *Service) Patch(ctx context.Context, c Call, kind store.Kind, id string,
 			return scim.BadRequest(scim.InvalidValue, "%s is required and cannot be removed", nameAttr(kind))
 		}
 		changed := !reflect.DeepEqual(res.Doc, r.Doc)
-		if changed && kind == store.KindUser && !onlyDeactivates(r.Doc, res.Doc) {
-			if err := checkDomains(tx, c.TenantID, res.Doc); err != nil {
+		if changed && kind == store.KindUser {
+			if !onlyDeactivates(r.Doc, res.Doc) {
+				if err := checkDomains(tx, c.TenantID, res.Doc); err != nil {
+					return err
+				}
+			}
+			managed, err := nextManaged(c, r.Managed, r.Doc, res.Doc, false)
+			if err != nil {
 				return err
 			}
+			r.Managed = managed
 		}
 		r.Doc = res.Doc
 		n, err := applyMemberOps(tx, c, r, res.MemberOps)

@@ -143,7 +143,7 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, call, err)
 		return
 	}
-	call.TokenName = p.TokenName
+	call.TokenName, call.App = p.TokenName, p.App
 	req := &request{Request: r, p: p, call: call, rest: rest}
 	if err := s.route(w, req); err != nil {
 		var rec *directory.Recorded

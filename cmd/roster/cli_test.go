@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/store"
 )
 
 func TestTokenIssueJSON(t *testing.T) {
@@ -65,6 +70,7 @@ func TestCLIErrors(t *testing.T) {
 		{"unknown flag", []string{"log", "--bogus"}, true, "unknown flag"},
 		{"revoke unknown", []string{"token", "revoke", "nope"}, false, "no token with id"},
 		{"bad since", []string{"log", "--since", "yesterday"}, true, "not a duration"},
+		{"app and read-only", []string{"token", "issue", "--app", "--read-only"}, true, "exclude each other"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,5 +182,41 @@ func TestTenantSet(t *testing.T) {
 	}
 	if _, _, err := runCLI(t, dir, "tenant", "set", "nope", "--retention", "1d"); err == nil || !strings.Contains(err.Error(), "roster tenant list") {
 		t.Errorf("unknown tenant: %v", err)
+	}
+}
+
+func TestUsersShowMarksManagedAttributesAndDomains(t *testing.T) {
+	dataDir := t.TempDir()
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(dataDir, "roster.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := directory.New(db, nil, nil)
+	if _, err := dir.AddTenant(ctx, "acme", "", store.TenantSettings{}); err != nil {
+		t.Fatal(err)
+	}
+	c := directory.Call{TenantID: "acme", BaseURL: "http://x"}
+	if _, err := dir.Create(ctx, c, store.KindUser, map[string]any{"userName": "alice@contoso.test", "title": "Engineer"}); err != nil {
+		t.Fatal(err)
+	}
+	c.App = true
+	if _, err := dir.Create(ctx, c, store.KindUser, map[string]any{"userName": "bot@contoso.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.AddDomain(ctx, "acme", "contoso.test"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	tests := []struct{ user, want string }{
+		{"alice@contoso.test", "managed by Entra: title, userName"},
+		{"alice@contoso.test", "email domains: contoso.test (pending)"},
+		{"bot@contoso.test", "managed by Entra: nothing (not provisioned by Entra)"},
+	}
+	for _, tt := range tests {
+		out, _, err := runCLI(t, dataDir, "users", "show", tt.user, "--tenant", "acme")
+		if err != nil || !strings.Contains(strings.Join(strings.Fields(out), " "), tt.want) {
+			t.Errorf("users show %s: got\n%s\nwant a line %q (%v)", tt.user, out, tt.want, err)
+		}
 	}
 }

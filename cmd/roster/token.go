@@ -24,7 +24,7 @@ issue a new one, paste it into Entra, then revoke the old one.`,
 	}
 	var (
 		tenant, name, expires string
-		readOnly, asJSON      bool
+		readOnly, asJSON, app bool
 	)
 	issue := &cobra.Command{
 		Use:   "issue",
@@ -53,7 +53,15 @@ SCIM API but every write gets 403 — for your own applications, not for Entra.`
 				return err
 			}
 			defer closeFn()
-			issued, err := dir.IssueToken(cmd.Context(), tenant, name, readOnly, exp)
+			if app && readOnly {
+				return usageError{fmt.Errorf("--app and --read-only exclude each other: an app token reads and writes")}
+			}
+			var issued *directory.Issued
+			if app {
+				issued, err = dir.IssueAppToken(cmd.Context(), tenant, name, exp)
+			} else {
+				issued, err = dir.IssueToken(cmd.Context(), tenant, name, readOnly, exp)
+			}
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no tenant %q: see 'roster tenant list', or start 'roster agent' once to create the default tenant", tenant)
 			}
@@ -75,6 +83,9 @@ SCIM API but every write gets 403 — for your own applications, not for Entra.`
 			if readOnly {
 				fmt.Fprint(w, ", read-only")
 			}
+			if app {
+				fmt.Fprint(w, ", app token (cannot change attributes Entra manages)")
+			}
 			if exp != nil {
 				fmt.Fprintf(w, ", expires %s", exp.Format("2006-01-02"))
 			}
@@ -86,6 +97,7 @@ SCIM API but every write gets 403 — for your own applications, not for Entra.`
 	issue.Flags().StringVar(&name, "name", "", "a name to recognise the token by (default: token-<date>)")
 	issue.Flags().StringVar(&expires, "expires", "never", "lifetime such as 90d, 2w or 36h, or never")
 	issue.Flags().BoolVar(&readOnly, "read-only", false, "allow reads only (writes get 403)")
+	issue.Flags().BoolVar(&app, "app", false, "a read-write token for your own applications: it cannot change the attributes Entra manages")
 	issue.Flags().BoolVar(&asJSON, "json", false, "print JSON: {\"tenant_url\": …, \"token\": …}")
 
 	var listTenant string
@@ -108,7 +120,7 @@ SCIM API but every write gets 403 — for your own applications, not for Entra.`
 			if listJSON {
 				out := []map[string]any{}
 				for _, k := range toks {
-					out = append(out, map[string]any{"id": k.ID, "tenant": k.TenantID, "name": k.Name, "read_only": k.ReadOnly,
+					out = append(out, map[string]any{"id": k.ID, "tenant": k.TenantID, "name": k.Name, "read_only": k.ReadOnly, "app": k.App,
 						"created": k.Created.Format(time.RFC3339), "expires": fmtTime(k.Expires), "revoked": fmtTime(k.Revoked),
 						"last_used": fmtTime(k.LastUsed), "status": tokenStatus(k, now)})
 				}
@@ -121,9 +133,12 @@ SCIM API but every write gets 403 — for your own applications, not for Entra.`
 			tw := newTable(cmd.OutOrStdout())
 			fmt.Fprintln(tw, "ID\tTENANT\tNAME\tACCESS\tSTATUS\tCREATED\tLAST USED")
 			for _, k := range toks {
-				access := "read-write"
-				if k.ReadOnly {
+				access := "provisioning"
+				switch {
+				case k.ReadOnly:
 					access = "read-only"
+				case k.App:
+					access = "app"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.TenantID, k.Name, access, tokenStatus(k, now),
 					k.Created.Local().Format("2006-01-02 15:04"), ago(k.LastUsed, now))

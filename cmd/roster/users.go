@@ -227,7 +227,12 @@ func newUsersShowCmd(rf *rootFlags) *cobra.Command {
 					manager = id + " (no such user in this tenant yet)"
 				}
 			}
+			st, err := dir.UserStatus(ctx, call, docString(doc, "id"))
+			if err != nil {
+				return err
+			}
 			writeUser(cmd.OutOrStdout(), doc, manager, time.Now())
+			writeUserStatus(cmd.OutOrStdout(), st)
 			return nil
 		},
 	}
@@ -338,4 +343,25 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// writeUserStatus prints the user's email domains and the attributes Entra manages.
+func writeUserStatus(w io.Writer, st *directory.UserStatus) {
+	var domains []string
+	for _, d := range st.Domains {
+		state := string(d.Status)
+		if state == "" {
+			state = "not a domain of this tenant"
+		}
+		domains = append(domains, d.Domain+" ("+state+")")
+	}
+	if len(domains) > 0 {
+		showField(w, "email domains", domains...)
+	}
+	if len(st.Managed) == 0 {
+		showField(w, "managed by Entra", "nothing (not provisioned by Entra)")
+		return
+	}
+	showField(w, "managed by Entra", strings.Join(st.Managed, ", "),
+		"(app tokens cannot change these; Entra provisions them)")
 }
