@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -181,6 +182,13 @@ lapses: existing users are kept, changes to them are refused.`,
 			if err := domainErr(dir.RemoveDomain(cmd.Context(), tenant, args[0]), tenant); err != nil {
 				return err
 			}
+			if asJSON {
+				open, err := dir.OpenTenants(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), map[string]any{"tenant": tenant, "removed": args[0], "accepts_any_domain": slices.Contains(open, tenant)})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Removed %s from tenant %q. Its users stay.\n", args[0], tenant)
 			return warnOpenTenants(cmd, dir, tenant)
 		},
@@ -188,7 +196,7 @@ lapses: existing users are kept, changes to them are refused.`,
 	for _, c := range []*cobra.Command{add, verify, remove} {
 		c.Flags().StringVar(&tenant, "tenant", directory.DefaultTenant, "tenant the domain belongs to")
 	}
-	for _, c := range []*cobra.Command{add, verify, list} {
+	for _, c := range []*cobra.Command{add, verify, list, remove} {
 		c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	}
 	list.Flags().StringVar(&listTenant, "tenant", "", "only this tenant's domains")
