@@ -45,12 +45,17 @@ type Query struct {
 const groupsColumn = `(SELECT json_group_array(json_array(g.id, g.doc ->> '$.displayName'))
 	FROM members m JOIN resources g ON g.seq = m.group_seq WHERE m.tenant_id = r.tenant_id AND m.member_id = r.id)`
 
+var (
+	resourceColsR          = prefixed(resourceCols)
+	resourceColsWithGroups = resourceColsR + ", " + groupsColumn
+)
+
 // selectCols is the column list of a query: the resource, plus its groups when asked.
 func (q Query) selectCols() string {
 	if q.WithGroups && q.Kind == KindUser {
-		return prefixed(resourceCols) + ", " + groupsColumn
+		return resourceColsWithGroups
 	}
-	return prefixed(resourceCols)
+	return resourceColsR
 }
 
 // Page is a query result.

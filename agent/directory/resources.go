@@ -308,8 +308,14 @@ func (s *Service) List(ctx context.Context, c Call, kind store.Kind, p ListParam
 			return sortKey(render(r, c.BaseURL), sp)
 		}
 	}
+	// A user list is one statement (two with a total to count): it needs no
+	// snapshot transaction. Group lists read members per group, so they do.
+	read := s.db.Read
+	if kind == store.KindUser {
+		read = s.db.ReadLatest
+	}
 	var resp scim.ListResponse
-	err := s.db.Read(ctx, func(tx *store.Tx) error {
+	err := read(ctx, func(tx *store.Tx) error {
 		page, err := tx.Query(q)
 		if err != nil {
 			return err
