@@ -239,18 +239,9 @@ func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
 
 // Read runs fn in a read-only transaction over a consistent snapshot.
 func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
-	var c *conn
-	select {
-	case <-db.quit:
-		return ErrClosed
-	default:
-	}
-	select {
-	case c = <-db.readers:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-db.quit:
-		return ErrClosed
+	c, err := db.reader(ctx)
+	if err != nil {
+		return err
 	}
 	defer func() { db.readers <- c }()
 	if err := c.run(ctx, "BEGIN"); err != nil {
@@ -268,21 +259,29 @@ func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 // need not agree, such as a page and its total), and saves the BEGIN and
 // ROLLBACK round trips that Read pays on every request.
 func (db *DB) ReadLatest(ctx context.Context, fn func(*Tx) error) error {
-	var c *conn
-	select {
-	case <-db.quit:
-		return ErrClosed
-	default:
-	}
-	select {
-	case c = <-db.readers:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-db.quit:
-		return ErrClosed
+	c, err := db.reader(ctx)
+	if err != nil {
+		return err
 	}
 	defer func() { db.readers <- c }()
 	return fn(&Tx{ctx: ctx, c: c})
+}
+
+// reader takes a reader connection from the pool; the caller gives it back.
+func (db *DB) reader(ctx context.Context) (*conn, error) {
+	select {
+	case <-db.quit:
+		return nil, ErrClosed
+	default:
+	}
+	select {
+	case c := <-db.readers:
+		return c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-db.quit:
+		return nil, ErrClosed
+	}
 }
 
 func (db *DB) writerLoop() {
