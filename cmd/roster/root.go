@@ -33,6 +33,8 @@ Entra a Tenant URL and a Secret Token, and the agent does the rest.
 Start here:
   roster agent                      run the SCIM agent (first start prints a Tenant URL and token)
   roster token issue                issue another Secret Token
+  roster domain add contoso.com     accept only users of email domains you have proven you own
+  roster users list                 see who Entra provisioned
   roster log --failed               see what Entra sent that was rejected`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
