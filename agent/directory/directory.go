@@ -29,6 +29,9 @@ type Service struct {
 
 	authMu    sync.Mutex
 	authCache map[string]cachedToken // by public id
+
+	domMu    sync.Mutex
+	domCache map[string]cachedDomains // by tenant id
 }
 
 type cachedToken struct {
@@ -50,7 +53,7 @@ func New(db *store.DB, log *slog.Logger, now func() time.Time) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, log: log, now: now, authCache: map[string]cachedToken{}}
+	return &Service{db: db, log: log, now: now, authCache: map[string]cachedToken{}, domCache: map[string]cachedDomains{}}
 }
 
 // DB returns the underlying store.

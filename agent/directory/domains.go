@@ -58,6 +58,7 @@ func (s *Service) AddDomain(ctx context.Context, tenantID, name string) (*store.
 	if err != nil {
 		return nil, err
 	}
+	s.forgetDomains(tenantID)
 	if existing != nil {
 		return existing, nil
 	}
@@ -79,6 +80,7 @@ func (s *Service) RemoveDomain(ctx context.Context, tenantID, name string) error
 		return err
 	}
 	err = s.db.Write(ctx, func(tx *store.Tx) error { return tx.DeleteDomain(tenantID, norm) })
+	s.forgetDomains(tenantID)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: tenant %q has no domain %q (see 'roster domain list')", ErrDomainNotFound, tenantID, norm)
 	}
@@ -106,6 +108,7 @@ func (s *Service) VerifyDomain(ctx context.Context, tenantID, name string, check
 	res := checker.Check(ctx, domainproof.Challenge{Domain: d.Domain, RecordName: d.RecordName, Value: d.Value})
 	Advance(d, res, s.now())
 	err = s.db.Write(ctx, func(tx *store.Tx) error { return tx.UpdateDomain(d) })
+	s.forgetDomains(tenantID)
 	return d, res, err
 }
 
@@ -126,6 +129,7 @@ func (s *Service) CheckDueDomains(ctx context.Context, checker DomainChecker) (i
 		if err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.UpdateDomain(d) }); err != nil {
 			return i, err
 		}
+		s.forgetDomains(d.TenantID)
 		if d.Status != before {
 			s.log.Warn("email domain changed state", "tenant", d.TenantID, "domain", d.Domain, "from", before, "to", d.Status, "detail", d.Detail)
 		} else if d.MissingSince != nil {
@@ -230,11 +234,48 @@ func emailDomains(doc map[string]any) []string {
 	return out
 }
 
+// domainCacheTTL bounds how long a running agent may use a tenant's domain
+// list after another process (`roster domain verify` in a shell) changed it.
+// Changes made through this Service take effect at once.
+const domainCacheTTL = 2 * time.Second
+
+type cachedDomains struct {
+	domains []*store.Domain
+	fetched time.Time
+}
+
+// tenantDomains returns the tenant's domains, from a short-lived cache: every
+// user write needs them, inside the single writer's transaction.
+func (s *Service) tenantDomains(tx *store.Tx, tenantID string) ([]*store.Domain, error) {
+	now := s.now()
+	s.domMu.Lock()
+	c, ok := s.domCache[tenantID]
+	s.domMu.Unlock()
+	if ok && now.Sub(c.fetched) < domainCacheTTL && !now.Before(c.fetched) {
+		return c.domains, nil
+	}
+	ds, err := tx.Domains(tenantID)
+	if err != nil {
+		return nil, err
+	}
+	s.domMu.Lock()
+	s.domCache[tenantID] = cachedDomains{domains: ds, fetched: now}
+	s.domMu.Unlock()
+	return ds, nil
+}
+
+// forgetDomains drops the cached domain list of a tenant after a change.
+func (s *Service) forgetDomains(tenantID string) {
+	s.domMu.Lock()
+	delete(s.domCache, tenantID)
+	s.domMu.Unlock()
+}
+
 // checkDomains refuses a user whose userName or work email is in a domain the
 // tenant has not verified. A tenant with no domains accepts every domain. A
 // subdomain of a verified domain is covered by it.
-func checkDomains(tx *store.Tx, tenantID string, doc map[string]any) error {
-	ds, err := tx.Domains(tenantID)
+func (s *Service) checkDomains(tx *store.Tx, tenantID string, doc map[string]any) error {
+	ds, err := s.tenantDomains(tx, tenantID)
 	if err != nil || len(ds) == 0 {
 		return err
 	}

@@ -160,7 +160,7 @@ func (s *Service) Create(ctx context.Context, c Call, kind store.Kind, in map[st
 			return err
 		}
 		if kind == store.KindUser {
-			if err := checkDomains(tx, c.TenantID, doc); err != nil {
+			if err := s.checkDomains(tx, c.TenantID, doc); err != nil {
 				return err
 			}
 		}
@@ -449,7 +449,7 @@ func (s *Service) Replace(ctx context.Context, c Call, kind store.Kind, id strin
 		}
 		if kind == store.KindUser {
 			if !onlyDeactivates(r.Doc, doc) {
-				if err := checkDomains(tx, c.TenantID, doc); err != nil {
+				if err := s.checkDomains(tx, c.TenantID, doc); err != nil {
 					return err
 				}
 			}
@@ -518,7 +518,7 @@ func (s *Service) Patch(ctx context.Context, c Call, kind store.Kind, id string,
 		changed := !reflect.DeepEqual(res.Doc, r.Doc)
 		if changed && kind == store.KindUser {
 			if !onlyDeactivates(r.Doc, res.Doc) {
-				if err := checkDomains(tx, c.TenantID, res.Doc); err != nil {
+				if err := s.checkDomains(tx, c.TenantID, res.Doc); err != nil {
 					return err
 				}
 			}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/domainproof"
 	"github.com/rosterhq/roster/agent/domainproof/dnstest"
 	"github.com/rosterhq/roster/store"
@@ -82,16 +81,19 @@ func TestDomainEnforcement(t *testing.T) {
 		wantSCIMError(t, r, http.StatusBadRequest, "invalidValue")
 	})
 
-	// The record disappears; after the grace period the domain lapses.
+	// The record disappears; the agent's periodic check finds it missing for
+	// longer than the grace period (backdated here) and lapses the domain.
 	dnsSrv.Remove(d.RecordName, dns.TypeTXT)
-	lapsed := *got
-	directory.Advance(&lapsed, domainproof.Result{Status: domainproof.Absent, Detail: "gone"}, time.Now().Add(-8*24*time.Hour))
-	directory.Advance(&lapsed, domainproof.Result{Status: domainproof.Absent, Detail: "gone"}, time.Now())
-	if lapsed.Status != store.DomainLapsed {
-		t.Fatalf("after 8 days without the record: %s", lapsed.Status)
-	}
-	if err := a.db.Write(ctx, func(tx *store.Tx) error { return tx.UpdateDomain(&lapsed) }); err != nil {
+	missing, due := time.Now().Add(-8*24*time.Hour), time.Now()
+	got.MissingSince, got.NextCheck = &missing, &due
+	if err := a.db.Write(ctx, func(tx *store.Tx) error { return tx.UpdateDomain(got) }); err != nil {
 		t.Fatal(err)
+	}
+	if n, err := a.dir.CheckDueDomains(ctx, checker); err != nil || n != 1 {
+		t.Fatalf("CheckDueDomains = %d, %v; want 1 domain checked", n, err)
+	}
+	if ds, _ := a.dir.Domains(ctx, "acme"); len(ds) != 1 || ds[0].Status != store.DomainLapsed {
+		t.Fatalf("after 8 days without the record: %+v", ds[0])
 	}
 	t.Run("lapsed domain keeps existing users, refuses changes, allows disabling and deleting", func(t *testing.T) {
 		wantStatus(t, c.do(t, http.MethodGet, "/Users/"+alice, nil, nil), http.StatusOK)

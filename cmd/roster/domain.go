@@ -62,7 +62,9 @@ userName and work email are in a verified domain (or a subdomain of one).
 A new domain is pending: the agent re-checks it for 72 hours, then marks it
 failed ('roster domain verify' starts again). A verified domain is re-checked
 daily; if its record disappears the agent warns, and after 7 days the domain
-lapses: existing users are kept, changes to them are refused.`,
+lapses: existing users are kept, changes to them are refused.
+
+A running agent picks up changes made with these commands within 2 seconds.`,
 	}
 	var (
 		tenant, listTenant string
