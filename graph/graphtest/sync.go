@@ -1,0 +1,361 @@
+package graphtest
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// job is a synchronization job (graph-provisioning.md §3.5, §3.11).
+type job struct {
+	id, spID      string
+	code          string
+	scheduleState string
+	interval      string
+	lastExecution map[string]any
+	steadyState   time.Time
+	quarantine    map[string]any
+	schema        []byte
+}
+
+const neverInterval = "P10675199DT2H48M5.4775807S"
+
+var zeroTime = time.Time{}.Format(time.RFC3339)
+
+func (j *job) json() map[string]any {
+	steady := zeroTime
+	if !j.steadyState.IsZero() {
+		steady = j.steadyState.Format(time.RFC3339)
+	}
+	var q any
+	if j.quarantine != nil {
+		q = j.quarantine
+	}
+	var last any
+	if j.lastExecution != nil {
+		last = j.lastExecution
+	}
+	return map[string]any{
+		"id": j.id, "templateId": SCIMTemplateID,
+		"schedule": map[string]any{"expiration": nil, "interval": j.interval, "state": j.scheduleState},
+		"status": map[string]any{
+			"code": j.code, "countSuccessiveCompleteFailures": 0, "escrowsPruned": false,
+			"synchronizedEntryCountByType": []any{}, "lastExecution": last,
+			"lastSuccessfulExecution": nil, "lastSuccessfulExecutionWithExports": nil,
+			"progress": []any{}, "quarantine": q,
+			"steadyStateFirstAchievedTime": steady, "steadyStateLastAchievedTime": steady,
+			"troubleshootingUrl": nil,
+		},
+		"synchronizationJobSettings": []map[string]any{
+			{"name": "QuarantineTooManyDeletesThreshold", "value": "500"},
+		},
+	}
+}
+
+// readyJob returns the job named in p["job"] on a replicated service
+// principal, writing a 404 otherwise. The caller holds s.mu.
+func (s *Server) readyJob(w http.ResponseWriter, r *http.Request, p map[string]string) (*servicePrincipal, *job) {
+	sp := s.readySP(w, r, p)
+	if sp == nil {
+		return nil, nil
+	}
+	j := s.jobs[p["job"]]
+	if j == nil || j.spID != sp.ID {
+		graphError(w, r, http.StatusNotFound, "NotFound",
+			"The job with id '"+p["job"]+"' was not found on service principal '"+sp.ID+"'.")
+		return nil, nil
+	}
+	return sp, j
+}
+
+func (s *Server) listSyncTemplates(w http.ResponseWriter, r *http.Request, p map[string]string, _ []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp := s.readySP(w, r, p)
+	if sp == nil {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"@odata.context": s.context("servicePrincipals('" + sp.ID + "')/synchronization/templates"),
+		"value": []map[string]any{{
+			"id": SCIMTemplateID, "applicationId": sp.AppID, "default": true,
+			"description": "SCIM 2.0 provisioning", "discoverable": true, "factoryTag": SCIMTemplateID,
+			"metadata": []any{}, "schema": json.RawMessage(defaultSchema("")),
+		}},
+	})
+}
+
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, p map[string]string, _ []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp := s.readySP(w, r, p)
+	if sp == nil {
+		return
+	}
+	out := []map[string]any{}
+	for _, j := range s.jobs {
+		if j.spID == sp.ID {
+			out = append(out, j.json())
+		}
+	}
+	slices.SortFunc(out, func(a, b map[string]any) int {
+		if a["id"].(string) < b["id"].(string) {
+			return -1
+		}
+		return 1
+	})
+	writeJSON(w, http.StatusOK, map[string]any{
+		"@odata.context": s.context("servicePrincipals('" + sp.ID + "')/synchronization/jobs"), "value": out})
+}
+
+func (s *Server) createJob(w http.ResponseWriter, r *http.Request, p map[string]string, body []byte) {
+	var req struct {
+		TemplateID string `json:"templateId"`
+	}
+	if !decodeBody(w, r, body, &req) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp := s.readySP(w, r, p)
+	if sp == nil {
+		return
+	}
+	if req.TemplateID != SCIMTemplateID {
+		graphError(w, r, http.StatusBadRequest, "BadRequest",
+			"The template with id '"+req.TemplateID+"' was not found for application '"+sp.AppID+"'.")
+		return
+	}
+	id := SCIMTemplateID + "." + newHex() + "." + newHex()
+	code := StatusNotConfigured
+	if s.hasCredentials(sp) {
+		code = StatusPaused
+	}
+	j := &job{id: id, spID: sp.ID, code: code, scheduleState: "Disabled", interval: neverInterval,
+		schema: defaultSchema(id)}
+	s.jobs[id] = j
+	o := j.json()
+	o["@odata.context"] = s.context("servicePrincipals('" + sp.ID + "')/synchronization/jobs/$entity")
+	writeJSON(w, http.StatusCreated, o)
+}
+
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request, p map[string]string, _ []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp, j := s.readyJob(w, r, p)
+	if j == nil {
+		return
+	}
+	o := j.json()
+	o["@odata.context"] = s.context("servicePrincipals('" + sp.ID + "')/synchronization/jobs/$entity")
+	writeJSON(w, http.StatusOK, o)
+}
+
+func (s *Server) deleteJob(w http.ResponseWriter, r *http.Request, p map[string]string, _ []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, j := s.readyJob(w, r, p); j != nil {
+		delete(s.jobs, j.id)
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// hasCredentials reports whether a BaseAddress is saved. The caller holds s.mu.
+func (s *Server) hasCredentials(sp *servicePrincipal) bool {
+	for _, kv := range sp.secrets {
+		if kv.Key == "BaseAddress" && kv.Value != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func secret(sp *servicePrincipal, key string) string {
+	for _, kv := range sp.secrets {
+		if kv.Key == key {
+			return kv.Value
+		}
+	}
+	return ""
+}
+
+// putSecrets merges the given keys into the saved secrets (modelled,
+// graph-provisioning.md §3.7). Saving a BaseAddress moves NotConfigured jobs
+// to Paused (configured, not started).
+func (s *Server) putSecrets(w http.ResponseWriter, r *http.Request, p map[string]string, body []byte) {
+	var req struct {
+		Value []keyValue `json:"value"`
+	}
+	if !decodeBody(w, r, body, &req) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp := s.readySP(w, r, p)
+	if sp == nil {
+		return
+	}
+	for _, kv := range req.Value {
+		if kv.Key == "" {
+			graphError(w, r, http.StatusBadRequest, "BadRequest", "A secret key must not be empty.")
+			return
+		}
+	}
+	for _, kv := range req.Value {
+		i := slices.IndexFunc(sp.secrets, func(o keyValue) bool { return o.Key == kv.Key })
+		if i < 0 {
+			sp.secrets = append(sp.secrets, kv)
+		} else {
+			sp.secrets[i] = kv
+		}
+	}
+	if s.hasCredentials(sp) {
+		for _, j := range s.jobs {
+			if j.spID == sp.ID && j.code == StatusNotConfigured {
+				j.code = StatusPaused
+			}
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// getSecrets lists the saved secrets; SecretToken comes back as "*" as the
+// real service masks sensitive values.
+func (s *Server) getSecrets(w http.ResponseWriter, r *http.Request, p map[string]string, _ []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp := s.readySP(w, r, p)
+	if sp == nil {
+		return
+	}
+	out := []keyValue{}
+	for _, kv := range sp.secrets {
+		if kv.Key == "SecretToken" || kv.Key == "Password" || kv.Key == "ClientSecret" {
+			kv.Value = "*"
+		}
+		out = append(out, kv)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+func (s *Server) getSchema(w http.ResponseWriter, r *http.Request, p map[string]string, _ []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, j := s.readyJob(w, r, p); j != nil {
+		writeRaw(w, http.StatusOK, j.schema)
+	}
+}
+
+// putSchema replaces the schema with the request body, verbatim.
+func (s *Server) putSchema(w http.ResponseWriter, r *http.Request, p map[string]string, body []byte) {
+	var probe map[string]json.RawMessage
+	if !decodeBody(w, r, body, &probe) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, j := s.readyJob(w, r, p); j != nil {
+		j.schema = append([]byte(nil), body...)
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// patchSchema answers like the real service, which has no PATCH on the
+// schema (graph-provisioning.md §0.3).
+func (s *Server) patchSchema(w http.ResponseWriter, r *http.Request, p map[string]string, _ []byte) {
+	graphError(w, r, http.StatusNotFound, "BadRequest",
+		"No HTTP resource was found that matches the request URI 'https://syncfabric.windowsazure.com/api/servicePrincipals/"+
+			p["sp"]+"/synchronization/jobs/"+p["job"]+"/schema?api-version=2.0'.")
+}
+
+func notConfigured(w http.ResponseWriter, r *http.Request) {
+	graphError(w, r, http.StatusBadRequest, "BadRequest",
+		"The job cannot be started because the credentials are not configured. Save the admin credentials first.")
+}
+
+// startJob starts (or resumes) a job: NotRun until RunCycle, quarantine cleared.
+func (s *Server) startJob(w http.ResponseWriter, r *http.Request, p map[string]string, _ []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp, j := s.readyJob(w, r, p)
+	if j == nil {
+		return
+	}
+	if !s.hasCredentials(sp) {
+		notConfigured(w, r)
+		return
+	}
+	j.quarantine = nil
+	j.scheduleState, j.interval = "Active", "PT40M"
+	if j.steadyState.IsZero() {
+		j.code = StatusNotRun
+		// A real "just started" job reports a failed zero execution
+		// (graph-provisioning.md §3.11).
+		j.lastExecution = map[string]any{
+			"activityIdentifier": nil, "countEntitled": 0, "countExported": 0, "countImported": 0,
+			"error": map[string]any{"code": "None", "message": nil, "tenantActionable": false},
+			"state": "Failed", "timeBegan": zeroTime, "timeEnded": zeroTime,
+		}
+	} else {
+		j.code = StatusActive
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) pauseJob(w http.ResponseWriter, r *http.Request, p map[string]string, _ []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, j := s.readyJob(w, r, p); j != nil {
+		j.code, j.scheduleState = StatusPaused, "Paused"
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// restartJob accepts an optional {"criteria":{"resetScope":…}}; it clears
+// quarantine and starts the job again from scratch.
+func (s *Server) restartJob(w http.ResponseWriter, r *http.Request, p map[string]string, body []byte) {
+	if len(body) > 0 {
+		var req struct {
+			Criteria *struct {
+				ResetScope string `json:"resetScope"`
+			} `json:"criteria"`
+		}
+		if !decodeBody(w, r, body, &req) {
+			return
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp, j := s.readyJob(w, r, p)
+	if j == nil {
+		return
+	}
+	if !s.hasCredentials(sp) {
+		notConfigured(w, r)
+		return
+	}
+	j.quarantine, j.lastExecution, j.steadyState = nil, nil, time.Time{}
+	j.code, j.scheduleState, j.interval = StatusNotRun, "Active", "PT40M"
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// RunCycle simulates the completion of a provisioning cycle of a started
+// job: status Active, a succeeded lastExecution and steady state reached.
+// It sends no SCIM traffic. It reports whether the job exists and is started.
+func (s *Server) RunCycle(jobID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j := s.jobs[jobID]
+	if j == nil || j.scheduleState != "Active" {
+		return false
+	}
+	now := time.Now().UTC()
+	j.code, j.steadyState, j.quarantine = StatusActive, now, nil
+	j.lastExecution = map[string]any{
+		"activityIdentifier": newGUID(), "countEntitled": 0, "countExported": 0, "countImported": 0,
+		"error": nil, "state": "Succeeded",
+		"timeBegan": now.Add(-time.Second).Format(time.RFC3339), "timeEnded": now.Format(time.RFC3339),
+	}
+	return true
+}
