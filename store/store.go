@@ -333,7 +333,7 @@ func (db *DB) runBatch(batch []*job) {
 		finish(fmt.Errorf("begin write: %w", err))
 		return
 	}
-	t := &Tx{ctx: ctx, c: w, write: true}
+	t := &Tx{ctx: ctx, c: w}
 	single := len(batch) == 1
 	for i, j := range batch {
 		if err := j.ctx.Err(); err != nil {
@@ -391,9 +391,8 @@ func safeRun(fn func(*Tx) error, t *Tx) (err error) {
 
 // Tx is a transaction handed to Write and Read callbacks.
 type Tx struct {
-	ctx   context.Context
-	c     *conn
-	write bool
+	ctx context.Context
+	c   *conn
 }
 
 // maxCachedStatements bounds each connection's statement cache: fixed

@@ -73,6 +73,9 @@ func ValidateTenantID(id string) error {
 	return nil
 }
 
+// ErrTenantExists is returned by AddTenant for an id that is taken.
+var ErrTenantExists = errors.New("tenant already exists")
+
 // AddTenant creates a tenant.
 func (s *Service) AddTenant(ctx context.Context, id, name string, settings store.TenantSettings) (*store.Tenant, error) {
 	if err := ValidateTenantID(id); err != nil {
@@ -84,7 +87,7 @@ func (s *Service) AddTenant(ctx context.Context, id, name string, settings store
 	tn := &store.Tenant{ID: id, Name: name, Created: s.now(), Settings: settings}
 	err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.InsertTenant(tn) })
 	if errors.Is(err, store.ErrConflict) {
-		return nil, fmt.Errorf("tenant %q already exists", id)
+		return nil, fmt.Errorf("%w: %q", ErrTenantExists, id)
 	}
 	return tn, err
 }

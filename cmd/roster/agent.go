@@ -131,7 +131,7 @@ func runAgent(ctx context.Context, rf *rootFlags, af *agentFlags, stdout, stderr
 	for _, t := range open {
 		log.Warn("tenant has no email domains: it accepts users of ANY domain; add one with `roster domain add DOMAIN --tenant "+t+"`", "tenant", t)
 	}
-	tuneGC(log)
+	tuneGC()
 	log.Info("roster agent started", "version", buildVersion(), "listen", ln.Addr().String(), "data_dir", rf.dataDir)
 	a := agent.New(dir, agent.Options{PublicURL: af.publicURL, Logger: log, DomainChecker: af.dns.checker()})
 	err = a.Serve(ctx, ln)
@@ -163,10 +163,10 @@ func bootstrap(ctx context.Context, dir *directory.Service, publicURL string, ou
 		return err
 	}
 	if _, err := dir.AddTenant(ctx, directory.DefaultTenant, "Default", store.TenantSettings{}); err != nil {
-		if !strings.Contains(err.Error(), "already exists") { // another process won the race
-			return err
+		if errors.Is(err, directory.ErrTenantExists) { // another process won the race
+			return nil
 		}
-		return nil
+		return err
 	}
 	issued, err := dir.IssueToken(ctx, directory.DefaultTenant, "initial", false, nil)
 	if err != nil {
@@ -190,14 +190,12 @@ Try it:
 	return nil
 }
 
-// publicURL returns the base URL the agent last ran with, or the default.
+// storedPublicURL returns the base URL the agent last ran with, or the
+// default listen address's when it never ran (or the setting cannot be read).
 func storedPublicURL(ctx context.Context, db *store.DB) string {
 	var v string
 	err := db.Read(ctx, func(tx *store.Tx) (err error) { v, err = tx.Setting(settingPublicURL); return })
 	if err != nil || v == "" {
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return "http://127.0.0.1:8080"
-		}
 		return "http://127.0.0.1:8080"
 	}
 	return v
@@ -218,7 +216,7 @@ func indent(s, prefix string) string {
 // with a 64 MiB soft limit keeps the heap small (the limit makes the collector
 // work harder before the heap grows past it). GOGC / GOMEMLIMIT in the
 // environment take precedence.
-func tuneGC(log *slog.Logger) {
+func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(200)
 	}

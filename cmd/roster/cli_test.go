@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -89,20 +90,7 @@ func TestCLIErrors(t *testing.T) {
 	}
 }
 
-func asUsage(err error, ue *usageError) bool {
-	for e := err; e != nil; {
-		if u, ok := e.(usageError); ok {
-			*ue = u
-			return true
-		}
-		un, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = un.Unwrap()
-	}
-	return false
-}
+func asUsage(err error, ue *usageError) bool { return errors.As(err, ue) }
 
 // TestAgentFirstStart runs the README's command as a process: the first start
 // prints a Tenant URL and token that work, Test Connection answers as Entra
