@@ -46,8 +46,19 @@ Start here:
 	root.PersistentFlags().StringVar(&rf.dataDir, "data-dir", defaultDataDir(),
 		"directory holding roster.db and other state (env ROSTER_DATA_DIR)")
 	root.AddCommand(newAgentCmd(rf), newTenantCmd(rf), newTokenCmd(rf), newDomainCmd(rf), newLogCmd(rf), newUsersCmd(rf), newGroupsCmd(rf), newVersionCmd())
+	for _, c := range subcommands {
+		root.AddCommand(c(rf))
+	}
 	return root
 }
+
+// subcommands holds the constructors of commands registered by other files
+// of this package in their init functions (entra, provision, service, config,
+// setup), so that each command lives in its own file.
+var subcommands []func(*rootFlags) *cobra.Command
+
+// register adds a command constructor to the root command.
+func register(c func(*rootFlags) *cobra.Command) { subcommands = append(subcommands, c) }
 
 // defaultDataDir is ROSTER_DATA_DIR, else systemd's STATE_DIRECTORY, else the
 // per-user state directory: $XDG_STATE_HOME/roster or ~/.local/state/roster on
