@@ -153,6 +153,11 @@ type Server struct {
 	sps      []*servicePrincipal
 	jobs     map[string]*job
 	requests []Request
+	logs     []logEntry
+
+	throttle   int
+	retryAfter time.Duration
+	forbidden  [][2]string
 }
 
 type application struct {
@@ -334,6 +339,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		graphError(w, r, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
 		return
 	}
+	if s.limited(w, r) {
+		return
+	}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1.0/")
 	if !ok {
 		graphError(w, r, http.StatusNotFound, "BadRequest", "Invalid version: "+r.URL.Path)
@@ -421,6 +429,7 @@ func (s *Server) buildRoutes() []route {
 		{sync + "jobs/{job}/start", map[string]handler{"POST": s.startJob}},
 		{sync + "jobs/{job}/pause", map[string]handler{"POST": s.pauseJob}},
 		{sync + "jobs/{job}/restart", map[string]handler{"POST": s.restartJob}},
+		{"auditLogs/provisioning", map[string]handler{"GET": s.listProvisioningLogs}},
 		{"users", map[string]handler{"GET": s.listUsers}},
 		{"users/{id}", map[string]handler{"GET": s.getUser}},
 		{"groups", map[string]handler{"GET": s.listGroups}},

@@ -216,9 +216,68 @@ type scimAttr struct {
 	value any // string or bool
 }
 
-// desiredAttrs applies the default user mapping (entra-scim.md §9) to u,
-// skipping empty values as Entra does not flow nulls.
-func desiredAttrs(u User) []scimAttr {
+// userValues is what a mapping's Attribute source reads from a user.
+func userValues(u User) map[string]string {
+	return map[string]string{
+		"objectId": u.ID, "userPrincipalName": u.UserPrincipalName, "displayName": u.DisplayName,
+		"mail": u.Mail, "mailNickname": u.MailNickname, "givenName": u.GivenName, "surname": u.Surname,
+		"jobTitle": u.JobTitle, "department": u.Department, "employeeId": u.EmployeeID,
+	}
+}
+
+// desiredAttrs applies the job's user mapping (its schema, as the owner
+// last saved it) to u, skipping empty values as Entra does not flow nulls.
+// It also returns the matching attribute: the mapping with the lowest
+// non-zero matchingPriority (graph-provisioning.md §3.8). A schema that
+// does not parse falls back to the default mapping of entra-scim.md §9.
+func desiredAttrs(u User, schema []byte) (attrs []scimAttr, match scimAttr) {
+	var doc struct {
+		Rules []struct {
+			ObjectMappings []struct {
+				SourceObjectName  string `json:"sourceObjectName"`
+				AttributeMappings []struct {
+					Target   string  `json:"targetAttributeName"`
+					Priority float64 `json:"matchingPriority"`
+					Source   struct {
+						Name string `json:"name"`
+						Type string `json:"type"`
+					} `json:"source"`
+				} `json:"attributeMappings"`
+			} `json:"objectMappings"`
+		} `json:"synchronizationRules"`
+	}
+	vals := userValues(u)
+	if json.Unmarshal(schema, &doc) == nil {
+		best := 0.0
+		for _, r := range doc.Rules {
+			for _, om := range r.ObjectMappings {
+				if !strings.EqualFold(om.SourceObjectName, "User") {
+					continue
+				}
+				for _, am := range om.AttributeMappings {
+					var a scimAttr
+					switch {
+					case am.Target == "active":
+						a = scimAttr{"active", !u.AccountDisabled}
+					case am.Source.Type == "Attribute" && vals[am.Source.Name] != "":
+						a = scimAttr{am.Target, vals[am.Source.Name]}
+					default:
+						continue
+					}
+					attrs = append(attrs, a)
+					if am.Priority > 0 && (best == 0 || am.Priority < best) {
+						best, match = am.Priority, a
+					}
+				}
+				if len(attrs) > 0 {
+					if match.path == "" {
+						match = scimAttr{"userName", u.UserPrincipalName}
+					}
+					return attrs, match
+				}
+			}
+		}
+	}
 	ext := u.MailNickname
 	if ext == "" {
 		ext = u.ID
@@ -235,14 +294,13 @@ func desiredAttrs(u User) []scimAttr {
 		{enterpriseUser + ":employeeNumber", u.EmployeeID},
 		{enterpriseUser + ":department", u.Department},
 	}
-	out := all[:0]
 	for _, a := range all {
 		if s, ok := a.value.(string); ok && s == "" {
 			continue
 		}
-		out = append(out, a)
+		attrs = append(attrs, a)
 	}
-	return out
+	return attrs, scimAttr{"userName", u.UserPrincipalName}
 }
 
 // createBody is the POST /Users body Entra sends (entra-scim.md §4.2).
@@ -381,7 +439,10 @@ func (s *Server) provisionOnDemand(w http.ResponseWriter, r *http.Request, p map
 	base, token := secret(sp, "BaseAddress"), secret(sp, "SecretToken")
 	scoped := secret(sp, "SyncAll") == "true" || s.inScope(sp, user.ID)
 	jobID := j.id
+	attrs, matchAttr := desiredAttrs(*u, j.schema)
+	spID, spName := sp.ID, sp.DisplayName
 	s.mu.Unlock()
+	matchValue := fmt.Sprint(matchAttr.value)
 
 	res := &podResult{start: time.Now().UTC(), user: user, action: "Other", status: "Success"}
 	upn := user.UserPrincipalName
@@ -392,7 +453,7 @@ func (s *Server) provisionOnDemand(w http.ResponseWriter, r *http.Request, p map
 			fmt.Sprintf("User '%s' is not assigned to the application and the scope is 'Sync only assigned users and groups'", upn), nil)
 		res.status, res.errCode, res.errMsg = "Skipped", "NotEffectivelyEntitled",
 			"The User is not in scope: it is not assigned to the application."
-		writeJSON(w, http.StatusOK, res.pair(jobID))
+		s.finishOnDemand(w, spID, spName, res.pair(jobID))
 		return
 	}
 	res.step("EntrySynchronizationScoping", "Scoping", "Success",
@@ -400,7 +461,7 @@ func (s *Server) provisionOnDemand(w http.ResponseWriter, r *http.Request, p map
 		map[string]string{"Active in the source system": fmt.Sprint(!user.AccountDisabled), "Assigned to the application": "True"})
 
 	ctx := r.Context()
-	found, err := s.scimDo(ctx, http.MethodGet, base, token, userFilter("userName", upn), nil)
+	found, err := s.scimDo(ctx, http.MethodGet, base, token, userFilter(matchAttr.path, matchValue), nil)
 	var lr listResponse
 	switch {
 	case err != nil:
@@ -417,19 +478,18 @@ func (s *Server) provisionOnDemand(w http.ResponseWriter, r *http.Request, p map
 		res.fail("SystemForCrossDomainIdentityManagementServiceIncompatible", found.describe())
 	case *lr.TotalResults > 1 || len(lr.Resources) > 1:
 		res.step("EntryImport", "Matching", "Failure",
-			fmt.Sprintf("Multiple entries in %s match userName '%s'", targetDirectory, upn), nil)
+			fmt.Sprintf("Multiple entries in %s match %s '%s'", targetDirectory, matchAttr.path, matchValue), nil)
 		res.fail("DuplicateTargetEntries", "More than one target entry matches the source entry.")
 	}
 	if res.status == "Failure" {
-		writeJSON(w, http.StatusOK, res.pair(jobID))
+		s.finishOnDemand(w, spID, spName, res.pair(jobID))
 		return
 	}
 
-	attrs := desiredAttrs(user)
 	if *lr.TotalResults == 0 || len(lr.Resources) == 0 {
 		res.step("EntryImport", "Matching", "Success",
 			fmt.Sprintf("User '%s' was not found in %s; it will be created", upn, targetDirectory),
-			map[string]string{"Matching attribute": "userName", "Matching value": upn})
+			map[string]string{"Matching attribute": matchAttr.path, "Matching value": matchValue})
 		res.action = "Create"
 		for _, a := range attrs {
 			res.modified = append(res.modified, map[string]any{"displayName": a.path, "oldValue": nil, "newValue": fmt.Sprint(a.value)})
@@ -455,7 +515,7 @@ func (s *Server) provisionOnDemand(w http.ResponseWriter, r *http.Request, p map
 			res.step("EntryExportAdd", "Export", "Success", fmt.Sprintf("User '%s' was created in %s", upn, targetDirectory),
 				map[string]string{"ReportableIdentifier": upn, "id": id})
 		}
-		writeJSON(w, http.StatusOK, res.pair(jobID))
+		s.finishOnDemand(w, spID, spName, res.pair(jobID))
 		return
 	}
 
@@ -463,13 +523,13 @@ func (s *Server) provisionOnDemand(w http.ResponseWriter, r *http.Request, p map
 	id, _ := target["id"].(string)
 	res.targetID = id
 	res.step("EntryImport", "Matching", "Success", fmt.Sprintf("Retrieved '%s' from %s", upn, targetDirectory),
-		map[string]string{"Matching attribute": "userName", "Matching value": upn, "id": id})
+		map[string]string{"Matching attribute": matchAttr.path, "Matching value": matchValue, "id": id})
 	ops := patchOps(target, attrs)
 	if len(ops) == 0 {
 		res.step("EntrySynchronizationSkip", "Export", "Skipped",
 			fmt.Sprintf("The state of the User '%s' in both the source and target systems already match", upn), nil)
 		res.status, res.errCode, res.errMsg = "Skipped", "RedundantExport", "The state of the user in both the source and target systems already match."
-		writeJSON(w, http.StatusOK, res.pair(jobID))
+		s.finishOnDemand(w, spID, spName, res.pair(jobID))
 		return
 	}
 	res.action = "Update"
@@ -496,7 +556,7 @@ func (s *Server) provisionOnDemand(w http.ResponseWriter, r *http.Request, p map
 		res.step("EntryExportUpdate", "Export", "Success", fmt.Sprintf("User '%s' was updated in %s", upn, targetDirectory),
 			map[string]string{"ReportableIdentifier": upn, "id": id})
 	}
-	writeJSON(w, http.StatusOK, res.pair(jobID))
+	s.finishOnDemand(w, spID, spName, res.pair(jobID))
 }
 
 // ruleExists reports whether the schema has a synchronization rule with id;
