@@ -8,3 +8,9 @@ import _ "embed"
 //
 //go:embed curl-example.txt
 var ExampleCurl string
+
+// ExampleConfig is the agent's example configuration file, every setting
+// with its default and a comment; `roster config example` prints it.
+//
+//go:embed config.example.json
+var ExampleConfig string
