@@ -1,6 +1,12 @@
-// Package tui will hold the `roster setup` wizard (Bubble Tea): one parent
-// router and one model per step. It is not built yet; everything the wizard
-// will do is available today as plain subcommands (see `roster --help`).
+// Package tui is the `roster setup` wizard: a Bubble Tea program with one
+// parent router (model) and one model per step, from the Secret Token to
+// Entra provisioning a first user into the running agent.
+//
+// Everything the wizard does outside the terminal goes through the Backend
+// interface, which cmd/roster implements over the agent, the store, the DNS
+// checker and the Graph package. The same flow runs three ways: Run (the
+// interactive wizard), RunPlain (line by line, when stdin is not a terminal)
+// and RunAnswers (from an answers file, for automation).
 //
 // Import rule (design.md, enforced by cmd/roster's TestImportRules): tui never
 // imports store or agent internals; what it persists or starts reaches it as

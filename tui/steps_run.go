@@ -1,0 +1,427 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/rosterhq/roster/tui/styles"
+)
+
+// ---- agent ----
+
+// agentStep starts the agent in this process or as a system service.
+type agentStep struct {
+	op   op
+	menu menu
+}
+
+func (a *agentStep) init(s *session) tea.Cmd {
+	a.menu.items = []choice{
+		{AgentForeground, "Run it in this terminal", "It keeps running after the wizard until you press ctrl+c."},
+		{AgentService, "Install it as a system service", "Starts at boot and restarts on failure (needs root or sudo)."},
+	}
+	if s.st.AgentMode != "" {
+		a.menu.selectID(s.st.AgentMode)
+	}
+	return nil
+}
+
+func (a *agentStep) update(s *session, msg tea.Msg) tea.Cmd {
+	if v, ok := a.op.finish(s, msg); ok {
+		if a.op.err == nil {
+			info := v.(AgentInfo)
+			s.agent = &info
+			s.st.AgentMode = a.menu.selected().id
+			s.st.DataDir = info.DataDir
+			if info.TenantURL != "" {
+				s.st.TenantURL = info.TenantURL
+			}
+			return next
+		}
+		return nil
+	}
+	if k, ok := msg.(tea.KeyMsg); ok && key.Matches(k, keys.Enter) {
+		if s.agent != nil && s.st.AgentMode == a.menu.selected().id {
+			return next // started earlier in this run
+		}
+		o := AgentOptions{Mode: a.menu.selected().id, Reach: s.st.Reach}
+		hint := "Check the listen address is free and, for a service, that you run the wizard with sudo;"
+		return a.op.run(s, "starting the agent", hint, func(ctx context.Context) (any, error) { return s.b.StartAgent(ctx, o) })
+	}
+	a.menu.update(msg)
+	return nil
+}
+
+func (a *agentStep) view(s *session) string {
+	var b strings.Builder
+	b.WriteString("The agent is the SCIM service Entra calls (every ~40 minutes, and on demand).\nIt will answer at " + styles.Value.Render(s.st.Reach.PublicURL) + ".\n\n")
+	if s.agent != nil {
+		b.WriteString(styles.Good.Render("✓ The agent is running ("+s.st.AgentMode+").") + "\n\n")
+	}
+	b.WriteString(a.menu.view())
+	return b.String()
+}
+
+func (a *agentStep) keys(*session) []key.Binding {
+	return []key.Binding{keys.Enter, keys.Up, keys.Down}
+}
+func (a *agentStep) typing() bool   { return false }
+func (a *agentStep) operation() *op { return &a.op }
+
+// ---- configure + Test Connection ----
+
+// connectStep writes the settings to the app and runs Test Connection.
+type connectStep struct {
+	op     op
+	phase  string // "token", "configure", "test", "ok"
+	notice string
+}
+
+type (
+	configured struct{}
+	tested     struct{}
+)
+
+func (c *connectStep) init(s *session) tea.Cmd {
+	if s.token == "" && !s.st.Connected {
+		c.phase = "token"
+		return nil
+	}
+	return c.configure(s)
+}
+
+func (c *connectStep) configure(s *session) tea.Cmd {
+	if s.token == "" {
+		return c.test(s) // connected in an earlier run: Entra has its token
+	}
+	c.phase = "configure"
+	o := ConnectOptions{App: s.st.App, TenantURL: s.st.TenantURL, Token: s.token, Mappings: selectedMappings(s.st.Mappings),
+		MatchOnEmployeeID: s.st.MatchOnEmployeeID, ProvisionGroups: s.st.ProvisionGroups, ScopeAllUsers: s.st.ScopeAllUsers,
+		NotificationEmail: s.st.NotificationEmail, Assign: s.st.Assign}
+	return c.op.run(s, "writing the Tenant URL, token, mappings, scope and assignments to “"+s.st.App.Name+"”",
+		"Check that you are still signed in and may manage the app;",
+		func(ctx context.Context) (any, error) { return configured{}, s.b.Configure(ctx, o) })
+}
+
+func (c *connectStep) test(s *session) tea.Cmd {
+	c.phase = "test"
+	url := s.st.TenantURL
+	return c.op.run(s, "Entra is testing the connection to "+url,
+		"Entra must reach "+hostOf(url)+" from the internet: check DNS points here, the port is open and the certificate is valid;",
+		func(ctx context.Context) (any, error) { return tested{}, s.b.TestConnection(ctx) })
+}
+
+func (c *connectStep) update(s *session, msg tea.Msg) tea.Cmd {
+	if v, ok := c.op.finish(s, msg); ok {
+		if c.op.err != nil {
+			return nil
+		}
+		switch v := v.(type) {
+		case Issued:
+			s.token, s.st.TenantURL = v.Token, v.TenantURL
+			return c.configure(s)
+		case configured:
+			return c.test(s)
+		case tested:
+			c.phase = "ok"
+			s.st.Connected = true
+		}
+		return nil
+	}
+	k, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	switch {
+	case c.phase == "token" && key.Matches(k, keys.NewToken):
+		tenant := s.tenant()
+		return c.op.run(s, "issuing a new Secret Token", "Check that the data directory is writable;",
+			func(ctx context.Context) (any, error) { return s.b.IssueToken(ctx, tenant) })
+	case c.phase == "ok" && key.Matches(k, keys.Enter):
+		return next
+	}
+	return nil
+}
+
+func (c *connectStep) view(s *session) string {
+	var b strings.Builder
+	b.WriteString("Tenant URL  " + styles.Value.Render(s.st.TenantURL) + "\nApp         " + s.st.App.Name + "\n\n")
+	switch c.phase {
+	case "token":
+		b.WriteString("Entra needs the Secret Token, which was shown once in an earlier run and is\nnot stored in clear. Press n to issue a new one; the wizard hands it to Entra.")
+	case "ok":
+		b.WriteString(styles.Good.Render("✓ Entra reached the agent and accepted the token.") + "\n\nThe settings are saved in the app; next, provisioning starts.")
+	default:
+		mark := func(done bool, text string) string {
+			if done {
+				return styles.Good.Render("✓ ") + text
+			}
+			return styles.Muted.Render("· ") + text
+		}
+		b.WriteString(mark(c.phase == "test", "Settings written to the app") + "\n" + mark(false, "Test Connection"))
+	}
+	return b.String()
+}
+
+func (c *connectStep) keys(*session) []key.Binding {
+	switch c.phase {
+	case "token":
+		return []key.Binding{keys.NewToken}
+	case "ok":
+		return []key.Binding{keys.Enter}
+	}
+	return nil
+}
+func (c *connectStep) typing() bool   { return false }
+func (c *connectStep) operation() *op { return &c.op }
+
+// ---- provisioning ----
+
+// provisionStep starts provisioning and can provision one user on demand.
+type provisionStep struct {
+	op      op
+	started bool
+	user    textinput.Model
+	result  *OnDemandResult
+	who     string
+}
+
+type provStarted struct{}
+
+func (p *provisionStep) init(s *session) tea.Cmd {
+	def := ""
+	for _, a := range s.st.Assign {
+		if a.Kind == KindUser && strings.Contains(a.Detail, "@") {
+			def = a.Detail
+			break
+		}
+	}
+	p.user = newInput("user@example.com (empty: skip)", def)
+	return p.op.run(s, "starting the provisioning job", "Check that you may manage the app;",
+		func(ctx context.Context) (any, error) { return provStarted{}, s.b.StartProvisioning(ctx) })
+}
+
+func (p *provisionStep) update(s *session, msg tea.Msg) tea.Cmd {
+	if v, ok := p.op.finish(s, msg); ok {
+		if p.op.err != nil {
+			return nil
+		}
+		switch v := v.(type) {
+		case provStarted:
+			p.started = true
+			s.st.Provisioning = true
+		case OnDemandResult:
+			p.result = &v
+		}
+		return nil
+	}
+	if !p.started {
+		return nil
+	}
+	k, isKey := msg.(tea.KeyMsg)
+	if p.result != nil {
+		if isKey && key.Matches(k, keys.Enter) {
+			return next
+		}
+		return nil
+	}
+	if isKey && key.Matches(k, keys.Enter) {
+		u := strings.TrimSpace(p.user.Value())
+		if u == "" {
+			return next
+		}
+		p.who = u
+		return p.op.run(s, "Entra is provisioning "+u+" (import, scope, match, action)",
+			"Check the user exists and is assigned to the app;",
+			func(ctx context.Context) (any, error) { return s.b.ProvisionOnDemand(ctx, u) })
+	}
+	var cmd tea.Cmd
+	p.user, cmd = p.user.Update(msg)
+	return cmd
+}
+
+func statusMark(st string) string {
+	switch st {
+	case StepSuccess:
+		return styles.Good.Render("✓")
+	case StepSkipped:
+		return styles.Muted.Render("–")
+	case StepWarning:
+		return styles.Warn.Render("!")
+	default:
+		return styles.Bad.Render("✗")
+	}
+}
+
+func (p *provisionStep) view(*session) string {
+	var b strings.Builder
+	if !p.started {
+		return "Entra's provisioning job runs about every 40 minutes once started."
+	}
+	b.WriteString(styles.Good.Render("✓ Provisioning is on.") + " Entra's first full cycle can take up to 40 minutes.\n\n")
+	if p.result == nil {
+		b.WriteString("To see a user arrive now, provision one on demand:\n\n" + styles.Label.Render("User (UPN)") + "\n" + p.user.View())
+		return b.String()
+	}
+	b.WriteString(styles.Label.Render("Provisioned on demand: "+p.who) + "\n")
+	for _, st := range p.result.Steps {
+		b.WriteString(fmt.Sprintf("\n%s %s\n  %s", statusMark(st.Status), st.Name, styles.Muted.Render(st.Description)))
+	}
+	return b.String()
+}
+
+func (p *provisionStep) keys(*session) []key.Binding {
+	if !p.started {
+		return nil
+	}
+	return []key.Binding{keys.Enter}
+}
+func (p *provisionStep) typing() bool   { return p.started && p.result == nil }
+func (p *provisionStep) operation() *op { return &p.op }
+
+// ---- manual path ----
+
+// manualStep shows what to enter in the portal and waits for Entra's first
+// request.
+type manualStep struct {
+	op    op
+	first *FirstRequest
+}
+
+func (m *manualStep) init(s *session) tea.Cmd {
+	if s.token == "" {
+		return nil
+	}
+	return m.wait(s)
+}
+
+func (m *manualStep) wait(s *session) tea.Cmd {
+	return m.op.run(s, "waiting for Entra's first request (click Test Connection in the portal)",
+		"Check the Tenant URL and token in the portal, and that "+hostOf(s.st.TenantURL)+" reaches this machine;",
+		func(ctx context.Context) (any, error) { return s.b.WaitFirstRequest(ctx) })
+}
+
+func (m *manualStep) update(s *session, msg tea.Msg) tea.Cmd {
+	if v, ok := m.op.finish(s, msg); ok {
+		if m.op.err != nil {
+			return nil
+		}
+		switch v := v.(type) {
+		case Issued:
+			s.token, s.st.TenantURL = v.Token, v.TenantURL
+			return m.wait(s)
+		case FirstRequest:
+			m.first = &v
+			s.st.Connected = true
+		}
+		return nil
+	}
+	k, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return nil
+	}
+	switch {
+	case s.token == "" && key.Matches(k, keys.NewToken):
+		tenant := s.tenant()
+		return m.op.run(s, "issuing a new Secret Token", "Check that the data directory is writable;",
+			func(ctx context.Context) (any, error) { return s.b.IssueToken(ctx, tenant) })
+	case m.first != nil && key.Matches(k, keys.Enter):
+		return next
+	}
+	return nil
+}
+
+func (m *manualStep) view(s *session) string {
+	var b strings.Builder
+	tok := styles.Value.Render(s.token.String())
+	if s.token == "" {
+		tok = styles.Warn.Render("shown once in an earlier run: press n for a new one")
+	}
+	b.WriteString("Tenant URL    " + styles.Value.Render(s.st.TenantURL) + "\nSecret Token  " + tok + "\n\n")
+	b.WriteString("In the Entra admin center: Enterprise applications › New application ›\nCreate your own (non-gallery) › Provisioning › Automatic › Admin Credentials:\npaste both values › Test Connection › Save. Under Mappings, users need:\n\n")
+	for _, mp := range Mappings() {
+		if mp.Required {
+			b.WriteString(fmt.Sprintf("  %-18s → %s\n", mp.Source, shortTarget(mp.Target)))
+		}
+	}
+	b.WriteString("\nThen assign users and groups, and set Provisioning Status to On.")
+	if m.first != nil {
+		b.WriteString("\n\n" + styles.Good.Render(fmt.Sprintf("✓ Entra's first request arrived at %s: %s %s", m.first.At.Format("15:04:05"), m.first.Method, m.first.Path)))
+	}
+	return b.String()
+}
+
+func (m *manualStep) keys(s *session) []key.Binding {
+	switch {
+	case s.token == "":
+		return []key.Binding{keys.NewToken}
+	case m.first != nil:
+		return []key.Binding{keys.Enter}
+	}
+	return nil
+}
+func (m *manualStep) typing() bool   { return false }
+func (m *manualStep) operation() *op { return &m.op }
+
+// ---- summary ----
+
+// summaryStep says where everything is and which commands to use next.
+type summaryStep struct{}
+
+func (*summaryStep) init(*session) tea.Cmd { return nil }
+
+func (*summaryStep) update(s *session, msg tea.Msg) tea.Cmd {
+	if k, ok := msg.(tea.KeyMsg); ok && key.Matches(k, keys.Enter) {
+		return func() tea.Msg { return quitMsg{done: true} }
+	}
+	return nil
+}
+
+func (*summaryStep) view(s *session) string {
+	var b strings.Builder
+	b.WriteString(styles.Good.Render("Roster is set up.") + "\n\n")
+	b.WriteString("Tenant URL  " + styles.Value.Render(s.st.TenantURL) + "\n")
+	if s.st.DataDir != "" {
+		b.WriteString("Data        " + s.st.DataDir + "\n")
+	}
+	if s.agent != nil && s.agent.LogFile != "" {
+		b.WriteString("Agent log   " + s.agent.LogFile + "\n")
+	}
+	switch {
+	case s.st.AgentMode == AgentService:
+		svc := "roster"
+		if s.agent != nil && s.agent.Service != "" {
+			svc = s.agent.Service
+		}
+		b.WriteString("Agent       runs as the service " + svc + "\n")
+	case s.agent != nil:
+		b.WriteString("Agent       keeps running in this terminal after you press enter\n")
+	}
+	b.WriteString("\n" + styles.Label.Render("Next") + "\n")
+	cmds := [][2]string{
+		{"roster users list", "the users Entra has provisioned"},
+		{"roster log", "every request Entra made"},
+	}
+	if s.st.Path == PathGraph {
+		cmds = append([][2]string{
+			{"roster entra status", "the provisioning job's state and last cycle"},
+			{"roster entra logs", "Entra's provisioning log for this app"},
+		}, cmds...)
+	}
+	for _, c := range cmds {
+		b.WriteString(fmt.Sprintf("  %-20s %s\n", c[0], styles.Muted.Render(c[1])))
+	}
+	b.WriteString("\nRun `roster setup` again to change any of this.")
+	return b.String()
+}
+
+func (*summaryStep) keys(*session) []key.Binding {
+	return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "finish"))}
+}
+func (*summaryStep) typing() bool   { return false }
+func (*summaryStep) operation() *op { return nil }

@@ -1,0 +1,373 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/spinner"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/rosterhq/roster/tui/styles"
+)
+
+// ErrQuit is returned by Run when the owner quits before the summary; the
+// progress is saved and the next run resumes.
+var ErrQuit = errors.New("setup quit before the end (run it again to resume)")
+
+// Options configure the interactive wizard.
+type Options struct {
+	Tenant    string        // tenant to set up; empty: "default"
+	Logger    *slog.Logger  // where the wizard logs (a file, never the screen); nil: discard
+	Input     io.Reader     // nil: stdin
+	Output    io.Writer     // nil: stdout
+	AltScreen bool          // use the terminal's alternate screen
+	Still     bool          // draw a fixed spinner frame (tests, screen readers)
+	Debounce  time.Duration // pause after typing before searching; zero: 250ms
+}
+
+// session is what every step shares: the backend, the answers, and what
+// exists only in memory (the token, the Graph sign-in).
+type session struct {
+	ctx      context.Context
+	b        Backend
+	log      *slog.Logger
+	st       State
+	token    Secret   // shown once; never saved
+	account  *Account // signed in during this run
+	agent    *AgentInfo
+	existing *Existing
+	resumeAt string // step to jump to once signed in again
+	width    int
+	height   int
+	still    bool
+	debounce time.Duration
+	seq      int
+}
+
+func (s *session) tenant() string {
+	if s.st.Tenant == "" {
+		return "default"
+	}
+	return s.st.Tenant
+}
+
+// step is one screen of the wizard. Steps change in place and talk to the
+// router with nextMsg, prevMsg and gotoMsg (huh's navigation pattern).
+type step interface {
+	init(s *session) tea.Cmd
+	update(s *session, msg tea.Msg) tea.Cmd
+	view(s *session) string
+	keys(s *session) []key.Binding
+	typing() bool // a text input has the focus: q and letters go to it
+	operation() *op
+}
+
+// backer is a step with its own inner Back (for example a form's first page).
+type backer interface {
+	back(s *session) (tea.Cmd, bool)
+}
+
+type (
+	nextMsg  struct{}
+	prevMsg  struct{}
+	gotoMsg  struct{ step string }
+	savedMsg struct{ err error }
+	quitMsg  struct{ done bool }
+)
+
+func next() tea.Msg { return nextMsg{} }
+
+// model is the parent router (glow's ui.go pattern): it owns the session,
+// the current step, the spinner and the help line.
+type model struct {
+	s        *session
+	id       string
+	cur      step
+	spin     spinner.Model
+	help     help.Model
+	warn     string // a problem outside the step (saving the state)
+	quitArm  bool   // ctrl+c pressed once
+	quitting bool
+	done     bool
+}
+
+func newModel(ctx context.Context, b Backend, opts Options) *model {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := opts.Debounce
+	if d == 0 {
+		d = 250 * time.Millisecond
+	}
+	s := &session{ctx: ctx, b: b, log: log, width: 80, height: 24, still: opts.Still, debounce: d}
+	s.st.Tenant = opts.Tenant
+	sp := spinner.New(spinner.WithSpinner(spinner.Dot), spinner.WithStyle(styles.Spinner))
+	h := help.New()
+	h.Width = s.width
+	m := &model{s: s, spin: sp, help: h}
+	m.id, m.cur = StepWelcome, newStep(StepWelcome)
+	return m
+}
+
+func newStep(id string) step {
+	switch id {
+	case StepWelcome:
+		return &welcomeStep{}
+	case StepReach:
+		return &reachStep{}
+	case StepToken:
+		return &tokenStep{}
+	case StepDomains:
+		return &domainsStep{}
+	case StepSignIn:
+		return &signInStep{}
+	case StepApp:
+		return &appStep{}
+	case StepMappings:
+		return &mappingsStep{}
+	case StepSettings:
+		return &settingsStep{}
+	case StepAssign:
+		return &assignStep{}
+	case StepAgent:
+		return &agentStep{}
+	case StepConnect:
+		return &connectStep{}
+	case StepProvision:
+		return &provisionStep{}
+	case StepManual:
+		return &manualStep{}
+	default:
+		return &summaryStep{}
+	}
+}
+
+// Init implements tea.Model.
+func (m *model) Init() tea.Cmd {
+	cmds := []tea.Cmd{m.cur.init(m.s)}
+	if !m.s.still {
+		cmds = append(cmds, m.spin.Tick)
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *model) enter(id string) tea.Cmd {
+	if o := m.cur.operation(); o != nil {
+		o.stop()
+	}
+	if st, ok := m.cur.(interface{ stopOps() }); ok {
+		st.stopOps()
+	}
+	m.s.log.Info("step", "from", m.id, "to", id)
+	m.id, m.cur = id, newStep(id)
+	m.quitArm = false
+	save := tea.Cmd(nil)
+	if id != StepWelcome {
+		m.s.st.Step = id
+		m.s.st.Version = StateVersion
+		m.s.st.Done = id == StepSummary
+		st := m.s.st
+		s := m.s
+		save = func() tea.Msg { return savedMsg{err: s.b.SaveState(s.ctx, st)} }
+	}
+	return tea.Batch(save, m.cur.init(m.s))
+}
+
+// Update implements tea.Model.
+func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.s.width, m.s.height = msg.Width, msg.Height
+		m.help.Width = msg.Width
+	case spinner.TickMsg:
+		var cmd tea.Cmd
+		m.spin, cmd = m.spin.Update(msg)
+		return m, cmd
+	case nextMsg:
+		if n := nextStep(m.s.st, m.id); n != "" {
+			return m, m.enter(n)
+		}
+		return m, nil
+	case prevMsg:
+		if p := prevStep(m.s.st, m.id); p != "" {
+			return m, m.enter(p)
+		}
+		return m, nil
+	case gotoMsg:
+		return m, m.enter(msg.step)
+	case savedMsg:
+		if msg.err != nil {
+			m.warn = "Could not save the progress (" + msg.err.Error() + "); setup goes on, but a new run will not resume here."
+			m.s.log.Error("save state", "err", msg.err)
+		} else {
+			m.warn = ""
+		}
+		return m, nil
+	case quitMsg:
+		m.quitting, m.done = true, msg.done
+		return m, tea.Quit
+	case tea.KeyMsg:
+		if cmd, handled := m.key(msg); handled {
+			return m, cmd
+		}
+	}
+	return m, m.cur.update(m.s, msg)
+}
+
+// key handles the keys that mean the same on every step.
+func (m *model) key(msg tea.KeyMsg) (tea.Cmd, bool) {
+	o := m.cur.operation()
+	if key.Matches(msg, keys.Interrupt) {
+		if o != nil && o.busy() {
+			o.stop()
+			return nil, true
+		}
+		if m.quitArm {
+			return func() tea.Msg { return quitMsg{} }, true
+		}
+		m.quitArm = true
+		return nil, true
+	}
+	m.quitArm = false
+	if o != nil && o.busy() {
+		if key.Matches(msg, keys.Cancel) {
+			o.stop()
+		}
+		return nil, true // nothing else while waiting
+	}
+	if key.Matches(msg, keys.Back) {
+		if b, ok := m.cur.(backer); ok {
+			if cmd, handled := b.back(m.s); handled {
+				return cmd, true
+			}
+		}
+		if o != nil {
+			o.err = nil
+		}
+		return func() tea.Msg { return prevMsg{} }, true
+	}
+	if m.cur.typing() {
+		return nil, false
+	}
+	if o != nil && o.failed() && key.Matches(msg, keys.Retry) {
+		return o.again(), true
+	}
+	if key.Matches(msg, keys.Quit) {
+		return func() tea.Msg { return quitMsg{} }, true
+	}
+	return nil, false
+}
+
+// View implements tea.Model.
+func (m *model) View() string {
+	if m.quitting {
+		return ""
+	}
+	w := m.s.width
+	wrap := lipgloss.NewStyle().Width(w)
+	n, total := position(m.s.st, m.id)
+	head := styles.Title.Render(stepTitles[m.id]) + styles.Progress.Render(fmt.Sprintf("  ·  Roster setup, step %d of %d", n, total))
+
+	var foot []string
+	if o := m.cur.operation(); o != nil {
+		switch {
+		case o.busy():
+			frame := m.spin.View()
+			if m.s.still {
+				frame = styles.Spinner.Render("⣾")
+			}
+			foot = append(foot, frame+" "+o.label+"…")
+		case o.cancelled():
+			foot = append(foot, styles.Warn.Render("Cancelled: "+o.label+". Press r to try again, or esc to go back."))
+		case o.err != nil:
+			foot = append(foot, styles.Bad.Render("✗ Could not finish "+o.label+": ")+o.err.Error())
+			foot = append(foot, hintOf(o.err, o.hint)+" Press r to retry.")
+		}
+	}
+	if m.warn != "" {
+		foot = append(foot, styles.Warn.Render(m.warn))
+	}
+	if m.quitArm {
+		foot = append(foot, styles.Warn.Render("Press ctrl+c again to quit (progress is saved)."))
+	}
+	helpLine := m.help.ShortHelpView(m.bindings())
+
+	footer := wrap.Render(strings.Join(foot, "\n"))
+	if len(foot) == 0 {
+		footer = ""
+	}
+	body := wrap.Render(m.cur.view(m.s))
+	// Keep everything on screen: the body gives way to the header and footer.
+	room := m.s.height - 2 - lipgloss.Height(helpLine) - 1
+	if footer != "" {
+		room -= lipgloss.Height(footer) + 1
+	}
+	lines := strings.Split(body, "\n")
+	if room > 0 && len(lines) > room {
+		lines = append(lines[:room-1], styles.Muted.Render("… (make the terminal taller to see the rest)"))
+	}
+	parts := []string{wrap.Render(head), "", strings.Join(lines, "\n")}
+	if footer != "" {
+		parts = append(parts, "", footer)
+	}
+	parts = append(parts, "", helpLine)
+	return strings.Join(parts, "\n")
+}
+
+func (m *model) bindings() []key.Binding {
+	o := m.cur.operation()
+	if o != nil && o.busy() {
+		return []key.Binding{keys.Cancel, keys.Interrupt}
+	}
+	var bs []key.Binding
+	bs = append(bs, m.cur.keys(m.s)...)
+	if o != nil && o.failed() {
+		bs = append(bs, keys.Retry)
+	}
+	if m.id != StepWelcome {
+		bs = append(bs, keys.Back)
+	}
+	if !m.cur.typing() {
+		bs = append(bs, keys.Quit)
+	} else {
+		bs = append(bs, keys.Interrupt)
+	}
+	return bs
+}
+
+// Run runs the interactive wizard until the owner finishes (nil) or quits
+// (ErrQuit); the progress is saved after each step either way.
+func Run(ctx context.Context, b Backend, opts Options) error {
+	m := newModel(ctx, b, opts)
+	popts := []tea.ProgramOption{tea.WithContext(ctx)}
+	if opts.AltScreen {
+		popts = append(popts, tea.WithAltScreen())
+	}
+	if opts.Input != nil {
+		popts = append(popts, tea.WithInput(opts.Input))
+	}
+	if opts.Output != nil {
+		popts = append(popts, tea.WithOutput(opts.Output))
+	}
+	final, err := tea.NewProgram(m, popts...).Run()
+	if err != nil {
+		return fmt.Errorf("setup wizard: %w", err)
+	}
+	if fm, ok := final.(*model); ok && fm.done {
+		return nil
+	}
+	return ErrQuit
+}
+
+// stripped returns s without ANSI escapes (for tests and width checks).
+func stripped(s string) string { return ansi.Strip(s) }
