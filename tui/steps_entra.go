@@ -30,13 +30,17 @@ type deviceCodeMsg struct {
 	code DeviceCode
 }
 
-func (g *signInStep) init(s *session) tea.Cmd {
-	g.menu.items = []choice{
+func (*signInStep) choices() []choice {
+	return []choice{
 		{SignInDeviceCode, "Sign in with a code in your browser", "Any device; needs the Application Administrator role."},
 		{SignInAzureCLI, "Use the Azure CLI's sign-in", "If you ran `az login` on this machine."},
 		{SignInClientSecret, "Use an app registration's client secret", "For automation; the app needs Graph application permissions."},
 		{SignInManual, "Configure Entra by hand in the portal", "No sign-in: the wizard shows what to paste, then waits for Entra."},
 	}
+}
+
+func (g *signInStep) init(s *session) tea.Cmd {
+	g.menu.items = g.choices()
 	switch {
 	case s.st.Path == PathManual:
 		g.menu.selectID(SignInManual)

@@ -164,13 +164,17 @@ type reachStep struct {
 	reach Reach
 }
 
-func (r *reachStep) init(s *session) tea.Cmd {
-	r.menu.items = []choice{
+func (*reachStep) choices() []choice {
+	return []choice{
 		{TLSACME, "Automatic certificate", "This machine has a public hostname; Roster gets a certificate (ACME)."},
 		{TLSFiles, "My own certificate", "Use certificate and key files you already have."},
 		{TLSProxy, "Behind a reverse proxy or tunnel", "Your proxy serves HTTPS and forwards to the agent."},
 		{TLSOnPrem, "Entra's on-premises provisioning agent", "No inbound access: Microsoft's agent on your network calls Roster."},
 	}
+}
+
+func (r *reachStep) init(s *session) tea.Cmd {
+	r.menu.items = r.choices()
 	if s.st.Reach.TLS != "" {
 		r.menu.selectID(s.st.Reach.TLS)
 	}

@@ -20,11 +20,15 @@ type agentStep struct {
 	menu menu
 }
 
-func (a *agentStep) init(s *session) tea.Cmd {
-	a.menu.items = []choice{
+func (*agentStep) choices() []choice {
+	return []choice{
 		{AgentForeground, "Run it in this terminal", "It keeps running after the wizard until you press ctrl+c."},
 		{AgentService, "Install it as a system service", "Starts at boot and restarts on failure (needs root or sudo)."},
 	}
+}
+
+func (a *agentStep) init(s *session) tea.Cmd {
+	a.menu.items = a.choices()
 	if s.st.AgentMode != "" {
 		a.menu.selectID(s.st.AgentMode)
 	}

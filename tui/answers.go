@@ -1,0 +1,424 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Answers are the wizard's answers in a file, for `roster setup --answers`:
+// the same flow runs without a terminal.
+type Answers struct {
+	Tenant string `json:"tenant,omitempty"` // default "default"
+
+	TLS       string `json:"tls"`                  // acme, files, proxy or onprem
+	PublicURL string `json:"public_url"`           // https://scim.example.com (local URL for onprem)
+	Listen    string `json:"listen,omitempty"`     // default :443 (acme, files) or 127.0.0.1:8080
+	CertFile  string `json:"cert_file,omitempty"`  // tls files
+	KeyFile   string `json:"key_file,omitempty"`   // tls files
+	ACMEEmail string `json:"acme_email,omitempty"` // tls acme
+
+	Domains []string `json:"domains,omitempty"` // email domains to add (pending ones do not stop the run)
+
+	SignIn          string `json:"sign_in"`                     // device-code, azure-cli, client-secret or manual
+	TenantID        string `json:"tenant_id,omitempty"`         // Entra directory (tenant) ID or domain
+	ClientID        string `json:"client_id,omitempty"`         // client-secret
+	ClientSecretEnv string `json:"client_secret_env,omitempty"` // environment variable holding the secret
+	Cloud           string `json:"cloud,omitempty"`
+
+	App               string   `json:"app,omitempty"`      // app name (reused when one has exactly this name; default "Roster")
+	Mappings          []string `json:"mappings,omitempty"` // optional mappings to add: givenName, surname, employeeId, manager
+	MatchOnEmployeeID bool     `json:"match_on_employee_id,omitempty"`
+	ProvisionGroups   *bool    `json:"provision_groups,omitempty"` // default true
+	Scope             string   `json:"scope,omitempty"`            // assigned (default) or all
+	NotificationEmail string   `json:"notification_email,omitempty"`
+	Assign            []string `json:"assign,omitempty"` // names, UPNs or object IDs; each must match one user or group
+
+	Agent             string `json:"agent,omitempty"`               // foreground (default) or service
+	ProvisionOnDemand string `json:"provision_on_demand,omitempty"` // a user to provision at once
+	WaitFirstRequest  string `json:"wait_first_request,omitempty"`  // manual path: how long to wait (Go duration, e.g. 10m)
+}
+
+// LoadAnswers reads an answers file (JSON; unknown fields are errors) and
+// validates it.
+func LoadAnswers(path string) (Answers, error) {
+	var a Answers
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return a, fmt.Errorf("read answers: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		return a, fmt.Errorf("parse answers %s: %w", path, err)
+	}
+	if err := a.Validate(); err != nil {
+		return a, fmt.Errorf("answers %s: %w", path, err)
+	}
+	return a, nil
+}
+
+// Validate checks every field and reports all problems at once.
+func (a Answers) Validate() error {
+	var errs []error
+	bad := func(field, problem string) { errs = append(errs, fmt.Errorf("%s: %s", field, problem)) }
+	switch a.TLS {
+	case TLSACME, TLSFiles:
+		if p := checkURL("https")(a.PublicURL); p != "" {
+			bad("public_url", p)
+		}
+		if a.TLS == TLSACME {
+			if p := checkEmail(false)(a.ACMEEmail); p != "" {
+				bad("acme_email", p)
+			}
+		} else {
+			if a.CertFile == "" {
+				bad("cert_file", "required with tls files")
+			}
+			if a.KeyFile == "" {
+				bad("key_file", "required with tls files")
+			}
+		}
+	case TLSProxy:
+		if p := checkURL("https")(a.PublicURL); p != "" {
+			bad("public_url", p)
+		}
+	case TLSOnPrem:
+		if p := checkURL("http", "https")(a.PublicURL); p != "" {
+			bad("public_url", p)
+		}
+	default:
+		bad("tls", "one of acme, files, proxy, onprem")
+	}
+	for _, d := range a.Domains {
+		if p := checkHost(d); p != "" {
+			bad("domains", fmt.Sprintf("%q: %s", d, strings.Replace(p, "hostname", "domain", 1)))
+		}
+	}
+	switch a.SignIn {
+	case SignInDeviceCode, SignInAzureCLI:
+	case SignInClientSecret:
+		if a.TenantID == "" {
+			bad("tenant_id", "required with sign_in client-secret")
+		}
+		if a.ClientID == "" {
+			bad("client_id", "required with sign_in client-secret")
+		}
+		if a.ClientSecretEnv == "" {
+			bad("client_secret_env", "name the environment variable that holds the secret")
+		} else if os.Getenv(a.ClientSecretEnv) == "" {
+			bad("client_secret_env", "$"+a.ClientSecretEnv+" is empty")
+		}
+	case SignInManual:
+		if a.WaitFirstRequest != "" {
+			if _, err := time.ParseDuration(a.WaitFirstRequest); err != nil {
+				bad("wait_first_request", "a duration such as 10m")
+			}
+		}
+	default:
+		bad("sign_in", "one of device-code, azure-cli, client-secret, manual")
+	}
+	optional := []string{}
+	for _, m := range Mappings() {
+		if !m.Required {
+			optional = append(optional, m.Source)
+		}
+	}
+	for _, m := range a.Mappings {
+		if !slices.Contains(optional, m) {
+			bad("mappings", fmt.Sprintf("%q: one of %s (the required five are always on)", m, strings.Join(optional, ", ")))
+		}
+	}
+	switch a.Scope {
+	case "", "assigned", "all":
+	default:
+		bad("scope", "assigned or all")
+	}
+	if a.Scope != "all" && a.SignIn != SignInManual && a.SignIn != "" && len(a.Assign) == 0 {
+		bad("assign", "name at least one user or group (or set scope to all)")
+	}
+	if p := checkEmail(true)(a.NotificationEmail); p != "" {
+		bad("notification_email", p)
+	}
+	switch a.Agent {
+	case "", AgentForeground, AgentService:
+	default:
+		bad("agent", "foreground or service")
+	}
+	return errors.Join(errs...)
+}
+
+func (a Answers) reach() Reach {
+	r := Reach{PublicURL: strings.TrimRight(a.PublicURL, "/"), TLS: a.TLS, Listen: a.Listen, CertFile: a.CertFile, KeyFile: a.KeyFile, ACMEEmail: a.ACMEEmail}
+	if r.Listen == "" {
+		r.Listen = "127.0.0.1:8080"
+		if a.TLS == TLSACME || a.TLS == TLSFiles {
+			r.Listen = ":443"
+		}
+	}
+	return r
+}
+
+// flow runs the answers against the backend, printing progress lines.
+type flow struct {
+	b   Backend
+	out io.Writer
+	st  State
+}
+
+func (f *flow) say(format string, args ...any) { fmt.Fprintf(f.out, format+"\n", args...) }
+
+func (f *flow) save(ctx context.Context, step string) error {
+	f.st.Step, f.st.Version = step, StateVersion
+	if err := f.b.SaveState(ctx, f.st); err != nil {
+		return fmt.Errorf("save progress: %w", err)
+	}
+	return nil
+}
+
+// RunAnswers runs the whole setup from answers without a terminal, printing
+// one progress line per step to out. It stops at the first error.
+func RunAnswers(ctx context.Context, a Answers, b Backend, out io.Writer) error {
+	if err := a.Validate(); err != nil {
+		return fmt.Errorf("answers: %w", err)
+	}
+	f := &flow{b: b, out: out}
+	return f.run(ctx, a)
+}
+
+func (f *flow) run(ctx context.Context, a Answers) error {
+	st := &f.st
+	st.Tenant = orDefault(a.Tenant, "default")
+	st.Reach = a.reach()
+	if err := f.b.SetReach(ctx, st.Reach); err != nil {
+		return fmt.Errorf("set how Entra reaches the agent: %w", err)
+	}
+	f.say("✓ Entra will reach the agent at %s (%s)", st.Reach.PublicURL, st.Reach.TLS)
+	if err := f.save(ctx, StepToken); err != nil {
+		return err
+	}
+
+	issued, err := f.b.IssueToken(ctx, st.Tenant)
+	if err != nil {
+		return fmt.Errorf("issue the Secret Token: %w", err)
+	}
+	st.TenantURL, st.TokenIssued = issued.TenantURL, true
+	f.say("✓ Secret Token issued for %s", st.TenantURL)
+	if err := f.save(ctx, StepDomains); err != nil {
+		return err
+	}
+
+	for _, name := range a.Domains {
+		name = strings.ToLower(name)
+		d, err := f.b.AddDomain(ctx, st.Tenant, name)
+		if err != nil {
+			return fmt.Errorf("add domain %s: %w", name, err)
+		}
+		if d.State != DomainVerified {
+			if d, err = f.b.CheckDomain(ctx, st.Tenant, name); err != nil {
+				return fmt.Errorf("check domain %s: %w", name, err)
+			}
+		}
+		if d.State == DomainVerified {
+			f.say("✓ Domain %s verified", d.Name)
+		} else {
+			f.say("… Domain %s %s: add the TXT record %s with the value %s (the agent keeps checking)", d.Name, d.State, d.TXTName, d.TXTValue)
+		}
+		st.Domains = append(st.Domains, d.Name)
+	}
+	if err := f.save(ctx, StepSignIn); err != nil {
+		return err
+	}
+
+	agentOpts := AgentOptions{Mode: orDefault(a.Agent, AgentForeground), Reach: st.Reach}
+	if a.SignIn == SignInManual {
+		st.Path = PathManual
+		if err := f.startAgent(ctx, agentOpts); err != nil {
+			return err
+		}
+		f.say("Enter these in the Entra portal (Provisioning › Admin Credentials):")
+		f.say("  Tenant URL:   %s", st.TenantURL)
+		f.say("  Secret Token: %s", issued.Token.String())
+		f.say("  Required mappings: userPrincipalName→userName, displayName→displayName, jobTitle→title, mail→emails[type eq \"work\"].value, department→enterprise:department")
+		if err := f.save(ctx, StepManual); err != nil {
+			return err
+		}
+		if a.WaitFirstRequest != "" {
+			d, _ := time.ParseDuration(a.WaitFirstRequest)
+			wctx, cancel := context.WithTimeout(ctx, d)
+			defer cancel()
+			f.say("… waiting up to %s for Entra's first request", d)
+			fr, err := f.b.WaitFirstRequest(wctx)
+			if err != nil {
+				return fmt.Errorf("wait for Entra's first request: %w", err)
+			}
+			st.Connected = true
+			f.say("✓ Entra's first request arrived at %s: %s %s", fr.At.Format(time.RFC3339), fr.Method, fr.Path)
+		}
+		return f.finish(ctx)
+	}
+
+	st.Path = PathGraph
+	so := SignInOptions{Method: a.SignIn, TenantID: a.TenantID, ClientID: a.ClientID, Cloud: a.Cloud}
+	if a.ClientSecretEnv != "" {
+		so.ClientSecret = Secret(os.Getenv(a.ClientSecretEnv))
+	}
+	acc, err := f.b.SignIn(ctx, so, func(dc DeviceCode) {
+		f.say("To sign in, open %s and enter the code %s", dc.VerificationURL, dc.UserCode)
+	})
+	if err != nil {
+		return fmt.Errorf("sign in to Microsoft: %w", err)
+	}
+	so.ClientSecret = ""
+	st.SignIn = so
+	f.say("✓ Signed in as %s", acc.Name)
+
+	name := orDefault(a.App, "Roster")
+	apps, err := f.b.FindApps(ctx, name)
+	if err != nil {
+		return fmt.Errorf("look for the app %q: %w", name, err)
+	}
+	i := slices.IndexFunc(apps, func(x App) bool { return x.Name == name })
+	if i >= 0 {
+		st.App = apps[i]
+		f.say("✓ Using the existing app %q (%s)", st.App.Name, st.App.AppID)
+	} else {
+		f.say("… creating the app %q (Entra can take a minute)", name)
+		if st.App, err = f.b.CreateApp(ctx, name); err != nil {
+			return fmt.Errorf("create enterprise app: %w", err)
+		}
+		f.say("✓ Created the app %q (%s)", st.App.Name, st.App.AppID)
+	}
+	if err := f.save(ctx, StepMappings); err != nil {
+		return err
+	}
+
+	st.Mappings = append([]string{}, a.Mappings...)
+	if a.MatchOnEmployeeID && !slices.Contains(st.Mappings, "employeeId") {
+		st.Mappings = append(st.Mappings, "employeeId")
+	}
+	st.MatchOnEmployeeID = a.MatchOnEmployeeID
+	st.ProvisionGroups = a.ProvisionGroups == nil || *a.ProvisionGroups
+	st.ScopeAllUsers = a.Scope == "all"
+	st.NotificationEmail = a.NotificationEmail
+	for _, q := range a.Assign {
+		p, err := f.resolve(ctx, q)
+		if err != nil {
+			return err
+		}
+		st.Assign = append(st.Assign, p)
+	}
+	if err := f.save(ctx, StepAgent); err != nil {
+		return err
+	}
+	if err := f.startAgent(ctx, agentOpts); err != nil {
+		return err
+	}
+	if err := f.save(ctx, StepConnect); err != nil {
+		return err
+	}
+
+	err = f.b.Configure(ctx, ConnectOptions{App: st.App, TenantURL: st.TenantURL, Token: issued.Token, Mappings: selectedMappings(st.Mappings),
+		MatchOnEmployeeID: st.MatchOnEmployeeID, ProvisionGroups: st.ProvisionGroups, ScopeAllUsers: st.ScopeAllUsers,
+		NotificationEmail: st.NotificationEmail, Assign: st.Assign})
+	if err != nil {
+		return fmt.Errorf("configure the app: %w", err)
+	}
+	f.say("✓ Tenant URL, token, %d mappings, scope and %d assignments written to the app", len(selectedMappings(st.Mappings)), len(st.Assign))
+	if err := f.b.TestConnection(ctx); err != nil {
+		return fmt.Errorf("test connection: %w", err)
+	}
+	st.Connected = true
+	f.say("✓ Test Connection: Entra reached the agent")
+	if err := f.save(ctx, StepProvision); err != nil {
+		return err
+	}
+	if err := f.b.StartProvisioning(ctx); err != nil {
+		return fmt.Errorf("start provisioning: %w", err)
+	}
+	st.Provisioning = true
+	f.say("✓ Provisioning started")
+	if a.ProvisionOnDemand != "" {
+		res, err := f.b.ProvisionOnDemand(ctx, a.ProvisionOnDemand)
+		if err != nil {
+			return fmt.Errorf("provision %s on demand: %w", a.ProvisionOnDemand, err)
+		}
+		f.say("✓ Provisioned %s on demand:", a.ProvisionOnDemand)
+		failed := false
+		for _, s := range res.Steps {
+			f.say("  %-8s %s: %s", s.Status, s.Name, s.Description)
+			failed = failed || s.Status == StepFailed
+		}
+		if failed {
+			return fmt.Errorf("provision %s on demand: a step failed (see above)", a.ProvisionOnDemand)
+		}
+	}
+	return f.finish(ctx)
+}
+
+func (f *flow) startAgent(ctx context.Context, o AgentOptions) error {
+	info, err := f.b.StartAgent(ctx, o)
+	if err != nil {
+		return fmt.Errorf("start the agent: %w", err)
+	}
+	f.st.AgentMode, f.st.DataDir = o.Mode, info.DataDir
+	if info.TenantURL != "" {
+		f.st.TenantURL = info.TenantURL
+	}
+	f.say("✓ Agent running (%s), listening on %s", o.Mode, info.Listen)
+	return nil
+}
+
+// resolve finds the one user or group a query names.
+func (f *flow) resolve(ctx context.Context, q string) (Principal, error) {
+	ps, err := f.b.SearchPrincipals(ctx, q)
+	if err != nil {
+		return Principal{}, fmt.Errorf("search %q: %w", q, err)
+	}
+	var exact []Principal
+	for _, p := range ps {
+		if strings.EqualFold(p.Name, q) || strings.EqualFold(p.Detail, q) || p.ID == q {
+			exact = append(exact, p)
+		}
+	}
+	if len(exact) == 0 && len(ps) == 1 {
+		exact = ps
+	}
+	switch len(exact) {
+	case 1:
+		f.say("✓ Assign %s %s", strings.ToLower(exact[0].Kind), exact[0].Name)
+		return exact[0], nil
+	case 0:
+		return Principal{}, fmt.Errorf("assign: no user or group matches %q", q)
+	default:
+		var names []string
+		for _, p := range exact {
+			names = append(names, p.Kind+" "+p.Name+" ("+p.ID+")")
+		}
+		return Principal{}, fmt.Errorf("assign: %q matches several: %s; use the object ID", q, strings.Join(names, ", "))
+	}
+}
+
+func (f *flow) finish(ctx context.Context) error {
+	f.st.Done = true
+	if err := f.save(ctx, StepSummary); err != nil {
+		return err
+	}
+	f.say("Done. Tenant URL: %s", f.st.TenantURL)
+	if f.st.DataDir != "" {
+		f.say("Data: %s", f.st.DataDir)
+	}
+	if f.st.Path == PathGraph {
+		f.say("Next: roster entra status · roster entra logs · roster log · roster users list")
+	} else {
+		f.say("Next: roster log · roster users list")
+	}
+	return nil
+}
