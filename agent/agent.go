@@ -1,14 +1,20 @@
 // Package agent runs Roster's headless SCIM 2.0 service provider: the HTTP
-// server and its background loops, with graceful shutdown.
+// or HTTPS server, side listeners (metrics, ACME http-01 challenges), the
+// background loops, readiness, and graceful shutdown.
 package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -32,13 +38,41 @@ type Options struct {
 	DomainChecker  directory.DomainChecker
 	DomainInterval time.Duration
 	Logger         *slog.Logger
+
+	// TLSConfig, when set, makes Serve speak HTTPS on its listener (see
+	// package tlsserve); nil serves plain HTTP, for running behind a
+	// TLS-terminating reverse proxy. A config that allows TLS below 1.2 is
+	// raised to 1.2, as Entra requires.
+	TLSConfig *tls.Config
+	// Handler serves the API; nil builds scimhttp.New from PublicURL and
+	// Logger. Pass one built with rate limits, client addresses and metrics.
+	Handler http.Handler
+	// Middleware, when set, wraps the whole handler (outermost), for
+	// instance request logging or metrics that must see every request.
+	Middleware func(http.Handler) http.Handler
+	// Ready is an extra readiness condition for /readyz, e.g. "a TLS
+	// certificate has been obtained"; an error answers 503 with its text.
+	// /readyz also answers 503 once shutdown has begun.
+	Ready func() error
+	// Endpoints are side listeners served next to the API and shut down
+	// with it: the metrics listener, the ACME http-01 listener.
+	Endpoints []Endpoint
+}
+
+// Endpoint is a side listener with its handler.
+type Endpoint struct {
+	// Name says what the endpoint is for in logs and errors, e.g. "metrics".
+	Name     string
+	Listener net.Listener
+	Handler  http.Handler
 }
 
 // Agent is the SCIM service over one store.
 type Agent struct {
-	dir *directory.Service
-	opt Options
-	log *slog.Logger
+	dir      *directory.Service
+	opt      Options
+	log      *slog.Logger
+	stopping atomic.Bool
 }
 
 // New returns an Agent.
@@ -59,36 +93,103 @@ func New(dir *directory.Service, opt Options) *Agent {
 	return &Agent{dir: dir, opt: opt, log: log}
 }
 
-// Handler returns the agent's HTTP handler.
+// Handler returns the agent's HTTP handler: Options.Handler (or the SCIM
+// API) behind /readyz's extra conditions, wrapped in Options.Middleware.
 func (a *Agent) Handler() http.Handler {
-	return scimhttp.New(a.dir, scimhttp.Options{PublicURL: a.opt.PublicURL, Logger: a.log})
+	h := a.opt.Handler
+	if h == nil {
+		h = scimhttp.New(a.dir, scimhttp.Options{PublicURL: a.opt.PublicURL, Logger: a.log})
+	}
+	h = a.readiness(h)
+	if a.opt.Middleware != nil {
+		h = a.opt.Middleware(h)
+	}
+	return h
 }
 
-// Serve serves on ln until ctx ends, then shuts down gracefully: it stops
-// accepting, lets in-flight requests finish (up to ShutdownTimeout), and stops
-// the background loops.
+// readiness answers /readyz with 503 while shutting down or while
+// Options.Ready fails, and passes every other request (and /readyz when
+// ready, so the API's own store check runs) to next.
+func (a *Agent) readiness(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/readyz" {
+			msg := ""
+			if a.stopping.Load() {
+				msg = "shutting down"
+			} else if a.opt.Ready != nil {
+				if err := a.opt.Ready(); err != nil {
+					msg = err.Error()
+				}
+			}
+			if msg != "" {
+				w.Header().Set("Cache-Control", "no-store")
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, "not ready: "+msg+"\n") //nolint:errcheck
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Serve serves on ln (HTTPS when Options.TLSConfig is set) and on the side
+// Endpoints until ctx ends, then shuts down gracefully: /readyz turns 503,
+// the listeners stop accepting, in-flight requests finish (up to
+// ShutdownTimeout), and the background loops stop.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           a.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		}
 	}
+	srv := newServer(a.Handler())
+	if a.opt.TLSConfig != nil {
+		srv.TLSConfig = a.opt.TLSConfig.Clone()
+		if srv.TLSConfig.MinVersion < tls.VersionTLS12 {
+			srv.TLSConfig.MinVersion = tls.VersionTLS12
+		}
+	}
+	servers := []*http.Server{srv}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if srv.TLSConfig != nil {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve: %w", err)
 		}
 		return nil
 	})
+	for _, e := range a.opt.Endpoints {
+		s := newServer(e.Handler)
+		servers = append(servers, s)
+		g.Go(func() error {
+			if err := s.Serve(e.Listener); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serve %s on %s: %w", e.Name, e.Listener.Addr(), err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-ctx.Done()
+		a.stopping.Store(true)
 		sctx, cancel := context.WithTimeout(context.Background(), a.opt.ShutdownTimeout)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		var errs []error
+		for _, s := range servers {
+			errs = append(errs, s.Shutdown(sctx))
+		}
+		return errors.Join(errs...)
 	})
 	g.Go(func() error { return a.maintenanceLoop(ctx) })
 	if a.opt.DomainChecker != nil {
@@ -146,5 +247,52 @@ func (a *Agent) domainLoop(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+// ClientAddr returns the client address of requests for scimhttp (rate
+// limits on failed authentication, logs). A request from an address in
+// trusted (a reverse proxy) is attributed to the address its proxies
+// recorded in X-Forwarded-For: the rightmost entry that is not itself a
+// trusted proxy, so a client cannot pick its address by sending the header
+// itself. Any other request, or one with a malformed header, is attributed
+// to the connection's address.
+func ClientAddr(trusted []netip.Prefix) func(*http.Request) string {
+	isTrusted := func(a netip.Addr) bool {
+		a = a.Unmap()
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	return func(r *http.Request) string {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		peer, err := netip.ParseAddr(host)
+		if err != nil || len(trusted) == 0 || !isTrusted(peer) {
+			return host
+		}
+		var hops []string
+		for _, v := range r.Header.Values("X-Forwarded-For") {
+			for _, h := range strings.Split(v, ",") {
+				hops = append(hops, strings.TrimSpace(h))
+			}
+		}
+		client := peer
+		for i := len(hops) - 1; i >= 0; i-- {
+			a, err := netip.ParseAddr(hops[i])
+			if err != nil {
+				return host // a malformed chain: believe only the connection
+			}
+			client = a.Unmap()
+			if !isTrusted(client) {
+				break
+			}
+		}
+		return client.String()
 	}
 }
