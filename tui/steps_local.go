@@ -71,7 +71,7 @@ func (w *welcomeStep) update(s *session, msg tea.Msg) tea.Cmd {
 				{"change", "Start from the first step", "Your earlier answers are the defaults."},
 			}
 		default:
-			w.menu.items = []choice{{"start", "Start", "About ten steps; the DNS record is the only thing done outside this terminal."}}
+			w.menu.items = []choice{{"start", "Start", "About ten steps; only the DNS record is done outside this terminal."}}
 		}
 		return nil
 	}

@@ -1,0 +1,454 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/golden"
+)
+
+// walkToSignIn drives a fresh wizard through welcome, reach, token and
+// domains (one domain, verified on check).
+func walkToSignIn(t *testing.T, d *driver) {
+	t.Helper()
+	d.wantStep(StepWelcome)
+	d.want("No existing setup found", "Start")
+	d.press("enter")
+	d.wantStep(StepReach)
+	d.want("Automatic certificate", "Behind a reverse proxy")
+	d.press("enter")
+	d.typeText("scim.contoso.com")
+	d.press("enter")
+	d.typeText("admin@contoso.com")
+	d.press("enter")
+	d.wantStep(StepToken)
+	d.want("https://scim.contoso.com/scim/v2/default", "rst_secret1")
+	d.press("enter")
+	d.wantStep(StepDomains)
+	d.typeText("contoso.com")
+	d.press("enter")
+	d.want("_roster-challenge.contoso.com", "roster-verification=abc123", "pending")
+	d.press("c")
+	d.want("contoso.com", "verified")
+	d.press("enter")
+	d.wantStep(StepSignIn)
+}
+
+// TestHappyPath walks the whole graph path with key presses and counts them.
+func TestHappyPath(t *testing.T) {
+	f := newFake()
+	d := newDriver(t, f)
+	walkToSignIn(t, d)
+	d.press("enter") // device code
+	d.wantStep(StepApp)
+	d.want("Signed in as admin@contoso.com")
+	d.press("enter") // name "Roster": none found, created
+	d.wantStep(StepMappings)
+	d.want("userPrincipalName", "(required)", "[x] Provision groups")
+	d.press("enter")
+	d.wantStep(StepSettings)
+	d.want("admin@contoso.com") // notification email defaults to the signed-in account
+	d.press("enter")
+	d.wantStep(StepAssign)
+	d.typeText("ali")
+	d.want("Alice Andrews")
+	if strings.Contains(d.screen(), "Bob Brown") {
+		t.Fatalf("filter ali still lists Bob:\n%s", d.screen())
+	}
+	d.press("tab")
+	d.want("Assigned (1): Alice Andrews")
+	d.press("enter")
+	d.wantStep(StepAgent)
+	d.press("enter")
+	d.wantStep(StepConnect)
+	d.want("Entra reached the agent")
+	d.press("enter")
+	d.wantStep(StepProvision)
+	d.want("Provisioning is on", "alice@contoso.com")
+	d.press("enter")
+	d.want("Perform action", "Created the user in Roster")
+	d.press("enter")
+	d.wantStep(StepSummary)
+	d.want("https://scim.contoso.com/scim/v2/default", "/var/lib/roster", "roster entra status", "roster entra logs", "roster log", "roster users list")
+	d.press("enter")
+	if !d.quit || !d.m.done {
+		t.Fatalf("enter on the summary did not finish the wizard")
+	}
+	t.Logf("happy path: %d key presses + %d typed characters = %d keystrokes", d.presses, d.typed, d.presses+d.typed)
+	if d.presses != 19 {
+		t.Errorf("happy path took %d key presses, want 19 (update the report if the flow changed on purpose)", d.presses)
+	}
+	c := f.configured
+	if c.Token != "rst_secret1" || c.App.ID != "sp-new" || len(c.Mappings) != 5 || !c.ProvisionGroups || c.ScopeAllUsers ||
+		c.NotificationEmail != "admin@contoso.com" || len(c.Assign) != 1 || c.Assign[0].ID != "u1" {
+		t.Errorf("Configure got %+v", c)
+	}
+	if f.reach.PublicURL != "https://scim.contoso.com" || f.reach.TLS != TLSACME || f.reach.ACMEEmail != "admin@contoso.com" {
+		t.Errorf("SetReach got %+v", f.reach)
+	}
+	last := f.saves[len(f.saves)-1]
+	if !last.Done || last.Step != StepSummary || !last.Connected || !last.Provisioning {
+		t.Errorf("last saved state = %+v", last)
+	}
+	for _, s := range f.saves {
+		if strings.Contains(strings.ToLower(s.SignIn.ClientSecret.String()+s.TenantURL), "rst_secret") {
+			t.Errorf("a saved state holds the token")
+		}
+	}
+}
+
+// TestManualPath goes without Graph and waits for Entra's first request.
+func TestManualPath(t *testing.T) {
+	f := newFake()
+	d := newDriver(t, f)
+	walkToSignIn(t, d)
+	d.press("up", "up", "up", "down", "down", "down") // to the last choice
+	d.press("enter")
+	d.wantStep(StepAgent)
+	d.press("enter")
+	d.wantStep(StepManual)
+	d.want("Tenant URL", "rst_secret1", "jobTitle", "enterprise:department", "Entra's first request arrived at 10:42:07: GET /scim/v2/default/Users")
+	d.press("enter")
+	d.wantStep(StepSummary)
+	if strings.Contains(d.screen(), "roster entra status") {
+		t.Errorf("manual summary mentions entra commands:\n%s", d.screen())
+	}
+	for _, c := range []string{"SignIn", "Configure", "CreateApp"} {
+		if f.count(c) != 0 {
+			t.Errorf("manual path called %s", c)
+		}
+	}
+}
+
+// TestManualWaitCancel: esc cancels the wait (not the program); r waits again.
+func TestManualWaitCancel(t *testing.T) {
+	f := newFake()
+	f.first = make(chan FirstRequest)
+	d := newDriver(t, f)
+	walkToSignIn(t, d)
+	d.press("up", "down", "down", "down", "enter")
+	d.press("enter")
+	d.wantStep(StepManual)
+	d.want("waiting for Entra's first request", "esc cancel")
+	d.press("esc")
+	d.wantStep(StepManual)
+	d.want("Cancelled: waiting for Entra's first request", "r retry")
+	d.press("r")
+	d.want("waiting for Entra's first request")
+	f.first <- FirstRequest{Method: "GET", Path: "/scim/v2/default/Users"}
+	d.settle()
+	d.want("✓ Entra's first request arrived")
+	if n := f.count("WaitFirstRequest"); n != 2 {
+		t.Errorf("WaitFirstRequest called %d times, want 2", n)
+	}
+}
+
+// TestBackEveryStep: esc on each step returns to the one before it.
+func TestBackEveryStep(t *testing.T) {
+	f := newFake()
+	d := newDriver(t, f)
+	walkToSignIn(t, d)
+	d.press("enter", "enter", "enter", "enter", "tab", "enter", "enter") // to connect... assign needs a choice
+	d.wantStep(StepConnect)
+	o := order(d.m.s.st)
+	for i := slices.Index(o, StepConnect); i > 0; i-- {
+		d.wantStep(o[i])
+		d.press("esc")
+		d.wantStep(o[i-1])
+	}
+	d.press("shift+tab")
+	d.wantStep(StepWelcome)
+}
+
+// TestRetryAfterError: an error says what failed and what to do; r retries.
+func TestRetryAfterError(t *testing.T) {
+	f := newFake()
+	f.fail["TestConnection"] = &HintError{Err: errors.New("the agent answered 401"), Hint: "Issue a new token."}
+	d := newDriver(t, f)
+	walkToSignIn(t, d)
+	d.press("enter", "enter", "enter", "enter", "tab", "enter", "enter")
+	d.wantStep(StepConnect)
+	d.want("Could not finish Entra is testing the connection", "the agent answered 401", "Issue a new token. Press r to retry.")
+	d.press("r")
+	d.want("Entra reached the agent")
+	if n := f.count("TestConnection"); n != 2 {
+		t.Errorf("TestConnection called %d times, want 2", n)
+	}
+}
+
+// TestValidationGates: bad input keeps the step and says why.
+func TestValidationGates(t *testing.T) {
+	f := newFake()
+	d := newDriver(t, f)
+	d.press("enter", "enter")
+	d.typeText("https://scim")
+	d.press("enter", "enter")
+	d.wantStep(StepReach)
+	d.want("Public hostname: enter only the hostname")
+	if f.count("SetReach") != 0 {
+		t.Fatal("SetReach called with an invalid hostname")
+	}
+	d.press("esc") // back to the TLS menu, not the previous step
+	d.wantStep(StepReach)
+	d.want("Automatic certificate")
+	d.press("down", "down", "enter") // proxy
+	d.typeText("http://x.example.com")
+	d.press("enter", "enter")
+	d.want("Public URL (what Entra calls): enter a URL starting with https://")
+
+	// settings: a bad notification email
+	d2 := newDriver(t, newFake())
+	walkToSignIn(t, d2)
+	d2.press("enter", "enter", "enter")
+	d2.wantStep(StepSettings)
+	d2.press("tab")
+	d2.typeText("@@")
+	d2.press("enter")
+	d2.wantStep(StepSettings)
+	d2.want("Notification email: enter an email address")
+	// assign: nothing chosen
+	d2.press("shift+tab")
+	d2.wantStep(StepMappings)
+	d2.press("enter")
+	d2.press("tab")
+	for range 20 {
+		d2.press("backspace")
+	}
+	d2.press("enter")
+	d2.wantStep(StepAssign)
+	d2.press("enter")
+	d2.wantStep(StepAssign)
+	d2.want("Select at least one user or group")
+}
+
+// TestResume: a saved state resumes at its step; past sign-in, it asks to
+// sign in again and then jumps there.
+func TestResume(t *testing.T) {
+	f := newFake()
+	f.state = State{Version: 1, Step: StepAgent, Path: PathGraph, TenantURL: "https://scim.contoso.com/scim/v2/default", TokenIssued: true,
+		Reach: Reach{PublicURL: "https://scim.contoso.com", TLS: TLSACME}, App: App{ID: "sp1", Name: "Roster"}, Assign: []Principal{{ID: "u1", Name: "Alice"}}}
+	f.existing = Existing{DataDir: "/var/lib/roster", Tenants: []string{"default"}, Tokens: 1, Domains: []Domain{{Name: "contoso.com", State: DomainVerified}}}
+	d := newDriver(t, f)
+	d.want("Found an existing setup", "default · 1 active token(s)", "contoso.com (verified)", "Resume at: Start the agent")
+	d.press("enter")
+	d.wantStep(StepSignIn)
+	d.want("Sign in again to resume at: Start the agent")
+	d.press("enter")
+	d.wantStep(StepAgent)
+	d.press("enter")
+	d.wantStep(StepConnect)
+	d.want("Press n to issue a new one")
+	d.press("n")
+	d.want("Entra reached the agent")
+	if f.configured.Token != "rst_secret1" {
+		t.Errorf("configured token = %q", f.configured.Token)
+	}
+}
+
+// TestDomainsPending: continuing while a record is pending is allowed and the
+// status stays visible.
+func TestDomainsPending(t *testing.T) {
+	f := newFake()
+	f.verify = false
+	d := newDriver(t, f)
+	d.press("enter", "enter")
+	d.typeText("scim.contoso.com")
+	d.press("enter")
+	d.typeText("a@contoso.com")
+	d.press("enter", "enter")
+	d.typeText("contoso.com")
+	d.press("enter", "c")
+	d.want("… pending", "no TXT record yet", "You can\ncontinue while they are pending")
+	d.typeText("a")
+	d.typeText("not a domain")
+	d.press("enter")
+	d.want("enter only the domain")
+	d.press("esc")
+	d.want("press c to check")
+	d.press("enter")
+	d.wantStep(StepSignIn)
+	if got := d.m.s.st.Domains; len(got) != 1 || got[0] != "contoso.com" {
+		t.Errorf("state domains = %v", got)
+	}
+}
+
+// TestCtrlC: ctrl+c cancels a running operation; pressed twice when idle it quits.
+func TestCtrlC(t *testing.T) {
+	f := newFake()
+	f.block["SignIn"] = true
+	d := newDriver(t, f)
+	walkToSignIn(t, d)
+	d.press("enter")
+	d.want("https://microsoft.com/devicelogin", "ABCD-EFGH")
+	d.press("ctrl+c")
+	d.wantStep(StepSignIn)
+	d.want("Cancelled: waiting for you to sign in")
+	if d.quit {
+		t.Fatal("ctrl+c during an operation quit the program")
+	}
+	d.press("ctrl+c")
+	d.want("Press ctrl+c again to quit")
+	d.press("ctrl+c")
+	if !d.quit || d.m.done {
+		t.Fatalf("quit=%v done=%v after ctrl+c twice", d.quit, d.m.done)
+	}
+}
+
+// TestAppPickExisting: an existing app can be reused.
+func TestAppPickExisting(t *testing.T) {
+	f := newFake()
+	f.apps = []App{{ID: "sp-old", AppID: "app-old", Name: "Roster"}}
+	d := newDriver(t, f)
+	walkToSignIn(t, d)
+	d.press("enter", "enter")
+	d.wantStep(StepApp)
+	d.want("Use “Roster”", "Create a new app named “Roster”")
+	d.press("up", "enter")
+	d.wantStep(StepMappings)
+	if d.m.s.st.App.ID != "sp-old" || f.count("CreateApp") != 0 {
+		t.Errorf("app = %+v, CreateApp calls %d", d.m.s.st.App, f.count("CreateApp"))
+	}
+	// employeeId as matching key selects the employeeId mapping too
+	for range 9 {
+		d.press("down")
+	}
+	d.press("space")
+	d.want("[x] Match users on employeeId", "[x] employeeId")
+	d.press("enter")
+	if !d.m.s.st.MatchOnEmployeeID || !slices.Contains(d.m.s.st.Mappings, "employeeId") {
+		t.Errorf("state = %+v", d.m.s.st)
+	}
+}
+
+// TestScreensFit renders every step at 80x24 and compares it with its golden
+// file (go test ./tui -run TestScreensFit -update rewrites them).
+func TestScreensFit(t *testing.T) {
+	f := newFake()
+	f.block["SignIn"] = true
+	d := newDriver(t, f)
+	shots := map[string]string{}
+	snap := func(name string) {
+		shots[name] = d.screen()
+	}
+	snap("welcome")
+	d.press("enter")
+	snap("reach")
+	d.press("enter")
+	d.typeText("scim.contoso.com")
+	d.press("enter")
+	snap("reach_form")
+	d.typeText("admin@contoso.com")
+	d.press("enter")
+	snap("token")
+	d.press("enter")
+	d.typeText("contoso.com")
+	d.press("enter")
+	snap("domains")
+	d.press("c", "enter")
+	snap("signin")
+	d.press("enter")
+	snap("signin_code")
+	f.mu.Lock()
+	f.block["SignIn"] = false
+	f.mu.Unlock()
+	d.press("esc", "esc", "enter")
+	snap("app")
+	d.press("enter")
+	snap("mappings")
+	d.press("enter")
+	snap("settings")
+	d.press("enter")
+	d.typeText("a")
+	snap("assign")
+	d.press("tab", "enter")
+	snap("agent")
+	d.press("enter")
+	snap("connect")
+	d.press("enter", "enter")
+	snap("provision")
+	d.press("enter")
+	snap("summary")
+	d2 := newDriver(t, newFake())
+	walkToSignIn(t, d2)
+	d2.press("down", "down", "down", "enter", "enter")
+	shots["manual"] = d2.screen()
+
+	for name, s := range shots {
+		t.Run(name, func(t *testing.T) {
+			lines := strings.Split(s, "\n")
+			if len(lines) > 24 {
+				t.Errorf("%d lines, more than 24", len(lines))
+			}
+			for i, l := range lines {
+				if w := lipgloss.Width(l); w > 80 {
+					t.Errorf("line %d is %d columns wide: %q", i+1, w, l)
+				}
+			}
+			golden.RequireEqual(t, []byte(s))
+		})
+	}
+}
+
+// TestNarrowTerminal: text wraps to a narrow width instead of running off.
+func TestNarrowTerminal(t *testing.T) {
+	d := newDriver(t, newFake())
+	d.m.Update(windowSize(50, 30))
+	for i, l := range strings.Split(d.screen(), "\n") {
+		if w := lipgloss.Width(l); w > 50 {
+			t.Errorf("line %d is %d wide at 50 columns: %q", i+1, w, l)
+		}
+	}
+}
+
+func windowSize(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }
+
+// watchWriter signals when the program has drawn want.
+type watchWriter struct {
+	mu   sync.Mutex
+	buf  strings.Builder
+	want string
+	seen chan struct{}
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if w.seen != nil && strings.Contains(stripped(w.buf.String()), w.want) {
+		close(w.seen)
+		w.seen = nil
+	}
+	return len(p), nil
+}
+
+// TestRunQuit runs the real program: q on the welcome screen returns ErrQuit.
+func TestRunQuit(t *testing.T) {
+	inR, inW := io.Pipe()
+	out := &watchWriter{want: "Start", seen: make(chan struct{})}
+	seen := out.seen
+	errc := make(chan error, 1)
+	go func() { errc <- Run(context.Background(), newFake(), Options{Input: inR, Output: out, Still: true}) }()
+	select {
+	case <-seen:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the welcome screen never showed Start")
+	}
+	inW.Write([]byte("q"))
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrQuit) {
+			t.Fatalf("Run = %v, want ErrQuit", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("q did not quit")
+	}
+}
