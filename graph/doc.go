@@ -1,5 +1,17 @@
-// Package graph will be the only importer of msgraph-sdk-go: creating and
-// configuring the Entra enterprise application, and provisioning on demand.
-// It is not built yet. Its exported API will use Roster's own small types, so
-// the slow-compiling SDK stays out of every other package (design.md).
+// Package graph creates and configures the Microsoft Entra enterprise
+// application that provisions users and groups into a Roster agent, through
+// Microsoft Graph (graph-provisioning.md): it instantiates the non-gallery
+// app, assigns users and groups, saves the Tenant URL and Secret Token, runs
+// Test Connection, edits the attribute mappings, starts, pauses and restarts
+// the provisioning job, reads its status and provisioning logs, and
+// provisions one user on demand.
+//
+// It is the only package that imports msgraph-sdk-go, which compiles slowly
+// (minutes, ~4.5 GB); its exported API uses Roster's own small types, so no
+// other package needs the SDK. Only the request builders it uses are
+// imported (serviceprincipals, applicationtemplates), never the root client
+// package, which halves the build (graph-provisioning.md §8). The job's
+// schema is read and written as raw JSON (package graph/mappings), because
+// the SDK's typed models lose nested edits and the SDK has no PUT for it
+// (graph-provisioning.md §0.3–0.4).
 package graph

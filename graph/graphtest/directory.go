@@ -65,14 +65,16 @@ func (s *Server) readySP(w http.ResponseWriter, r *http.Request, p map[string]st
 	return sp
 }
 
-func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request, p map[string]string, _ []byte) {
-	if p["tpl"] != CustomAppTemplateID {
-		notFound(w, r, p["tpl"])
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"@odata.context": s.context("applicationTemplates/$entity"),
-		"id":             CustomAppTemplateID, "displayName": "Custom",
+// templates are the application templates the fake knows: the non-gallery
+// template and the "On-premises SCIM app" gallery template.
+var templates = map[string]string{
+	CustomAppTemplateID:  "Custom",
+	OnPremSCIMTemplateID: OnPremSCIMTemplateName,
+}
+
+func templateJSON(id string) map[string]any {
+	return map[string]any{
+		"id": id, "displayName": templates[id],
 		"categories": []string{}, "publisher": "Microsoft Corporation",
 		"supportedProvisioningTypes":   []string{"sync"},
 		"supportedSingleSignOnModes":   []string{"password", "saml", "external", "notSupported"},
@@ -85,11 +87,26 @@ func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request, p map[strin
 		"riskScore":                    nil,
 		"endpoints":                    []any{},
 		"passwordSingleSignOnSettings": nil,
-	})
+	}
+}
+
+func (s *Server) getTemplate(w http.ResponseWriter, r *http.Request, p map[string]string, _ []byte) {
+	if templates[p["tpl"]] == "" {
+		notFound(w, r, p["tpl"])
+		return
+	}
+	o := templateJSON(p["tpl"])
+	o["@odata.context"] = s.context("applicationTemplates/$entity")
+	writeJSON(w, http.StatusOK, o)
+}
+
+func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request, _ map[string]string, _ []byte) {
+	objs := []map[string]any{templateJSON(CustomAppTemplateID), templateJSON(OnPremSCIMTemplateID)}
+	s.list(w, r, "applicationTemplates", objs, nil)
 }
 
 func (s *Server) instantiate(w http.ResponseWriter, r *http.Request, p map[string]string, body []byte) {
-	if p["tpl"] != CustomAppTemplateID {
+	if templates[p["tpl"]] == "" {
 		notFound(w, r, p["tpl"])
 		return
 	}

@@ -21,6 +21,7 @@ package graphtest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
@@ -39,6 +40,14 @@ import (
 // CustomAppTemplateID is the application template id of a non-gallery
 // ("Create your own application") app (graph-provisioning.md §0.1).
 const CustomAppTemplateID = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
+
+// OnPremSCIMTemplateName is the display name of the gallery app that
+// provisions through Microsoft's on-premises provisioning agent.
+const OnPremSCIMTemplateName = "On-premises SCIM app"
+
+// OnPremSCIMTemplateID is the fake's id for the "On-premises SCIM app"
+// template (modelled: clients must look it up by name).
+const OnPremSCIMTemplateID = "c1ec5b1e-0000-4000-8000-0000000000a1"
 
 // UserRoleID is the id of the "User" app role of an app instantiated from
 // CustomAppTemplateID, the role assigned by default (graph-provisioning.md §3.3).
@@ -314,7 +323,19 @@ func (s *Server) Quarantine(jobID, reason string) bool {
 
 // ServeHTTP records the request, checks the bearer token and dispatches it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	var rd io.Reader = r.Body
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		// The SDK's compression middleware gzips request bodies
+		// (graph-provisioning.md §6), as Graph accepts.
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			graphError(w, r, http.StatusBadRequest, "BadRequest", "the gzip request body is corrupt")
+			return
+		}
+		defer zr.Close()
+		rd = zr
+	}
+	body, err := io.ReadAll(io.LimitReader(rd, 16<<20))
 	if err != nil {
 		graphError(w, r, http.StatusBadRequest, "BadRequest", "could not read the request body")
 		return
@@ -410,6 +431,7 @@ func (s *Server) buildRoutes() []route {
 		pattern string
 		methods map[string]handler
 	}{
+		{"applicationTemplates", map[string]handler{"GET": s.listTemplates}},
 		{"applicationTemplates/{tpl}", map[string]handler{"GET": s.getTemplate}},
 		{"applicationTemplates/{tpl}/instantiate", map[string]handler{"POST": s.instantiate}},
 		{"applications", map[string]handler{"GET": s.listApplications}},

@@ -1,0 +1,277 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/applicationtemplates"
+
+	"github.com/rosterhq/roster/graph/mappings"
+)
+
+// OnPremSCIMTemplateName is the gallery app that provisions through
+// Microsoft's on-premises provisioning agent instead of calling the Tenant
+// URL from the internet (on-premises-scim-provisioning.md).
+const OnPremSCIMTemplateName = "On-premises SCIM app"
+
+// DefaultAppName is the enterprise app's display name unless told otherwise.
+const DefaultAppName = "Roster"
+
+// ConnectOptions is everything `roster entra connect` configures.
+type ConnectOptions struct {
+	// App adopts an existing enterprise app by service principal id,
+	// application id or display name; "" finds or creates AppName.
+	App string
+	// AppName is the display name of the app to find or create.
+	AppName string
+	// OnPremises uses the "On-premises SCIM app" gallery app, which reaches
+	// the agent through Microsoft's provisioning agent (installed and
+	// assigned in the portal) rather than over the internet.
+	OnPremises bool
+	// TenantURL and Token are the agent's Tenant URL and a Secret Token.
+	TenantURL, Token string
+	// NotificationEmail, DeleteThreshold and SyncAll: see Secrets.
+	NotificationEmail string
+	DeleteThreshold   int
+	SyncAll           bool
+	// Mappings says which attribute mappings the job gets.
+	Mappings mappings.Options
+	// Assign lists users (UPN or object id) and groups (name or object id,
+	// prefixed "group:") to assign to the app.
+	Assign []string
+	// SkipTest skips Test Connection (not recommended).
+	SkipTest bool
+	// NoStart leaves provisioning stopped.
+	NoStart bool
+}
+
+// Validate reports every problem with the options at once.
+func (o ConnectOptions) Validate() error {
+	var errs []error
+	u, err := url.Parse(o.TenantURL)
+	switch {
+	case o.TenantURL == "":
+		errs = append(errs, errors.New("the Tenant URL is required (the agent prints it; `roster token issue` too)"))
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		errs = append(errs, fmt.Errorf("Tenant URL %q is not an http(s) URL", o.TenantURL))
+	case u.Scheme != "https" && !o.OnPremises && !isLoopback(u.Hostname()):
+		errs = append(errs, fmt.Errorf("Tenant URL %q must use https: Entra calls it from the internet and accepts only public HTTPS (or use --on-premises)", o.TenantURL))
+	}
+	if o.Token == "" {
+		errs = append(errs, errors.New("a Secret Token is required (`roster token issue`)"))
+	}
+	if o.DeleteThreshold < 0 {
+		errs = append(errs, errors.New("the accidental-deletion threshold must be 0 (off) or more"))
+	}
+	if o.NotificationEmail != "" && !strings.Contains(o.NotificationEmail, "@") {
+		errs = append(errs, fmt.Errorf("notification email %q is not an email address", o.NotificationEmail))
+	}
+	if err := o.Mappings.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ConnectResult is what Connect found, created and changed.
+type ConnectResult struct {
+	App             App               `json:"app"`
+	AppCreated      bool              `json:"app_created"`
+	Job             Job               `json:"job"`
+	JobCreated      bool              `json:"job_created"`
+	Tested          bool              `json:"tested"`
+	MappingChanges  []mappings.Change `json:"mapping_changes"`
+	Assigned        []Principal       `json:"assigned"`
+	AlreadyAssigned []Principal       `json:"already_assigned"`
+	Started         bool              `json:"started"`
+	Status          Status            `json:"status"`
+	// Manual lists what must still be done by hand (the on-premises agent).
+	Manual []string `json:"manual,omitempty"`
+}
+
+// Connect creates or adopts the enterprise app and converges its
+// provisioning configuration on o: job, Test Connection, Tenant URL and
+// token, notification and scope, mappings, assignments, start. Running it
+// again with the same options changes nothing and never creates a second
+// app or job. progress, if not nil, hears each step as it starts.
+func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(string)) (ConnectResult, error) {
+	say := func(f string, a ...any) {
+		if progress != nil {
+			progress(fmt.Sprintf(f, a...))
+		}
+	}
+	var res ConnectResult
+	if err := o.Validate(); err != nil {
+		return res, err
+	}
+	name := o.AppName
+	if name == "" {
+		name = DefaultAppName
+	}
+	// Resolve the principals first: a typo should not leave a half-made app.
+	var principals []Principal
+	for _, ref := range o.Assign {
+		say("looking up %s", ref)
+		var p Principal
+		var err error
+		if g, ok := strings.CutPrefix(ref, "group:"); ok {
+			p, err = c.Group(ctx, g)
+		} else {
+			p, err = c.User(ctx, ref)
+		}
+		if err != nil {
+			return res, err
+		}
+		principals = append(principals, p)
+	}
+
+	switch {
+	case o.App != "":
+		say("finding enterprise app %s", o.App)
+		app, err := c.App(ctx, o.App)
+		if err != nil {
+			return res, err
+		}
+		res.App = app
+	default:
+		say("finding enterprise app %q", name)
+		apps, err := c.FindApps(ctx, name)
+		if err != nil {
+			return res, err
+		}
+		switch len(apps) {
+		case 0:
+			say("creating enterprise app %q", name)
+			tpl := CustomAppTemplateID
+			if o.OnPremises {
+				if tpl, err = c.templateByName(ctx, OnPremSCIMTemplateName); err != nil {
+					return res, err
+				}
+			}
+			app, err := c.createFromTemplate(ctx, tpl, name, progress)
+			if err != nil {
+				return res, err
+			}
+			res.App, res.AppCreated = app, true
+		case 1:
+			res.App = apps[0]
+		default:
+			var ids []string
+			for _, a := range apps {
+				ids = append(ids, a.ServicePrincipalID)
+			}
+			return res, &Error{Op: "find enterprise app " + name, Err: fmt.Errorf("%d apps are named %q", len(apps), name),
+				Hint: "pass --app with one of these service principal ids: " + strings.Join(ids, ", ")}
+		}
+	}
+
+	say("finding the provisioning job")
+	job, created, err := c.EnsureJob(ctx, res.App)
+	if err != nil {
+		return res, err
+	}
+	res.Job, res.JobCreated = job, created
+
+	if o.OnPremises {
+		res.Manual = append(res.Manual,
+			"Install Microsoft's provisioning agent (https://aka.ms/OnPremProvisioningAgent) on a Windows server that can reach "+o.TenantURL+", choosing \"On-premises provisioning\"",
+			"In Entra admin center → Enterprise applications → "+res.App.DisplayName+" → Provisioning → On-Premises Connectivity, assign that agent, then wait 10 minutes (Graph v1.0 has no call for this)")
+	}
+	if !o.SkipTest {
+		say("Test Connection: Entra calls %s", o.TenantURL)
+		if err := c.TestConnection(ctx, res.App, job.ID, o.TenantURL, o.Token); err != nil {
+			if o.OnPremises {
+				var e *Error
+				if errors.As(err, &e) {
+					e.Hint = "with the on-premises route, Entra reaches the agent through Microsoft's provisioning agent: install it and assign it to the app first (see below), then run this again"
+				}
+			}
+			return res, err
+		}
+		res.Tested = true
+	}
+
+	say("saving the Tenant URL, token, notification email and scope")
+	if err := c.SaveSecrets(ctx, res.App, Secrets{TenantURL: o.TenantURL, Token: o.Token,
+		NotificationEmail: o.NotificationEmail, DeleteThreshold: o.DeleteThreshold, SyncAll: o.SyncAll}); err != nil {
+		return res, err
+	}
+
+	say("setting the attribute mappings")
+	if res.MappingChanges, err = c.ApplyMappings(ctx, res.App, job.ID, o.Mappings); err != nil {
+		return res, err
+	}
+
+	for _, p := range principals {
+		say("assigning %s", p.Label())
+		added, err := c.Assign(ctx, res.App, p)
+		if err != nil {
+			return res, err
+		}
+		if added {
+			res.Assigned = append(res.Assigned, p)
+		} else {
+			res.AlreadyAssigned = append(res.AlreadyAssigned, p)
+		}
+	}
+
+	st, err := c.Status(ctx, res.App, job.ID)
+	if err != nil {
+		return res, err
+	}
+	// Start only a job that is not running: "Don't create scripts to call
+	// the start job continuously" (graph-provisioning.md §3.10). A job in
+	// quarantine is left for `roster entra resume`, after a look at why.
+	if !o.NoStart && (st.Code == "NotConfigured" || st.Code == "Paused" || st.Schedule == "Disabled") && st.Code != "Quarantine" {
+		say("starting provisioning")
+		if err := c.Start(ctx, res.App, job.ID); err != nil {
+			return res, err
+		}
+		res.Started = true
+		if st, err = c.Status(ctx, res.App, job.ID); err != nil {
+			return res, err
+		}
+	}
+	res.Status = st
+	return res, nil
+}
+
+// templateByName finds a gallery application template by display name.
+func (c *Client) templateByName(ctx context.Context, name string) (string, error) {
+	f := "displayName eq " + odataQuote(name)
+	resp, err := c.tpls.Get(ctx, &applicationtemplates.ApplicationTemplatesRequestBuilderGetRequestConfiguration{
+		QueryParameters: &applicationtemplates.ApplicationTemplatesRequestBuilderGetQueryParameters{Filter: &f},
+	})
+	if err != nil {
+		return "", wrap("find the "+name+" gallery app", permReadApps, err)
+	}
+	for _, t := range resp.GetValue() {
+		if strings.EqualFold(deref(t.GetDisplayName()), name) && t.GetId() != nil {
+			return *t.GetId(), nil
+		}
+	}
+	return "", &Error{Op: "find the " + name + " gallery app", Err: ErrNotFound, Status: 404,
+		Hint: "the on-premises SCIM app is not in this cloud's gallery; use the internet route (public HTTPS) instead"}
+}
+
+// createFromTemplate instantiates an application template and waits for
+// its service principal.
+func (c *Client) createFromTemplate(ctx context.Context, templateID, name string, progress func(string)) (App, error) {
+	if templateID == CustomAppTemplateID {
+		return c.CreateApp(ctx, name, progress)
+	}
+	body := applicationtemplates.NewItemInstantiatePostRequestBody()
+	body.SetDisplayName(&name)
+	res, err := c.tpls.ByApplicationTemplateId(templateID).Instantiate().Post(ctx, body, nil)
+	if err != nil {
+		return App{}, wrap("create enterprise app "+name, permApps, err)
+	}
+	sp := res.GetServicePrincipal()
+	if sp == nil || sp.GetId() == nil {
+		return App{}, &Error{Op: "create enterprise app " + name, Err: errors.New("Graph's answer has no service principal")}
+	}
+	app := appFrom(sp)
+	return app, c.waitReady(ctx, app.ServicePrincipalID, progress)
+}
