@@ -202,7 +202,7 @@ func (f *fakeBackend) SearchPrincipals(ctx context.Context, q string) ([]Princip
 	}
 	var out []Principal
 	for _, p := range f.principals {
-		if strings.HasPrefix(strings.ToLower(p.Name), strings.ToLower(q)) {
+		if strings.HasPrefix(strings.ToLower(p.Name), strings.ToLower(q)) || strings.HasPrefix(p.Detail, strings.ToLower(q)) {
 			out = append(out, p)
 		}
 	}
@@ -369,8 +369,11 @@ func keyMsg(n string) tea.KeyMsg {
 }
 
 // screen is the current view without ANSI escapes or trailing blanks.
-func (d *driver) screen() string {
-	lines := strings.Split(stripped(d.m.View()), "\n")
+func (d *driver) screen() string { return screenOf(d.m) }
+
+// screenOf renders m's view as plain text, without trailing blanks.
+func screenOf(m *model) string {
+	lines := strings.Split(stripped(m.View()), "\n")
 	for i, l := range lines {
 		lines[i] = strings.TrimRight(l, " ")
 	}

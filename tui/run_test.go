@@ -1,0 +1,194 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+)
+
+// TestTeatestToken runs the program under teatest at 80x24 up to the token
+// step and compares the final screen with testdata/TestTeatestToken.golden.
+func TestTeatestToken(t *testing.T) {
+	m := newModel(context.Background(), newFake(), Options{Still: true})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	waitFor := func(text string) {
+		t.Helper()
+		teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(text)) },
+			teatest.WithDuration(10*time.Second))
+	}
+	waitFor("Start")
+	tm.Send(keyMsg("enter"))
+	waitFor("Automatic certificate")
+	tm.Send(keyMsg("enter"))
+	waitFor("Public hostname")
+	tm.Type("scim.contoso.com")
+	tm.Send(keyMsg("enter"))
+	tm.Type("admin@contoso.com")
+	tm.Send(keyMsg("enter"))
+	waitFor("rst_secret1")
+	tm.Send(keyMsg("q"))
+	fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*model)
+	if fm.id != StepToken || fm.done {
+		t.Fatalf("final step %s done=%v", fm.id, fm.done)
+	}
+	fm.quitting = false
+	golden.RequireEqual(t, []byte(screenOf(fm)))
+}
+
+func goodAnswers() Answers {
+	return Answers{TLS: TLSACME, PublicURL: "https://scim.contoso.com", ACMEEmail: "admin@contoso.com", Domains: []string{"contoso.com"},
+		SignIn: SignInDeviceCode, App: "Roster", Assign: []string{"alice@contoso.com", "All Staff"}, ProvisionOnDemand: "alice@contoso.com"}
+}
+
+func TestRunAnswers(t *testing.T) {
+	f := newFake()
+	var out bytes.Buffer
+	if err := RunAnswers(context.Background(), goodAnswers(), f, &out); err != nil {
+		t.Fatalf("RunAnswers: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"✓ Entra will reach the agent at https://scim.contoso.com (acme)", "✓ Domain contoso.com verified",
+		"open https://microsoft.com/devicelogin and enter the code ABCD-EFGH", "✓ Created the app \"Roster\"",
+		"✓ Assign user Alice Andrews", "✓ Assign group All Staff", "✓ Test Connection", "success  Perform action", "roster entra status"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "rst_secret") {
+		t.Errorf("the graph path printed the token:\n%s", out.String())
+	}
+	if c := f.configured; c.Token != "rst_secret1" || len(c.Assign) != 2 || !c.ProvisionGroups {
+		t.Errorf("Configure got %+v", c)
+	}
+	if last := f.saves[len(f.saves)-1]; !last.Done || last.Step != StepSummary {
+		t.Errorf("last saved state %+v", last)
+	}
+}
+
+func TestRunAnswersErrors(t *testing.T) {
+	t.Run("ambiguous assignment", func(t *testing.T) {
+		a := goodAnswers()
+		a.Assign = []string{"Al"}
+		err := RunAnswers(context.Background(), a, newFake(), &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), `"Al" matches several`) && !strings.Contains(err.Error(), `no user or group matches "Al"`) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("test connection fails", func(t *testing.T) {
+		f := newFake()
+		f.fail["TestConnection"] = errors.New("401")
+		err := RunAnswers(context.Background(), goodAnswers(), f, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "test connection: 401") {
+			t.Fatalf("err = %v", err)
+		}
+		if f.count("StartProvisioning") != 0 {
+			t.Error("provisioning started after a failed Test Connection")
+		}
+	})
+	t.Run("manual path waits for the first request", func(t *testing.T) {
+		f := newFake()
+		var out bytes.Buffer
+		a := Answers{TLS: TLSProxy, PublicURL: "https://scim.contoso.com", SignIn: SignInManual, WaitFirstRequest: "1m"}
+		if err := RunAnswers(context.Background(), a, f, &out); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"Secret Token: rst_secret1", "✓ Entra's first request arrived", "Listen"[:0] + "listening on 127.0.0.1:8080"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("output lacks %q:\n%s", want, out.String())
+			}
+		}
+	})
+}
+
+// TestAnswersValidate reports every problem at once.
+func TestAnswersValidate(t *testing.T) {
+	a := Answers{TLS: "ftp", Domains: []string{"https://x"}, SignIn: "password", Mappings: []string{"mail", "givenName"},
+		Scope: "some", NotificationEmail: "nope", Agent: "daemon"}
+	err := a.Validate()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"tls:", "domains:", "sign_in:", `mappings: "mail"`, "scope:", "notification_email:", "agent:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), `"givenName"`) {
+		t.Errorf("givenName rejected: %v", err)
+	}
+	if err := goodAnswers().Validate(); err != nil {
+		t.Errorf("good answers: %v", err)
+	}
+	t.Setenv("ROSTER_TEST_SECRET", "")
+	cs := goodAnswers()
+	cs.SignIn, cs.TenantID, cs.ClientID, cs.ClientSecretEnv = SignInClientSecret, "t", "c", "ROSTER_TEST_SECRET"
+	if err := cs.Validate(); err == nil || !strings.Contains(err.Error(), "$ROSTER_TEST_SECRET is empty") {
+		t.Errorf("empty secret env: %v", err)
+	}
+}
+
+func TestLoadAnswers(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	os.WriteFile(good, []byte(`{"tls":"proxy","public_url":"https://scim.contoso.com","sign_in":"azure-cli","scope":"all","provision_groups":false}`), 0o600)
+	a, err := LoadAnswers(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Scope != "all" || a.ProvisionGroups == nil || *a.ProvisionGroups {
+		t.Errorf("loaded %+v", a)
+	}
+	unknown := filepath.Join(dir, "unknown.json")
+	os.WriteFile(unknown, []byte(`{"tls":"proxy","public_url":"https://x.com","sign_in":"manual","colour":"red"}`), 0o600)
+	if _, err := LoadAnswers(unknown); err == nil || !strings.Contains(err.Error(), "colour") {
+		t.Errorf("unknown field: %v", err)
+	}
+	invalid := filepath.Join(dir, "invalid.json")
+	os.WriteFile(invalid, []byte(`{"tls":"acme","sign_in":"manual"}`), 0o600)
+	if _, err := LoadAnswers(invalid); err == nil || !strings.Contains(err.Error(), "public_url") || !strings.Contains(err.Error(), "acme_email") {
+		t.Errorf("invalid: %v", err)
+	}
+}
+
+func TestRunPlain(t *testing.T) {
+	in := strings.Join([]string{
+		"",                 // TLS: 1 (acme)
+		"https://bad",      // hostname rejected
+		"scim.contoso.com", // hostname
+		"admin@contoso.com",
+		"contoso.com",
+		"",  // sign in: device code
+		"",  // app Roster
+		"",  // no optional mappings
+		"",  // match on UPN
+		"",  // groups yes
+		"",  // assigned only
+		"Alice Andrews",
+		"",  // no notification email
+		"2", // service
+		"alice@contoso.com",
+	}, "\n") + "\n"
+	f := newFake()
+	var out bytes.Buffer
+	if err := RunPlain(context.Background(), strings.NewReader(in), &out, f, Options{}); err != nil {
+		t.Fatalf("RunPlain: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"How will Entra reach the agent?", "enter only the hostname", "✓ Assign user Alice Andrews",
+		"✓ Agent running (service)", "success  Perform action", "Done. Tenant URL: https://scim.contoso.com/scim/v2/default"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	err := RunPlain(context.Background(), strings.NewReader("1\n"), &bytes.Buffer{}, newFake(), Options{})
+	if !errors.Is(err, errInputEnded) {
+		t.Errorf("short input: %v", err)
+	}
+}
