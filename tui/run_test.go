@@ -164,12 +164,12 @@ func TestRunPlain(t *testing.T) {
 		"scim.contoso.com", // hostname
 		"admin@contoso.com",
 		"contoso.com",
-		"",  // sign in: device code
-		"",  // app Roster
-		"",  // no optional mappings
-		"",  // match on UPN
-		"",  // groups yes
-		"",  // assigned only
+		"", // sign in: device code
+		"", // app Roster
+		"", // no optional mappings
+		"", // match on UPN
+		"", // groups yes
+		"", // assigned only
 		"Alice Andrews",
 		"",  // no notification email
 		"2", // service
