@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/agent/metrics"
 	"github.com/rosterhq/roster/agent/scim"
 	"github.com/rosterhq/roster/store"
 )
@@ -29,30 +31,87 @@ import (
 // MaxBodyBytes is the largest request body accepted (413 above it).
 const MaxBodyBytes = 1 << 20
 
+// Limits of the agent's HTTP listener, applied by NewHTTPServer.
+const (
+	// MaxHeaderBytes bounds the request line and headers (431 above it).
+	MaxHeaderBytes = 64 << 10
+	// ReadHeaderTimeout is how long a client may take to send its headers.
+	ReadHeaderTimeout = 10 * time.Second
+	// ReadTimeout is how long a client may take to send a whole request.
+	ReadTimeout = 60 * time.Second
+	// WriteTimeout bounds the time from the end of the headers to the end
+	// of the response.
+	WriteTimeout = 60 * time.Second
+	// IdleTimeout closes keep-alive connections idle this long.
+	IdleTimeout = 120 * time.Second
+)
+
+// NewHTTPServer returns an http.Server for h with the agent's header limit
+// and timeouts, logging net/http's own errors (TLS handshakes, malformed
+// requests) to log at warn level.
+func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
 // Options configures the handler.
 type Options struct {
 	// PublicURL is the externally visible base URL (e.g. https://roster.example.com);
 	// "" derives it from each request's Host.
 	PublicURL string
 	Logger    *slog.Logger
+	// Limits are the rate limits; the zero Limits is unlimited, so pass
+	// DefaultLimits() unless configured otherwise. SetLimits changes them
+	// while the server runs.
+	Limits Limits
+	// ClientAddr returns the address of the client that sent a request, for
+	// the per-address limit on failed authentication and for the logs. nil
+	// uses the host of r.RemoteAddr; behind a reverse proxy, pass a function
+	// that trusts X-Forwarded-For only from the configured proxies.
+	ClientAddr func(*http.Request) string
+	// Metrics counts requests, latencies, provisioning events,
+	// authentication failures and rate-limited requests; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Server serves the SCIM API of every tenant.
 type Server struct {
-	dir *directory.Service
-	opt Options
-	log *slog.Logger
-	mux *http.ServeMux
+	dir        *directory.Service
+	opt        Options
+	log        *slog.Logger
+	mux        *http.ServeMux
+	met        *metrics.Metrics
+	clientAddr func(*http.Request) string
+	authLim    *keyedLimiter // failed authentications per client address
+	tokenLim   *keyedLimiter // requests per token id
+	now        func() time.Time
 }
 
 // New returns the HTTP handler of the agent.
 func New(dir *directory.Service, opt Options) *Server {
-	s := &Server{dir: dir, opt: opt, log: opt.Logger, mux: http.NewServeMux()}
+	s := &Server{dir: dir, opt: opt, log: opt.Logger, mux: http.NewServeMux(), met: opt.Metrics,
+		clientAddr: opt.ClientAddr, now: time.Now,
+		authLim: newKeyedLimiter(0, 0), tokenLim: newKeyedLimiter(0, 0)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if s.clientAddr == nil {
+		s.clientAddr = remoteHost
+	}
+	s.SetLimits(opt.Limits)
 	s.opt.PublicURL = strings.TrimRight(opt.PublicURL, "/")
 	s.mux.HandleFunc("/healthz", s.healthz)
+	s.mux.HandleFunc("/readyz", s.readyz)
 	s.mux.Handle("/scim/{tenant}/v2/{rest...}", http.HandlerFunc(s.scim))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, scim.Errorf(http.StatusNotFound, "", "no such endpoint; SCIM lives under /scim/{tenant}/v2 (see `roster tenant list`)"))
@@ -65,8 +124,12 @@ func TenantURL(publicURL, tenantID string) string {
 	return strings.TrimRight(publicURL, "/") + "/scim/" + tenantID + "/v2"
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Every request gets an X-Request-Id
+// header, a log line carrying request_id (debug for successes, info for
+// client errors, warn for server errors), and, with Metrics, its count and
+// latency by route.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	// A Tenant URL configured with a trailing slash makes clients send "//Users".
 	if strings.Contains(r.URL.Path, "//") {
 		r2 := r.Clone(r.Context())
@@ -76,15 +139,146 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r2.URL.RawPath = ""
 		r = r2
 	}
+	reqID := newRequestID()
+	w.Header().Set("X-Request-Id", reqID)
+	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p)
-			writeError(w, scim.Errorf(http.StatusInternalServerError, "", "internal error"))
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("panic serving request", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "panic", p)
+			if !sw.wrote {
+				writeError(sw, scim.Errorf(http.StatusInternalServerError, "", "internal error (request id %s); the agent's log has the details", reqID))
+			}
 		}
+		s.finish(sw, r, reqID, start)
 	}()
-	s.mux.ServeHTTP(w, r)
+	s.mux.ServeHTTP(sw, r)
 }
 
+// finish records a served request in the metrics and the log.
+func (s *Server) finish(sw *statusWriter, r *http.Request, reqID string, start time.Time) {
+	d := time.Since(start)
+	status := sw.status
+	if status == 0 {
+		status = http.StatusOK // the handler wrote nothing
+	}
+	if s.met != nil {
+		route := routeOf(r.URL.Path)
+		s.met.ObserveRequest(route, status, d)
+		if sw.principal != nil {
+			if res, ok := provisioningResource(route, r.Method); ok {
+				s.met.ProvisioningEvent(res, r.Method, status)
+			}
+		}
+	}
+	level := slog.LevelDebug
+	switch {
+	case status >= 500:
+		level = slog.LevelWarn
+	case status >= 400 && status != http.StatusTooManyRequests:
+		level = slog.LevelInfo
+	}
+	ctx := r.Context()
+	if !s.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", reqID), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", status), slog.Duration("duration", d), slog.String("client", s.clientAddr(r)),
+	}
+	if sw.principal != nil {
+		attrs = append(attrs, slog.String("tenant", sw.principal.Tenant.ID), slog.String("token", sw.principal.TokenName))
+	}
+	s.log.LogAttrs(ctx, level, "http request", attrs...)
+}
+
+// statusWriter remembers the status code a handler answered, and who it
+// served, for the request's log line and metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status    int
+	wrote     bool
+	principal *directory.Principal
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// routeOf classifies a path into the fixed set of metric route labels;
+// it never allocates.
+func routeOf(path string) metrics.Route {
+	switch path {
+	case "/healthz", "/readyz":
+		return metrics.RouteHealthz
+	}
+	rest, ok := strings.CutPrefix(path, "/scim/")
+	if !ok {
+		return metrics.RouteOther
+	}
+	i := strings.Index(rest, "/v2/")
+	if i < 0 {
+		return metrics.RouteOther
+	}
+	rest = strings.TrimRight(rest[i+len("/v2/"):], "/")
+	first, second, hasSecond := strings.Cut(rest, "/")
+	switch first {
+	case "Users", "Groups":
+		switch {
+		case !hasSecond:
+			if first == "Users" {
+				return metrics.RouteUsers
+			}
+			return metrics.RouteGroups
+		case second == ".search":
+			return metrics.RouteSearch
+		case strings.Contains(second, "/"):
+			return metrics.RouteOther
+		case first == "Users":
+			return metrics.RouteUser
+		default:
+			return metrics.RouteGroup
+		}
+	case "Schemas", "ResourceTypes", "ServiceProviderConfig":
+		return metrics.RouteDiscovery
+	}
+	return metrics.RouteOther
+}
+
+// provisioningResource says whether a request is a provisioning write (a
+// create, replace, update or delete of a user or group) and of what.
+func provisioningResource(route metrics.Route, method string) (metrics.Resource, bool) {
+	switch {
+	case route == metrics.RouteUsers && method == http.MethodPost:
+		return metrics.ResourceUser, true
+	case route == metrics.RouteGroups && method == http.MethodPost:
+		return metrics.ResourceGroup, true
+	case method != http.MethodPut && method != http.MethodPatch && method != http.MethodDelete:
+		return 0, false
+	case route == metrics.RouteUser:
+		return metrics.ResourceUser, true
+	case route == metrics.RouteGroup:
+		return metrics.ResourceGroup, true
+	}
+	return 0, false
+}
+
+// healthz answers 200 while the process serves HTTP and its store answers.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -94,6 +288,21 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, "ok\n") //nolint:errcheck
+}
+
+// readyz answers 200 when the store answers a read of its schema version,
+// 503 otherwise (closed, locked beyond 2 seconds, or unreadable).
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Cache-Control", "no-store")
+	if _, err := s.dir.DB().SchemaVersion(ctx); err != nil {
+		s.log.Warn("readiness check: the store did not answer", "request_id", w.Header().Get("X-Request-Id"), "err", err)
+		http.Error(w, "not ready: the store did not answer a read", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ready\n") //nolint:errcheck
 }
 
 // request is what a handler gets.
@@ -132,15 +341,42 @@ func newRequestID() string {
 
 func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	reqID := newRequestID()
-	w.Header().Set("X-Request-Id", reqID)
+	reqID := w.Header().Get("X-Request-Id")
 	tenant := r.PathValue("tenant")
 	call := directory.Call{TenantID: tenant, BaseURL: s.baseURL(r, tenant), Method: r.Method, Path: r.URL.Path, Start: start}
 	rest := strings.Split(strings.Trim(r.PathValue("rest"), "/"), "/")
 
-	p, err := s.authenticate(r, tenant)
+	p, reason, err := s.authenticate(r, tenant)
 	if err != nil {
+		if statusOf(err) == http.StatusUnauthorized {
+			s.met.AuthFailed(reason)
+			addr := s.clientAddr(r)
+			if ok, wait, first := s.authLim.allow(limitKey(addr), s.now()); !ok {
+				s.met.RateLimited(metrics.LimitAuthFailures)
+				if first {
+					s.log.Warn("too many failed authentications: answering 429 to further failures from this address",
+						"request_id", reqID, "client", addr, "tenant", tenant, "retry_after", wait.Round(time.Second))
+				}
+				s.tooMany(w, wait, fmt.Sprintf("too many failed authentications from %s: the Secret Token is not valid for this Tenant URL; "+
+					"check the token configured in Entra, then retry after %s seconds", addr, retryAfter(wait)))
+				return
+			}
+		}
 		s.reject(w, r, call, err)
+		return
+	}
+	if sw, ok := w.(*statusWriter); ok {
+		sw.principal = p
+	}
+	if ok, wait, first := s.tokenLim.allow(p.TokenID, s.now()); !ok {
+		s.met.RateLimited(metrics.LimitToken)
+		lim, burst := s.tokenLim.limits()
+		if first {
+			s.log.Warn("token over its request rate: answering 429", "request_id", reqID, "tenant", tenant,
+				"token", p.TokenName, "limit_per_second", float64(lim), "burst", burst)
+		}
+		s.tooMany(w, wait, fmt.Sprintf("too many requests with this Secret Token (the agent allows %g per second, bursts of %d); retry after %s seconds",
+			float64(lim), burst, retryAfter(wait)))
 		return
 	}
 	call.TokenName, call.App = p.TokenName, p.App
@@ -152,7 +388,14 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 		}
 		s.renderErr(w, r, reqID, err)
 	}
-	s.log.Debug("scim request", "request_id", reqID, "tenant", tenant, "method", r.Method, "path", r.URL.Path, "duration", time.Since(start))
+}
+
+// tooMany answers 429 with Retry-After (RFC 6585 §4) and a SCIM error body.
+// It is not recorded as a provisioning event: a flood must not turn into
+// database writes.
+func (s *Server) tooMany(w http.ResponseWriter, wait time.Duration, detail string) {
+	w.Header().Set("Retry-After", retryAfter(wait))
+	writeError(w, scim.Errorf(http.StatusTooManyRequests, "", "%s", detail))
 }
 
 // reject answers and records a request refused before routing.
@@ -169,20 +412,21 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, call directory.C
 	s.renderErr(w, r, w.Header().Get("X-Request-Id"), err)
 }
 
-func (s *Server) authenticate(r *http.Request, tenant string) (*directory.Principal, error) {
+// authenticate checks the bearer token; for a 401 it also says why.
+func (s *Server) authenticate(r *http.Request, tenant string) (*directory.Principal, metrics.AuthFailure, error) {
 	h := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
 	if h == "" {
-		return nil, scim.Errorf(http.StatusUnauthorized, "", "missing Authorization: Bearer <Secret Token> header")
+		return nil, metrics.AuthMissing, scim.Errorf(http.StatusUnauthorized, "", "missing Authorization: Bearer <Secret Token> header")
 	}
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return nil, scim.Errorf(http.StatusUnauthorized, "", "the Authorization header must be \"Bearer <Secret Token>\"")
+		return nil, metrics.AuthMalformed, scim.Errorf(http.StatusUnauthorized, "", "the Authorization header must be \"Bearer <Secret Token>\"")
 	}
 	p, err := s.dir.Authenticate(r.Context(), tenant, strings.TrimSpace(tok))
 	if errors.Is(err, directory.ErrUnauthenticated) {
-		return nil, scim.Errorf(http.StatusUnauthorized, "", "the Secret Token is not valid for this Tenant URL (unknown, revoked, expired, or issued for another tenant)")
+		return nil, metrics.AuthInvalid, scim.Errorf(http.StatusUnauthorized, "", "the Secret Token is not valid for this Tenant URL (unknown, revoked, expired, or issued for another tenant)")
 	}
-	return p, err
+	return p, 0, err
 }
 
 func statusOf(err error) int {

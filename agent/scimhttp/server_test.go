@@ -14,11 +14,14 @@ import (
 // testAgent is a real agent over a real SQLite file, served by httptest.
 type testAgent struct {
 	srv *httptest.Server
+	h   *scimhttp.Server
 	dir *directory.Service
 	db  *store.DB
 }
 
-func newTestAgent(t testing.TB) *testAgent {
+// newTestAgent starts an agent; opt (at most one) configures its handler,
+// by default without rate limits or metrics.
+func newTestAgent(t testing.TB, opt ...scimhttp.Options) *testAgent {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "roster.db"), store.Options{})
@@ -26,12 +29,17 @@ func newTestAgent(t testing.TB) *testAgent {
 		t.Fatal(err)
 	}
 	dir := directory.New(db, nil, nil)
-	srv := httptest.NewServer(scimhttp.New(dir, scimhttp.Options{}))
+	var o scimhttp.Options
+	if len(opt) > 0 {
+		o = opt[0]
+	}
+	h := scimhttp.New(dir, o)
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
 		db.Close()
 	})
-	return &testAgent{srv: srv, dir: dir, db: db}
+	return &testAgent{srv: srv, h: h, dir: dir, db: db}
 }
 
 // tenant creates a tenant and returns its Tenant URL and a read-write token.
