@@ -1,0 +1,713 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/agent/scimhttp"
+	"github.com/rosterhq/roster/graph"
+	"github.com/rosterhq/roster/graph/mappings"
+	"github.com/rosterhq/roster/store"
+)
+
+func init() {
+	register(newEntraCmd)
+	register(newProvisionCmd)
+}
+
+// entraState is what `roster entra connect` remembers per Roster tenant, so
+// that status, logs, pause, resume and provision need no flags. It holds no
+// secret.
+type entraState struct {
+	App        graph.App   `json:"app"`
+	JobID      string      `json:"job_id"`
+	TenantURL  string      `json:"tenant_url"`
+	TokenID    string      `json:"token_id,omitempty"`
+	OnPremises bool        `json:"on_premises,omitempty"`
+	Auth       graph.Auth  `json:"auth"`
+	EntraID    string      `json:"entra_tenant_id,omitempty"`
+	ClientID   string      `json:"client_id,omitempty"`
+	Cloud      graph.Cloud `json:"cloud,omitempty"`
+	Connected  time.Time   `json:"connected"`
+}
+
+func entraSettingKey(tenant string) string { return "entra:" + tenant }
+
+func loadEntraState(ctx context.Context, db *store.DB, tenant string) (*entraState, error) {
+	var raw string
+	err := db.Read(ctx, func(tx *store.Tx) (err error) { raw, err = tx.Setting(entraSettingKey(tenant)); return })
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if raw == "" {
+		return nil, fmt.Errorf("tenant %q is not connected to Entra yet: run 'roster entra connect' (or 'roster setup')", tenant)
+	}
+	var st entraState
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return nil, fmt.Errorf("read the saved Entra connection of tenant %q: %w", tenant, err)
+	}
+	return &st, nil
+}
+
+func saveEntraState(ctx context.Context, db *store.DB, tenant string, st *entraState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return db.Write(ctx, func(tx *store.Tx) error { return tx.SetSetting(entraSettingKey(tenant), string(b)) })
+}
+
+// graphFlags are the sign-in flags every Graph command shares.
+type graphFlags struct {
+	auth, entraTenant, clientID, certFile, cloud, graphURL, caFile string
+	verbose                                                        bool
+}
+
+func (g *graphFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&g.auth, "auth", "", "how to sign in to Microsoft Graph: device-code, azure-cli, client-secret, client-certificate, managed-identity or token\n(default: token when ROSTER_GRAPH_TOKEN is set, else the method used at connect, else device-code)")
+	f.StringVar(&g.entraTenant, "entra-tenant", os.Getenv("AZURE_TENANT_ID"), "Entra tenant id or domain to sign in to (env AZURE_TENANT_ID)")
+	f.StringVar(&g.clientID, "client-id", os.Getenv("AZURE_CLIENT_ID"), "app registration (client) id to sign in with (env AZURE_CLIENT_ID); the client secret comes from ROSTER_GRAPH_CLIENT_SECRET")
+	f.StringVar(&g.certFile, "certificate", "", "PEM or PKCS#12 file for --auth client-certificate (password in ROSTER_GRAPH_CERT_PASSWORD)")
+	f.StringVar(&g.cloud, "cloud", "", "national cloud: global, usgov, usgov-dod or china (default global)")
+	f.StringVar(&g.graphURL, "graph-url", os.Getenv("ROSTER_GRAPH_URL"), "Graph endpoint including /v1.0, for proxies and tests (env ROSTER_GRAPH_URL)")
+	f.StringVar(&g.caFile, "graph-ca-file", os.Getenv("ROSTER_GRAPH_CA_FILE"), "extra CA certificates (PEM) to trust for Graph, e.g. of a TLS-inspecting proxy (env ROSTER_GRAPH_CA_FILE)")
+	f.BoolVar(&g.verbose, "verbose", false, "log every Graph request to stderr")
+}
+
+// config builds the Graph configuration from flags, the environment and
+// what connect saved (st may be nil).
+func (g *graphFlags) config(st *entraState, stderr io.Writer) (graph.Config, error) {
+	cfg := graph.Config{
+		Auth: graph.Auth(g.auth), TenantID: g.entraTenant, ClientID: g.clientID, CertificateFile: g.certFile,
+		Cloud: graph.Cloud(g.cloud), BaseURL: g.graphURL,
+		ClientSecret:        os.Getenv("ROSTER_GRAPH_CLIENT_SECRET"),
+		CertificatePassword: os.Getenv("ROSTER_GRAPH_CERT_PASSWORD"),
+		Token:               os.Getenv("ROSTER_GRAPH_TOKEN"),
+		DeviceCodePrompt: func(_ context.Context, dc graph.DeviceCode) error {
+			fmt.Fprintf(stderr, "To sign in to Microsoft Graph, open %s and enter the code %s\n", dc.VerificationURL, dc.UserCode)
+			return nil
+		},
+	}
+	if st != nil {
+		if cfg.Auth == "" && cfg.Token == "" {
+			cfg.Auth = st.Auth
+		}
+		if cfg.TenantID == "" {
+			cfg.TenantID = st.EntraID
+		}
+		if cfg.ClientID == "" {
+			cfg.ClientID = st.ClientID
+		}
+		if cfg.Cloud == "" {
+			cfg.Cloud = st.Cloud
+		}
+	}
+	if cfg.Auth == "" {
+		cfg.Auth = graph.AuthDeviceCode
+		if cfg.Token != "" {
+			cfg.Auth = graph.AuthToken
+		}
+	}
+	if g.caFile != "" {
+		pem, err := os.ReadFile(g.caFile)
+		if err != nil {
+			return cfg, usageError{fmt.Errorf("--graph-ca-file: %w", err)}
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return cfg, usageError{fmt.Errorf("--graph-ca-file %s: no PEM certificate in it", g.caFile)}
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		cfg.Transport = tr
+	}
+	if g.verbose {
+		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, usageError{err}
+	}
+	return cfg, nil
+}
+
+func (g *graphFlags) client(st *entraState, stderr io.Writer) (*graph.Client, graph.Config, error) {
+	cfg, err := g.config(st, stderr)
+	if err != nil {
+		return nil, cfg, err
+	}
+	c, err := graph.New(cfg)
+	return c, cfg, err
+}
+
+func newEntraCmd(rf *rootFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "entra",
+		Short: "Create and run the Entra enterprise app that provisions into Roster (Microsoft Graph)",
+		Long: `Configure Microsoft Entra provisioning through Microsoft Graph, instead of the
+Entra admin center: the enterprise app, its users and groups, the Tenant URL
+and Secret Token, Test Connection, attribute mappings, scope, notification
+email, and starting, pausing and watching provisioning.
+
+Sign-in (--auth): device code by default (open a URL, enter a code), or the
+Azure CLI's login, an app registration's secret or certificate, a managed
+identity, or a pre-acquired access token in ROSTER_GRAPH_TOKEN. The signed-in
+account needs the Application Administrator or Cloud Application
+Administrator role; an app registration needs Application.ReadWrite.OwnedBy,
+Synchronization.ReadWrite.All, AppRoleAssignment.ReadWrite.All,
+User.Read.All, Group.Read.All and, for logs, AuditLog.Read.All.`,
+	}
+	cmd.AddCommand(newEntraConnectCmd(rf), newEntraStatusCmd(rf), newEntraLogsCmd(rf),
+		newEntraPauseResumeCmd(rf, false), newEntraPauseResumeCmd(rf, true))
+	return cmd
+}
+
+// connectFile is the --file format of `roster entra connect`: the same
+// settings as the flags, which override it.
+type connectFile struct {
+	Tenant            string   `json:"tenant"`
+	App               string   `json:"app"`
+	AppName           string   `json:"app_name"`
+	OnPremises        bool     `json:"on_premises"`
+	TenantURL         string   `json:"tenant_url"`
+	NotificationEmail string   `json:"notification_email"`
+	DeleteThreshold   *int     `json:"delete_threshold"`
+	Scope             string   `json:"scope"`
+	Assign            []string `json:"assign"`
+	MatchOnEmployeeID bool     `json:"match_on_employee_id"`
+	Groups            *bool    `json:"provision_groups"`
+	Omit              []string `json:"omit"`
+	NoStart           bool     `json:"no_start"`
+	Auth              string   `json:"auth"`
+	EntraTenant       string   `json:"entra_tenant"`
+	ClientID          string   `json:"client_id"`
+	Cloud             string   `json:"cloud"`
+}
+
+func newEntraConnectCmd(rf *rootFlags) *cobra.Command {
+	var (
+		gf                                                  graphFlags
+		tenant, app, appName, tenantURL, email, scope, file string
+		threshold                                           int
+		assign, omit                                        []string
+		onPrem, byEmployeeID, noGroups, skipTest, noStart   bool
+		asJSON                                              bool
+	)
+	cmd := &cobra.Command{
+		Use:   "connect",
+		Short: "Create (or adopt) the Entra enterprise app and configure provisioning into this agent",
+		Long: `Create the non-gallery enterprise app in Entra (or adopt an existing one), and
+configure its provisioning into a Roster tenant, as the Entra admin center's
+~20 steps would:
+
+  1. find the app by name, or create it and wait until Entra is ready
+  2. create the SCIM provisioning job
+  3. Test Connection: Entra calls the Tenant URL with the token
+  4. save the Tenant URL, token, notification email, accidental-deletion
+     threshold and scope
+  5. set the attribute mappings: userPrincipalName→userName (matching),
+     displayName, jobTitle→title, mail→emails[type eq "work"].value,
+     department→enterprise department, plus givenName, surname, employeeId
+     and manager unless --omit
+  6. assign the users and groups given with --assign
+  7. start provisioning
+
+Running it again converges: it never creates a second app or job, leaves
+mappings that already match alone, and does not restart a running job.
+Without --token-file a new Secret Token named entra:<app> is issued for
+Entra; the one issued by the previous connect is then revoked.
+
+Entra calls the Tenant URL from the internet: it must be public HTTPS with a
+publicly trusted certificate (see 'roster agent --help'). If the agent cannot
+be reachable, --on-premises uses Entra's "On-premises SCIM app" with
+Microsoft's provisioning agent, which you install and assign in the portal.`,
+		Example: `  roster entra connect --assign alice@contoso.com --assign group:Sales --notify ops@contoso.com
+  roster entra connect --app "Contoso SCIM" --match-on-employee-id --no-groups
+  ROSTER_GRAPH_TOKEN=ey... roster entra connect --json
+  roster entra connect --file entra.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			// Apply the file, then flags that were set explicitly.
+			o := graph.ConnectOptions{Mappings: mappings.Default(), DeleteThreshold: 500}
+			if file != "" {
+				var cf connectFile
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return usageError{fmt.Errorf("--file: %w", err)}
+				}
+				dec := json.NewDecoder(strings.NewReader(string(b)))
+				dec.DisallowUnknownFields()
+				if err := dec.Decode(&cf); err != nil {
+					return usageError{fmt.Errorf("--file %s: %w", file, err)}
+				}
+				setStr := func(name string, dst *string, v string) {
+					if v != "" && !cmd.Flags().Changed(name) {
+						*dst = v
+					}
+				}
+				setStr("tenant", &tenant, cf.Tenant)
+				setStr("app", &app, cf.App)
+				setStr("app-name", &appName, cf.AppName)
+				setStr("tenant-url", &tenantURL, cf.TenantURL)
+				setStr("notify", &email, cf.NotificationEmail)
+				setStr("scope", &scope, cf.Scope)
+				setStr("auth", &gf.auth, cf.Auth)
+				setStr("entra-tenant", &gf.entraTenant, cf.EntraTenant)
+				setStr("client-id", &gf.clientID, cf.ClientID)
+				setStr("cloud", &gf.cloud, cf.Cloud)
+				if cf.DeleteThreshold != nil && !cmd.Flags().Changed("delete-threshold") {
+					threshold = *cf.DeleteThreshold
+				}
+				if !cmd.Flags().Changed("assign") {
+					assign = cf.Assign
+				}
+				if !cmd.Flags().Changed("omit") {
+					omit = cf.Omit
+				}
+				onPrem = onPrem || cf.OnPremises
+				byEmployeeID = byEmployeeID || cf.MatchOnEmployeeID
+				noGroups = noGroups || (cf.Groups != nil && !*cf.Groups)
+				noStart = noStart || cf.NoStart
+			}
+			switch scope {
+			case "assigned":
+			case "all":
+				o.SyncAll = true
+			default:
+				return usageError{fmt.Errorf("--scope %q: use assigned (only assigned users and groups) or all", scope)}
+			}
+			o.App, o.AppName, o.OnPremises = app, appName, onPrem
+			o.NotificationEmail, o.DeleteThreshold = email, threshold
+			o.Assign, o.SkipTest, o.NoStart = assign, skipTest, noStart
+			o.Mappings = mappings.Options{MatchOnEmployeeID: byEmployeeID, ProvisionGroups: !noGroups, Omit: omit}
+			if o.AppName == "" {
+				o.AppName = graph.DefaultAppName
+			}
+
+			dir, closeFn, err := rf.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if _, err := dir.Tenant(ctx, tenant); errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no tenant %q: see 'roster tenant list', or start 'roster agent' once to create the default tenant", tenant)
+			} else if err != nil {
+				return err
+			}
+			if tenantURL == "" {
+				tenantURL = scimhttp.TenantURL(storedPublicURL(ctx, dir.DB()), tenant)
+			}
+			o.TenantURL = tenantURL
+
+			prev, _ := loadEntraState(ctx, dir.DB(), tenant)
+			client, cfg, err := gf.client(prev, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			// Validate before a token is issued, so bad input leaves nothing behind.
+			o.Token = "placeholder"
+			if err := o.Validate(); err != nil {
+				return usageError{err}
+			}
+			issued, err := dir.IssueToken(ctx, tenant, "entra:"+o.AppName, false, nil)
+			if err != nil {
+				return err
+			}
+			o.Token = issued.Token.Reveal()
+			stderr := cmd.ErrOrStderr()
+			res, err := client.Connect(ctx, o, func(s string) { fmt.Fprintf(stderr, "• %s…\n", s) })
+			if err != nil {
+				// The new token was never saved in Entra: revoke it.
+				if _, rerr := dir.RevokeToken(context.WithoutCancel(ctx), issued.Record.ID); rerr != nil {
+					fmt.Fprintf(stderr, "warning: could not revoke the unused token %s: %v\n", issued.Record.ID, rerr)
+				}
+				if len(res.Manual) > 0 {
+					printManual(stderr, res.Manual)
+				}
+				return err
+			}
+			st := &entraState{App: res.App, JobID: res.Job.ID, TenantURL: o.TenantURL, TokenID: issued.Record.ID,
+				OnPremises: o.OnPremises, Auth: cfg.Auth, EntraID: cfg.TenantID, ClientID: cfg.ClientID, Cloud: cfg.Cloud, Connected: time.Now().UTC()}
+			if err := saveEntraState(ctx, dir.DB(), tenant, st); err != nil {
+				return err
+			}
+			revoked := revokeOldEntraTokens(ctx, dir, tenant, "entra:"+o.AppName, issued.Record.ID)
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"tenant": tenant, "tenant_url": o.TenantURL, "result": res,
+					"token_id": issued.Record.ID, "revoked_tokens": revoked, "explain": res.Status.Explain()})
+			}
+			printConnect(cmd.OutOrStdout(), tenant, o, res, revoked)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&tenant, "tenant", "default", "Roster tenant to provision into")
+	f.StringVar(&app, "app", "", "adopt this existing enterprise app (service principal id, app id or name) instead of finding or creating --app-name")
+	f.StringVar(&appName, "app-name", graph.DefaultAppName, "display name of the enterprise app to find or create")
+	f.StringVar(&tenantURL, "tenant-url", "", "Tenant URL Entra calls (default: the agent's public URL + /scim/<tenant>/v2)")
+	f.StringVar(&email, "notify", "", "email address for Entra's failure and quarantine notifications")
+	f.IntVar(&threshold, "delete-threshold", 500, "prevent accidental deletion: stop a cycle that would delete more users than this (0 = off)")
+	f.StringVar(&scope, "scope", "assigned", "which users Entra provisions: assigned (only users and groups assigned to the app) or all")
+	f.StringSliceVar(&assign, "assign", nil, "assign a user (UPN or object id) or group (group:NAME or group:ID) to the app; repeatable")
+	f.BoolVar(&byEmployeeID, "match-on-employee-id", false, "userName comes from employeeId and users are matched on it (instead of userPrincipalName)")
+	f.BoolVar(&noGroups, "no-groups", false, "do not provision groups (only users)")
+	f.StringSliceVar(&omit, "omit", nil, "optional attributes not to map: givenName, surname, employeeId, manager")
+	f.BoolVar(&onPrem, "on-premises", false, "use Entra's On-premises SCIM app and Microsoft's provisioning agent instead of a public Tenant URL")
+	f.BoolVar(&skipTest, "skip-test", false, "skip Test Connection (not recommended)")
+	f.BoolVar(&noStart, "no-start", false, "configure everything but leave provisioning stopped")
+	f.StringVar(&file, "file", "", "read these settings from a JSON file (flags override it); keys: tenant, app, app_name, tenant_url, notification_email, delete_threshold, scope, assign, match_on_employee_id, provision_groups, omit, on_premises, no_start, auth, entra_tenant, client_id, cloud")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	gf.register(cmd)
+	return cmd
+}
+
+// revokeOldEntraTokens revokes the tenant's other active tokens named name:
+// those issued for Entra by an earlier connect.
+func revokeOldEntraTokens(ctx context.Context, dir *directory.Service, tenant, name, keep string) []string {
+	toks, err := dir.Tokens(ctx, tenant)
+	if err != nil {
+		return nil
+	}
+	var revoked []string
+	for _, t := range toks {
+		if t.Name == name && t.ID != keep && t.Revoked == nil {
+			if _, err := dir.RevokeToken(ctx, t.ID); err == nil {
+				revoked = append(revoked, t.ID)
+			}
+		}
+	}
+	return revoked
+}
+
+func printManual(w io.Writer, steps []string) {
+	fmt.Fprintln(w, "\nStill to do by hand (no Graph API for it):")
+	for i, s := range steps {
+		fmt.Fprintf(w, "  %d. %s\n", i+1, s)
+	}
+}
+
+func printConnect(w io.Writer, tenant string, o graph.ConnectOptions, r graph.ConnectResult, revoked []string) {
+	verb := func(created bool) string {
+		if created {
+			return "created"
+		}
+		return "found"
+	}
+	fmt.Fprintf(w, "Enterprise app  %s (%s): %s\n", r.App.DisplayName, r.App.ServicePrincipalID, verb(r.AppCreated))
+	fmt.Fprintf(w, "Provisioning job %s: %s\n", r.Job.ID, verb(r.JobCreated))
+	if r.Tested {
+		fmt.Fprintf(w, "Test Connection  succeeded: Entra reached %s\n", o.TenantURL)
+	}
+	fmt.Fprintf(w, "Tenant URL       %s (tenant %s); token saved in Entra", o.TenantURL, tenant)
+	if len(revoked) > 0 {
+		fmt.Fprintf(w, "; the previous Entra token was revoked")
+	}
+	fmt.Fprintln(w)
+	scope := "assigned users and groups only"
+	if o.SyncAll {
+		scope = "all users and groups"
+	}
+	fmt.Fprintf(w, "Scope            %s\n", scope)
+	if len(r.MappingChanges) == 0 {
+		fmt.Fprintln(w, "Mappings         already as wanted")
+	} else {
+		fmt.Fprintln(w, "Mappings         changed:")
+		for _, c := range r.MappingChanges {
+			fmt.Fprintf(w, "                 - %s\n", c)
+		}
+	}
+	for _, p := range r.Assigned {
+		fmt.Fprintf(w, "Assigned         %s\n", p.Label())
+	}
+	for _, p := range r.AlreadyAssigned {
+		fmt.Fprintf(w, "Already assigned %s\n", p.Label())
+	}
+	if r.Started {
+		fmt.Fprintln(w, "Provisioning     started")
+	}
+	fmt.Fprintf(w, "Status           %s\n", r.Status.Explain())
+	if len(r.Manual) > 0 {
+		printManual(w, r.Manual)
+	}
+	fmt.Fprintln(w, "\nNext: roster provision USER   (provision one user now)\n      roster entra status        (progress of the ~40-minute cycles)")
+}
+
+func newEntraStatusCmd(rf *rootFlags) *cobra.Command {
+	var (
+		gf     graphFlags
+		tenant string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the provisioning job's state, last cycle, counts and any quarantine, in words",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withEntra(cmd, rf, &gf, tenant, func(ctx context.Context, c *graph.Client, st *entraState) error {
+				s, err := c.Status(ctx, st.App, st.JobID)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), map[string]any{"tenant": tenant, "app": st.App, "status": s, "explain": s.Explain()})
+				}
+				w := cmd.OutOrStdout()
+				fmt.Fprintf(w, "App        %s (%s)\nJob        %s\nState      %s\n           %s\n", st.App.DisplayName, st.App.ServicePrincipalID, s.JobID, s.Code, s.Explain())
+				now := time.Now()
+				if e := s.LastExecution; e != nil && !e.Ended.IsZero() && e.Ended.Year() > 1 {
+					fmt.Fprintf(w, "Last cycle %s, %s ago: %d imported, %d exported, %d escrowed\n", e.State, roundDur(now.Sub(e.Ended)), e.Imported, e.Exported, e.Escrowed)
+					if e.Error != "" {
+						fmt.Fprintf(w, "           error: %s\n", e.Error)
+					}
+				} else {
+					fmt.Fprintln(w, "Last cycle none yet")
+				}
+				if q := s.Quarantine; q != nil {
+					fmt.Fprintf(w, "Quarantine %s since %s; next attempt %s\n", q.Reason, q.Since.Format(time.RFC3339), q.NextAttempt.Format(time.RFC3339))
+					if q.Error != "" {
+						fmt.Fprintf(w, "           %s\n", q.Error)
+					}
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "default", "Roster tenant whose Entra connection to show")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	gf.register(cmd)
+	return cmd
+}
+
+// withEntra loads the saved connection of a tenant, signs in and runs fn.
+func withEntra(cmd *cobra.Command, rf *rootFlags, gf *graphFlags, tenant string, fn func(context.Context, *graph.Client, *entraState) error) error {
+	ctx := cmd.Context()
+	dir, closeFn, err := rf.open(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := loadEntraState(ctx, dir.DB(), tenant)
+	closeFn()
+	if err != nil {
+		return err
+	}
+	c, _, err := gf.client(st, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	return fn(ctx, c, st)
+}
+
+func newEntraLogsCmd(rf *rootFlags) *cobra.Command {
+	var (
+		gf                  graphFlags
+		tenant, user, since string
+		failed, asJSON      bool
+		top                 int
+	)
+	cmd := &cobra.Command{
+		Use:   "logs",
+		Short: "Show Entra's provisioning logs for this app, newest first",
+		Long: `Show Entra's provisioning logs (what Entra did or tried to do) for the
+connected app. 'roster log' shows the same traffic from the agent's side.
+Entra's logs can lag a few minutes behind.`,
+		Example: `  roster entra logs --since 24h
+  roster entra logs --user alice@contoso.com --failed`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q := graph.LogQuery{User: user, Failed: failed, Top: top}
+			if since != "" {
+				d, err := parseDays(since)
+				if err != nil {
+					return usageError{fmt.Errorf("--since: %w", err)}
+				}
+				q.Since = time.Now().Add(-d)
+			}
+			return withEntra(cmd, rf, &gf, tenant, func(ctx context.Context, c *graph.Client, st *entraState) error {
+				q.JobID = st.JobID
+				logs, err := c.Logs(ctx, q)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					if logs == nil {
+						logs = []graph.LogEntry{}
+					}
+					return printJSON(cmd.OutOrStdout(), logs)
+				}
+				if len(logs) == 0 {
+					fmt.Fprintln(cmd.OutOrStdout(), "No provisioning log entries match.")
+					return nil
+				}
+				tw := newTable(cmd.OutOrStdout())
+				fmt.Fprintln(tw, "TIME\tACTION\tSTATUS\tIDENTITY\tDETAIL")
+				for _, e := range logs {
+					detail := e.Reason
+					if detail == "" && len(e.Steps) > 0 {
+						detail = e.Steps[len(e.Steps)-1].Description
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.Action, e.Status, dash(e.Identity), dash(detail))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "default", "Roster tenant whose Entra logs to show")
+	cmd.Flags().StringVar(&user, "user", "", "only entries about this user (name, UPN or id; case-insensitive)")
+	cmd.Flags().StringVar(&since, "since", "", "only entries newer than this, e.g. 24h or 7d")
+	cmd.Flags().BoolVar(&failed, "failed", false, "only failures")
+	cmd.Flags().IntVar(&top, "top", 50, "at most this many entries (up to 500)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	gf.register(cmd)
+	return cmd
+}
+
+func newEntraPauseResumeCmd(rf *rootFlags, resume bool) *cobra.Command {
+	var (
+		gf                 graphFlags
+		tenant             string
+		allowDeletes, full bool
+		asJSON             bool
+	)
+	use, short := "pause", "Pause provisioning: Entra stops calling the agent until resume"
+	if resume {
+		use, short = "resume", "Start or resume provisioning (also lifts a quarantine)"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !resume && (allowDeletes || full) {
+				return usageError{errors.New("--allow-deletes and --full apply to resume")}
+			}
+			return withEntra(cmd, rf, &gf, tenant, func(ctx context.Context, c *graph.Client, st *entraState) error {
+				var err error
+				switch {
+				case !resume:
+					err = c.Pause(ctx, st.App, st.JobID)
+				case allowDeletes:
+					err = c.Restart(ctx, st.App, st.JobID, graph.RestartForceDelete)
+				case full:
+					err = c.Restart(ctx, st.App, st.JobID, graph.RestartFull)
+				default:
+					err = c.Start(ctx, st.App, st.JobID)
+				}
+				if err != nil {
+					return err
+				}
+				s, err := c.Status(ctx, st.App, st.JobID)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), map[string]any{"tenant": tenant, "status": s, "explain": s.Explain()})
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", s.Code, s.Explain())
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "default", "Roster tenant whose provisioning to "+use)
+	if resume {
+		cmd.Flags().BoolVar(&allowDeletes, "allow-deletes", false, "after a TooManyDeletes quarantine: let the held-back deletions through (restart with ForceDeletes)")
+		cmd.Flags().BoolVar(&full, "full", false, "restart from scratch: the next cycle re-reads every user (initial cycle)")
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	gf.register(cmd)
+	return cmd
+}
+
+func newProvisionCmd(rf *rootFlags) *cobra.Command {
+	var (
+		gf     graphFlags
+		tenant string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "provision USER",
+		Short: "Provision one user now, without waiting for Entra's next cycle (provision on demand)",
+		Long: `Ask Entra to provision one user into the agent now, and show each step's
+result as the Entra admin center does: import from Entra, scoping, matching
+in the agent, and the action (create, update or skip).
+
+USER is a userPrincipalName (alice@contoso.com) or an object id. Entra allows
+5 on-demand requests per 10 seconds; Roster waits and retries when throttled.`,
+		Example: `  roster provision alice@contoso.com
+  roster provision 6e7b768e-07e2-4810-8459-485f84f8f204 --json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("provision takes one user (UPN or object id), got %d arguments", len(args))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withEntra(cmd, rf, &gf, tenant, func(ctx context.Context, c *graph.Client, st *entraState) error {
+				u, err := c.User(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				res, err := c.ProvisionOnDemand(ctx, st.App, st.JobID, u)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					if err := printJSON(cmd.OutOrStdout(), map[string]any{"user": u, "result": res}); err != nil {
+						return err
+					}
+				} else {
+					printOnDemand(cmd.OutOrStdout(), u, res)
+				}
+				if res.Result == "Failure" {
+					return errors.New("provisioning " + u.UserPrincipalName + " failed: " + res.ErrorMessage)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "default", "Roster tenant to provision into")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	gf.register(cmd)
+	return cmd
+}
+
+func printOnDemand(w io.Writer, u graph.Principal, r graph.OnDemandResult) {
+	fmt.Fprintf(w, "Provision on demand: %s\n\n", u.Label())
+	for _, s := range r.Steps {
+		mark := "✓"
+		switch strings.ToLower(s.Status) {
+		case "failure":
+			mark = "✗"
+		case "skipped", "warning":
+			mark = "–"
+		}
+		fmt.Fprintf(w, "  %s %-9s %s\n", mark, s.Type, s.Description)
+	}
+	fmt.Fprintf(w, "\nResult: %s", r.Result)
+	if r.Action != "" && r.Action != "Other" {
+		fmt.Fprintf(w, " (%s)", strings.ToLower(r.Action))
+	}
+	if r.TargetID != "" {
+		fmt.Fprintf(w, ", id %s in Roster", r.TargetID)
+	}
+	fmt.Fprintln(w)
+	if r.ErrorMessage != "" {
+		fmt.Fprintf(w, "        %s (%s)\n", r.ErrorMessage, r.ErrorCode)
+	}
+}
