@@ -235,14 +235,37 @@ func (c *Client) SearchPrincipals(ctx context.Context, query string, limit int) 
 	return out, nil
 }
 
-// User returns the user with the given object id or userPrincipalName.
+// User returns the user with the given object id, userPrincipalName or
+// (when unique) display name.
 func (c *Client) User(ctx context.Context, ref string) (Principal, error) {
 	var r rawPrincipal
 	err := c.getJSON(ctx, "find user "+ref, permDirectory, "/users/"+url.PathEscape(ref),
 		url.Values{"$select": {"id,displayName,userPrincipalName,mail"}}, &r)
+	if err != nil && statusOf(err) == 404 && !strings.Contains(ref, "@") && !guidRE.MatchString(ref) {
+		// Not a UPN or id: try it as a display name ("Alice Smith").
+		var resp struct {
+			Value []rawPrincipal `json:"value"`
+		}
+		if lerr := c.getJSON(ctx, "find user "+ref, permDirectory, "/users",
+			url.Values{"$filter": {"displayName eq " + odataQuote(ref)}, "$select": {"id,displayName,userPrincipalName,mail"}}, &resp); lerr != nil {
+			return Principal{}, lerr
+		}
+		switch len(resp.Value) {
+		case 1:
+			r, err = resp.Value[0], nil
+		case 0:
+		default:
+			var upns []string
+			for _, v := range resp.Value {
+				upns = append(upns, v.UserPrincipalName)
+			}
+			return Principal{}, &Error{Op: "find user " + ref, Err: fmt.Errorf("%d users are named %q", len(resp.Value), ref),
+				Hint: "use the userPrincipalName instead: " + strings.Join(upns, ", ")}
+		}
+	}
 	if err != nil {
 		if statusOf(err) == 404 {
-			err.(*Error).Hint = "check the userPrincipalName (user@contoso.com) or object id in Entra admin center → Users"
+			err.(*Error).Hint = "check the userPrincipalName (user@contoso.com), display name or object id in Entra admin center → Users"
 		}
 		return Principal{}, err
 	}

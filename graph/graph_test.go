@@ -379,6 +379,23 @@ func TestStatusPauseResumeQuarantine(t *testing.T) {
 	}
 }
 
+func TestUserByNameOrID(t *testing.T) {
+	e := newEnv(t, graphtest.Options{})
+	ctx := context.Background()
+	byUPN, err := e.client.User(ctx, "alice@contoso.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{byUPN.ID, "Alice Smith"} {
+		if got, err := e.client.User(ctx, ref); err != nil || got.ID != byUPN.ID {
+			t.Errorf("User(%q) = %+v, %v", ref, got, err)
+		}
+	}
+	if _, err := e.client.User(ctx, "Carol"); !errors.Is(err, graph.ErrNotFound) || !strings.Contains(err.Error(), "display name") {
+		t.Errorf("unknown name: %v", err)
+	}
+}
+
 func TestSearchPrincipals(t *testing.T) {
 	e := newEnv(t, graphtest.Options{})
 	got, err := e.client.SearchPrincipals(context.Background(), "ali", 10)
