@@ -138,17 +138,7 @@ func (a *Agent) readiness(next http.Handler) http.Handler {
 // the listeners stop accepting, in-flight requests finish (up to
 // ShutdownTimeout), and the background loops stop.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
-	newServer := func(h http.Handler) *http.Server {
-		return &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       60 * time.Second,
-			WriteTimeout:      60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-		}
-	}
+	newServer := func(h http.Handler) *http.Server { return scimhttp.NewHTTPServer(h, a.log) }
 	srv := newServer(a.Handler())
 	if a.opt.TLSConfig != nil {
 		srv.TLSConfig = a.opt.TLSConfig.Clone()

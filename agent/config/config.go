@@ -25,6 +25,7 @@
 //	trusted_proxies               ROSTER_TRUSTED_PROXIES              CIDRs whose X-Forwarded-For is believed (comma-separated)
 //	metrics_listen                ROSTER_METRICS_LISTEN               Prometheus /metrics listener; "" disables it
 //	rate_limit.failed_auth_per_minute ROSTER_RATE_FAILED_AUTH_PER_MINUTE failed authentications allowed per client address
+//	rate_limit.failed_auth_burst      ROSTER_RATE_FAILED_AUTH_BURST      failed authentications allowed at once per address
 //	rate_limit.requests_per_second    ROSTER_RATE_REQUESTS_PER_SECOND    sustained requests allowed per token
 //	rate_limit.burst                  ROSTER_RATE_BURST                  requests per token allowed at once above the rate
 //	shutdown_timeout              ROSTER_SHUTDOWN_TIMEOUT             how long requests in flight may take at shutdown
@@ -140,6 +141,9 @@ type RateLimit struct {
 	// FailedAuthPerMinute is how many failed authentications one client
 	// address may make per minute; 0 disables the limit.
 	FailedAuthPerMinute int `json:"failed_auth_per_minute"`
+	// FailedAuthBurst is how many failed authentications one client address
+	// may make at once before the per-minute rate applies.
+	FailedAuthBurst int `json:"failed_auth_burst"`
 	// RequestsPerSecond is the sustained request rate allowed per token; 0
 	// disables the limit.
 	RequestsPerSecond float64 `json:"requests_per_second"`
@@ -171,7 +175,7 @@ func Default() Config {
 			},
 		},
 		MetricsListen:   "127.0.0.1:9090",
-		RateLimit:       RateLimit{FailedAuthPerMinute: 10, RequestsPerSecond: 100, Burst: 200},
+		RateLimit:       RateLimit{FailedAuthPerMinute: 10, FailedAuthBurst: 20, RequestsPerSecond: 100, Burst: 200},
 		ShutdownTimeout: Duration(30 * time.Second),
 	}
 }
@@ -405,6 +409,9 @@ func (c *Config) Validate() error {
 	if c.RateLimit.FailedAuthPerMinute < 0 {
 		add("rate_limit.failed_auth_per_minute", "%d: use 0 (no limit) or more", c.RateLimit.FailedAuthPerMinute)
 	}
+	if c.RateLimit.FailedAuthPerMinute > 0 && c.RateLimit.FailedAuthBurst < 1 {
+		add("rate_limit.failed_auth_burst", "%d: use 1 or more (default 20)", c.RateLimit.FailedAuthBurst)
+	}
 	if c.RateLimit.RequestsPerSecond < 0 {
 		add("rate_limit.requests_per_second", "%g: use 0 (no limit) or more; Entra sends up to 25 per second per tenant", c.RateLimit.RequestsPerSecond)
 	} else if c.RateLimit.RequestsPerSecond > 0 && c.RateLimit.RequestsPerSecond < 25 {
@@ -539,6 +546,7 @@ var envVars = []envVar{
 	{"ROSTER_TRUSTED_PROXIES", "trusted_proxies", list(func(c *Config) *[]string { return &c.TrustedProxies })},
 	{"ROSTER_METRICS_LISTEN", "metrics_listen", str(func(c *Config) *string { return &c.MetricsListen })},
 	{"ROSTER_RATE_FAILED_AUTH_PER_MINUTE", "rate_limit.failed_auth_per_minute", integer(func(c *Config) *int { return &c.RateLimit.FailedAuthPerMinute })},
+	{"ROSTER_RATE_FAILED_AUTH_BURST", "rate_limit.failed_auth_burst", integer(func(c *Config) *int { return &c.RateLimit.FailedAuthBurst })},
 	{"ROSTER_RATE_REQUESTS_PER_SECOND", "rate_limit.requests_per_second", func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil {

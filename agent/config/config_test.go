@@ -51,7 +51,7 @@ func TestValidate(t *testing.T) {
 			c.TLS.Mode = "on"
 			c.TrustedProxies = []string{"10.0.0.0/8", "proxy.local"}
 			c.MetricsListen = "localhost"
-			c.RateLimit = config.RateLimit{FailedAuthPerMinute: -1, RequestsPerSecond: 10, Burst: 5}
+			c.RateLimit = config.RateLimit{FailedAuthPerMinute: -1, FailedAuthBurst: 0, RequestsPerSecond: 10, Burst: 5}
 			c.ShutdownTimeout = 0
 			c.DNS = config.DNS{Resolver: "1.1.1.1", Nameserver: "ns:x"}
 		}, []string{"listen", "public_url", "log.level", "log.format", "tls.mode", "trusted_proxies",
@@ -78,6 +78,9 @@ func TestValidate(t *testing.T) {
 			c.TLS.Mode, c.TLS.CertFile = "files", filepath.Join(dir, "nope.pem")
 			c.TLS.ReloadInterval = config.Duration(time.Millisecond)
 		}, []string{"tls.cert_file", "tls.key_file", "tls.reload_interval"}, "no such file"},
+		{"failed-auth limit without a burst", func(c *config.Config) {
+			c.RateLimit.FailedAuthBurst = 0
+		}, []string{"rate_limit.failed_auth_burst"}, "use 1 or more"},
 		{"metrics on the SCIM port", func(c *config.Config) {
 			c.MetricsListen = c.Listen
 		}, []string{"metrics_listen"}, "also the SCIM listen address"},
@@ -189,7 +192,7 @@ func TestApplyEnv(t *testing.T) {
 	want.TLS.ACME.Challenges = []string{"http-01", "tls-alpn-01"}
 	want.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.7"}
 	want.MetricsListen = ""
-	want.RateLimit = config.RateLimit{FailedAuthPerMinute: 3, RequestsPerSecond: 250.5, Burst: 500}
+	want.RateLimit = config.RateLimit{FailedAuthPerMinute: 3, FailedAuthBurst: 20, RequestsPerSecond: 250.5, Burst: 500}
 	want.ShutdownTimeout = config.Duration(45 * time.Second)
 	want.DNS.Nameserver = "10.0.0.53:53"
 	if !reflect.DeepEqual(c, want) {

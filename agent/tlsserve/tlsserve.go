@@ -74,7 +74,7 @@ func checkCert(leaf *x509.Certificate, now time.Time) (warning string, err error
 		return "", errors.New("Ed25519 keys are not accepted by Entra; use ECDSA P-256 or RSA 2048")
 	}
 	if left := leaf.NotAfter.Sub(now); left < 30*24*time.Hour {
-		return fmt.Sprintf("certificate expires in %d days, on %s", int(left.Hours()/24), leaf.NotAfter.UTC().Format(time.RFC3339)), nil
+		return fmt.Sprintf("expires in %d days, on %s", int(left.Hours()/24), leaf.NotAfter.UTC().Format(time.RFC3339)), nil
 	}
 	return "", nil
 }
