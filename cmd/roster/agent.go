@@ -290,19 +290,20 @@ func runAgent(ctx context.Context, cmd *cobra.Command, rf *rootFlags, af *agentF
 	var endpoints []agent.Endpoint
 	var mets *metrics.Metrics
 	if cfg.MetricsListen != "" {
-		mln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			return fmt.Errorf("listen for metrics on %s: %w (set metrics_listen to another address, or \"\" to disable metrics)", cfg.MetricsListen, err)
+		// Metrics are auxiliary: a taken port must not keep Entra's endpoint down.
+		if mln, err := net.Listen("tcp", cfg.MetricsListen); err != nil {
+			log.Error("metrics disabled: cannot listen on metrics_listen; choose another address, or \"\" to disable metrics", "metrics_listen", cfg.MetricsListen, "err", err)
+		} else {
+			defer mln.Close()
+			mets = metrics.New(metrics.Options{Domains: dir, DBPath: db.Path(), Logger: log})
+			mux := http.NewServeMux()
+			mux.Handle("/metrics", mets.Handler())
+			mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+				http.Error(w, "not found: metrics are at /metrics", http.StatusNotFound)
+			})
+			endpoints = append(endpoints, agent.Endpoint{Name: "metrics", Listener: mln, Handler: mux})
+			log.Info("serving metrics", "listen", mln.Addr().String(), "path", "/metrics")
 		}
-		defer mln.Close()
-		mets = metrics.New(metrics.Options{Domains: dir, DBPath: db.Path(), Logger: log})
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", mets.Handler())
-		mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, "not found: metrics are at /metrics", http.StatusNotFound)
-		})
-		endpoints = append(endpoints, agent.Endpoint{Name: "metrics", Listener: mln, Handler: mux})
-		log.Info("serving metrics", "listen", mln.Addr().String(), "path", "/metrics")
 	}
 	scimSrv := scimhttp.New(dir, scimhttp.Options{
 		PublicURL:  cfg.PublicURL,

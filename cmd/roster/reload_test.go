@@ -119,12 +119,13 @@ func TestReloadSIGHUP(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	serialA := writeCert(t, certFile, keyFile)
 	cfgFile := filepath.Join(dir, "roster.json")
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	writeCfg := func(extra string) {
 		body := fmt.Sprintf(`{
   "listen": "127.0.0.1:0",
-  "metrics_listen": "",
+  "metrics_listen": %q,
   "tls": {"mode": "files", "cert_file": %q, "key_file": %q, "reload_interval": "1h"}%s
-}`, certFile, keyFile, extra)
+}`, metricsAddr, certFile, keyFile, extra)
 		if err := os.WriteFile(cfgFile+".new", []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -232,6 +233,17 @@ func TestReloadSIGHUP(t *testing.T) {
 
 	close(stop)
 	wg.Wait()
+
+	// The metrics listener counts the SCIM requests (the wiring into scimhttp).
+	mresp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mbody, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !strings.Contains(string(mbody), `roster_http_requests_total{code="200",route="users"}`) {
+		t.Errorf("/metrics does not count the Users requests:\n%.2000s", mbody)
+	}
 	p.Stop(t)
 
 	mu.Lock()
