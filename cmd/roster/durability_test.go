@@ -56,6 +56,8 @@ func TestKilledAgentLosesNoAcknowledgedWrite(t *testing.T) {
 		t.Skip("starts and kills an agent process")
 	}
 	dataDir := t.TempDir()
+	// Far more writes per second than Entra sends: lift the per-token limit.
+	t.Setenv("ROSTER_RATE_REQUESTS_PER_SECOND", "0")
 	p := startAgentProc(t, dataDir, true)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	var group struct{ ID string }
