@@ -327,3 +327,21 @@ func (c *Client) getJSON(ctx context.Context, op string, perm permission, path s
 	}
 	return nil
 }
+
+// SearchApps returns the enterprise apps whose display name starts with
+// prefix (at most 50).
+func (c *Client) SearchApps(ctx context.Context, prefix string) ([]App, error) {
+	f := "startswith(displayName," + odataQuote(prefix) + ")"
+	top := int32(50)
+	resp, err := c.sps.Get(ctx, &serviceprincipals.ServicePrincipalsRequestBuilderGetRequestConfiguration{
+		QueryParameters: &serviceprincipals.ServicePrincipalsRequestBuilderGetQueryParameters{Filter: &f, Top: &top},
+	})
+	if err != nil {
+		return nil, wrap("search enterprise apps", permReadApps, err)
+	}
+	var apps []App
+	for _, sp := range resp.GetValue() {
+		apps = append(apps, appFrom(sp))
+	}
+	return apps, nil
+}

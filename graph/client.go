@@ -3,6 +3,8 @@ package graph
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -336,3 +338,45 @@ func (t *logTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // errorMapping maps every error status to an ODataError (the mapping the
 // generated code uses).
 var errorMapping = abs.ErrorMappings{"XXX": odataErrorFactory}
+
+// Account is who Roster signed in as, read from the access token's claims
+// (unverified: for display only).
+type Account struct {
+	Name     string `json:"name"` // user principal name, or the app's name for app-only sign-in
+	TenantID string `json:"tenant_id"`
+}
+
+// Account signs in if needed and says who the token belongs to. A token
+// that is not a JWT (an opaque or test token) gives an empty Account.
+func (c *Client) Account(ctx context.Context) (Account, error) {
+	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: c.scopes})
+	if err != nil {
+		return Account{}, &Error{Op: "sign in to Microsoft Graph", Err: err,
+			Hint: "check the tenant, the client id and the credential; for device code, finish the sign-in in the browser before the code expires"}
+	}
+	parts := strings.Split(tok.Token, ".")
+	if len(parts) != 3 {
+		return Account{}, nil
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return Account{}, nil
+	}
+	var claims struct {
+		UPN        string `json:"upn"`
+		UniqueName string `json:"unique_name"`
+		AppName    string `json:"app_displayname"`
+		TID        string `json:"tid"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return Account{}, nil
+	}
+	a := Account{Name: claims.UPN, TenantID: claims.TID}
+	if a.Name == "" {
+		a.Name = claims.UniqueName
+	}
+	if a.Name == "" {
+		a.Name = claims.AppName
+	}
+	return a, nil
+}

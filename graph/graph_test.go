@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -408,6 +409,30 @@ func TestSearchPrincipals(t *testing.T) {
 	got, _ = e.client.SearchPrincipals(context.Background(), "staff", 10)
 	if len(got) != 1 || got[0].Kind != "Group" || got[0].Label() != "Staff (group)" {
 		t.Errorf("search staff = %+v", got)
+	}
+}
+
+func TestSearchAppsAndAccount(t *testing.T) {
+	e := newEnv(t, graphtest.Options{})
+	ctx := context.Background()
+	for _, n := range []string{"Roster", "Roster EU", "Payroll"} {
+		if _, err := e.client.CreateApp(ctx, n, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apps, err := e.client.SearchApps(ctx, "rost")
+	if err != nil || len(apps) != 2 {
+		t.Errorf("SearchApps(rost) = %+v, %v", apps, err)
+	}
+	// An opaque token says nothing about who signed in.
+	if a, err := e.client.Account(ctx); err != nil || a != (graph.Account{}) {
+		t.Errorf("Account with an opaque token = %+v, %v", a, err)
+	}
+	// A JWT's claims name the account (the signature is not checked: display only).
+	jwt := "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"upn":"admin@contoso.com","tid":"t-1"}`)) + ".sig"
+	c := newClient(t, e.fake, graph.Config{Auth: graph.AuthToken, Token: jwt})
+	if a, err := c.Account(ctx); err != nil || a.Name != "admin@contoso.com" || a.TenantID != "t-1" {
+		t.Errorf("Account = %+v, %v", a, err)
 	}
 }
 
