@@ -14,3 +14,9 @@ var ExampleCurl string
 //
 //go:embed config.example.json
 var ExampleConfig string
+
+// SystemdUnit is the text/template of the hardened systemd unit that
+// `roster service install` writes (fields ExecStart, User, Group).
+//
+//go:embed roster.service
+var SystemdUnit string
