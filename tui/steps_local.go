@@ -211,6 +211,21 @@ func checkURL(scheme ...string) func(string) string {
 	}
 }
 
+// checkPublicURL accepts https, and plain http only on loopback: a trial on
+// one machine, where Entra's stand-in (a test or a local proxy) calls the
+// agent directly.
+func checkPublicURL(v string) string {
+	u, err := url.Parse(v)
+	if err == nil && u.Scheme == "http" && u.Host != "" {
+		switch u.Hostname() {
+		case "localhost", "127.0.0.1", "::1":
+			return ""
+		}
+		return "Entra only calls https:// URLs (plain http:// only for localhost trials)"
+	}
+	return checkURL("https")(v)
+}
+
 func checkEmail(optional bool) func(string) string {
 	return func(v string) string {
 		if v == "" && optional {
@@ -253,7 +268,7 @@ func (r *reachStep) openForm(s *session) {
 		}
 	case TLSProxy:
 		f.fields = []field{
-			{label: "Public URL (what Entra calls)", input: newInput("https://scim.example.com", prev.PublicURL), check: checkURL("https")},
+			{label: "Public URL (what Entra calls)", input: newInput("https://scim.example.com", prev.PublicURL), check: checkPublicURL},
 			{label: "Address the agent listens on (your proxy forwards here)", input: newInput("127.0.0.1:8080", orDefault(prev.Listen, "127.0.0.1:8080")), check: notEmpty("a host:port")},
 		}
 	default:

@@ -203,7 +203,7 @@ func TestValidationGates(t *testing.T) {
 	d.press("down", "down", "enter") // proxy
 	d.typeText("http://x.example.com")
 	d.press("enter", "enter")
-	d.want("Public URL (what Entra calls): enter a URL starting with https://")
+	d.want("Public URL (what Entra calls): Entra only calls https:// URLs")
 
 	// settings: a bad notification email
 	d2 := newDriver(t, newFake())
@@ -450,5 +450,23 @@ func TestRunQuit(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("q did not quit")
+	}
+}
+
+func TestCheckPublicURL(t *testing.T) {
+	for _, tt := range []struct {
+		in string
+		ok bool
+	}{
+		{"https://scim.example.com", true},
+		{"http://127.0.0.1:8080", true},
+		{"http://localhost:8080", true},
+		{"http://scim.example.com", false},
+		{"ftp://scim.example.com", false},
+		{"scim.example.com", false},
+	} {
+		if got := checkPublicURL(tt.in) == ""; got != tt.ok {
+			t.Errorf("checkPublicURL(%q) ok = %v, want %v", tt.in, got, tt.ok)
+		}
 	}
 }

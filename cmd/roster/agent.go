@@ -101,7 +101,14 @@ Try the API with curl:
       --tls-cert-file /etc/roster/tls/cert.pem --tls-key-file /etc/roster/tls/key.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runAgent(cmd.Context(), cmd, rf, af, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			run := func(ctx context.Context) error {
+				return runAgent(ctx, cmd, rf, af, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
+			// Started by the Windows or macOS service manager: answer it.
+			if managed, err := runAsService(run); managed {
+				return err
+			}
+			return run(cmd.Context())
 		},
 	}
 	f := cmd.Flags()

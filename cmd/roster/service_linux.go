@@ -217,3 +217,7 @@ func serviceStatus(ctx context.Context, out, errOut io.Writer, o *serviceOptions
 // runAsService reports false: under systemd the agent runs as a plain
 // process (sd_notify does the rest).
 func runAsService(func(context.Context) error) (bool, error) { return false, nil }
+
+// serviceDataDir is where the installed service keeps its data
+// (StateDirectory=roster).
+func serviceDataDir() string { return "/var/lib/roster" }

@@ -214,3 +214,6 @@ func runAsService(run func(context.Context) error) (bool, error) {
 	}
 	return true, s.Run()
 }
+
+// serviceDataDir is where the installed service keeps its data.
+func serviceDataDir() string { return serviceHome() }

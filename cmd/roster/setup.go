@@ -1,0 +1,706 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/rosterhq/roster/agent/config"
+	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/agent/scimhttp"
+	"github.com/rosterhq/roster/graph"
+	"github.com/rosterhq/roster/graph/mappings"
+	"github.com/rosterhq/roster/store"
+	"github.com/rosterhq/roster/tui"
+)
+
+func init() { register(newSetupCmd) }
+
+// settingSetup holds the wizard's saved progress (tui.State: no secret).
+const settingSetup = "setup"
+
+func newSetupCmd(rf *rootFlags) *cobra.Command {
+	var (
+		gf                 graphFlags
+		dns                dnsFlags
+		answers, logFile   string
+		tenant             string
+		plain, noAltScreen bool
+	)
+	cmd := &cobra.Command{
+		Use:   "setup",
+		Short: "Set up Roster and Entra provisioning, step by step, in the terminal",
+		Long: `A wizard that takes you from nothing to Entra provisioning users into a running
+agent: how Entra reaches the agent (automatic certificate, your own, a reverse
+proxy, or Entra's on-premises agent), the Secret Token, your email domains
+(DNS TXT records, checked live), signing in to Microsoft, the enterprise app,
+attribute mappings, scope, notification email, users and groups, starting the
+agent, Test Connection, starting provisioning, and one user on demand.
+
+Progress is saved after each step: quit any time (q) and run 'roster setup'
+again to resume. Esc goes back or cancels what is running. If you cannot sign
+in to Microsoft Graph, choose the manual path: the wizard shows the values to
+type into the Entra admin center and confirms when Entra's first request
+arrives.
+
+Without a terminal (stdin not a TTY, or --plain) the same questions are asked
+line by line. --answers FILE runs the whole flow unattended; see 'roster setup
+--help' and tui.Answers for its keys.`,
+		Example: `  roster setup
+  roster setup --answers setup.json
+  ROSTER_GRAPH_TOKEN=ey... roster setup --plain < answers.txt`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if rf.dataDir == "" {
+				return usageError{errors.New("--data-dir must not be empty")}
+			}
+			if err := os.MkdirAll(rf.dataDir, 0o700); err != nil {
+				return err
+			}
+			if logFile == "" {
+				logFile = filepath.Join(rf.dataDir, "setup.log")
+			}
+			lf, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err != nil {
+				return fmt.Errorf("open the setup log: %w", err)
+			}
+			defer lf.Close()
+			log := slog.New(slog.NewJSONHandler(lf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			b, err := newSetupBackend(ctx, rf, &gf, &dns, lf, log)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			opts := tui.Options{Tenant: tenant, Logger: log, AltScreen: !noAltScreen}
+			out := cmd.OutOrStdout()
+			switch {
+			case answers != "":
+				a, err := tui.LoadAnswers(answers)
+				if err != nil {
+					return usageError{err}
+				}
+				err = tui.RunAnswers(ctx, a, b, out)
+				if err != nil {
+					return err
+				}
+			case plain || !isatty.IsTerminal(os.Stdin.Fd()) || !isatty.IsTerminal(os.Stdout.Fd()):
+				if err := tui.RunPlain(ctx, cmd.InOrStdin(), out, b, opts); err != nil {
+					return err
+				}
+			default:
+				err := tui.Run(ctx, b, opts)
+				if errors.Is(err, tui.ErrQuit) {
+					fmt.Fprintln(out, "Setup paused; your progress is saved. Run 'roster setup' again to resume.")
+					b.StopAgent()
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+			}
+			return b.KeepAgentRunning(ctx, out)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&answers, "answers", "", "run unattended from this JSON answers file")
+	f.BoolVar(&plain, "plain", false, "ask line by line instead of the full-screen wizard (the default without a terminal)")
+	f.BoolVar(&noAltScreen, "no-alt-screen", false, "draw in the normal screen buffer (keeps the wizard in the scrollback)")
+	f.StringVar(&logFile, "log-file", "", "where the wizard and an agent it starts log (default <data-dir>/setup.log)")
+	f.StringVar(&tenant, "tenant", "", "Roster tenant to set up (default \"default\")")
+	gf.register(cmd)
+	dns.register(cmd)
+	return cmd
+}
+
+// setupBackend implements tui.Backend over the store, the DNS checker, the
+// Graph client and an agent started in this process or as a service.
+type setupBackend struct {
+	rf  *rootFlags
+	gf  *graphFlags
+	dns *dnsFlags
+	db  *store.DB
+	dir *directory.Service
+	log *slog.Logger
+	// logOut receives an in-process agent's output (never the screen).
+	logOut io.Writer
+
+	mu        sync.Mutex
+	client    *graph.Client
+	gcfg      graph.Config
+	app       graph.App
+	jobID     string
+	tenant    string
+	tenantURL string
+	token     string
+	tokenID   string
+	issuedAt  time.Time
+	onPrem    bool
+
+	agentCancel context.CancelFunc
+	agentDone   chan error
+	agentInfo   *tui.AgentInfo
+}
+
+func newSetupBackend(ctx context.Context, rf *rootFlags, gf *graphFlags, dns *dnsFlags, logOut io.Writer, log *slog.Logger) (*setupBackend, error) {
+	opts, err := storeOptions()
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, rf.dbPath(), opts)
+	if err != nil {
+		return nil, err
+	}
+	return &setupBackend{rf: rf, gf: gf, dns: dns, db: db, dir: directory.New(db, log, nil), log: log, logOut: logOut, tenant: "default"}, nil
+}
+
+// Close stops an in-process agent and closes the store.
+func (b *setupBackend) Close() {
+	b.StopAgent()
+	b.db.Close()
+}
+
+// hint turns a Graph error's advice into the wizard's.
+func hint(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ge *graph.Error
+	if errors.As(err, &ge) && ge.Hint != "" {
+		return &tui.HintError{Err: err, Hint: ge.Hint}
+	}
+	return err
+}
+
+func (b *setupBackend) LoadState(ctx context.Context) (tui.State, error) {
+	var st tui.State
+	var raw string
+	err := b.db.Read(ctx, func(tx *store.Tx) (err error) { raw, err = tx.Setting(settingSetup); return })
+	if errors.Is(err, store.ErrNotFound) || raw == "" {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		b.log.Warn("saved setup progress unreadable; starting over", "err", err)
+		return tui.State{}, nil
+	}
+	return st, nil
+}
+
+func (b *setupBackend) SaveState(ctx context.Context, s tui.State) error {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if s.Tenant != "" {
+		b.mu.Lock()
+		b.tenant = s.Tenant
+		b.mu.Unlock()
+	}
+	return b.db.Write(ctx, func(tx *store.Tx) error { return tx.SetSetting(settingSetup, string(raw)) })
+}
+
+func (b *setupBackend) Existing(ctx context.Context) (tui.Existing, error) {
+	e := tui.Existing{DataDir: b.rf.dataDir}
+	tenants, err := b.dir.Tenants(ctx)
+	if err != nil {
+		return e, err
+	}
+	for _, t := range tenants {
+		e.Tenants = append(e.Tenants, t.ID)
+		e.Tokens += t.ActiveTokens
+		doms, err := b.dir.Domains(ctx, t.ID)
+		if err != nil {
+			return e, err
+		}
+		for _, d := range doms {
+			e.Domains = append(e.Domains, tuiDomain(d))
+		}
+		if st, err := loadEntraState(ctx, b.db, t.ID); err == nil && st != nil {
+			e.AppConnected, e.AppName = true, st.App.DisplayName
+		}
+	}
+	// An agent (or service) already answering at the stored public URL.
+	hc := &http.Client{Timeout: 700 * time.Millisecond}
+	if resp, err := hc.Get(storedPublicURL(ctx, b.db) + "/healthz"); err == nil {
+		resp.Body.Close()
+		e.AgentRunning = resp.StatusCode == http.StatusOK
+	}
+	return e, nil
+}
+
+func (b *setupBackend) SetReach(ctx context.Context, r tui.Reach) error {
+	if r.PublicURL == "" {
+		return nil
+	}
+	b.mu.Lock()
+	b.onPrem = r.TLS == tui.TLSOnPrem
+	b.mu.Unlock()
+	pub := strings.TrimRight(r.PublicURL, "/")
+	return b.db.Write(ctx, func(tx *store.Tx) error { return tx.SetSetting(settingPublicURL, pub) })
+}
+
+func (b *setupBackend) IssueToken(ctx context.Context, tenant string) (tui.Issued, error) {
+	if tenant == "" {
+		tenant = "default"
+	}
+	if _, err := b.dir.Tenant(ctx, tenant); errors.Is(err, store.ErrNotFound) {
+		if _, err := b.dir.AddTenant(ctx, tenant, "", store.TenantSettings{}); err != nil {
+			return tui.Issued{}, err
+		}
+	} else if err != nil {
+		return tui.Issued{}, err
+	}
+	issued, err := b.dir.IssueToken(ctx, tenant, "entra:setup", false, nil)
+	if err != nil {
+		return tui.Issued{}, err
+	}
+	url := scimhttp.TenantURL(storedPublicURL(ctx, b.db), tenant)
+	b.mu.Lock()
+	b.tenant, b.tenantURL, b.token, b.tokenID, b.issuedAt = tenant, url, issued.Token.Reveal(), issued.Record.ID, time.Now()
+	b.mu.Unlock()
+	return tui.Issued{TenantURL: url, Token: tui.Secret(issued.Token.Reveal())}, nil
+}
+
+func tuiDomain(d *store.Domain) tui.Domain {
+	return tui.Domain{Name: d.Domain, TXTName: d.RecordName, TXTValue: d.Value, State: string(d.Status), LastError: d.Detail}
+}
+
+func (b *setupBackend) Domains(ctx context.Context, tenant string) ([]tui.Domain, error) {
+	ds, err := b.dir.Domains(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tui.Domain, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, tuiDomain(d))
+	}
+	return out, nil
+}
+
+func (b *setupBackend) AddDomain(ctx context.Context, tenant, domain string) (tui.Domain, error) {
+	d, err := b.dir.AddDomain(ctx, tenant, domain)
+	if err != nil {
+		return tui.Domain{}, err
+	}
+	return tuiDomain(d), nil
+}
+
+func (b *setupBackend) CheckDomain(ctx context.Context, tenant, domain string) (tui.Domain, error) {
+	d, _, err := b.dir.VerifyDomain(ctx, tenant, domain, b.dns.checker())
+	if err != nil {
+		return tui.Domain{}, err
+	}
+	return tuiDomain(d), nil
+}
+
+func (b *setupBackend) SignIn(ctx context.Context, o tui.SignInOptions, prompt func(tui.DeviceCode)) (tui.Account, error) {
+	gf := *b.gf
+	if gf.auth == "" && os.Getenv("ROSTER_GRAPH_TOKEN") == "" {
+		gf.auth = o.Method
+	}
+	if o.TenantID != "" {
+		gf.entraTenant = o.TenantID
+	}
+	if o.ClientID != "" {
+		gf.clientID = o.ClientID
+	}
+	if o.Cloud != "" {
+		gf.cloud = o.Cloud
+	}
+	cfg, err := gf.config(nil, io.Discard)
+	if err != nil {
+		return tui.Account{}, err
+	}
+	if o.ClientSecret != "" {
+		cfg.ClientSecret = string(o.ClientSecret)
+	}
+	cfg.Logger = b.log
+	cfg.DeviceCodePrompt = func(_ context.Context, dc graph.DeviceCode) error {
+		prompt(tui.DeviceCode{UserCode: dc.UserCode, VerificationURL: dc.VerificationURL, Message: dc.Message, ExpiresAt: time.Now().Add(15 * time.Minute)})
+		return nil
+	}
+	c, err := graph.New(cfg)
+	if err != nil {
+		return tui.Account{}, err
+	}
+	if err := c.SignIn(ctx); err != nil {
+		return tui.Account{}, hint(err)
+	}
+	acct, err := c.Account(ctx)
+	if err != nil {
+		return tui.Account{}, hint(err)
+	}
+	b.mu.Lock()
+	b.client, b.gcfg = c, cfg
+	b.mu.Unlock()
+	if acct.Name == "" {
+		acct.Name = "your account (" + string(cfg.Auth) + ")"
+		if cfg.Auth == graph.AuthToken {
+			acct.Name = "the access token in ROSTER_GRAPH_TOKEN"
+		}
+	}
+	return tui.Account{Name: acct.Name, TenantID: acct.TenantID}, nil
+}
+
+func (b *setupBackend) graphClient() (*graph.Client, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.client == nil {
+		return nil, errors.New("not signed in to Microsoft Graph")
+	}
+	return b.client, nil
+}
+
+func tuiApp(a graph.App) tui.App {
+	return tui.App{ID: a.ServicePrincipalID, AppID: a.AppID, Name: a.DisplayName}
+}
+
+func (b *setupBackend) FindApps(ctx context.Context, name string) ([]tui.App, error) {
+	c, err := b.graphClient()
+	if err != nil {
+		return nil, err
+	}
+	apps, err := c.SearchApps(ctx, name)
+	if err != nil {
+		return nil, hint(err)
+	}
+	var out []tui.App
+	for _, a := range apps {
+		out = append(out, tuiApp(a))
+	}
+	return out, nil
+}
+
+func (b *setupBackend) CreateApp(ctx context.Context, name string) (tui.App, error) {
+	c, err := b.graphClient()
+	if err != nil {
+		return tui.App{}, err
+	}
+	a, err := c.CreateApp(ctx, name, func(s string) { b.log.Info(s) })
+	if err != nil {
+		return tui.App{}, hint(err)
+	}
+	b.mu.Lock()
+	b.app = a
+	b.mu.Unlock()
+	return tuiApp(a), nil
+}
+
+func (b *setupBackend) SearchPrincipals(ctx context.Context, query string) ([]tui.Principal, error) {
+	c, err := b.graphClient()
+	if err != nil {
+		return nil, err
+	}
+	ps, err := c.SearchPrincipals(ctx, query, 25)
+	if err != nil {
+		return nil, hint(err)
+	}
+	out := make([]tui.Principal, 0, len(ps))
+	for _, p := range ps {
+		detail := p.UserPrincipalName
+		if p.Kind == "Group" {
+			detail = "group"
+		}
+		out = append(out, tui.Principal{ID: p.ID, Name: p.DisplayName, Kind: p.Kind, Detail: detail})
+	}
+	return out, nil
+}
+
+func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) error {
+	c, err := b.graphClient()
+	if err != nil {
+		return err
+	}
+	selected := map[string]bool{}
+	for _, m := range o.Mappings {
+		selected[m.Source] = true
+	}
+	mo := mappings.Options{MatchOnEmployeeID: o.MatchOnEmployeeID, ProvisionGroups: o.ProvisionGroups}
+	for _, opt := range []string{mappings.GivenName, mappings.Surname, mappings.EmployeeID, mappings.Manager} {
+		if !selected[opt] && !(opt == mappings.EmployeeID && o.MatchOnEmployeeID) {
+			mo.Omit = append(mo.Omit, opt)
+		}
+	}
+	var assign []string
+	for _, p := range o.Assign {
+		if p.Kind == tui.KindGroup {
+			assign = append(assign, "group:"+p.ID)
+		} else {
+			assign = append(assign, p.ID)
+		}
+	}
+	b.mu.Lock()
+	tenant, onPrem, tokenID := b.tenant, b.onPrem, b.tokenID
+	b.mu.Unlock()
+	co := graph.ConnectOptions{App: o.App.ID, TenantURL: o.TenantURL, Token: string(o.Token), OnPremises: onPrem,
+		NotificationEmail: o.NotificationEmail, DeleteThreshold: 500, SyncAll: o.ScopeAllUsers,
+		Mappings: mo, Assign: assign, SkipTest: true, NoStart: true}
+	res, err := c.Connect(ctx, co, func(s string) { b.log.Info("configure", "step", s) })
+	if err != nil {
+		return hint(err)
+	}
+	b.mu.Lock()
+	b.app, b.jobID, b.tenantURL, b.token = res.App, res.Job.ID, o.TenantURL, string(o.Token)
+	cfg := b.gcfg
+	b.mu.Unlock()
+	st := &entraState{App: res.App, JobID: res.Job.ID, TenantURL: o.TenantURL, TokenID: tokenID, OnPremises: onPrem,
+		Auth: cfg.Auth, EntraID: cfg.TenantID, ClientID: cfg.ClientID, Cloud: cfg.Cloud, Connected: time.Now().UTC()}
+	return saveEntraState(ctx, b.db, tenant, st)
+}
+
+func (b *setupBackend) TestConnection(ctx context.Context) error {
+	c, err := b.graphClient()
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	app, job, url, tok := b.app, b.jobID, b.tenantURL, b.token
+	b.mu.Unlock()
+	if job == "" {
+		return errors.New("the enterprise app is not configured yet")
+	}
+	return hint(c.TestConnection(ctx, app, job, url, tok))
+}
+
+func (b *setupBackend) StartProvisioning(ctx context.Context) error {
+	c, err := b.graphClient()
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	app, job := b.app, b.jobID
+	b.mu.Unlock()
+	st, err := c.Status(ctx, app, job)
+	if err != nil {
+		return hint(err)
+	}
+	if st.Code == "Active" || st.Code == "NotRun" {
+		return nil // already running: never start twice
+	}
+	return hint(c.Start(ctx, app, job))
+}
+
+func (b *setupBackend) ProvisionOnDemand(ctx context.Context, user string) (tui.OnDemandResult, error) {
+	c, err := b.graphClient()
+	if err != nil {
+		return tui.OnDemandResult{}, err
+	}
+	b.mu.Lock()
+	app, job := b.app, b.jobID
+	b.mu.Unlock()
+	u, err := c.User(ctx, user)
+	if err != nil {
+		return tui.OnDemandResult{}, hint(err)
+	}
+	res, err := c.ProvisionOnDemand(ctx, app, job, u)
+	if err != nil {
+		return tui.OnDemandResult{}, hint(err)
+	}
+	var out tui.OnDemandResult
+	for _, s := range res.Steps {
+		status := strings.ToLower(s.Status)
+		if status == "failure" {
+			status = tui.StepFailed
+		}
+		out.Steps = append(out.Steps, tui.OnDemandStep{Name: s.Type, Status: status, Description: s.Description})
+	}
+	if res.Result == "Failure" {
+		return out, &tui.HintError{Err: fmt.Errorf("provisioning %s failed: %s", u.UserPrincipalName, res.ErrorMessage),
+			Hint: "see 'roster log --failed' for what the agent rejected, and 'roster entra logs --failed'"}
+	}
+	return out, nil
+}
+
+// agentConfigFile is where the wizard writes the agent's configuration.
+func (b *setupBackend) agentConfigFile() string { return filepath.Join(b.rf.dataDir, "roster.conf") }
+
+// writeAgentConfig turns the wizard's answers into the agent's config file.
+func (b *setupBackend) writeAgentConfig(r tui.Reach) (config.Config, error) {
+	cfg := config.Default()
+	if old, err := config.Load(b.agentConfigFile()); err == nil {
+		cfg = old // keep what the owner edited by hand
+	}
+	cfg.DataDir = b.rf.dataDir
+	cfg.PublicURL = strings.TrimRight(r.PublicURL, "/")
+	if r.Listen != "" {
+		cfg.Listen = r.Listen
+	}
+	switch r.TLS {
+	case tui.TLSACME:
+		cfg.TLS.Mode = config.TLSModeACME
+		cfg.TLS.ACME.Email = r.ACMEEmail
+		if r.Listen == "" {
+			cfg.Listen = ":443"
+		}
+	case tui.TLSFiles:
+		cfg.TLS.Mode = config.TLSModeFiles
+		cfg.TLS.CertFile, cfg.TLS.KeyFile = r.CertFile, r.KeyFile
+		if r.Listen == "" {
+			cfg.Listen = ":443"
+		}
+	default: // behind a proxy, or reached by Entra's on-premises agent
+		cfg.TLS.Mode = config.TLSModeOff
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, &tui.HintError{Err: err, Hint: "go back and correct the answer, or edit " + b.agentConfigFile()}
+	}
+	return cfg, cfg.Write(b.agentConfigFile())
+}
+
+func (b *setupBackend) StartAgent(ctx context.Context, o tui.AgentOptions) (tui.AgentInfo, error) {
+	cfg, err := b.writeAgentConfig(o.Reach)
+	if err != nil {
+		return tui.AgentInfo{}, err
+	}
+	b.mu.Lock()
+	tenant := b.tenant
+	b.mu.Unlock()
+	info := tui.AgentInfo{Listen: cfg.Listen, DataDir: b.rf.dataDir, LogFile: filepath.Join(b.rf.dataDir, "setup.log"),
+		TenantURL: scimhttp.TenantURL(cfg.PublicURL, tenant)}
+	if o.Mode == tui.AgentService {
+		if svc := serviceDataDir(); svc != "" && filepath.Clean(b.rf.dataDir) != svc {
+			return info, &tui.HintError{Err: fmt.Errorf("the service keeps its data in %s, but this setup uses %s", svc, b.rf.dataDir),
+				Hint: "run the wizard as root with the service's data directory (sudo roster setup --data-dir " + svc + "), or choose foreground"}
+		}
+		name, err := installAgentService(ctx, b.rf, b.agentConfigFile())
+		if err != nil {
+			return info, err
+		}
+		info.Service = name
+		return info, waitListening(ctx, cfg.Listen, nil)
+	}
+	b.StopAgent()
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	rf := &rootFlags{dataDir: b.rf.dataDir}
+	cmd := newAgentCmd(rf)
+	cmd.SetArgs([]string{"--config", b.agentConfigFile(), "--log-format", "json", "--metrics-listen", ""})
+	cmd.SetOut(b.logOut)
+	cmd.SetErr(b.logOut)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	go func() { done <- cmd.ExecuteContext(actx) }()
+	if err := waitListening(ctx, cfg.Listen, done); err != nil {
+		cancel()
+		return info, &tui.HintError{Err: fmt.Errorf("start the agent: %w", err), Hint: "see " + info.LogFile + "; is the port in use, or (automatic certificate) is the host name's DNS pointing here and port 443 reachable?"}
+	}
+	b.mu.Lock()
+	b.agentCancel, b.agentDone, b.agentInfo = cancel, done, &info
+	b.mu.Unlock()
+	return info, nil
+}
+
+// waitListening waits until something accepts connections on addr, or the
+// in-process agent ends (done), or ctx is cancelled.
+func waitListening(ctx context.Context, addr string, done <-chan error) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(host, port), 500*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nothing listens on %s after 90 s", addr)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-done:
+			if err == nil {
+				err = errors.New("the agent stopped")
+			}
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// StopAgent stops an agent started in this process, waiting for it.
+func (b *setupBackend) StopAgent() {
+	b.mu.Lock()
+	cancel, done := b.agentCancel, b.agentDone
+	b.agentCancel, b.agentDone, b.agentInfo = nil, nil, nil
+	b.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+// KeepAgentRunning keeps an in-process agent serving after the wizard
+// ends, until Ctrl-C or SIGTERM.
+func (b *setupBackend) KeepAgentRunning(ctx context.Context, out io.Writer) error {
+	b.mu.Lock()
+	done, info := b.agentDone, b.agentInfo
+	b.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	fmt.Fprintf(out, "\nThe agent keeps running here at %s (logs: %s). Press Ctrl-C to stop it;\n"+
+		"to run it unattended: roster service install --config %s\n", info.TenantURL, info.LogFile, b.agentConfigFile())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case <-sig:
+	case <-ctx.Done():
+	case err := <-done:
+		b.mu.Lock()
+		b.agentCancel, b.agentDone = nil, nil
+		b.mu.Unlock()
+		return err
+	}
+	b.StopAgent()
+	return nil
+}
+
+func (b *setupBackend) WaitFirstRequest(ctx context.Context) (tui.FirstRequest, error) {
+	b.mu.Lock()
+	tenant, tokenID := b.tenant, b.tokenID
+	b.mu.Unlock()
+	if tokenID == "" {
+		return tui.FirstRequest{}, errors.New("no Secret Token issued in this run: issue one first")
+	}
+	for {
+		toks, err := b.dir.Tokens(ctx, tenant)
+		if err != nil {
+			return tui.FirstRequest{}, err
+		}
+		for _, t := range toks {
+			if t.ID == tokenID && t.LastUsed != nil {
+				fr := tui.FirstRequest{At: *t.LastUsed, Method: "GET", Path: "/Users (Test Connection or a provisioning cycle)"}
+				return fr, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return tui.FirstRequest{}, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/rosterhq/roster/agent/domainproof/dnstest"
+)
+
+var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Z0-9]|\x1b[=>]|\r`)
+
+// ptyScreen collects what a program writes to a pseudo-terminal, without
+// escape sequences, so a test can wait for text to appear.
+type ptyScreen struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	pos int // text before pos has been matched already
+}
+
+func (s *ptyScreen) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *ptyScreen) text() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ansiRE.ReplaceAllString(s.buf.String(), "")
+}
+
+// waitFor waits until every want has appeared after the previous match.
+func (s *ptyScreen) waitFor(t *testing.T, want ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		all := s.text()
+		rest := all[min(s.pos, len(all)):]
+		ok := true
+		end := 0
+		for _, w := range want {
+			i := strings.Index(rest, w)
+			if i < 0 {
+				ok = false
+				break
+			}
+			end = max(end, i+len(w))
+		}
+		if ok {
+			s.pos += end
+			return rest
+		}
+		if time.Now().After(deadline) {
+			tail := rest
+			if len(tail) > 3000 {
+				tail = tail[len(tail)-3000:]
+			}
+			t.Fatalf("screen never showed %q; last output:\n%s", want, tail)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSetupWizardEndToEnd drives `roster setup` through a pseudo-terminal
+// at 80x24, as a person would: against the fake Graph and an in-process DNS
+// server, it issues the token, proves contoso.com, creates the app, assigns
+// Alice, starts the agent, runs Test Connection, starts provisioning and
+// provisions Alice on demand — who then is in the running agent.
+func TestSetupWizardEndToEnd(t *testing.T) {
+	fake := fakeGraph(t)
+	dnsSrv := dnstest.Start(t)
+	dnsSrv.AddZone(t, "contoso.com", "127.0.0.1")
+	dir := t.TempDir()
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	public := "http://" + listen
+
+	cmd := exec.Command(os.Args[0], "--data-dir", dir, "setup", "--no-alt-screen", "--dns-nameserver", dnsSrv.Addr)
+	cmd.Env = append(os.Environ(), "ROSTER_TEST_MAIN=1", "TERM=xterm-256color")
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); f.Close() }) //nolint:errcheck
+	scr := &ptyScreen{}
+	go io.Copy(scr, f) //nolint:errcheck
+	keys := 0
+	send := func(k ...string) {
+		for _, s := range k {
+			if _, err := f.Write([]byte(s)); err != nil {
+				t.Fatal(err)
+			}
+			keys++
+			time.Sleep(30 * time.Millisecond)
+		}
+	}
+	typeText := func(s string) {
+		if _, err := f.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		keys += len(s)
+		time.Sleep(50 * time.Millisecond)
+	}
+	const enter, down, tab, clearLine = "\r", "\x1b[B", "\t", "\x15"
+
+	scr.waitFor(t, "Welcome", "No existing setup found")
+	send(enter)
+	scr.waitFor(t, "How Entra will reach the agent", "Behind a reverse proxy")
+	send(down, down, enter)
+	scr.waitFor(t, "Public URL (what Entra calls)")
+	send(clearLine)
+	typeText(public)
+	send(enter, clearLine)
+	typeText(listen)
+	send(enter)
+	scr.waitFor(t, "Secret Token", public+"/scim/default/v2", "roster_")
+	send(enter)
+	scr.waitFor(t, "Email domains")
+	typeText("contoso.com")
+	send(enter)
+	out := scr.waitFor(t, "_roster-challenge.contoso.com", "pending")
+	txt := regexp.MustCompile(`roster-verification=[a-z0-9]+`).FindString(scr.text())
+	if txt == "" {
+		t.Fatalf("no TXT value on screen:\n%s", out)
+	}
+	dnsSrv.Add(t, `_roster-challenge.contoso.com. 60 IN TXT "`+txt+`"`)
+	send("c")
+	scr.waitFor(t, "verified")
+	send(enter)
+	scr.waitFor(t, "Sign in to Microsoft", "Sign in with a code")
+	send(enter)
+	scr.waitFor(t, "Signed in as the access token in ROSTER_GRAPH_TOKEN", "Application name")
+	send(enter)
+	scr.waitFor(t, "Attribute mappings", "userPrincipalName")
+	send(enter)
+	scr.waitFor(t, "Scope and notifications")
+	send(enter)
+	scr.waitFor(t, "Assign users and groups")
+	typeText("ali")
+	scr.waitFor(t, "alice@contoso.com")
+	send(tab)
+	scr.waitFor(t, "Assigned (1)")
+	send(enter)
+	scr.waitFor(t, "Start the agent", "Run it in this terminal")
+	send(enter)
+	scr.waitFor(t, "Entra reached the agent and accepted the token")
+	send(enter)
+	scr.waitFor(t, "Provisioning is on", "alice@contoso.com")
+	send(enter)
+	scr.waitFor(t, "Provisioned on demand", "Import", "Scoping", "Matching", "Export", "was created")
+	send(enter)
+	scr.waitFor(t, "Roster is set up", public+"/scim/default/v2", "roster entra status")
+	send(enter)
+	scr.waitFor(t, "The agent keeps running here")
+	t.Logf("happy path at 80x24: %d keystrokes", keys)
+
+	// Alice is in the agent the wizard started, which answers SCIM.
+	out, _, err = runCLI(t, dir, "users", "list", "--json")
+	if err != nil || !strings.Contains(out, `"alice@contoso.com"`) {
+		t.Fatalf("users list after setup: %v\n%s", err, out)
+	}
+	if apps := len(fake.Requests()); apps == 0 {
+		t.Fatal("the fake Graph saw no request")
+	}
+	var st map[string]any
+	raw, _, _ := runCLI(t, dir, "entra", "status", "--json")
+	if err := json.Unmarshal([]byte(raw), &st); err != nil || st["status"] == nil {
+		t.Errorf("entra status after setup: %v\n%s", err, raw)
+	}
+	// Ctrl-C stops the agent and the program.
+	send("\x03")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("setup exited with %v after Ctrl-C", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("setup did not stop after Ctrl-C")
+	}
+	if c, err := net.Dial("tcp", listen); err == nil {
+		c.Close()
+		t.Error("the agent still listens after setup ended")
+	}
+}
