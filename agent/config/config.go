@@ -174,7 +174,7 @@ func Default() Config {
 				HTTPListen:   ":80",
 			},
 		},
-		MetricsListen:   "127.0.0.1:9090",
+		MetricsListen:   "127.0.0.1:9464",
 		RateLimit:       RateLimit{FailedAuthPerMinute: 10, FailedAuthBurst: 20, RequestsPerSecond: 100, Burst: 200},
 		ShutdownTimeout: Duration(30 * time.Second),
 	}
@@ -403,7 +403,7 @@ func (c *Config) Validate() error {
 		if err := checkHostPort(c.MetricsListen); err != nil {
 			add("metrics_listen", "%v, or \"\" to disable metrics", err)
 		} else if c.MetricsListen == c.Listen {
-			add("metrics_listen", "%q is also the SCIM listen address; use another port, e.g. 127.0.0.1:9090", c.MetricsListen)
+			add("metrics_listen", "%q is also the SCIM listen address; use another port, e.g. 127.0.0.1:9464", c.MetricsListen)
 		}
 	}
 	if c.RateLimit.FailedAuthPerMinute < 0 {
