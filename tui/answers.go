@@ -87,7 +87,7 @@ func (a Answers) Validate() error {
 			}
 		}
 	case TLSProxy:
-		if p := checkURL("https")(a.PublicURL); p != "" {
+		if p := checkPublicURL(a.PublicURL); p != "" {
 			bad("public_url", p)
 		}
 	case TLSOnPrem:

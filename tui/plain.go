@@ -123,7 +123,7 @@ func RunPlain(ctx context.Context, in io.Reader, out io.Writer, b Backend, opts 
 				}
 			}
 		case TLSProxy:
-			if a.PublicURL, err = q.ask("Public URL", "", checkURL("https")); err != nil {
+			if a.PublicURL, err = q.ask("Public URL", "", checkPublicURL); err != nil {
 				return err
 			}
 			if a.Listen, err = q.ask("Address the agent listens on", "127.0.0.1:8080", nil); err != nil {

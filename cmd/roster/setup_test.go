@@ -195,3 +195,51 @@ func TestSetupWizardEndToEnd(t *testing.T) {
 		t.Error("the agent still listens after setup ended")
 	}
 }
+
+// TestSetupAnswersFile runs `roster setup --answers` (no terminal) with the
+// real backend against the fake Graph: the same flow, then the agent keeps
+// serving until SIGINT.
+func TestSetupAnswersFile(t *testing.T) {
+	fake := fakeGraph(t)
+	dir := t.TempDir()
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	answers := dir + "/answers.json"
+	a := map[string]any{
+		"tls": "proxy", "public_url": "http://" + listen, "listen": listen, "sign_in": "device-code",
+		"app": "Roster Automation", "mappings": []string{"givenName", "surname"}, "scope": "assigned",
+		"notification_email": "ops@contoso.com", "assign": []string{"alice@contoso.com", "Sales"},
+		"provision_on_demand": "alice@contoso.com",
+	}
+	b, _ := json.Marshal(a)
+	if err := os.WriteFile(answers, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "--data-dir", dir, "setup", "--answers", answers)
+	cmd.Env = append(os.Environ(), "ROSTER_TEST_MAIN=1")
+	out := &ptyScreen{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() }) //nolint:errcheck
+	out.waitFor(t, "The agent keeps running here")
+	users, _, err := runCLI(t, dir, "users", "show", "alice@contoso.com", "--json")
+	if err != nil || !strings.Contains(users, `"givenName": "Alice"`) {
+		t.Fatalf("alice after setup --answers: %v\n%s\n%s", err, users, out.text())
+	}
+	var spID string
+	for _, r := range fake.Requests() {
+		if strings.HasSuffix(r.Path, "/appRoleAssignedTo") && r.Method == "POST" {
+			spID = strings.Split(r.Path, "/")[3]
+		}
+	}
+	if n := len(fake.Assignments(spID)); n != 2 {
+		t.Errorf("assignments = %d, want alice and Sales", n)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("setup --answers exited with %v after SIGINT:\n%s", err, out.text())
+	}
+}
