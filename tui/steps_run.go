@@ -409,7 +409,7 @@ func (*summaryStep) view(s *session) string {
 	b.WriteString("\n" + styles.Label.Render("Next") + "\n")
 	cmds := [][2]string{
 		{"roster users list", "the users Entra has provisioned"},
-		{"roster log", "every request Entra made"},
+		{"roster log", "what Entra changed, and what was refused"},
 	}
 	if s.st.Path == PathGraph {
 		cmds = append([][2]string{

@@ -219,7 +219,9 @@ func TestEntraConnectFromFile(t *testing.T) {
 	}
 	var res struct {
 		Result struct {
-			App            struct{ DisplayName string `json:"display_name"` }
+			App struct {
+				DisplayName string `json:"display_name"`
+			}
 			Job            struct{ ID string }
 			MappingChanges []string `json:"mapping_changes"`
 		}
