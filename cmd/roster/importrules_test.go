@@ -65,6 +65,11 @@ func TestImportRules(t *testing.T) {
 			func(d string) bool {
 				return d == "net/http" || in(d, module+"/agent/directory") || in(d, module+"/agent/scimhttp")
 			}},
+		{"graph's helpers (mappings, graphtest) stay free of the slow SDK", false,
+			func(p string) bool { return in(p, module+"/graph/mappings") || in(p, module+"/graph/graphtest") },
+			func(d string) bool {
+				return in(d, "github.com/microsoftgraph") || in(d, "github.com/microsoft/kiota-abstractions-go") || in(d, "github.com/Azure")
+			}},
 		{"only graph imports msgraph and kiota", false,
 			func(p string) bool { return in(p, module) && !in(p, module+"/graph") && !in(p, module+"/cmd") },
 			func(d string) bool {
