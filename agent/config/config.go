@@ -160,13 +160,26 @@ type DNS struct {
 	Nameserver string `json:"nameserver"`
 }
 
+// PlainHTTP reports whether the agent serves plain HTTP: tls.mode off, or
+// not set (allowed on loopback only, see Validate).
+func (c *Config) PlainHTTP() bool { return c.TLS.Mode == TLSModeOff || c.TLS.Mode == "" }
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // Default returns the built-in configuration.
 func Default() Config {
 	return Config{
 		Listen: "127.0.0.1:8080",
 		Log:    Log{Level: "info", Format: "text"},
 		TLS: TLS{
-			Mode:           TLSModeOff,
+			Mode:           "", // plain HTTP on loopback; elsewhere a mode must be chosen
+
 			ReloadInterval: Duration(5 * time.Second),
 			ACME: ACME{
 				DirectoryURL: LetsEncryptProduction,
@@ -391,6 +404,11 @@ func (c *Config) Validate() error {
 			add("tls.reload_interval", "%s is too short: use 1s or more, e.g. \"5s\"", c.TLS.ReloadInterval)
 		}
 	case TLSModeOff:
+	case "":
+		// Plain HTTP only when chosen: the default serves it on loopback only.
+		if host, _, err := net.SplitHostPort(c.Listen); err == nil && !isLoopbackHost(host) {
+			add("tls.mode", "not set, and listen %q is not a loopback address: choose acme (automatic certificates), files (your own certificate and key), or off explicitly (plain HTTP behind a TLS-terminating proxy)", c.Listen)
+		}
 	default:
 		add("tls.mode", "%q: use acme (automatic certificates), files (your own certificate and key) or off (plain HTTP behind a TLS-terminating proxy)", c.TLS.Mode)
 	}

@@ -88,6 +88,15 @@ func TestValidate(t *testing.T) {
 			c.MetricsListen = ""
 			c.RateLimit = config.RateLimit{}
 		}, nil, ""},
+		{"plain HTTP on the network must be chosen", func(c *config.Config) {
+			c.Listen = "0.0.0.0:8080"
+		}, []string{"tls.mode"}, "or off explicitly"},
+		{"plain HTTP on the network, chosen", func(c *config.Config) {
+			c.Listen, c.TLS.Mode = "0.0.0.0:8080", "off"
+		}, nil, ""},
+		{"plain HTTP on localhost by default", func(c *config.Config) {
+			c.Listen = "localhost:8080"
+		}, nil, ""},
 		{"public URL with a query", func(c *config.Config) {
 			c.PublicURL = "https://roster.example.com/?x=1"
 		}, []string{"public_url"}, "must not have a query"},

@@ -117,7 +117,7 @@ Try the API with curl:
 	f.StringVar(&af.publicURL, "public-url", "", "base URL Entra uses to reach this agent, e.g. https://roster.example.com (default: <scheme>://<listen address>) (config public_url)")
 	f.StringVar(&af.logLevel, "log-level", "info", "log level: debug, info, warn, error (config log.level)")
 	f.StringVar(&af.logFormat, "log-format", "text", "log format: text or json (config log.format)")
-	f.StringVar(&af.tlsMode, "tls-mode", config.TLSModeOff, "acme (automatic certificate), files (your own certificate) or off (plain HTTP behind a proxy) (config tls.mode)")
+	f.StringVar(&af.tlsMode, "tls-mode", "", "acme (automatic certificate), files (your own certificate) or off (plain HTTP behind a proxy) (config tls.mode);\nunset: plain HTTP, allowed only on a loopback --listen")
 	f.StringVar(&af.tlsCert, "tls-cert-file", "", "PEM certificate chain for --tls-mode files (config tls.cert_file)")
 	f.StringVar(&af.tlsKey, "tls-key-file", "", "PEM private key for --tls-mode files (config tls.key_file)")
 	f.StringVar(&af.acmeEmail, "acme-email", "", "contact address for the ACME CA's expiry notices (config tls.acme.email)")
@@ -217,6 +217,15 @@ func agentConfig(flags *pflag.FlagSet, rf *rootFlags) (config.Config, error) {
 	return cfg, nil
 }
 
+// tlsModeName names the TLS mode for people: "off (loopback only)" when
+// none was chosen.
+func tlsModeName(cfg config.Config) string {
+	if cfg.TLS.Mode == "" {
+		return "off (loopback only)"
+	}
+	return cfg.TLS.Mode
+}
+
 // scimLimits maps the configured rate limits onto the SCIM handler's.
 func scimLimits(r config.RateLimit) scimhttp.Limits {
 	return scimhttp.Limits{
@@ -253,7 +262,7 @@ func runAgent(ctx context.Context, cmd *cobra.Command, rf *rootFlags, af *agentF
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
 		scheme := "https"
-		if cfg.TLS.Mode == config.TLSModeOff {
+		if cfg.PlainHTTP() {
 			scheme = "http"
 		}
 		publicURL = scheme + "://" + displayAddr(ln.Addr().String())
@@ -325,12 +334,12 @@ func runAgent(ctx context.Context, cmd *cobra.Command, rf *rootFlags, af *agentF
 	}
 
 	tuneGC()
-	log.Info("roster agent started", "version", buildVersion(), "listen", ln.Addr().String(), "tls", cfg.TLS.Mode,
+	log.Info("roster agent started", "version", buildVersion(), "listen", ln.Addr().String(), "tls", tlsModeName(cfg),
 		"public_url", publicURL, "data_dir", rf.dataDir, "config", af.config)
 	if af.config == "" {
 		log.Info("no configuration file given (--config or ROSTER_CONFIG): using defaults, ROSTER_* variables and flags")
 	}
-	if cfg.TLS.Mode == config.TLSModeOff && cfg.PublicURL != "" && strings.HasPrefix(cfg.PublicURL, "https://") && len(cfg.TrustedProxies) == 0 {
+	if cfg.PlainHTTP() && cfg.PublicURL != "" && strings.HasPrefix(cfg.PublicURL, "https://") && len(cfg.TrustedProxies) == 0 {
 		log.Warn("TLS is off and no trusted_proxies are set: behind a reverse proxy every client appears to come from the proxy's address")
 	}
 	a := agent.New(dir, agent.Options{
