@@ -59,8 +59,30 @@ type into the Entra admin center and confirms when Entra's first request
 arrives.
 
 Without a terminal (stdin not a TTY, or --plain) the same questions are asked
-line by line. --answers FILE runs the whole flow unattended; see 'roster setup
---help' and tui.Answers for its keys.`,
+line by line. --answers FILE runs the whole flow unattended from JSON:
+
+  {
+    "tls": "acme",                     // acme, files, proxy or onprem
+    "public_url": "https://scim.contoso.com",
+    "acme_email": "it@contoso.com",    // acme; cert_file and key_file for files
+    "listen": ":443",                  // default :443, or 127.0.0.1:8080 (proxy)
+    "domains": ["contoso.com"],        // pending domains do not stop the run
+    "sign_in": "device-code",          // device-code, azure-cli, client-secret, manual
+    "tenant_id": "contoso.onmicrosoft.com",
+    "client_id": "", "client_secret_env": "ROSTER_GRAPH_CLIENT_SECRET",
+    "app": "Roster",                   // reused when one has exactly this name
+    "mappings": ["givenName", "surname", "employeeId", "manager"],
+    "match_on_employee_id": false, "provision_groups": true,
+    "scope": "assigned",               // or all
+    "notification_email": "it@contoso.com",
+    "assign": ["alice@contoso.com", "Sales"],
+    "agent": "foreground",             // or service
+    "provision_on_demand": "alice@contoso.com",
+    "wait_first_request": "10m"        // manual path only
+  }
+
+(Without the comments: the file is plain JSON; unknown keys are errors.) A
+token in ROSTER_GRAPH_TOKEN is used instead of any sign-in method.`,
 		Example: `  roster setup
   roster setup --answers setup.json
   ROSTER_GRAPH_TOKEN=ey... roster setup --plain < answers.txt`,
