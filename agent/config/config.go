@@ -178,7 +178,7 @@ func Default() Config {
 		Listen: "127.0.0.1:8080",
 		Log:    Log{Level: "info", Format: "text"},
 		TLS: TLS{
-			Mode:           "", // plain HTTP on loopback; elsewhere a mode must be chosen
+			Mode: "", // plain HTTP on loopback; elsewhere a mode must be chosen
 
 			ReloadInterval: Duration(5 * time.Second),
 			ACME: ACME{
