@@ -485,7 +485,14 @@ func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) erro
 	b.mu.Unlock()
 	st := &entraState{App: res.App, JobID: res.Job.ID, TenantURL: o.TenantURL, TokenID: tokenID, OnPremises: onPrem,
 		Auth: cfg.Auth, EntraID: cfg.TenantID, ClientID: cfg.ClientID, Cloud: cfg.Cloud, Connected: time.Now().UTC()}
-	return saveEntraState(ctx, b.db, tenant, st)
+	if err := saveEntraState(ctx, b.db, tenant, st); err != nil {
+		return err
+	}
+	// Entra now holds this run's token: the ones earlier runs gave it go.
+	if revoked := revokeOldEntraTokens(ctx, b.dir, tenant, "entra:setup", tokenID); len(revoked) > 0 {
+		b.log.Info("revoked the Secret Tokens earlier setup runs gave Entra", "tokens", revoked)
+	}
+	return nil
 }
 
 func (b *setupBackend) TestConnection(ctx context.Context) error {

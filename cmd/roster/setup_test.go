@@ -214,15 +214,19 @@ func TestSetupAnswersFile(t *testing.T) {
 	if err := os.WriteFile(answers, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "--data-dir", dir, "setup", "--answers", answers)
-	cmd.Env = append(os.Environ(), "ROSTER_TEST_MAIN=1")
-	out := &ptyScreen{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	run := func() (*exec.Cmd, *ptyScreen) {
+		cmd := exec.Command(os.Args[0], "--data-dir", dir, "setup", "--answers", answers)
+		cmd.Env = append(os.Environ(), "ROSTER_TEST_MAIN=1")
+		out := &ptyScreen{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill() }) //nolint:errcheck
+		out.waitFor(t, "The agent keeps running here")
+		return cmd, out
 	}
-	t.Cleanup(func() { cmd.Process.Kill() }) //nolint:errcheck
-	out.waitFor(t, "The agent keeps running here")
+	cmd, out := run()
 	users, _, err := runCLI(t, dir, "users", "show", "alice@contoso.com", "--json")
 	if err != nil || !strings.Contains(users, `"givenName": "Alice"`) {
 		t.Fatalf("alice after setup --answers: %v\n%s\n%s", err, users, out.text())
@@ -236,10 +240,31 @@ func TestSetupAnswersFile(t *testing.T) {
 	if n := len(fake.Assignments(spID)); n != 2 {
 		t.Errorf("assignments = %d, want alice and Sales", n)
 	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
+	stop := func(cmd *exec.Cmd, out *ptyScreen) {
+		t.Helper()
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("setup --answers exited with %v after SIGINT:\n%s", err, out.text())
+		}
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Errorf("setup --answers exited with %v after SIGINT:\n%s", err, out.text())
+	stop(cmd, out)
+
+	// Running it again converges: the same app, and only the new run's token
+	// stays active (Entra holds it; the first run's is revoked).
+	cmd, out = run()
+	stop(cmd, out)
+	instantiated := 0
+	for _, r := range fake.Requests() {
+		if strings.HasSuffix(r.Path, "/instantiate") {
+			instantiated++
+		}
+	}
+	if instantiated != 1 {
+		t.Errorf("%d apps created by two runs, want 1", instantiated)
+	}
+	if n := activeTokens(t, dir, "entra:setup"); n != 1 {
+		t.Errorf("%d active setup tokens after two runs, want 1", n)
 	}
 }
