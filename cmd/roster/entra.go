@@ -404,49 +404,51 @@ func printManual(w io.Writer, steps []string) {
 }
 
 func printConnect(w io.Writer, tenant string, o graph.ConnectOptions, r graph.ConnectResult, revoked []string) {
+	row := func(label, format string, a ...any) { fmt.Fprintf(w, "%-17s %s\n", label, fmt.Sprintf(format, a...)) }
 	verb := func(created bool) string {
 		if created {
 			return "created"
 		}
 		return "found"
 	}
-	fmt.Fprintf(w, "Enterprise app  %s (%s): %s\n", r.App.DisplayName, r.App.ServicePrincipalID, verb(r.AppCreated))
-	fmt.Fprintf(w, "Provisioning job %s: %s\n", r.Job.ID, verb(r.JobCreated))
+	row("Enterprise app", "%s (%s): %s", r.App.DisplayName, r.App.ServicePrincipalID, verb(r.AppCreated))
+	row("Provisioning job", "%s: %s", r.Job.ID, verb(r.JobCreated))
 	if r.Tested {
-		fmt.Fprintf(w, "Test Connection  succeeded: Entra reached %s\n", o.TenantURL)
+		row("Test Connection", "succeeded: Entra reached %s", o.TenantURL)
 	}
-	fmt.Fprintf(w, "Tenant URL       %s (tenant %s); token saved in Entra", o.TenantURL, tenant)
+	tok := "token saved in Entra"
 	if len(revoked) > 0 {
-		fmt.Fprintf(w, "; the previous Entra token was revoked")
+		tok += "; the previous Entra token was revoked"
 	}
-	fmt.Fprintln(w)
+	row("Tenant URL", "%s (tenant %s); %s", o.TenantURL, tenant, tok)
 	scope := "assigned users and groups only"
 	if o.SyncAll {
 		scope = "all users and groups"
 	}
-	fmt.Fprintf(w, "Scope            %s\n", scope)
+	row("Scope", "%s", scope)
 	if len(r.MappingChanges) == 0 {
-		fmt.Fprintln(w, "Mappings         already as wanted")
+		row("Mappings", "already as wanted")
 	} else {
-		fmt.Fprintln(w, "Mappings         changed:")
+		row("Mappings", "changed:")
 		for _, c := range r.MappingChanges {
-			fmt.Fprintf(w, "                 - %s\n", c)
+			row("", "- %s", c)
 		}
 	}
 	for _, p := range r.Assigned {
-		fmt.Fprintf(w, "Assigned         %s\n", p.Label())
+		row("Assigned", "%s", p.Label())
 	}
 	for _, p := range r.AlreadyAssigned {
-		fmt.Fprintf(w, "Already assigned %s\n", p.Label())
+		row("Already assigned", "%s", p.Label())
 	}
 	if r.Started {
-		fmt.Fprintln(w, "Provisioning     started")
+		row("Provisioning", "started")
 	}
-	fmt.Fprintf(w, "Status           %s\n", r.Status.Explain())
+	row("Status", "%s", r.Status.Explain())
 	if len(r.Manual) > 0 {
 		printManual(w, r.Manual)
 	}
-	fmt.Fprintln(w, "\nNext: roster provision USER   (provision one user now)\n      roster entra status        (progress of the ~40-minute cycles)")
+	fmt.Fprintln(w, "\nNext: roster provision USER   provision one user now")
+	fmt.Fprintln(w, "      roster entra status     the ~40-minute cycles' progress")
 }
 
 func newEntraStatusCmd(rf *rootFlags) *cobra.Command {

@@ -118,8 +118,8 @@ func TestEntraConnectProvisionEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second connect: %v\n%s", err, errOut)
 	}
-	for _, want := range []string{"): found", "Provisioning job " + res.Result.Job.ID + ": found", "Mappings         already as wanted",
-		"Already assigned Alice Smith <alice@contoso.com>", "previous Entra token was revoked"} {
+	for _, want := range []string{"): found", "Provisioning job  " + res.Result.Job.ID + ": found", "Mappings          already as wanted",
+		"Already assigned  Alice Smith <alice@contoso.com>", "previous Entra token was revoked"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("second connect output lacks %q:\n%s", want, out)
 		}
