@@ -31,7 +31,10 @@ and groups in Roster's SQLite database as people join, move and leave. Give
 Entra a Tenant URL and a Secret Token, and the agent does the rest.
 
 Start here:
+  roster setup                      the wizard: from nothing to users arriving, in a few minutes
   roster agent                      run the SCIM agent (first start prints a Tenant URL and token)
+  roster entra connect              create and configure the Entra enterprise app (Microsoft Graph)
+  roster provision USER             provision one user now and show each step
   roster token issue                issue another Secret Token
   roster domain add contoso.com     accept only users of email domains you have proven you own
   roster users list                 see who Entra provisioned
