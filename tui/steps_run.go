@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"github.com/charmbracelet/lipgloss"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -262,7 +263,7 @@ func statusMark(st string) string {
 	}
 }
 
-func (p *provisionStep) view(*session) string {
+func (p *provisionStep) view(s *session) string {
 	var b strings.Builder
 	if !p.started {
 		return "Entra's provisioning job runs about every 40 minutes once started."
@@ -274,7 +275,13 @@ func (p *provisionStep) view(*session) string {
 	}
 	b.WriteString(styles.Label.Render("Provisioned on demand: "+p.who) + "\n")
 	for _, st := range p.result.Steps {
-		b.WriteString(fmt.Sprintf("\n%s %s\n  %s", statusMark(st.Status), st.Name, styles.Muted.Render(st.Description)))
+		// Continuation lines of a long description keep the indent.
+		style := lipgloss.NewStyle().PaddingLeft(2)
+		if s.width > 20 {
+			style = style.Width(s.width)
+		}
+		desc := style.Render(st.Description)
+		b.WriteString(fmt.Sprintf("\n%s %s\n%s", statusMark(st.Status), st.Name, styles.Muted.Render(desc)))
 	}
 	return b.String()
 }
