@@ -643,25 +643,34 @@ func newProvisionCmd(rf *rootFlags) *cobra.Command {
 		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "provision USER",
+		Use:   "provision USER|group:GROUP",
 		Short: "Provision one user now, without waiting for Entra's next cycle (provision on demand)",
 		Long: `Ask Entra to provision one user into the agent now, and show each step's
 result as the Entra admin center does: import from Entra, scoping, matching
 in the agent, and the action (create, update or skip).
 
-USER is a userPrincipalName (alice@contoso.com) or an object id. Entra allows
-5 on-demand requests per 10 seconds; Roster waits and retries when throttled.`,
+USER is a userPrincipalName (alice@contoso.com), a display name or an object
+id; group:NAME (or group:ID) provisions a group and those of its members that
+are already provisioned. Entra allows 5 on-demand requests per 10 seconds;
+Roster waits and retries when throttled.`,
 		Example: `  roster provision alice@contoso.com
+  roster provision group:Sales
   roster provision 6e7b768e-07e2-4810-8459-485f84f8f204 --json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageError{fmt.Errorf("provision takes one user (UPN or object id), got %d arguments", len(args))}
+				return usageError{fmt.Errorf("provision takes one user (UPN, name or object id) or group:NAME, got %d arguments", len(args))}
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withEntra(cmd, rf, &gf, tenant, func(ctx context.Context, c *graph.Client, st *entraState) error {
-				u, err := c.User(ctx, args[0])
+				var u graph.Principal
+				var err error
+				if g, ok := strings.CutPrefix(args[0], "group:"); ok {
+					u, err = c.Group(ctx, g)
+				} else {
+					u, err = c.User(ctx, args[0])
+				}
 				if err != nil {
 					return err
 				}
@@ -677,7 +686,7 @@ USER is a userPrincipalName (alice@contoso.com) or an object id. Entra allows
 					printOnDemand(cmd.OutOrStdout(), u, res)
 				}
 				if res.Result == "Failure" {
-					return errors.New("provisioning " + u.UserPrincipalName + " failed: " + res.ErrorMessage)
+					return errors.New("provisioning " + u.Label() + " failed: " + res.ErrorMessage)
 				}
 				return nil
 			})

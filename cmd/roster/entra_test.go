@@ -13,6 +13,9 @@ import (
 
 const fakeGraphToken = "graph-token-for-tests"
 
+// aliceID is Alice's object id in the fake directory (a member of Sales).
+const aliceID = "0f5e9a3c-1d2b-4c6e-8a7f-3b9d2e1c4a50"
+
 // fakeGraph starts graph/graphtest and points the Graph commands at it
 // through the environment, as an owner behind a proxy would.
 func fakeGraph(t *testing.T) *graphtest.Server {
@@ -20,11 +23,11 @@ func fakeGraph(t *testing.T) *graphtest.Server {
 	fake := graphtest.New(t, graphtest.Options{
 		Token: fakeGraphToken,
 		Users: []graphtest.User{
-			{UserPrincipalName: "alice@contoso.com", DisplayName: "Alice Smith", Mail: "alice@contoso.com", MailNickname: "alice",
+			{ID: aliceID, UserPrincipalName: "alice@contoso.com", DisplayName: "Alice Smith", Mail: "alice@contoso.com", MailNickname: "alice",
 				GivenName: "Alice", Surname: "Smith", JobTitle: "Engineer", Department: "R&D", EmployeeID: "E1"},
 			{UserPrincipalName: "bob@contoso.com", DisplayName: "Bob Jones", Mail: "bob@contoso.com", MailNickname: "bob"},
 		},
-		Groups: []graphtest.Group{{DisplayName: "Sales"}},
+		Groups: []graphtest.Group{{DisplayName: "Sales", Members: []string{aliceID}}},
 	})
 	ca := filepath.Join(t.TempDir(), "fake-graph-ca.pem")
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fake.Certificate().Raw}), 0o600); err != nil {
@@ -92,6 +95,19 @@ func TestEntraConnectProvisionEndToEnd(t *testing.T) {
 	out, _, err = runCLI(t, dir, "users", "show", "alice@contoso.com", "--json")
 	if err != nil || !strings.Contains(out, `"title": "Engineer"`) {
 		t.Fatalf("users show: %v\n%s", err, out)
+	}
+	// A group on demand: created with the members the agent already has.
+	out, errOut, err = runCLI(t, dir, "provision", "group:Sales")
+	if err != nil || !strings.Contains(out, "Result: Success (create)") {
+		t.Fatalf("provision group:Sales: %v\n%s%s", err, out, errOut)
+	}
+	var alice struct{ ID string }
+	out, _, _ = runCLI(t, dir, "users", "show", "alice@contoso.com", "--json")
+	json.Unmarshal([]byte(out), &alice) //nolint:errcheck
+	var sales struct{ Members []struct{ Value string } }
+	out, _, err = runCLI(t, dir, "groups", "show", "Sales", "--json")
+	if err := json.Unmarshal([]byte(out), &sales); err != nil || alice.ID == "" || len(sales.Members) != 1 || sales.Members[0].Value != alice.ID {
+		t.Fatalf("groups show Sales (alice is %q): %v\n%s", alice.ID, err, out)
 	}
 
 	out, _, err = runCLI(t, dir, "entra", "logs", "--user", "alice")

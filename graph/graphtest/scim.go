@@ -165,6 +165,7 @@ type podResult struct {
 	errCode  string
 	errMsg   string
 	targetID string
+	group    bool // the subject is a group (user then holds its id and name)
 }
 
 func (p *podResult) step(name, typ, status, desc string, details map[string]string) {
@@ -175,6 +176,20 @@ func (p *podResult) step(name, typ, status, desc string, details map[string]stri
 		"name": name, "type": typ, "status": status, "description": desc,
 		"details": details, "timestamp": time.Now().UTC().Format(time.RFC3339Nano),
 	})
+}
+
+func (p *podResult) sourceType() string {
+	if p.group {
+		return "Group"
+	}
+	return "User"
+}
+
+func (p *podResult) targetType() string {
+	if p.group {
+		return coreGroup
+	}
+	return enterpriseUser
 }
 
 func (p *podResult) fail(code, msg string) {
@@ -202,9 +217,9 @@ func (p *podResult) pair(jobID string) map[string]any {
 		"reportableIdentifier": p.user.UserPrincipalName,
 		"statusInfo": map[string]any{"status": p.status, "errorCode": errCode, "reason": p.errMsg,
 			"additionalDetails": nil, "errorCategory": nil, "recommendedAction": nil},
-		"sourceIdentity": map[string]any{"id": p.user.ID, "type": "User", "displayName": p.user.DisplayName, "details": map[string]any{}},
+		"sourceIdentity": map[string]any{"id": p.user.ID, "type": p.sourceType(), "displayName": p.user.DisplayName, "details": map[string]any{}},
 		"sourceSystem":   map[string]any{"name": sourceDirectory, "details": map[string]any{}},
-		"targetIdentity": map[string]any{"id": target, "type": enterpriseUser, "displayName": p.user.DisplayName, "details": map[string]any{}},
+		"targetIdentity": map[string]any{"id": target, "type": p.targetType(), "displayName": p.user.DisplayName, "details": map[string]any{}},
 		"targetSystem":   map[string]any{"name": targetDirectory, "details": map[string]any{}},
 	})
 	return map[string]any{"key": string(key), "value": string(value)}
@@ -408,8 +423,12 @@ func (s *Server) provisionOnDemand(w http.ResponseWriter, r *http.Request, p map
 	}
 	param := req.Parameters[0]
 	subj := param.Subjects[0]
+	if strings.EqualFold(subj.ObjectTypeName, "Group") {
+		s.provisionGroupOnDemand(w, r, p, param.RuleID, subj.ObjectID)
+		return
+	}
 	if !strings.EqualFold(subj.ObjectTypeName, "User") {
-		bad("objectTypeName '" + subj.ObjectTypeName + "' is not supported by the fake; only User.")
+		bad("objectTypeName '" + subj.ObjectTypeName + "' is not supported: use User or Group.")
 		return
 	}
 
