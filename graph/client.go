@@ -112,6 +112,10 @@ type Config struct {
 	// BaseURL overrides the Graph endpoint, including /v1.0 (for proxies and
 	// tests; ROSTER_GRAPH_URL).
 	BaseURL string
+	// LoginURL overrides the sign-in authority host, e.g.
+	// https://login.example.net/ (private clouds, proxies and tests;
+	// ROSTER_LOGIN_URL). Instance discovery is then skipped.
+	LoginURL string
 	// DeviceCodePrompt shows the device code prompt; it must not block. The
 	// default prints the message to stderr.
 	DeviceCodePrompt func(ctx context.Context, dc DeviceCode) error
@@ -148,6 +152,11 @@ func (c Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("unknown sign-in method %q: use one of %s", string(c.Auth), joinAuths()))
+	}
+	if c.LoginURL != "" {
+		if u, err := url.Parse(c.LoginURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("login URL %q must be an https:// URL", c.LoginURL))
+		}
 	}
 	if c.BaseURL != "" {
 		u, err := url.Parse(c.BaseURL)
@@ -244,6 +253,14 @@ func New(cfg Config) (*Client, error) {
 // credential builds the azidentity credential for cfg.Auth.
 func credential(cfg Config) (azcore.TokenCredential, error) {
 	co := azcore.ClientOptions{Cloud: cfg.Cloud.authority()}
+	custom := cfg.LoginURL != ""
+	if custom {
+		co.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: strings.TrimRight(cfg.LoginURL, "/") + "/", Services: co.Cloud.Services}
+	}
+	if cfg.Transport != nil {
+		// Sign-in goes through the same transport as Graph (proxies, CAs).
+		co.Transport = &http.Client{Transport: cfg.Transport, Timeout: time.Minute}
+	}
 	var (
 		cred azcore.TokenCredential
 		err  error
@@ -264,7 +281,7 @@ func credential(cfg Config) (azcore.TokenCredential, error) {
 			tenant = "organizations"
 		}
 		cred, err = azidentity.NewDeviceCodeCredential(&azidentity.DeviceCodeCredentialOptions{
-			ClientOptions: co, TenantID: tenant, ClientID: cfg.ClientID,
+			ClientOptions: co, TenantID: tenant, ClientID: cfg.ClientID, DisableInstanceDiscovery: custom,
 			UserPrompt: func(ctx context.Context, m azidentity.DeviceCodeMessage) error {
 				return prompt(ctx, DeviceCode{UserCode: m.UserCode, VerificationURL: m.VerificationURL, Message: m.Message})
 			},
@@ -272,7 +289,7 @@ func credential(cfg Config) (azcore.TokenCredential, error) {
 	case AuthAzureCLI:
 		cred, err = azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: cfg.TenantID})
 	case AuthClientSecret:
-		cred, err = azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret, &azidentity.ClientSecretCredentialOptions{ClientOptions: co})
+		cred, err = azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret, &azidentity.ClientSecretCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: custom})
 	case AuthClientCertificate:
 		data, rerr := os.ReadFile(cfg.CertificateFile)
 		if rerr != nil {
@@ -286,7 +303,7 @@ func credential(cfg Config) (azcore.TokenCredential, error) {
 		if perr != nil {
 			return nil, fmt.Errorf("read client certificate %s: %w", cfg.CertificateFile, perr)
 		}
-		cred, err = azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co})
+		cred, err = azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: custom})
 	case AuthManagedIdentity:
 		var id azidentity.ManagedIDKind
 		if cfg.ClientID != "" {
@@ -307,10 +324,18 @@ func (t staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azco
 	return azcore.AccessToken{Token: string(t), ExpiresOn: time.Now().Add(time.Hour)}, nil
 }
 
+// tokenOptions asks for the token Graph requests will use: the SDK's
+// authentication provider requests CAE tokens, which azidentity caches apart
+// from the others, so a sign-in without EnableCAE would make the first Graph
+// call prompt for the device code a second time.
+func (c *Client) tokenOptions() policy.TokenRequestOptions {
+	return policy.TokenRequestOptions{Scopes: c.scopes, EnableCAE: true}
+}
+
 // SignIn acquires a token now, so that a device code prompt appears at a
 // moment of the caller's choosing rather than inside the first request.
 func (c *Client) SignIn(ctx context.Context) error {
-	if _, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: c.scopes}); err != nil {
+	if _, err := c.cred.GetToken(ctx, c.tokenOptions()); err != nil {
 		return &Error{Op: "sign in to Microsoft Graph", Err: err,
 			Hint: "check the tenant, the client id and the credential; for device code, finish the sign-in in the browser before the code expires"}
 	}
@@ -349,7 +374,7 @@ type Account struct {
 // Account signs in if needed and says who the token belongs to. A token
 // that is not a JWT (an opaque or test token) gives an empty Account.
 func (c *Client) Account(ctx context.Context) (Account, error) {
-	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: c.scopes})
+	tok, err := c.cred.GetToken(ctx, c.tokenOptions())
 	if err != nil {
 		return Account{}, &Error{Op: "sign in to Microsoft Graph", Err: err,
 			Hint: "check the tenant, the client id and the credential; for device code, finish the sign-in in the browser before the code expires"}

@@ -473,3 +473,83 @@ func TestOnPremises(t *testing.T) {
 		t.Error("the on-premises SCIM gallery template was not instantiated")
 	}
 }
+
+// TestDeviceCodeSignIn signs in with the device code flow against a fake
+// authority: the prompt reaches the caller (the wizard shows it), polling
+// waits while the person signs in, and the token then works against Graph.
+func TestDeviceCodeSignIn(t *testing.T) {
+	e := newEnv(t, graphtest.Options{})
+	login := graphtest.NewLogin(t, graphtest.LoginOptions{AccessToken: graphToken, PendingPolls: 1})
+	pool := x509.NewCertPool()
+	pool.AddCert(e.fake.Certificate())
+	pool.AddCert(login.Server().Certificate())
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig.RootCAs = pool
+	var prompts []graph.DeviceCode
+	c, err := graph.New(graph.Config{
+		Auth: graph.AuthDeviceCode, TenantID: "contoso.onmicrosoft.com", LoginURL: login.URL, BaseURL: e.fake.URL,
+		Transport: tr, DeviceCodePrompt: func(_ context.Context, dc graph.DeviceCode) error {
+			prompts = append(prompts, dc)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.SignIn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(prompts) != 1 || prompts[0].UserCode != login.UserCode || prompts[0].VerificationURL != "https://microsoft.com/devicelogin" {
+		t.Fatalf("prompts = %+v", prompts)
+	}
+	if got := login.Grants(); len(got) != 2 {
+		t.Errorf("token polls = %v, want one pending and one granted", got)
+	}
+	if s := login.Scopes(); len(s) == 0 || !strings.Contains(s[0], "https://graph.microsoft.com/.default") {
+		t.Errorf("scopes = %q", s)
+	}
+	// The token is cached: Graph calls need no second sign-in.
+	if _, err := c.FindApps(ctx, "Roster"); err != nil {
+		t.Fatal(err)
+	}
+	if len(prompts) != 1 {
+		t.Errorf("prompted %d times", len(prompts))
+	}
+	// US Government: the scope names that cloud's Graph.
+	login2 := graphtest.NewLogin(t, graphtest.LoginOptions{AccessToken: graphToken})
+	pool.AddCert(login2.Server().Certificate())
+	gov, err := graph.New(graph.Config{Auth: graph.AuthDeviceCode, Cloud: graph.CloudUSGov, LoginURL: login2.URL, BaseURL: e.fake.URL,
+		Transport: tr, DeviceCodePrompt: func(context.Context, graph.DeviceCode) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gov.SignIn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := login2.Scopes(); len(s) == 0 || !strings.Contains(s[0], "https://graph.microsoft.us/.default") {
+		t.Errorf("US Gov scopes = %q", s)
+	}
+}
+
+func TestClientSecretSignIn(t *testing.T) {
+	e := newEnv(t, graphtest.Options{})
+	login := graphtest.NewLogin(t, graphtest.LoginOptions{AccessToken: graphToken})
+	pool := x509.NewCertPool()
+	pool.AddCert(e.fake.Certificate())
+	pool.AddCert(login.Server().Certificate())
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig.RootCAs = pool
+	c, err := graph.New(graph.Config{Auth: graph.AuthClientSecret, TenantID: "7e1c0000-0000-4000-8000-000000000001",
+		ClientID: "11111111-2222-3333-4444-555555555555", ClientSecret: "s3cret", LoginURL: login.URL, BaseURL: e.fake.URL, Transport: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.FindApps(context.Background(), "Roster"); err != nil {
+		t.Fatal(err)
+	}
+	if g := login.Grants(); len(g) != 1 || g[0] != "client_credentials" {
+		t.Errorf("grants = %v", g)
+	}
+}

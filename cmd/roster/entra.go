@@ -72,8 +72,8 @@ func saveEntraState(ctx context.Context, db *store.DB, tenant string, st *entraS
 
 // graphFlags are the sign-in flags every Graph command shares.
 type graphFlags struct {
-	auth, entraTenant, clientID, certFile, cloud, graphURL, caFile string
-	verbose                                                        bool
+	auth, entraTenant, clientID, certFile, cloud, graphURL, caFile, loginURL string
+	verbose                                                                  bool
 }
 
 func (g *graphFlags) register(cmd *cobra.Command) {
@@ -84,7 +84,8 @@ func (g *graphFlags) register(cmd *cobra.Command) {
 	f.StringVar(&g.certFile, "certificate", "", "PEM or PKCS#12 file for --auth client-certificate (password in ROSTER_GRAPH_CERT_PASSWORD)")
 	f.StringVar(&g.cloud, "cloud", "", "national cloud: global, usgov, usgov-dod or china (default global)")
 	f.StringVar(&g.graphURL, "graph-url", os.Getenv("ROSTER_GRAPH_URL"), "Graph endpoint including /v1.0, for proxies and tests (env ROSTER_GRAPH_URL)")
-	f.StringVar(&g.caFile, "graph-ca-file", os.Getenv("ROSTER_GRAPH_CA_FILE"), "extra CA certificates (PEM) to trust for Graph, e.g. of a TLS-inspecting proxy (env ROSTER_GRAPH_CA_FILE)")
+	f.StringVar(&g.loginURL, "login-url", os.Getenv("ROSTER_LOGIN_URL"), "sign-in authority to use instead of the cloud's (https://…), for private clouds and proxies (env ROSTER_LOGIN_URL)")
+	f.StringVar(&g.caFile, "graph-ca-file", os.Getenv("ROSTER_GRAPH_CA_FILE"), "extra CA certificates (PEM) to trust for Graph and sign-in, e.g. of a TLS-inspecting proxy (env ROSTER_GRAPH_CA_FILE)")
 	f.BoolVar(&g.verbose, "verbose", false, "log every Graph request to stderr")
 }
 
@@ -93,7 +94,7 @@ func (g *graphFlags) register(cmd *cobra.Command) {
 func (g *graphFlags) config(st *entraState, stderr io.Writer) (graph.Config, error) {
 	cfg := graph.Config{
 		Auth: graph.Auth(g.auth), TenantID: g.entraTenant, ClientID: g.clientID, CertificateFile: g.certFile,
-		Cloud: graph.Cloud(g.cloud), BaseURL: g.graphURL,
+		Cloud: graph.Cloud(g.cloud), BaseURL: g.graphURL, LoginURL: g.loginURL,
 		ClientSecret:        os.Getenv("ROSTER_GRAPH_CLIENT_SECRET"),
 		CertificatePassword: os.Getenv("ROSTER_GRAPH_CERT_PASSWORD"),
 		Token:               os.Getenv("ROSTER_GRAPH_TOKEN"),

@@ -254,3 +254,37 @@ func TestEntraConnectFromFile(t *testing.T) {
 		t.Errorf("unknown key in file: %v", err)
 	}
 }
+
+// TestEntraConnectDeviceCode signs in with the device code flow (the
+// default) against a fake authority: the code is shown on stderr, and one
+// sign-in serves the whole connect.
+func TestEntraConnectDeviceCode(t *testing.T) {
+	fake := fakeGraph(t)
+	login := graphtest.NewLogin(t, graphtest.LoginOptions{AccessToken: fakeGraphToken, PendingPolls: 1})
+	ca := filepath.Join(t.TempDir(), "cas.pem")
+	pems := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fake.Certificate().Raw}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: login.Server().Certificate().Raw})...)
+	if err := os.WriteFile(ca, pems, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ROSTER_GRAPH_CA_FILE", ca)
+	t.Setenv("ROSTER_GRAPH_TOKEN", "")
+	t.Setenv("ROSTER_LOGIN_URL", login.URL)
+	dir := t.TempDir()
+	startAgentProc(t, dir, true)
+	out, errOut, err := runCLI(t, dir, "entra", "connect", "--entra-tenant", "contoso.onmicrosoft.com")
+	if err != nil {
+		t.Fatalf("connect with device code: %v\n%s", err, errOut)
+	}
+	if n := strings.Count(errOut, "enter the code "+login.UserCode); n != 1 {
+		t.Errorf("device code shown %d times, want once:\n%s", n, errOut)
+	}
+	if !strings.Contains(out, "Provisioning      started") {
+		t.Errorf("connect output:\n%s", out)
+	}
+	// status reuses the saved sign-in method: device code again, prompted once.
+	_, errOut, err = runCLI(t, dir, "entra", "status")
+	if err != nil || strings.Count(errOut, login.UserCode) != 1 {
+		t.Errorf("status: %v\n%s", err, errOut)
+	}
+}
