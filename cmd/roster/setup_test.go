@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/rosterhq/roster/agent/domainproof/dnstest"
+	"github.com/rosterhq/roster/graph/graphtest"
 )
 
 var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Z0-9]|\x1b[=>]|\r`)
@@ -80,6 +83,18 @@ func (s *ptyScreen) waitFor(t *testing.T, want ...string) string {
 // provisions Alice on demand — who then is in the running agent.
 func TestSetupWizardEndToEnd(t *testing.T) {
 	fake := fakeGraph(t)
+	// Sign in with the device code flow, as a person would, against a fake
+	// authority that approves after two polls.
+	login := graphtest.NewLogin(t, graphtest.LoginOptions{AccessToken: fakeGraphToken, PendingPolls: 2})
+	ca := filepath.Join(t.TempDir(), "cas.pem")
+	pems := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fake.Certificate().Raw}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: login.Server().Certificate().Raw})...)
+	if err := os.WriteFile(ca, pems, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ROSTER_GRAPH_CA_FILE", ca)
+	t.Setenv("ROSTER_GRAPH_TOKEN", "")
+	t.Setenv("ROSTER_LOGIN_URL", login.URL)
 	dnsSrv := dnstest.Start(t)
 	dnsSrv.AddZone(t, "contoso.com", "127.0.0.1")
 	dir := t.TempDir()
@@ -140,7 +155,8 @@ func TestSetupWizardEndToEnd(t *testing.T) {
 	send(enter)
 	scr.waitFor(t, "Sign in to Microsoft", "Sign in with a code")
 	send(enter)
-	scr.waitFor(t, "Signed in as the access token in ROSTER_GRAPH_TOKEN", "Application name")
+	scr.waitFor(t, "microsoft.com/devicelogin", login.UserCode)
+	scr.waitFor(t, "Signed in as", "Application name")
 	send(enter)
 	scr.waitFor(t, "Attribute mappings", "userPrincipalName")
 	send(enter)
