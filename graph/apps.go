@@ -133,9 +133,15 @@ func (c *Client) App(ctx context.Context, ref string) (App, error) {
 // minute (graph-provisioning.md §3.2). progress, if not nil, hears what it
 // waits for.
 func (c *Client) CreateApp(ctx context.Context, name string, progress func(string)) (App, error) {
+	return c.createFromTemplate(ctx, CustomAppTemplateID, name, progress)
+}
+
+// createFromTemplate instantiates an application template and waits until
+// its service principal is usable.
+func (c *Client) createFromTemplate(ctx context.Context, templateID, name string, progress func(string)) (App, error) {
 	body := applicationtemplates.NewItemInstantiatePostRequestBody()
 	body.SetDisplayName(&name)
-	res, err := c.tpls.ByApplicationTemplateId(CustomAppTemplateID).Instantiate().Post(ctx, body, nil)
+	res, err := c.tpls.ByApplicationTemplateId(templateID).Instantiate().Post(ctx, body, nil)
 	if err != nil {
 		return App{}, wrap("create enterprise app "+name, permApps, err)
 	}

@@ -255,23 +255,3 @@ func (c *Client) templateByName(ctx context.Context, name string) (string, error
 	return "", &Error{Op: "find the " + name + " gallery app", Err: ErrNotFound, Status: 404,
 		Hint: "the on-premises SCIM app is not in this cloud's gallery; use the internet route (public HTTPS) instead"}
 }
-
-// createFromTemplate instantiates an application template and waits for
-// its service principal.
-func (c *Client) createFromTemplate(ctx context.Context, templateID, name string, progress func(string)) (App, error) {
-	if templateID == CustomAppTemplateID {
-		return c.CreateApp(ctx, name, progress)
-	}
-	body := applicationtemplates.NewItemInstantiatePostRequestBody()
-	body.SetDisplayName(&name)
-	res, err := c.tpls.ByApplicationTemplateId(templateID).Instantiate().Post(ctx, body, nil)
-	if err != nil {
-		return App{}, wrap("create enterprise app "+name, permApps, err)
-	}
-	sp := res.GetServicePrincipal()
-	if sp == nil || sp.GetId() == nil {
-		return App{}, &Error{Op: "create enterprise app " + name, Err: errors.New("Graph's answer has no service principal")}
-	}
-	app := appFrom(sp)
-	return app, c.waitReady(ctx, app.ServicePrincipalID, progress)
-}
