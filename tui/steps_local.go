@@ -362,9 +362,14 @@ type tokenStep struct {
 }
 
 func (t *tokenStep) issue(s *session) tea.Cmd {
+	return issueToken(s, &t.op, "issuing a Secret Token", "Check that the data directory is writable, then press r.")
+}
+
+// issueToken runs the backend's IssueToken for the session's tenant as o;
+// the step receives an Issued when it finishes.
+func issueToken(s *session, o *op, what, hint string) tea.Cmd {
 	tenant := s.tenant()
-	return t.op.run(s, "issuing a Secret Token", "Check that the data directory is writable, then press r.",
-		func(ctx context.Context) (any, error) { return s.b.IssueToken(ctx, tenant) })
+	return o.run(s, what, hint, func(ctx context.Context) (any, error) { return s.b.IssueToken(ctx, tenant) })
 }
 
 func (t *tokenStep) init(s *session) tea.Cmd {

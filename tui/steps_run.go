@@ -144,9 +144,7 @@ func (c *connectStep) update(s *session, msg tea.Msg) tea.Cmd {
 	}
 	switch {
 	case c.phase == "token" && key.Matches(k, keys.NewToken):
-		tenant := s.tenant()
-		return c.op.run(s, "issuing a new Secret Token", "Check that the data directory is writable;",
-			func(ctx context.Context) (any, error) { return s.b.IssueToken(ctx, tenant) })
+		return issueToken(s, &c.op, "issuing a new Secret Token", "Check that the data directory is writable;")
 	case c.phase == "ok" && key.Matches(k, keys.Enter):
 		return next
 	}
@@ -338,9 +336,7 @@ func (m *manualStep) update(s *session, msg tea.Msg) tea.Cmd {
 	}
 	switch {
 	case s.token == "" && key.Matches(k, keys.NewToken):
-		tenant := s.tenant()
-		return m.op.run(s, "issuing a new Secret Token", "Check that the data directory is writable;",
-			func(ctx context.Context) (any, error) { return s.b.IssueToken(ctx, tenant) })
+		return issueToken(s, &m.op, "issuing a new Secret Token", "Check that the data directory is writable;")
 	case m.first != nil && key.Matches(k, keys.Enter):
 		return next
 	}

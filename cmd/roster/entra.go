@@ -62,6 +62,12 @@ func loadEntraState(ctx context.Context, db *store.DB, tenant string) (*entraSta
 	return &st, nil
 }
 
+// newEntraState is what a successful connect leaves to remember.
+func newEntraState(res graph.ConnectResult, o graph.ConnectOptions, tokenID string, cfg graph.Config) *entraState {
+	return &entraState{App: res.App, JobID: res.Job.ID, TenantURL: o.TenantURL, TokenID: tokenID, OnPremises: o.OnPremises,
+		Auth: cfg.Auth, EntraID: cfg.TenantID, ClientID: cfg.ClientID, Cloud: cfg.Cloud, Connected: time.Now().UTC()}
+}
+
 func saveEntraState(ctx context.Context, db *store.DB, tenant string, st *entraState) error {
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -344,9 +350,7 @@ Microsoft's provisioning agent, which you install and assign in the portal.`,
 				}
 				return err
 			}
-			st := &entraState{App: res.App, JobID: res.Job.ID, TenantURL: o.TenantURL, TokenID: issued.Record.ID,
-				OnPremises: o.OnPremises, Auth: cfg.Auth, EntraID: cfg.TenantID, ClientID: cfg.ClientID, Cloud: cfg.Cloud, Connected: time.Now().UTC()}
-			if err := saveEntraState(ctx, dir.DB(), tenant, st); err != nil {
+			if err := saveEntraState(ctx, dir.DB(), tenant, newEntraState(res, o, issued.Record.ID, cfg)); err != nil {
 				return err
 			}
 			revoked := revokeOldEntraTokens(ctx, dir, tenant, "entra:"+o.AppName, issued.Record.ID)

@@ -483,9 +483,7 @@ func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) erro
 	b.app, b.jobID, b.tenantURL, b.token = res.App, res.Job.ID, o.TenantURL, string(o.Token)
 	cfg := b.gcfg
 	b.mu.Unlock()
-	st := &entraState{App: res.App, JobID: res.Job.ID, TenantURL: o.TenantURL, TokenID: tokenID, OnPremises: onPrem,
-		Auth: cfg.Auth, EntraID: cfg.TenantID, ClientID: cfg.ClientID, Cloud: cfg.Cloud, Connected: time.Now().UTC()}
-	if err := saveEntraState(ctx, b.db, tenant, st); err != nil {
+	if err := saveEntraState(ctx, b.db, tenant, newEntraState(res, co, tokenID, cfg)); err != nil {
 		return err
 	}
 	// Entra now holds this run's token: the ones earlier runs gave it go.
