@@ -204,9 +204,15 @@ func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(st
 		return res, err
 	}
 
+	var have []Assignment
+	if len(principals) > 0 {
+		if have, err = c.Assignments(ctx, res.App); err != nil {
+			return res, err
+		}
+	}
 	for _, p := range principals {
 		say("assigning %s", p.Label())
-		added, err := c.Assign(ctx, res.App, p)
+		added, err := c.assign(ctx, res.App, p, have)
 		if err != nil {
 			return res, err
 		}

@@ -66,6 +66,11 @@ func (c *Client) Assign(ctx context.Context, app App, p Principal) (bool, error)
 	if err != nil {
 		return false, err
 	}
+	return c.assign(ctx, app, p, have)
+}
+
+// assign assigns p unless have (the app's assignments) already holds it.
+func (c *Client) assign(ctx context.Context, app App, p Principal, have []Assignment) (bool, error) {
 	for _, a := range have {
 		if strings.EqualFold(a.PrincipalID, p.ID) {
 			return false, nil
