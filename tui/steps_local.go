@@ -194,7 +194,7 @@ func checkHost(v string) string {
 	case v == "":
 		return "enter the hostname Entra will call, e.g. scim.example.com"
 	case strings.Contains(v, "://") || strings.ContainsAny(v, "/ "):
-		return "enter only the hostname (no https://, no path)"
+		return "enter only the hostname, e.g. scim.example.com (no spaces, https:// or path)"
 	case !strings.Contains(v, "."):
 		return "enter a full hostname with a dot, e.g. scim.example.com"
 	}
