@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"sort"
 )
@@ -129,10 +131,117 @@ func (t *Tx) GroupsOf(tenantID string, memberIDs []string) (map[string][]GroupRe
 }
 
 func sortGroups(gs []GroupRef) {
+	if len(gs) < 2 {
+		return
+	}
 	sort.Slice(gs, func(i, j int) bool {
 		if gs[i].DisplayName != gs[j].DisplayName {
 			return gs[i].DisplayName < gs[j].DisplayName
 		}
 		return gs[i].ID < gs[j].ID
 	})
+}
+
+// decodeGroupPairs decodes the groups column, a JSON array of [id,
+// displayName] pairs as SQLite's json_array writes them, without reflection:
+// it runs on every user a list returns. A null display name is "". The
+// result is never nil, so a caller can tell "no groups" from "not loaded".
+func decodeGroupPairs(b []byte) ([]GroupRef, error) {
+	d := pairDecoder{b: b}
+	out := []GroupRef{}
+	d.expect('[')
+	if d.peek() == ']' {
+		d.i++
+		return out, d.end()
+	}
+	for d.err == nil {
+		d.expect('[')
+		var g GroupRef
+		g.ID = d.str()
+		d.expect(',')
+		g.DisplayName = d.str()
+		d.expect(']')
+		out = append(out, g)
+		if d.peek() == ',' {
+			d.i++
+			continue
+		}
+		d.expect(']')
+		break
+	}
+	return out, d.end()
+}
+
+type pairDecoder struct {
+	b   []byte
+	i   int
+	err error
+}
+
+func (d *pairDecoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("malformed groups JSON at byte %d: %s", d.i, what)
+	}
+}
+
+func (d *pairDecoder) skipSpace() {
+	for d.i < len(d.b) && (d.b[d.i] == ' ' || d.b[d.i] == '\t' || d.b[d.i] == '\n' || d.b[d.i] == '\r') {
+		d.i++
+	}
+}
+
+func (d *pairDecoder) peek() byte {
+	d.skipSpace()
+	if d.err != nil || d.i >= len(d.b) {
+		return 0
+	}
+	return d.b[d.i]
+}
+
+func (d *pairDecoder) expect(c byte) {
+	if d.peek() != c {
+		d.fail("want " + string(c))
+		return
+	}
+	d.i++
+}
+
+// str reads a JSON string or null ("").
+func (d *pairDecoder) str() string {
+	switch d.peek() {
+	case 'n':
+		if bytes.HasPrefix(d.b[d.i:], []byte("null")) {
+			d.i += 4
+			return ""
+		}
+	case '"':
+		start, escaped := d.i, false
+		for d.i++; d.i < len(d.b); d.i++ {
+			switch d.b[d.i] {
+			case '\\':
+				escaped = true
+				d.i++
+			case '"':
+				d.i++
+				tok := d.b[start:d.i]
+				if !escaped {
+					return string(tok[1 : len(tok)-1])
+				}
+				var s string
+				if err := json.Unmarshal(tok, &s); err != nil {
+					d.fail(err.Error())
+				}
+				return s
+			}
+		}
+	}
+	d.fail("want a string or null")
+	return ""
+}
+
+func (d *pairDecoder) end() error {
+	if d.err == nil && d.peek() != 0 {
+		d.fail("trailing data")
+	}
+	return d.err
 }
