@@ -36,10 +36,12 @@ type Resource struct {
 	// for them (Query.WithGroups); nil otherwise.
 	Groups []GroupRef
 	// Managed lists the attributes a provisioning token (Entra) has written:
-	// top-level names, and "urn:…:attr" for extension attributes.
-	Managed  []string
-	Created  time.Time
-	Modified time.Time
+	// top-level names, and "urn:…:attr" for extension attributes. Like Doc,
+	// it is filled by Decode when the resource was read with Query.Lazy.
+	Managed    []string
+	managedRaw string
+	Created    time.Time
+	Modified   time.Time
 	// Version increases by one on every write, including membership changes;
 	// it is meta.version and the ETag (RFC 7644 §3.14).
 	Version int64
@@ -184,21 +186,26 @@ func scanResourceLazy(sc interface{ Scan(...any) error }, lazy bool) (*Resource,
 	if err := sc.Scan(&r.Seq, &r.TenantID, &kind, &r.ID, &created, &modified, &r.Version, &r.Raw, &managed); err != nil {
 		return nil, err
 	}
-	if managed != "[]" && managed != "" {
-		if err := json.Unmarshal([]byte(managed), &r.Managed); err != nil {
-			return nil, fmt.Errorf("managed attributes of %s: %w", r.ID, err)
-		}
-	}
 	r.Kind = Kind(kind)
 	r.Created, r.Modified = fromNanos(created), fromNanos(modified)
+	if managed != "[]" && managed != "" {
+		r.managedRaw = managed
+	}
 	if lazy {
 		return r, nil
 	}
 	return r, r.Decode()
 }
 
-// Decode fills Doc from Raw if it is not decoded yet.
+// Decode fills Doc (and Managed) from their stored JSON if they are not
+// decoded yet.
 func (r *Resource) Decode() error {
+	if r.managedRaw != "" {
+		if err := json.Unmarshal([]byte(r.managedRaw), &r.Managed); err != nil {
+			return fmt.Errorf("managed attributes of %s: %w", r.ID, err)
+		}
+		r.managedRaw = ""
+	}
 	if r.Doc != nil {
 		return nil
 	}
