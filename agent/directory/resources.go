@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rosterhq/roster/agent/scim"
 	"github.com/rosterhq/roster/agent/scim/filter"
@@ -358,23 +359,16 @@ func (s *Service) renderAll(tx *store.Tx, c Call, kind store.Kind, rs []*store.R
 		}
 	}
 	for i, r := range rs {
-		extra := map[string]any{}
+		var members []store.Member
 		if kind == store.KindGroup && proj.Wants("members") {
-			ms, err := tx.Members(r.Seq)
-			if err != nil {
+			var err error
+			if members, err = tx.Members(r.Seq); err != nil {
 				return nil, err
 			}
-			extra["members"] = renderMembers(ms, c.BaseURL)
 		}
-		if gs := groupsOf[r.ID]; len(gs) > 0 {
-			arr := make([]any, len(gs))
-			for j, g := range gs {
-				arr[j] = map[string]any{"value": g.ID, "$ref": c.BaseURL + "/Groups/" + g.ID, "display": g.DisplayName, "type": "direct"}
-			}
-			extra["groups"] = arr
-		}
+		groups := groupsOf[r.ID]
 		if r.Doc == nil && proj.IsZero() {
-			raw, err := renderRaw(r, c.BaseURL, extra)
+			raw, err := renderRaw(r, c.BaseURL, groups, members)
 			if err != nil {
 				return nil, err
 			}
@@ -385,47 +379,76 @@ func (s *Service) renderAll(tx *store.Tx, c Call, kind store.Kind, rs []*store.R
 			return nil, err
 		}
 		d := render(r, c.BaseURL)
-		for k, v := range extra {
-			d[k] = v
+		if members != nil {
+			d["members"] = renderMembers(members, c.BaseURL)
+		}
+		if len(groups) > 0 {
+			arr := make([]any, len(groups))
+			for j, g := range groups {
+				arr[j] = map[string]any{"value": g.ID, "$ref": c.BaseURL + "/Groups/" + g.ID, "display": g.DisplayName, "type": "direct"}
+			}
+			d["groups"] = arr
 		}
 		docs[i] = proj.Apply(rt, d)
 	}
 	return docs, nil
 }
 
-// renderRaw is render for a resource whose stored JSON goes out as it is:
-// {"id":…,"meta":…,<extra>,<stored members>}.
-func renderRaw(r *store.Resource, base string, extra map[string]any) (json.RawMessage, error) {
+// renderRaw is render for a resource whose stored JSON goes out as it is,
+// written by hand (it is on Entra's lookup path):
+// {"id":…,"meta":{…},"groups"|"members":[…],<stored document's members>}.
+// groups are a user's (omitted when none); members a group's (nil: not asked for).
+func renderRaw(r *store.Resource, base string, groups []store.GroupRef, members []store.Member) (json.RawMessage, error) {
 	body := bytes.TrimSpace(r.Raw)
-	if len(body) < 2 || body[0] != '{' {
+	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' {
 		return nil, fmt.Errorf("stored %s %s is not a JSON object", r.Kind, r.ID)
 	}
-	head := make(map[string]any, 2+len(extra))
-	for k, v := range extra {
-		head[k] = v
+	out := make([]byte, 0, len(body)+256+len(groups)*160+len(members)*140)
+	out = append(out, `{"id":`...)
+	out = appendJSONString(out, r.ID)
+	out = append(out, `,"meta":{"resourceType":"`...)
+	out = append(out, r.Kind...)
+	out = append(out, `","created":"`...)
+	out = r.Created.AppendFormat(out, time.RFC3339Nano)
+	out = append(out, `","lastModified":"`...)
+	out = r.Modified.AppendFormat(out, time.RFC3339Nano)
+	out = append(out, `","location":`...)
+	out = appendJSONString3(out, base, "/"+string(r.Kind)+"s/", r.ID)
+	out = append(out, `,"version":"W/\"`...)
+	out = strconv.AppendInt(out, r.Version, 10)
+	out = append(out, `\""}`...)
+	if len(groups) > 0 {
+		out = append(out, `,"groups":[`...)
+		for j, g := range groups {
+			if j > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, `{"value":`...)
+			out = appendJSONString(out, g.ID)
+			out = append(out, `,"$ref":`...)
+			out = appendJSONString3(out, base, "/Groups/", g.ID)
+			out = append(out, `,"display":`...)
+			out = appendJSONString(out, g.DisplayName)
+			out = append(out, `,"type":"direct"}`...)
+		}
+		out = append(out, ']')
 	}
-	head["id"] = r.ID
-	hb, err := json.Marshal(head)
-	if err != nil {
-		return nil, err
+	if members != nil {
+		out = append(out, `,"members":[`...)
+		for j, m := range members {
+			if j > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, `{"value":`...)
+			out = appendJSONString(out, m.Value)
+			out = append(out, `,"type":`...)
+			out = appendJSONString(out, string(m.Type))
+			out = append(out, `,"$ref":`...)
+			out = appendJSONString3(out, base, "/"+string(m.Type)+"s/", m.Value)
+			out = append(out, '}')
+		}
+		out = append(out, ']')
 	}
-	// meta by hand: it is on every resource of every list.
-	meta := make([]byte, 0, 256)
-	meta = append(meta, `,"meta":{"resourceType":"`...)
-	meta = append(meta, r.Kind...)
-	meta = append(meta, `","created":"`...)
-	meta = r.Created.AppendFormat(meta, time.RFC3339Nano)
-	meta = append(meta, `","lastModified":"`...)
-	meta = r.Modified.AppendFormat(meta, time.RFC3339Nano)
-	meta = append(meta, `","location":`...)
-	meta, _ = appendJSONString(meta, base+"/"+string(r.Kind)+"s/"+r.ID)
-	meta = append(meta, `,"version":"W/\"`...)
-	meta = strconv.AppendInt(meta, r.Version, 10)
-	meta = append(meta, `\""}`...)
-	hb = append(hb[:len(hb)-1], meta...)
-	hb = append(hb, '}')
-	out := make([]byte, 0, len(hb)+len(body))
-	out = append(out, hb[:len(hb)-1]...) // without the closing brace
 	if inner := bytes.TrimSpace(body[1 : len(body)-1]); len(inner) > 0 {
 		out = append(out, ',')
 		out = append(out, inner...)
@@ -784,7 +807,57 @@ func qualifyPath(rt *schema.ResourceType, p filter.Path) filter.Path {
 	return p
 }
 
-func appendJSONString(b []byte, s string) ([]byte, error) {
-	q, err := json.Marshal(s)
-	return append(b, q...), err
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD (as
+// encoding/json does), nothing else; SCIM bodies are not HTML.
+func appendJSONString(b []byte, s string) []byte {
+	return append(appendEscaped(append(b, '"'), s), '"')
+}
+
+// appendJSONString3 appends the concatenation a+b+c as a JSON string.
+func appendJSONString3(out []byte, a, b, c string) []byte {
+	out = appendEscaped(append(out, '"'), a)
+	out = appendEscaped(out, b)
+	return append(appendEscaped(out, c), '"')
+}
+
+// appendEscaped appends s escaped for the inside of a JSON string.
+func appendEscaped(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(b, s[start:]...)
 }
