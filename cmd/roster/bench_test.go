@@ -54,12 +54,22 @@ func BenchmarkAgent(b *testing.B) {
 	lean := newLeanClient(base, tok)
 	basePath := strings.TrimPrefix(base, p.BaseURL)
 	rep := &report{}
+	// ROSTER_BENCH_ONLY=lookup measures only the lookups (and memory), for
+	// quicker turns while tuning that path.
+	all := true
+	switch v := os.Getenv("ROSTER_BENCH_ONLY"); v {
+	case "":
+	case "lookup":
+		all = false
+	default:
+		b.Fatalf("ROSTER_BENCH_ONLY=%q: the only part that runs alone is \"lookup\"", v)
+	}
 
 	// 1. Create: POST /Users (8 clients) vs raw INSERT of the same row.
 	var newUsers []string
 	var nuMu sync.Mutex
 	seq := atomic.Int64{}
-	for r := 0; r < rounds; r++ {
+	for r := 0; r < rounds && all; r++ {
 		const n = 1000
 		rawOne := raw.insertUsers(b, n, 1, &seq)
 		rawBatch := raw.insertUsers(b, n, 100, &seq)
@@ -123,7 +133,7 @@ func BenchmarkAgent(b *testing.B) {
 
 	// 3. Groups of 10 and of 100k members: add a member; read with
 	// excludedAttributes=members.
-	if len(newUsers) < 2*rounds*200 {
+	if all && len(newUsers) < 2*rounds*200 {
 		b.Fatalf("need %d fresh users for member adds, have %d", 2*rounds*200, len(newUsers))
 	}
 	next := atomic.Int64{}
@@ -149,7 +159,7 @@ func BenchmarkAgent(b *testing.B) {
 			return err
 		}
 	}
-	for r := 0; r < rounds; r++ {
+	for r := 0; r < rounds && all; r++ {
 		s := runClosed(8, 200, addMember(smallG.id)).rate()
 		l := runClosed(8, 200, addMember(largeG.id)).rate()
 		rs := raw.addMembers(b, smallG.seq, 200)
@@ -199,7 +209,7 @@ func userDoc(name string) map[string]any {
 
 // prefillStore writes n users, a group with 10 members and one with all n,
 // through the store (as the agent would store them), and returns a token.
-func prefillStore(b *testing.B, dataDir string, n int) (string, groupRef, groupRef) {
+func prefillStore(b testing.TB, dataDir string, n int) (string, groupRef, groupRef) {
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(dataDir, "roster.db"), store.Options{})
 	if err != nil {
