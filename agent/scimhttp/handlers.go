@@ -113,7 +113,15 @@ func (s *Server) list(w http.ResponseWriter, r *request, kind store.Kind) error 
 // (json.RawMessage, compact by construction) are copied as they are:
 // encoding/json would scan and re-compact each of them.
 func writeList(w http.ResponseWriter, resp *scim.ListResponse) error {
-	buf := make([]byte, 0, 1024*max(1, len(resp.Resources)))
+	size := 160 // the envelope
+	for _, res := range resp.Resources {
+		if raw, ok := res.(json.RawMessage); ok {
+			size += len(raw) + 1
+		} else {
+			size += 1024
+		}
+	}
+	buf := make([]byte, 0, size)
 	buf = append(buf, `{"schemas":["`+scim.MessageListResponse+`"],"totalResults":`...)
 	buf = strconv.AppendInt(buf, int64(resp.TotalResults), 10)
 	buf = append(buf, `,"startIndex":`...)
