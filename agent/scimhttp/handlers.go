@@ -110,46 +110,52 @@ func (s *Server) list(w http.ResponseWriter, r *request, kind store.Kind) error 
 }
 
 // writeList writes a ListResponse. Resources rendered as JSON already
-// (json.RawMessage, compact by construction) are copied as they are:
-// encoding/json would scan and re-compact each of them.
+// (json.RawMessage, compact by construction) are written as they are, one
+// after another, without copying them into one body first: encoding/json
+// would scan and re-compact each of them.
 func writeList(w http.ResponseWriter, resp *scim.ListResponse) error {
-	size := 160 // the envelope
-	for _, res := range resp.Resources {
-		if raw, ok := res.(json.RawMessage); ok {
-			size += len(raw) + 1
-		} else {
-			size += 1024
-		}
-	}
-	buf := make([]byte, 0, size)
-	buf = append(buf, `{"schemas":["`+scim.MessageListResponse+`"],"totalResults":`...)
-	buf = strconv.AppendInt(buf, int64(resp.TotalResults), 10)
-	buf = append(buf, `,"startIndex":`...)
-	buf = strconv.AppendInt(buf, int64(resp.StartIndex), 10)
-	buf = append(buf, `,"itemsPerPage":`...)
-	buf = strconv.AppendInt(buf, int64(resp.ItemsPerPage), 10)
-	buf = append(buf, `,"Resources":[`...)
+	parts := make([][]byte, len(resp.Resources))
+	var head [160]byte
+	h := append(head[:0], `{"schemas":["`+scim.MessageListResponse+`"],"totalResults":`...)
+	h = strconv.AppendInt(h, int64(resp.TotalResults), 10)
+	h = append(h, `,"startIndex":`...)
+	h = strconv.AppendInt(h, int64(resp.StartIndex), 10)
+	h = append(h, `,"itemsPerPage":`...)
+	h = strconv.AppendInt(h, int64(resp.ItemsPerPage), 10)
+	h = append(h, `,"Resources":[`...)
+	const tail = "]}\n"
+	size := len(h) + len(tail)
 	for i, res := range resp.Resources {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
 		if raw, ok := res.(json.RawMessage); ok {
-			buf = append(buf, raw...)
-			continue
+			parts[i] = raw
+		} else {
+			b, err := marshal(res)
+			if err != nil {
+				return err
+			}
+			parts[i] = b
 		}
-		b, err := marshal(res)
-		if err != nil {
-			return err
+		size += len(parts[i])
+		if i > 0 {
+			size++ // the comma
 		}
-		buf = append(buf, b...)
 	}
-	buf = append(buf, "]}\n"...)
 	w.Header().Set("Content-Type", scim.MediaType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
+	w.Header().Set("Content-Length", strconv.Itoa(size))
 	w.WriteHeader(http.StatusOK)
-	w.Write(buf) //nolint:errcheck
+	// Write errors mean the client went away; there is no one to tell.
+	w.Write(h) //nolint:errcheck
+	for i, part := range parts {
+		if i > 0 {
+			w.Write(comma) //nolint:errcheck
+		}
+		w.Write(part) //nolint:errcheck
+	}
+	io.WriteString(w, tail) //nolint:errcheck
 	return nil
 }
+
+var comma = []byte{','}
 
 // marshal is json.Marshal without HTML escaping (SCIM bodies are not HTML).
 func marshal(v any) ([]byte, error) {
