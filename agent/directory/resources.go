@@ -413,7 +413,7 @@ func renderRaw(r *store.Resource, base string, groups []store.GroupRef, members 
 	out = append(out, `","lastModified":"`...)
 	out = r.Modified.AppendFormat(out, time.RFC3339Nano)
 	out = append(out, `","location":`...)
-	out = appendJSONString3(out, base, "/"+string(r.Kind)+"s/", r.ID)
+	out = appendJSONString3(out, base, collection(r.Kind), r.ID)
 	out = append(out, `,"version":"W/\"`...)
 	out = strconv.AppendInt(out, r.Version, 10)
 	out = append(out, `\""}`...)
@@ -426,7 +426,7 @@ func renderRaw(r *store.Resource, base string, groups []store.GroupRef, members 
 			out = append(out, `{"value":`...)
 			out = appendJSONString(out, g.ID)
 			out = append(out, `,"$ref":`...)
-			out = appendJSONString3(out, base, "/Groups/", g.ID)
+			out = appendJSONString3(out, base, collection(store.KindGroup), g.ID)
 			out = append(out, `,"display":`...)
 			out = appendJSONString(out, g.DisplayName)
 			out = append(out, `,"type":"direct"}`...)
@@ -444,7 +444,7 @@ func renderRaw(r *store.Resource, base string, groups []store.GroupRef, members 
 			out = append(out, `,"type":`...)
 			out = appendJSONString(out, string(m.Type))
 			out = append(out, `,"$ref":`...)
-			out = appendJSONString3(out, base, "/"+string(m.Type)+"s/", m.Value)
+			out = appendJSONString3(out, base, collection(m.Type), m.Value)
 			out = append(out, '}')
 		}
 		out = append(out, ']')
@@ -689,13 +689,25 @@ func renderMeta(r *store.Resource, base string) map[string]any {
 		"resourceType": string(r.Kind),
 		"created":      r.Created.Format(time.RFC3339Nano),
 		"lastModified": r.Modified.Format(time.RFC3339Nano),
-		"location":     base + "/" + string(r.Kind) + "s/" + r.ID,
+		"location":     base + collection(r.Kind) + r.ID,
 		"version":      ETag(r.Version),
 	}
 }
 
 func memberRef(base string, m store.Member) string {
-	return base + "/" + string(m.Type) + "s/" + m.Value
+	return base + collection(m.Type) + m.Value
+}
+
+// collection is the path segment of a kind's resources, between the base
+// URL and an id: "/Users/" or "/Groups/".
+func collection(k store.Kind) string {
+	switch k {
+	case store.KindUser:
+		return "/Users/"
+	case store.KindGroup:
+		return "/Groups/"
+	}
+	return "/" + string(k) + "s/"
 }
 
 func renderMembers(ms []store.Member, base string) []any {
