@@ -383,7 +383,7 @@ func (c *Config) Validate() error {
 		if seen[ChallengeHTTP] {
 			if err := checkHostPort(a.HTTPListen); err != nil {
 				add("tls.acme.http_listen", "%v (needed for %s)", err, ChallengeHTTP)
-			} else if a.HTTPListen == c.Listen {
+			} else if sameFixedAddress(a.HTTPListen, c.Listen) {
 				add("tls.acme.http_listen", "%q is also the SCIM listen address; use another port (80 for a public CA)", a.HTTPListen)
 			}
 		}
@@ -420,7 +420,7 @@ func (c *Config) Validate() error {
 	if c.MetricsListen != "" {
 		if err := checkHostPort(c.MetricsListen); err != nil {
 			add("metrics_listen", "%v, or \"\" to disable metrics", err)
-		} else if c.MetricsListen == c.Listen {
+		} else if sameFixedAddress(c.MetricsListen, c.Listen) {
 			add("metrics_listen", "%q is also the SCIM listen address; use another port, e.g. 127.0.0.1:9464", c.MetricsListen)
 		}
 	}
@@ -455,6 +455,16 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return ps
+}
+
+// sameFixedAddress reports whether two listen addresses are the same one;
+// port 0 asks for any free port, so two of those never collide.
+func sameFixedAddress(a, b string) bool {
+	if a != b {
+		return false
+	}
+	_, port, err := net.SplitHostPort(a)
+	return err != nil || port != "0"
 }
 
 func checkHostPort(addr string) error {

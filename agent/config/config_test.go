@@ -84,6 +84,9 @@ func TestValidate(t *testing.T) {
 		{"metrics on the SCIM port", func(c *config.Config) {
 			c.MetricsListen = c.Listen
 		}, []string{"metrics_listen"}, "also the SCIM listen address"},
+		{"metrics and SCIM both on any free port", func(c *config.Config) {
+			c.Listen, c.MetricsListen = "127.0.0.1:0", "127.0.0.1:0"
+		}, nil, ""},
 		{"metrics disabled and limits off", func(c *config.Config) {
 			c.MetricsListen = ""
 			c.RateLimit = config.RateLimit{}
