@@ -124,3 +124,43 @@ func TestQueryWithGroupsOrder(t *testing.T) {
 		t.Errorf("GroupsOf = %q, want %q", viaGroupsOf["u1"], want)
 	}
 }
+
+// TestLazyQueryDecodesManaged checks that a lazy read leaves the managed
+// attributes, like the document, to Decode, and that Decode fills both.
+func TestLazyQueryDecodesManaged(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "roster.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Write(ctx, func(tx *Tx) error {
+		if err := tx.InsertTenant(&Tenant{ID: "t"}); err != nil {
+			return err
+		}
+		return tx.InsertResource(&Resource{TenantID: "t", Kind: KindUser, ID: "u1", Doc: map[string]any{"userName": "u1@x"}, Managed: []string{"active", "userName"}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, lazy := range []bool{true, false} {
+		var r *Resource
+		if err := db.Read(ctx, func(tx *Tx) error {
+			page, err := tx.Query(Query{TenantID: "t", Kind: KindUser, Count: -1, Lazy: lazy})
+			if err == nil && len(page.Resources) == 1 {
+				r = page.Resources[0]
+			}
+			return err
+		}); err != nil || r == nil {
+			t.Fatalf("lazy=%v: %v, %v", lazy, r, err)
+		}
+		if lazy && (r.Doc != nil || r.Managed != nil) {
+			t.Errorf("lazy read decoded: doc %v, managed %v", r.Doc, r.Managed)
+		}
+		if err := r.Decode(); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(r.Managed, []string{"active", "userName"}) || r.Doc["userName"] != "u1@x" {
+			t.Errorf("lazy=%v after Decode: managed %v, doc %v", lazy, r.Managed, r.Doc)
+		}
+	}
+}
