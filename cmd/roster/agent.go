@@ -605,8 +605,8 @@ func bootstrap(ctx context.Context, dir *directory.Service, publicURL string, ou
 	fmt.Fprintf(out, `
 First start: created tenant %q and its first Secret Token.
 
-  Tenant URL:    %s
-  Secret Token:  %s
+  Tenant URL:   %s
+  Secret Token: %s
 
 Enter both in Entra (Enterprise application → Provisioning → Admin Credentials).
 The token is shown only now; only its hash is stored. Issue more with
