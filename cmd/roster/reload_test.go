@@ -131,7 +131,10 @@ func TestReloadSIGHUP(t *testing.T) {
 		}
 		os.Rename(cfgFile+".new", cfgFile) //nolint:errcheck
 	}
-	writeCfg("")
+	// The clients below send as fast as they can: the rate limits, before
+	// and after the reload, are set above what they can reach on any
+	// machine, so a 429 is never mistaken for a failed reload.
+	writeCfg(`, "rate_limit": {"requests_per_second": 20000, "burst": 40000}`)
 	notify := listenNotify(t)
 	p := startAgentProc(t, filepath.Join(dir, "data"), true, "--config", cfgFile)
 	base := strings.Replace(p.BaseURL, "http://", "https://", 1)
@@ -220,7 +223,7 @@ func TestReloadSIGHUP(t *testing.T) {
 	os.Rename(filepath.Join(other, "cert.pem"), certFile) //nolint:errcheck
 	// and the rate limit changes, and the trusted proxies, which need a
 	// restart (a changed --listen flag would not count: flags win).
-	writeCfg(`, "trusted_proxies": ["10.0.0.0/8"], "rate_limit": {"requests_per_second": 500, "burst": 1000}`)
+	writeCfg(`, "trusted_proxies": ["10.0.0.0/8"], "rate_limit": {"requests_per_second": 30000, "burst": 60000}`)
 	p.cmd.Process.Signal(syscall.SIGHUP) //nolint:errcheck
 	waitLog(t, p, `msg="configuration reloaded"`, 2)
 	waitOK(40)
