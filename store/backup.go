@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ErrCorrupt means a database file failed SQLite's integrity check.
+var ErrCorrupt = errors.New("database failed its integrity check")
+
+// Backup writes a consistent copy of the whole database to dst while the
+// store stays open for reads and writes. It uses VACUUM INTO
+// (https://www.sqlite.org/lang_vacuum.html#vacuuminto), which copies one read
+// snapshot, so the copy is never a mix of two commits and needs no WAL file
+// beside it. dst must not exist; the copy is written next to it under a
+// temporary name, checked with PRAGMA integrity_check, synced and renamed
+// into place, so a crash leaves either no file or a whole one.
+func (db *DB) Backup(ctx context.Context, dst string) error {
+	if _, err := os.Lstat(dst); err == nil {
+		return fmt.Errorf("backup: %s already exists", dst)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("backup: %w", err)
+	}
+	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".partial")
+	os.Remove(tmp)
+	defer os.Remove(tmp)
+	// VACUUM INTO must run outside a transaction, on a connection that may
+	// write (the readers are query_only). A separate connection keeps the
+	// writer free for the agent's writes while the copy runs.
+	c, err := db.pool.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
+		return fmt.Errorf("backup: %w", mapErr(err))
+	}
+	if err := Verify(ctx, tmp); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	return syncDir(filepath.Dir(dst))
+}
+
+// Verify runs SQLite's integrity check on the database file at path, opened
+// read-only, and checks that it is a Roster store (it has the migrations
+// table). It returns ErrCorrupt, with SQLite's findings, when the check fails.
+func Verify(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	pool, err := sql.Open("sqlite", dsn(path, []string{"query_only(1)"})+"&mode=ro")
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", path, err)
+	}
+	defer pool.Close()
+	rows, err := pool.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", path, err)
+	}
+	var found []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return fmt.Errorf("verify %s: %w", path, err)
+		}
+		if s != "ok" {
+			found = append(found, s)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("verify %s: %w", path, err)
+	}
+	if len(found) > 0 {
+		return fmt.Errorf("verify %s: %w: %s", path, ErrCorrupt, strings.Join(found, "; "))
+	}
+	var n int
+	if err := pool.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").Scan(&n); err != nil {
+		return fmt.Errorf("verify %s: %w", path, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("verify %s: not a Roster database (no schema_migrations table)", path)
+	}
+	return nil
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
