@@ -30,13 +30,15 @@ func (db *DB) Backup(ctx context.Context, dst string) error {
 	os.Remove(tmp)
 	defer os.Remove(tmp)
 	// VACUUM INTO must run outside a transaction, on a connection that may
-	// write (the readers are query_only). A separate connection keeps the
-	// writer free for the agent's writes while the copy runs.
-	c, err := db.pool.Conn(ctx)
+	// write (the readers are query_only). The store's pool holds exactly its
+	// writer and readers, so the copy gets a connection of its own; it reads
+	// one WAL snapshot and leaves the writer free for the agent's writes.
+	c, err := sql.Open("sqlite", dsn(db.path, []string{"busy_timeout(10000)"}))
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	defer c.Close()
+	c.SetMaxOpenConns(1)
 	if _, err := c.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
 		return fmt.Errorf("backup: %w", mapErr(err))
 	}
