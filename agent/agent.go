@@ -21,7 +21,6 @@ import (
 
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/scimhttp"
-	"github.com/rosterhq/roster/store"
 )
 
 // Options configures an Agent.
@@ -200,11 +199,7 @@ func (a *Agent) maintenanceLoop(ctx context.Context) error {
 		} else if n > 0 {
 			a.log.Info("purged users disabled for longer than the retention", "removed", n)
 		}
-		var n int64
-		err := a.dir.DB().Write(ctx, func(tx *store.Tx) (err error) {
-			n, err = tx.PruneEvents(time.Now().Add(-a.opt.EventRetention))
-			return
-		})
+		n, err := a.dir.PruneEvents(ctx, time.Now().Add(-a.opt.EventRetention))
 		switch {
 		case err != nil && ctx.Err() == nil:
 			a.log.Warn("prune events", "err", err)

@@ -164,6 +164,15 @@ type DNS struct {
 // not set (allowed on loopback only, see Validate).
 func (c *Config) PlainHTTP() bool { return c.TLS.Mode == TLSModeOff || c.TLS.Mode == "" }
 
+// TLSModeName names the TLS mode for people: "off (loopback only)" when
+// none was chosen.
+func (c *Config) TLSModeName() string {
+	if c.TLS.Mode == "" {
+		return "off (loopback only)"
+	}
+	return c.TLS.Mode
+}
+
 func isLoopbackHost(host string) bool {
 	if host == "localhost" {
 		return true

@@ -282,7 +282,7 @@ func provisioningResource(route metrics.Route, method string) (metrics.Resource,
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.dir.DB().Read(ctx, func(*store.Tx) error { return nil }); err != nil {
+	if err := s.dir.Ping(ctx); err != nil {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}
@@ -296,7 +296,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Cache-Control", "no-store")
-	if _, err := s.dir.DB().SchemaVersion(ctx); err != nil {
+	if err := s.dir.Ready(ctx); err != nil {
 		s.log.Warn("readiness check: the store did not answer", "request_id", w.Header().Get("X-Request-Id"), "err", err)
 		http.Error(w, "not ready: the store did not answer a read", http.StatusServiceUnavailable)
 		return

@@ -57,7 +57,7 @@ $ROSTER_CONFIG.`,
 			if err != nil {
 				return invalidConfig(path, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK (tls mode %s, listen %s)\n", path, tlsModeName(cfg), cfg.Listen)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK (tls mode %s, listen %s)\n", path, cfg.TLSModeName(), cfg.Listen)
 			return nil
 		},
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/rosterhq/roster/agent"
 	"github.com/rosterhq/roster/agent/config"
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/scimhttp"
@@ -617,14 +618,19 @@ func (b *setupBackend) StartAgent(ctx context.Context, o tui.AgentOptions) (tui.
 	b.StopAgent()
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
-	rf := &rootFlags{dataDir: b.rf.dataDir}
-	cmd := newAgentCmd(rf)
-	cmd.SetArgs([]string{"--config", b.agentConfigFile(), "--log-format", "json", "--metrics-listen", ""})
-	cmd.SetOut(b.logOut)
-	cmd.SetErr(b.logOut)
-	cmd.SilenceErrors, cmd.SilenceUsage = true, true
-	go func() { done <- cmd.ExecuteContext(actx) }()
-	if err := waitListening(ctx, cfg.Listen, done); err != nil {
+	serving := make(chan struct{})
+	resolve := func() (config.Config, error) {
+		return resolveAgentConfig(b.agentConfigFile(), map[string]string{"log-format": "json", "metrics-listen": ""}, b.rf.dataDir)
+	}
+	go func() {
+		acfg, err := resolve()
+		if err == nil {
+			err = runAgent(actx, acfg, agent.RunOptions{LogOutput: b.logOut, Stdout: b.logOut, Reload: resolve,
+				ConfigFile: b.agentConfigFile(), Listening: func(net.Addr, string) { close(serving) }})
+		}
+		done <- err
+	}()
+	if err := waitServing(ctx, serving, done); err != nil {
 		cancel()
 		return info, &tui.HintError{Err: fmt.Errorf("start the agent: %w", err), Hint: "see " + info.LogFile + "; is the port in use, or (automatic certificate) is the host name's DNS pointing here and port 443 reachable?"}
 	}
@@ -632,6 +638,26 @@ func (b *setupBackend) StartAgent(ctx context.Context, o tui.AgentOptions) (tui.
 	b.agentCancel, b.agentDone, b.agentInfo = cancel, done, &info
 	b.mu.Unlock()
 	return info, nil
+}
+
+// waitServing waits until an in-process agent serves (serving closed), or
+// it ends (done), or ctx is cancelled.
+func waitServing(ctx context.Context, serving <-chan struct{}, done <-chan error) error {
+	timeout := time.NewTimer(90 * time.Second)
+	defer timeout.Stop()
+	select {
+	case <-serving:
+		return nil
+	case err := <-done:
+		if err == nil {
+			err = errors.New("the agent stopped")
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timeout.C:
+		return errors.New("the agent did not start serving within 90 s")
+	}
 }
 
 // waitListening waits until something accepts connections on addr, or the

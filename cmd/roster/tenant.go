@@ -48,7 +48,7 @@ lower-case letters, digits and hyphens. Then issue it a token with
 			if err != nil {
 				return err
 			}
-			url := scimhttp.TenantURL(storedPublicURL(cmd.Context(), dir.DB()), t.ID)
+			url := scimhttp.TenantURL(lastPublicURL(cmd.Context(), dir), t.ID)
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), map[string]any{"id": t.ID, "name": t.Name, "tenant_url": url})
 			}
@@ -126,7 +126,7 @@ lower-case letters, digits and hyphens. Then issue it a token with
 			if err != nil {
 				return err
 			}
-			base := storedPublicURL(cmd.Context(), dir.DB())
+			base := lastPublicURL(cmd.Context(), dir)
 			domains, err := dir.Domains(cmd.Context(), "")
 			if err != nil {
 				return err

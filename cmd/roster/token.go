@@ -68,7 +68,7 @@ SCIM API but every write gets 403 — for your own applications, not for Entra.`
 			if err != nil {
 				return err
 			}
-			url := scimhttp.TenantURL(storedPublicURL(cmd.Context(), dir.DB()), tenant)
+			url := scimhttp.TenantURL(lastPublicURL(cmd.Context(), dir), tenant)
 			if asJSON {
 				out := map[string]any{"tenant_url": url, "token": issued.Token.Reveal(), "id": issued.Record.ID,
 					"name": issued.Record.Name, "tenant": tenant, "read_only": readOnly}

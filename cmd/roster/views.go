@@ -40,7 +40,7 @@ func openTenant(cmd *cobra.Command, rf *rootFlags, tenant string, args []string)
 	}
 	call := directory.Call{
 		TenantID: tenant,
-		BaseURL:  scimhttp.TenantURL(storedPublicURL(ctx, dir.DB()), tenant),
+		BaseURL:  scimhttp.TenantURL(lastPublicURL(ctx, dir), tenant),
 		Method:   "CLI",
 		Path:     strings.Join(append([]string{cmd.CommandPath()}, args...), " "),
 		Start:    time.Now(),
