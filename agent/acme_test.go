@@ -1,10 +1,4 @@
-// Go servers refuse TLS 1.0/1.1 by default; re-enable them for this test
-// binary (which is also the agent process the tests start) so that the
-// tests prove the agent's own TLS 1.2 floor.
-//
-//go:debug tls10server=1
-
-package main
+package agent_test
 
 import (
 	"crypto/tls"
@@ -14,10 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rosterhq/roster/agent"
+	"github.com/rosterhq/roster/agent/config"
 	"github.com/rosterhq/roster/agent/domainproof/dnstest"
 	"github.com/rosterhq/roster/agent/tlsserve/pebbletest"
 )
@@ -33,14 +30,14 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// TestACMEAgent runs `roster agent` in ACME mode against Pebble on
-// 127.0.0.1 (Pebble resolves the agent's name through an in-process DNS
-// server): the agent obtains a certificate with the tls-alpn-01 challenge
-// on its SCIM port, serves SCIM over it (GET Users with the first Secret
-// Token: 200, the chain verifies against Pebble's root), refuses TLS 1.0
-// and 1.1, and after a restart serves the stored certificate without
-// asking the CA again.
-func TestACMEAgent(t *testing.T) {
+// TestRunACME runs the agent in ACME mode against Pebble on 127.0.0.1
+// (Pebble resolves the agent's name through an in-process DNS server): the
+// agent obtains a certificate with the tls-alpn-01 challenge on its SCIM
+// port, serves SCIM over it (GET Users with the first Secret Token: 200, the
+// chain verifies against Pebble's root), refuses TLS 1.0 and 1.1 (this test
+// binary re-enables them, see agent_test.go), and after a restart serves the
+// stored certificate without asking the CA again.
+func TestRunACME(t *testing.T) {
 	const host = "roster.acme.test"
 	dns := dnstest.Start(t)
 	dns.AddZone(t, "acme.test", "127.0.0.1")
@@ -48,33 +45,39 @@ func TestACMEAgent(t *testing.T) {
 	port := freePort(t)
 	pebble := pebbletest.Start(t, pebbletest.Options{TLSPort: port, HTTPPort: freePort(t), DNSServer: dns.Addr})
 
-	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "roster.json")
+	dataDir := t.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`{
-  // Pebble on 127.0.0.1 stands in for Let's Encrypt.
-  "public_url": "https://%s:%d",
-  "metrics_listen": "",
-  "tls": {"mode": "acme", "acme": {"email": "admin@acme.test", "directory_url": %q, "ca_root": %q, "challenges": ["tls-alpn-01"]}}
-}`, host, port, pebble.DirectoryURL, pebble.APIRootFile)), 0o600) //nolint:errcheck
-	dataDir := filepath.Join(dir, "data")
-	p := startAgentProc(t, dataDir, true, "--config", cfgFile, "--listen", listen)
-	if want := fmt.Sprintf("https://%s:%d/scim/default/v2", host, port); p.TenantURL != want {
-		t.Errorf("Tenant URL = %q, want %q", p.TenantURL, want)
+	cfg := testConfig(t, dataDir)
+	cfg.Listen = listen
+	cfg.PublicURL = fmt.Sprintf("https://%s:%d", host, port)
+	cfg.TLS.Mode = config.TLSModeACME
+	// Pebble on 127.0.0.1 stands in for Let's Encrypt.
+	cfg.TLS.ACME.Email, cfg.TLS.ACME.DirectoryURL, cfg.TLS.ACME.CARoot = "admin@acme.test", pebble.DirectoryURL, pebble.APIRootFile
+	cfg.TLS.ACME.Challenges = []string{config.ChallengeTLSALPN}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder // written before Listening is called
+	logs := newLogLines(t)
+	r := startRun(t, cfg, agent.RunOptions{LogOutput: logs.w, Stdout: &stdout})
+	tenantURL := cfg.PublicURL + "/scim/default/v2"
+	if !strings.Contains(stdout.String(), "Tenant URL:   "+tenantURL+"\n") {
+		t.Errorf("banner does not give the Tenant URL %s:\n%s", tenantURL, stdout.String())
+	}
+	token := regexp.MustCompile(`Secret Token:\s+(\S+)`).FindStringSubmatch(stdout.String())
+	if token == nil {
+		t.Fatalf("no Secret Token in the banner:\n%s", stdout.String())
 	}
 
 	roots := pebble.IssuerRoots()
 	// The name resolves to the agent on 127.0.0.1 without the system resolver.
 	dial := func(network, _ string) (net.Conn, error) { return net.Dial(network, listen) }
-	tr := &http.Transport{
-		Dial:            dial,
-		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: host},
-	}
+	tr := &http.Transport{Dial: dial, TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: host}}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Timeout: 10 * time.Second, Transport: tr}
 	get := func(path string) (*http.Response, string, error) {
-		req, _ := http.NewRequest("GET", p.TenantURL+path, nil)
-		req.Header.Set("Authorization", "Bearer "+p.Token)
+		req, _ := http.NewRequest("GET", tenantURL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token[1])
 		resp, err := c.Do(req)
 		if err != nil {
 			return nil, "", err
@@ -93,7 +96,7 @@ func TestACMEAgent(t *testing.T) {
 			break
 		}
 		if time.Since(start) > 30*time.Second {
-			t.Fatalf("no HTTPS with a certificate from Pebble within 30s: %v\n%s", err, p.stderr.String())
+			t.Fatalf("no HTTPS with a certificate from Pebble within 30s: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -108,11 +111,10 @@ func TestACMEAgent(t *testing.T) {
 	if resp.TLS.Version < tls.VersionTLS12 {
 		t.Errorf("negotiated TLS version %x", resp.TLS.Version)
 	}
-	if !strings.Contains(p.stderr.String(), `challenge=tls-alpn-01`) {
-		t.Errorf("the agent's log does not show the tls-alpn-01 challenge answered")
-	}
+	logs.wait(t, "obtaining certificate") // what the restart below must not log
+	logs.wait(t, "challenge=tls-alpn-01")
 	// Readiness follows the certificate.
-	rresp, err := c.Get(fmt.Sprintf("https://%s:%d/readyz", host, port))
+	rresp, err := c.Get(cfg.PublicURL + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,16 +140,14 @@ func TestACMEAgent(t *testing.T) {
 			conn.Close()
 		}
 	}
-	p.Stop(t)
+	r.stop(t)
 
 	// A restart loads the certificate from <data dir>/certmagic.
 	if _, err := os.Stat(filepath.Join(dataDir, "certmagic")); err != nil {
 		t.Fatalf("no certificate storage in the data dir: %v", err)
 	}
-	p2 := startAgentProc(t, dataDir, false, "--config", cfgFile, "--listen", listen)
-	p2.Token = p.Token
-	p2.TenantURL = p.TenantURL
-	p = p2
+	logs = newLogLines(t)
+	r = startRun(t, cfg, agent.RunOptions{LogOutput: logs.w})
 	tr.CloseIdleConnections()
 	resp, body, err = get("/Users")
 	if err != nil || resp.StatusCode != 200 {
@@ -156,8 +156,11 @@ func TestACMEAgent(t *testing.T) {
 	if resp.TLS.PeerCertificates[0].SerialNumber.Cmp(leaf.SerialNumber) != 0 {
 		t.Errorf("after restart a new certificate is served; want the stored one")
 	}
-	if strings.Contains(p2.stderr.String(), "obtaining certificate") {
-		t.Errorf("the restarted agent asked the CA again instead of loading its stored certificate")
+	r.stop(t)
+	logs.wait(t, `msg="roster agent stopped"`)
+	for _, line := range logs.all {
+		if strings.Contains(line, "obtaining certificate") {
+			t.Errorf("the restarted agent asked the CA again instead of loading its stored certificate: %s", line)
+		}
 	}
-	p2.Stop(t)
 }
