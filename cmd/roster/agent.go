@@ -21,20 +21,11 @@ import (
 // setup.go's SetReach until it calls directory.SetPublicURL.
 const settingPublicURL = "public_url"
 
+// agentFlags are the flags of `roster agent` read other than by name (see
+// agentSettings).
 type agentFlags struct {
-	dns       dnsFlags
-	config    string
-	listen    string
-	publicURL string
-	logLevel  string
-	logFormat string
-	tlsMode   string
-	tlsCert   string
-	tlsKey    string
-	acmeEmail string
-	acmeDir   string
-	acmeRoot  string
-	metrics   string
+	dns    dnsFlags
+	config string
 }
 
 func newAgentCmd(rf *rootFlags) *cobra.Command {
@@ -102,17 +93,17 @@ Try the API with curl:
 	}
 	f := cmd.Flags()
 	f.StringVar(&af.config, "config", os.Getenv("ROSTER_CONFIG"), "configuration file (JSON; see 'roster config example') (env ROSTER_CONFIG)")
-	f.StringVar(&af.listen, "listen", "127.0.0.1:8080", "address to serve SCIM on (host:port) (config listen)")
-	f.StringVar(&af.publicURL, "public-url", "", "base URL Entra uses to reach this agent, e.g. https://roster.example.com (default: <scheme>://<listen address>) (config public_url)")
-	f.StringVar(&af.logLevel, "log-level", "info", "log level: debug, info, warn, error (config log.level)")
-	f.StringVar(&af.logFormat, "log-format", "text", "log format: text or json (config log.format)")
-	f.StringVar(&af.tlsMode, "tls-mode", "", "acme (automatic certificate), files (your own certificate) or off (plain HTTP behind a proxy) (config tls.mode);\nunset: plain HTTP, allowed only on a loopback --listen")
-	f.StringVar(&af.tlsCert, "tls-cert-file", "", "PEM certificate chain for --tls-mode files (config tls.cert_file)")
-	f.StringVar(&af.tlsKey, "tls-key-file", "", "PEM private key for --tls-mode files (config tls.key_file)")
-	f.StringVar(&af.acmeEmail, "acme-email", "", "contact address for the ACME CA's expiry notices (config tls.acme.email)")
-	f.StringVar(&af.acmeDir, "acme-directory-url", config.LetsEncryptProduction, "ACME directory URL of the CA (config tls.acme.directory_url)")
-	f.StringVar(&af.acmeRoot, "acme-ca-root", "", "PEM file of extra roots to trust for a private ACME CA (config tls.acme.ca_root)")
-	f.StringVar(&af.metrics, "metrics-listen", config.Default().MetricsListen, `address of the Prometheus /metrics listener; "" disables it (config metrics_listen)`)
+	f.String("listen", "127.0.0.1:8080", "address to serve SCIM on (host:port) (config listen)")
+	f.String("public-url", "", "base URL Entra uses to reach this agent, e.g. https://roster.example.com (default: <scheme>://<listen address>) (config public_url)")
+	f.String("log-level", "info", "log level: debug, info, warn, error (config log.level)")
+	f.String("log-format", "text", "log format: text or json (config log.format)")
+	f.String("tls-mode", "", "acme (automatic certificate), files (your own certificate) or off (plain HTTP behind a proxy) (config tls.mode);\nunset: plain HTTP, allowed only on a loopback --listen")
+	f.String("tls-cert-file", "", "PEM certificate chain for --tls-mode files (config tls.cert_file)")
+	f.String("tls-key-file", "", "PEM private key for --tls-mode files (config tls.key_file)")
+	f.String("acme-email", "", "contact address for the ACME CA's expiry notices (config tls.acme.email)")
+	f.String("acme-directory-url", config.LetsEncryptProduction, "ACME directory URL of the CA (config tls.acme.directory_url)")
+	f.String("acme-ca-root", "", "PEM file of extra roots to trust for a private ACME CA (config tls.acme.ca_root)")
+	f.String("metrics-listen", config.Default().MetricsListen, `address of the Prometheus /metrics listener; "" disables it (config metrics_listen)`)
 	af.dns.register(cmd)
 	return cmd
 }
