@@ -19,17 +19,6 @@ import (
 	"github.com/rosterhq/roster/agent/tlsserve/pebbletest"
 )
 
-// freePort returns a port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // TestRunACME runs the agent in ACME mode against Pebble on 127.0.0.1
 // (Pebble resolves the agent's name through an in-process DNS server): the
 // agent obtains a certificate with the tls-alpn-01 challenge on its SCIM
@@ -42,8 +31,8 @@ func TestRunACME(t *testing.T) {
 	dns := dnstest.Start(t)
 	dns.AddZone(t, "acme.test", "127.0.0.1")
 	dns.Add(t, host+". 60 IN A 127.0.0.1")
-	port := freePort(t)
-	pebble := pebbletest.Start(t, pebbletest.Options{TLSPort: port, HTTPPort: freePort(t), DNSServer: dns.Addr})
+	port := pebbletest.FreePort(t)
+	pebble := pebbletest.Start(t, pebbletest.Options{TLSPort: port, HTTPPort: pebbletest.FreePort(t), DNSServer: dns.Addr})
 
 	dataDir := t.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", port)

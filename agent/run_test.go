@@ -138,13 +138,7 @@ func getWithToken(t *testing.T, url, token string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return do(t, &http.Client{Timeout: 10 * time.Second}, req)
 }
 
 // TestRunFirstStartAndRestart: on an empty data dir Run creates the tenant

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"log"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -30,6 +31,18 @@ type Options struct {
 	// DNSServer (host:port, queried over TCP) resolves the names being
 	// validated. Required: without it Pebble would use the system resolver.
 	DNSServer string
+}
+
+// FreePort returns a port on 127.0.0.1 that was free a moment ago, for the
+// challenge ports of Options (the agent under test listens on them).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // Server is a running Pebble.
