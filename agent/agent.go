@@ -1,6 +1,10 @@
-// Package agent runs Roster's headless SCIM 2.0 service provider: the HTTP
-// or HTTPS server, side listeners (metrics, ACME http-01 challenges), the
-// background loops, readiness, and graceful shutdown.
+// Package agent runs Roster's headless SCIM 2.0 service provider. Run
+// assembles a whole agent from its configuration (store, first-start
+// bootstrap, TLS, side listeners, reload on SIGHUP, systemd notifications
+// and watchdog); `roster agent` and the setup wizard both call it. Agent is
+// the server underneath: the HTTP or HTTPS listener, side listeners
+// (metrics, ACME http-01 challenges), the background loops, readiness, and
+// graceful shutdown.
 package agent
 
 import (

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rosterhq/roster/agent"
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/store"
 )
@@ -93,7 +94,7 @@ func defaultDataDir() string {
 	return "roster-data"
 }
 
-func (rf *rootFlags) dbPath() string { return filepath.Join(rf.dataDir, "roster.db") }
+func (rf *rootFlags) dbPath() string { return filepath.Join(rf.dataDir, agent.DatabaseFile) }
 
 // open opens the store and the directory over it.
 func (rf *rootFlags) open(ctx context.Context) (*directory.Service, func(), error) {
