@@ -65,7 +65,7 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
-// Run runs the agent that cfg (validated) describes until ctx ends, then
+// Run runs the agent that cfg describes until ctx ends, then
 // shuts it down gracefully and returns nil. It opens the store in
 // cfg.DataDir; on the first start with an empty store it creates the tenant
 // "default" and its first Secret Token and prints both to opts.Stdout. It
@@ -73,8 +73,12 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // cfg.MetricsListen, and the ACME http-01 listener when enabled; SIGHUP
 // reloads (see RunOptions.Reload); under systemd it reports READY,
 // RELOADING, STOPPING and feeds the watchdog. It also sets the process's
-// soft memory limit (see tuneGC).
+// soft memory limit (see tuneGC). An invalid cfg is a *ConfigError listing
+// the problems (config.Problems).
 func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
+	if err := cfg.Validate(); err != nil {
+		return &ConfigError{err}
+	}
 	if opts.LogOutput == nil {
 		opts.LogOutput = io.Discard
 	}

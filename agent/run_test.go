@@ -275,7 +275,8 @@ func TestRunReload(t *testing.T) {
 	logs.wait(t, "the configuration is invalid; keeping the running one")
 }
 
-// TestRunErrors: a certificate that cannot be loaded is a ConfigError; a
+// TestRunErrors: an invalid configuration and a certificate that cannot be
+// loaded are ConfigErrors; a
 // taken port is not; a taken metrics port only disables metrics.
 func TestRunErrors(t *testing.T) {
 	dataDir := t.TempDir()
@@ -286,11 +287,24 @@ func TestRunErrors(t *testing.T) {
 	defer taken.Close()
 
 	cfg := testConfig(t, dataDir)
+	cfg.Log.Level = "loud"
+	err = agent.Run(context.Background(), cfg, agent.RunOptions{})
+	var ps config.Problems
+	if ce := (*agent.ConfigError)(nil); !errors.As(err, &ce) || !errors.As(err, &ps) || ps[0].Field != "log.level" {
+		t.Errorf("Run with an invalid configuration = %v, want a ConfigError with the problems", err)
+	}
+
+	cfg = testConfig(t, dataDir)
 	cfg.TLS.Mode = config.TLSModeFiles
-	cfg.TLS.CertFile, cfg.TLS.KeyFile = filepath.Join(dataDir, "missing.pem"), filepath.Join(dataDir, "missing.key")
+	cfg.TLS.CertFile, cfg.TLS.KeyFile = filepath.Join(dataDir, "cert.pem"), filepath.Join(dataDir, "key.pem")
+	for _, f := range []string{cfg.TLS.CertFile, cfg.TLS.KeyFile} {
+		if err := os.WriteFile(f, []byte("not PEM\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	err = agent.Run(context.Background(), cfg, agent.RunOptions{})
 	if ce := (*agent.ConfigError)(nil); !errors.As(err, &ce) || !strings.Contains(err.Error(), "fix tls.cert_file and tls.key_file") {
-		t.Errorf("Run with missing certificate files = %v, want a ConfigError naming the settings", err)
+		t.Errorf("Run with files that hold no certificate = %v, want a ConfigError naming the settings", err)
 	}
 
 	cfg = testConfig(t, dataDir)
