@@ -103,7 +103,9 @@ func (e noTenantError) Error() string {
 	return fmt.Sprintf("no tenant %q: see 'roster tenant list' (the agent creates %q on its first start)", e.id, DefaultTenant)
 }
 
-func (e noTenantError) Is(target error) bool { return target == ErrNoTenant || target == store.ErrNotFound }
+func (e noTenantError) Is(target error) bool {
+	return target == ErrNoTenant || target == store.ErrNotFound
+}
 
 // tenantExists returns a noTenantError unless the tenant id exists.
 func tenantExists(tx *store.Tx, id string) error {
