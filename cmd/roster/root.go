@@ -38,7 +38,8 @@ Start here:
   roster token issue                issue another Secret Token
   roster domain add contoso.com     accept only users of email domains you have proven you own
   roster users list                 see who Entra provisioned
-  roster log --failed               see what Entra sent that was rejected`,
+  roster log --failed               see what Entra sent that was rejected
+  roster status                     what runs, what arrived, and what needs attention`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       buildVersion(),
