@@ -180,7 +180,8 @@ func (s *Service) Status(ctx context.Context, now time.Time, probe AgentProber) 
 			case d.Status == store.DomainVerified:
 				continue
 			case d.Status == store.DomainPending:
-				attend("Tenant %q: %s is not verified yet: publish the TXT record %s, then run 'roster domain verify %s'.", d.TenantID, d.Domain, d.RecordName, d.Domain)
+				attend("Tenant %q: %s is not verified yet: publish the TXT record %s (see 'roster domain list'), then run 'roster domain verify %s --tenant %s'.",
+					d.TenantID, d.Domain, d.RecordName, d.Domain, d.TenantID)
 			default:
 				attend("Tenant %q: %s is %s: %s", d.TenantID, d.Domain, d.Status, d.Detail)
 			}
