@@ -36,17 +36,18 @@ func LocalAddr(publicURL string) (string, error) {
 
 // Probe asks whether a Roster agent answers at one of addrs (host:port, an
 // unspecified host such as 0.0.0.0 or "" is asked on 127.0.0.1), each over
-// HTTPS and then plain HTTP, within timeout in all: GET /healthz must answer
+// HTTPS (asking for the certificate of serverName, which may be "") and
+// then plain HTTP, within timeout in all: GET /healthz must answer
 // 200 "ok" (or 503, the agent's answer while its store is unavailable), and
 // /readyz 200 for the agent to count as ready. The certificate is not
 // checked: the probe sends no secret and reads no data, it only asks
 // whether the process serves, and on 127.0.0.1 the certificate's name
 // cannot match.
-func Probe(ctx context.Context, addrs []string, timeout time.Duration) directory.AgentState {
+func Probe(ctx context.Context, addrs []string, serverName string, timeout time.Duration) directory.AgentState {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tr := &http.Transport{
-		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // liveness only, see above
+		TLSClientConfig:   &tls.Config{ServerName: serverName, InsecureSkipVerify: true}, //nolint:gosec // liveness only, see above
 		DisableKeepAlives: true,
 		Proxy:             nil,
 	}

@@ -53,7 +53,7 @@ func TestProbe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := scimhttp.Probe(ctx, tt.addrs, 5*time.Second)
+			got := scimhttp.Probe(ctx, tt.addrs, "roster.example.com", 5*time.Second)
 			if got.Reachable != tt.reachable || got.Ready != tt.reachable || got.Address != tt.address {
 				t.Errorf("Probe = %+v, want reachable and ready %v at %q", got, tt.reachable, tt.address)
 			}

@@ -39,7 +39,11 @@ Start here:
   roster domain add contoso.com     accept only users of email domains you have proven you own
   roster users list                 see who Entra provisioned
   roster log --failed               see what Entra sent that was rejected
-  roster status                     what runs, what arrived, and what needs attention`,
+  roster status                     what runs, what arrived, and what needs attention
+
+Exit codes: 0 success; 1 the command failed (e.g. an unknown tenant, or no
+Roster data in --data-dir); 2 wrong usage (a bad flag, argument or value);
+3 'roster status' found something that needs attention.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       buildVersion(),

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"time"
 
@@ -26,8 +26,11 @@ func (p *probeFlags) register(cmd *cobra.Command) {
 // prober returns the probe for the agent of this data dir; dir may be nil
 // (no store yet). It asks on 127.0.0.1 only, within 2 seconds.
 func (p *probeFlags) prober(ctx context.Context, dir *directory.Service) (directory.AgentProber, error) {
-	addrs := []string{p.listen}
-	if p.listen == "" {
+	var addrs []string
+	serverName := ""
+	if p.listen != "" {
+		addrs = []string{p.listen}
+	} else {
 		cfg := config.Default()
 		if p.config != "" {
 			var err error
@@ -39,13 +42,19 @@ func (p *probeFlags) prober(ctx context.Context, dir *directory.Service) (direct
 			return nil, usageError{err}
 		}
 		addrs = []string{cfg.Listen}
-		if dir != nil {
-			if a, err := scimhttp.LocalAddr(storedPublicURL(ctx, dir.DB())); err == nil && a != cfg.Listen {
-				addrs = append(addrs, a)
-			}
+	}
+	if dir != nil {
+		pub := storedPublicURL(ctx, dir.DB())
+		if u, err := url.Parse(pub); err == nil {
+			serverName = u.Hostname()
+		}
+		if a, err := scimhttp.LocalAddr(pub); err == nil && p.listen == "" && a != addrs[0] {
+			addrs = append(addrs, a)
 		}
 	}
-	return func(ctx context.Context) directory.AgentState { return scimhttp.Probe(ctx, addrs, 2*time.Second) }, nil
+	return func(ctx context.Context) directory.AgentState {
+		return scimhttp.Probe(ctx, addrs, serverName, 2*time.Second)
+	}, nil
 }
 
 func newStatusCmd(rf *rootFlags) *cobra.Command {
@@ -210,12 +219,11 @@ in one step, so the data dir never holds half of either.`,
 		Args:    exactArgs(1, "the backup file, e.g. 'roster restore roster-backup.db'"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			var dir *directory.Service
-			d, closeFn, err := rf.openExisting(ctx)
-			if err == nil {
-				dir = d
-			} else if _, statErr := os.Stat(rf.dbPath()); !errors.Is(statErr, os.ErrNotExist) {
-				return err
+			// The current store, if it opens, says where the agent was last
+			// published; a missing or broken one is what restore is for.
+			dir, closeFn, err := rf.openExisting(ctx)
+			if err != nil {
+				dir = nil
 			}
 			probe, err := pf.prober(ctx, dir)
 			if dir != nil {
