@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -278,5 +280,77 @@ func TestBackupWhileServingAndRestore(t *testing.T) {
 	}
 	if n := count(`userName+eq+%22after@contoso.com%22`); n != 0 {
 		t.Errorf("restored agent serves the user created after the backup")
+	}
+}
+
+// TestExitCodes runs the binary as a process: what a script sees.
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := runCLIIn(t, dir, strings.NewReader(""), "tenant", "add", "default"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"tenant", "list"}, exitOK, ""},
+		{[]string{"users", "list", "--tenant", "nope"}, exitError, `roster: no tenant "nope"`},
+		{[]string{"--data-dir", filepath.Join(dir, "typo"), "users", "list"}, exitError, "roster: no Roster data in"},
+		{[]string{"log", "--since", "yesterday"}, exitUsage, "not a duration"},
+		{[]string{"bogus"}, exitUsage, "unknown command"},
+		{[]string{"tenant", "remove", "default"}, exitUsage, "add --yes"},
+		{[]string{"status", "--listen", closedAddr(t)}, exitAttention, ""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], append([]string{"--data-dir", dir}, tt.args...)...)
+			cmd.Env = append(os.Environ(), "ROSTER_TEST_MAIN=1")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			cmd.Stdin = strings.NewReader("")
+			err := cmd.Run()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d\n%s", code, tt.code, stderr.String())
+			}
+			if tt.stderr == "" && stderr.Len() > 0 || !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("stderr = %q, want %q", stderr.String(), tt.stderr)
+			}
+		})
+	}
+}
+
+func TestRestoreOverBrokenStore(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := runCLIIn(t, dir, strings.NewReader(""), "tenant", "add", "acme"); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "b.db")
+	if _, err := runCLIIn(t, dir, strings.NewReader(""), "backup", backup); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "roster.db"), bytes.Repeat([]byte("broken "), 2000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCLIIn(t, dir, strings.NewReader(""), "tenant", "list"); err == nil {
+		t.Fatal("tenant list on a broken store: no error")
+	}
+	out, err := runCLIIn(t, dir, strings.NewReader(""), "restore", backup, "--listen", closedAddr(t))
+	if err != nil {
+		t.Fatalf("restore over a broken store: %v\n%s", err, out)
+	}
+	if out, err := runCLIIn(t, dir, strings.NewReader(""), "tenant", "list"); err != nil || !strings.Contains(out, "acme") {
+		t.Errorf("after restore, tenant list = %v\n%s", err, out)
+	}
+	// A backup that is not there is an error, not an empty restore.
+	if _, err := runCLIIn(t, dir, strings.NewReader(""), "restore", filepath.Join(dir, "roster.db.before-restore-x"), "--listen", closedAddr(t)); exitCode(err) != exitError {
+		t.Errorf("restore of a missing file: %v, want exit 1", err)
 	}
 }
