@@ -116,6 +116,15 @@ func tenantExists(tx *store.Tx, id string) error {
 	return err
 }
 
+// tenantFilter is tenantExists for a listing's tenant filter, where ""
+// selects every tenant.
+func tenantFilter(tx *store.Tx, id string) error {
+	if id == "" {
+		return nil
+	}
+	return tenantExists(tx, id)
+}
+
 // Tenants lists tenants with counts.
 func (s *Service) Tenants(ctx context.Context) ([]store.TenantSummary, error) {
 	var out []store.TenantSummary
@@ -219,12 +228,9 @@ func (s *Service) issue(ctx context.Context, tenantID, name string, readOnly, ap
 func (s *Service) Tokens(ctx context.Context, tenantID string) ([]*store.Token, error) {
 	var out []*store.Token
 	err := s.db.Read(ctx, func(tx *store.Tx) (err error) {
-		if tenantID != "" {
-			if err := tenantExists(tx, tenantID); err != nil {
-				return err
-			}
+		if err = tenantFilter(tx, tenantID); err == nil {
+			out, err = tx.Tokens(tenantID)
 		}
-		out, err = tx.Tokens(tenantID)
 		return err
 	})
 	return out, err
@@ -363,12 +369,9 @@ func (s *Service) event(c Call, kind store.Kind, id, name string) *store.Event {
 func (s *Service) Events(ctx context.Context, q store.EventQuery) ([]*store.Event, error) {
 	var out []*store.Event
 	err := s.db.Read(ctx, func(tx *store.Tx) (err error) {
-		if q.TenantID != "" {
-			if err := tenantExists(tx, q.TenantID); err != nil {
-				return err
-			}
+		if err = tenantFilter(tx, q.TenantID); err == nil {
+			out, err = tx.Events(q)
 		}
-		out, err = tx.Events(q)
 		return err
 	})
 	return out, err

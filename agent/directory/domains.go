@@ -70,12 +70,9 @@ func (s *Service) AddDomain(ctx context.Context, tenantID, name string) (*store.
 func (s *Service) Domains(ctx context.Context, tenantID string) ([]*store.Domain, error) {
 	var out []*store.Domain
 	err := s.db.Read(ctx, func(tx *store.Tx) (err error) {
-		if tenantID != "" {
-			if err := tenantExists(tx, tenantID); err != nil {
-				return err
-			}
+		if err = tenantFilter(tx, tenantID); err == nil {
+			out, err = tx.Domains(tenantID)
 		}
-		out, err = tx.Domains(tenantID)
 		return err
 	})
 	return out, err
