@@ -77,7 +77,7 @@ var isTerminal = func(r io.Reader) bool {
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
-// confirm asks question on the terminal and returns nil only for yes. With
+// confirm asks question on the terminal (on stderr) and returns nil only for yes. With
 // yes set it asks nothing; without a terminal to ask on it refuses, so that
 // a script never destroys data by default.
 func confirm(cmd *cobra.Command, yes bool, question string) error {
@@ -87,7 +87,7 @@ func confirm(cmd *cobra.Command, yes bool, question string) error {
 	if !isTerminal(cmd.InOrStdin()) {
 		return usageError{fmt.Errorf("%s: not asking without a terminal; add --yes to confirm", cmd.CommandPath())}
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "%s [y/N] ", question)
+	fmt.Fprintf(cmd.ErrOrStderr(), "%s [y/N] ", question) // stdout may be JSON for a script
 	answer, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return err
