@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,10 @@ func (db *DB) Backup(ctx context.Context, dst string) error {
 	c.SetMaxOpenConns(1)
 	if _, err := c.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
 		return fmt.Errorf("backup: %w", mapErr(err))
+	}
+	// The copy holds the whole directory: readable by its owner only.
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
 	if err := Verify(ctx, tmp); err != nil {
 		return fmt.Errorf("backup: %w", err)
@@ -113,4 +118,83 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// Restore puts the backup at src in place of the database at path, which no
+// process may have open: it checks src with Verify, copies it next to path,
+// checks the copy, and renames it over path, so that path is at every moment
+// either the old database or the whole restored one. The old database, when
+// there is one, is kept as keep (with its write-ahead log as keep+"-wal", so
+// that SQLite still finds the commits not yet checkpointed into the file);
+// its shared-memory index is removed: SQLite rebuilds it
+// (https://www.sqlite.org/walformat.html#the_wal_index_or_shm_file).
+// src must not have a write-ahead log of its own: a file with one is a live
+// database, not a backup, and copying it alone could lose commits.
+func Restore(ctx context.Context, src, path, keep string) (kept bool, err error) {
+	if fi, err := os.Stat(src + "-wal"); err == nil && fi.Size() > 0 {
+		return false, fmt.Errorf("restore: %s has a write-ahead log beside it (%s-wal): it is a database in use, not a backup; take a copy with 'roster backup' instead", src, src)
+	}
+	if err := Verify(ctx, src); err != nil {
+		return false, fmt.Errorf("restore: %w", err)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, fmt.Errorf("restore: %w", err)
+	}
+	tmp := filepath.Join(dir, "."+filepath.Base(path)+".restoring")
+	os.Remove(tmp)
+	defer os.Remove(tmp)
+	if err := copyFile(src, tmp); err != nil {
+		return false, fmt.Errorf("restore: %w", err)
+	}
+	if err := Verify(ctx, tmp); err != nil {
+		return false, fmt.Errorf("restore: the copy of %s: %w", src, err)
+	}
+	if _, err := os.Lstat(path); err == nil {
+		if _, err := os.Lstat(keep); err == nil {
+			return false, fmt.Errorf("restore: %s already exists", keep)
+		}
+		// A hard link keeps the old file under its new name while path
+		// still names it; only the rename below replaces path.
+		if err := os.Link(path, keep); err != nil {
+			if err := copyFile(path, keep); err != nil {
+				return false, fmt.Errorf("restore: keep the current database: %w", err)
+			}
+		}
+		kept = true
+		if err := os.Rename(path+"-wal", keep+"-wal"); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return kept, fmt.Errorf("restore: keep the current write-ahead log: %w", err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("restore: %w", err)
+	}
+	if err := os.Remove(path + "-shm"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return kept, fmt.Errorf("restore: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return kept, fmt.Errorf("restore: %w", err)
+	}
+	return kept, syncDir(dir)
+}
+
+// copyFile copies src to a new file dst (mode 0600) and syncs it.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

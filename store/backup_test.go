@@ -131,3 +131,111 @@ func TestVerifyRefusesCorruptAndForeignFiles(t *testing.T) {
 		t.Errorf("Verify(text file) = nil, want an error")
 	}
 }
+
+func TestRestore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "roster.db")
+	db, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addTenant(t, db, "t1")
+	insert(t, db, newUser("t1", "before", "before"))
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if err := db.Backup(ctx, backup); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(backup); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("backup mode = %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	insert(t, db, newUser("t1", "after", "after"))
+	// Restore where an agent was killed: the last write is still only in the
+	// WAL (Close would checkpoint it), so take the pair as a crash leaves it.
+	dir = t.TempDir()
+	live := path
+	path = filepath.Join(dir, "roster.db")
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(live + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path+suffix, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("the crashed store has no WAL to keep (%v): the test would prove nothing", err)
+	}
+
+	keep := path + ".before-restore-x"
+	kept, err := Restore(ctx, backup, path, keep)
+	if err != nil || !kept {
+		t.Fatalf("Restore = %v, %v; want kept, nil", kept, err)
+	}
+	users := func(p string) []string {
+		t.Helper()
+		db, err := Open(ctx, p, Options{MustExist: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var out []string
+		for _, id := range []string{"before", "after"} {
+			if err := db.Read(ctx, func(tx *Tx) error { _, err := tx.Resource("t1", KindUser, id); return err }); err == nil {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	if got := users(path); strings.Join(got, ",") != "before" {
+		t.Errorf("restored store has users %v, want [before]", got)
+	}
+	if got := users(keep); strings.Join(got, ",") != "before,after" {
+		t.Errorf("kept store has users %v, want [before after]", got)
+	}
+	for _, leftover := range []string{path + "-wal", path + "-shm", filepath.Join(dir, ".roster.db.restoring")} {
+		if _, err := os.Stat(leftover); err == nil {
+			t.Errorf("%s left behind", leftover)
+		}
+	}
+
+	t.Run("into an empty data dir", func(t *testing.T) {
+		fresh := filepath.Join(t.TempDir(), "new", "roster.db")
+		kept, err := Restore(ctx, backup, fresh, fresh+".old")
+		if err != nil || kept {
+			t.Fatalf("Restore = %v, %v; want not kept, nil", kept, err)
+		}
+		if got := users(fresh); strings.Join(got, ",") != "before" {
+			t.Errorf("users %v, want [before]", got)
+		}
+	})
+	t.Run("refuses a live database", func(t *testing.T) {
+		live := filepath.Join(t.TempDir(), "live.db")
+		ldb, err := Open(ctx, live, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ldb.Close()
+		addTenant(t, ldb, "t1")
+		target := filepath.Join(t.TempDir(), "roster.db")
+		if _, err := Restore(ctx, live, target, target+".old"); err == nil || !strings.Contains(err.Error(), "write-ahead log") {
+			t.Errorf("Restore(live file) = %v, want a refusal naming its write-ahead log", err)
+		}
+		if _, err := os.Stat(target); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("target created: %v", err)
+		}
+	})
+	t.Run("refuses a file that is not a Roster database", func(t *testing.T) {
+		notDB := filepath.Join(t.TempDir(), "notes.txt")
+		os.WriteFile(notDB, []byte(strings.Repeat("not a database\n", 400)), 0o600)
+		before, _ := os.ReadFile(path)
+		if _, err := Restore(ctx, notDB, path, path+".other"); err == nil {
+			t.Errorf("Restore(text file) = nil, want an error")
+		}
+		if after, _ := os.ReadFile(path); string(after) != string(before) {
+			t.Errorf("the database changed although the restore was refused")
+		}
+	})
+}

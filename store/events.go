@@ -43,11 +43,15 @@ type EventQuery struct {
 	Name   string
 	Since  time.Time
 	Failed bool // only status >= 400
-	Limit  int  // newest Limit events; 0 means 1000
+	// ExcludeTokens leaves out the events of requests made with these tokens
+	// (by name): `roster status` leaves out the organisation's own apps to
+	// find Entra's requests.
+	ExcludeTokens []string
+	Limit         int // newest Limit events; 0 means 1000
 }
 
-// Events returns matching events, oldest first (the newest q.Limit of them).
-func (t *Tx) Events(q EventQuery) ([]*Event, error) {
+// where returns q's conditions as a WHERE clause ("" for none) and its arguments.
+func (q EventQuery) where() (string, []any) {
 	var where []string
 	var args []any
 	if q.TenantID != "" {
@@ -66,15 +70,37 @@ func (t *Tx) Events(q EventQuery) ([]*Event, error) {
 	if q.Failed {
 		where = append(where, "status >= 400")
 	}
+	if len(q.ExcludeTokens) > 0 {
+		where = append(where, "token_name NOT IN (?"+strings.Repeat(", ?", len(q.ExcludeTokens)-1)+")")
+		for _, n := range q.ExcludeTokens {
+			args = append(args, n)
+		}
+	}
+	if len(where) == 0 {
+		return "", args
+	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// CountEvents returns how many events match q (q.Limit does not apply).
+func (t *Tx) CountEvents(q EventQuery) (int, error) {
+	where, args := q.where()
+	var n int
+	if err := t.queryRowDynamic(`SELECT count(*) FROM events`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count events: %w", err)
+	}
+	return n, nil
+}
+
+// Events returns matching events, oldest first (the newest q.Limit of them).
+func (t *Tx) Events(q EventQuery) ([]*Event, error) {
+	where, args := q.where()
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 1000
 	}
-	query := `SELECT seq, at, tenant_id, token_name, method, path, resource_type, resource_id, name, status, scim_type, detail, duration_us FROM events`
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY seq DESC LIMIT ?"
+	query := `SELECT seq, at, tenant_id, token_name, method, path, resource_type, resource_id, name, status, scim_type, detail, duration_us FROM events` +
+		where + " ORDER BY seq DESC LIMIT ?"
 	args = append(args, limit)
 	rows, err := t.queryDynamic(query, args...)
 	if err != nil {

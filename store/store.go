@@ -36,6 +36,8 @@ var (
 	ErrClosed   = errors.New("store closed")
 	// ErrVersionMismatch: the resource changed since the version the caller read (If-Match).
 	ErrVersionMismatch = errors.New("version mismatch")
+	// ErrNoDatabase: Options.MustExist was set and there is no database file.
+	ErrNoDatabase = errors.New("no database file")
 )
 
 // Options tunes Open.
@@ -52,6 +54,10 @@ type Options struct {
 	// memory; without mmap, reads go through a small page cache per connection
 	// and the operating system's file cache.
 	MmapSize int64
+	// MustExist makes Open fail with ErrNoDatabase, creating nothing, when
+	// the file does not exist: commands that only read use it, so that a
+	// mistyped path is an error rather than a new empty store.
+	MustExist bool
 }
 
 // DB is an open store.
@@ -100,8 +106,8 @@ type job struct {
 	done chan error
 }
 
-// Open opens (creating if needed) the database file at path, applies pending
-// migrations and starts the writer.
+// Open opens (creating if needed, unless opt.MustExist) the database file at
+// path, applies pending migrations and starts the writer.
 func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	if opt.Readers <= 0 {
 		opt.Readers = max(4, runtime.GOMAXPROCS(0))
@@ -118,6 +124,15 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	case "FULL", "NORMAL":
 	default:
 		return nil, fmt.Errorf("open store: synchronous must be FULL or NORMAL, not %q", opt.Synchronous)
+	}
+	if opt.MustExist {
+		if fi, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("open store %s: %w", path, ErrNoDatabase)
+		} else if err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		} else if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("open store %s: not a regular file", path)
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

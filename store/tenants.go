@@ -69,6 +69,25 @@ func (t *Tx) UpdateTenant(tn *Tenant) error {
 	return nil
 }
 
+// DeleteTenant removes a tenant with everything it owns: its users, groups
+// and their memberships, tokens and domains go by ON DELETE CASCADE
+// (migrations 0001 and 0003); its provisioning events, which have no foreign
+// key so that they outlive the resources they describe, are deleted here.
+// ErrNotFound if there is no such tenant.
+func (t *Tx) DeleteTenant(id string) error {
+	if _, err := t.exec(`DELETE FROM events WHERE tenant_id = ?`, id); err != nil {
+		return fmt.Errorf("delete tenant %s: %w", id, err)
+	}
+	res, err := t.exec(`DELETE FROM tenants WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete tenant %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("tenant %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
 // Tenant returns the tenant with the given id, or ErrNotFound.
 func (t *Tx) Tenant(id string) (*Tenant, error) {
 	tn := &Tenant{}
@@ -130,6 +149,12 @@ func (t *Tx) Setting(key string) (string, error) {
 		return "", ErrNotFound
 	}
 	return v, err
+}
+
+// DeleteSetting removes the value stored under key, if any.
+func (t *Tx) DeleteSetting(key string) error {
+	_, err := t.exec(`DELETE FROM settings WHERE key = ?`, key)
+	return err
 }
 
 // SetSetting stores value under key.

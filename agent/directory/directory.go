@@ -92,6 +92,39 @@ func (s *Service) AddTenant(ctx context.Context, id, name string, settings store
 	return tn, err
 }
 
+// ErrNoTenant is returned (wrapped, and matching store.ErrNotFound too) for a
+// tenant id that does not exist.
+var ErrNoTenant = errors.New("no tenant")
+
+// noTenantError names the missing tenant in a whole sentence.
+type noTenantError struct{ id string }
+
+func (e noTenantError) Error() string {
+	return fmt.Sprintf("no tenant %q: see 'roster tenant list' (the agent creates %q on its first start)", e.id, DefaultTenant)
+}
+
+func (e noTenantError) Is(target error) bool {
+	return target == ErrNoTenant || target == store.ErrNotFound
+}
+
+// tenantExists returns a noTenantError unless the tenant id exists.
+func tenantExists(tx *store.Tx, id string) error {
+	_, err := tx.Tenant(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return noTenantError{id}
+	}
+	return err
+}
+
+// tenantFilter is tenantExists for a listing's tenant filter, where ""
+// selects every tenant.
+func tenantFilter(tx *store.Tx, id string) error {
+	if id == "" {
+		return nil
+	}
+	return tenantExists(tx, id)
+}
+
 // Tenants lists tenants with counts.
 func (s *Service) Tenants(ctx context.Context) ([]store.TenantSummary, error) {
 	var out []store.TenantSummary
@@ -99,11 +132,55 @@ func (s *Service) Tenants(ctx context.Context) ([]store.TenantSummary, error) {
 	return out, err
 }
 
-// Tenant returns one tenant.
+// Tenant returns one tenant; ErrNoTenant if there is none.
 func (s *Service) Tenant(ctx context.Context, id string) (*store.Tenant, error) {
 	var out *store.Tenant
 	err := s.db.Read(ctx, func(tx *store.Tx) (err error) { out, err = tx.Tenant(id); return })
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, noTenantError{id}
+	}
 	return out, err
+}
+
+// RemoveTenant deletes a tenant with its users, groups, tokens, domains,
+// provisioning events and saved Entra connection, in one transaction, and
+// returns what it held; ErrNoTenant if there is none. A running agent stops
+// accepting the tenant's tokens within authCacheTTL.
+func (s *Service) RemoveTenant(ctx context.Context, id string) (*store.TenantSummary, error) {
+	var removed *store.TenantSummary
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		if err := tenantExists(tx, id); err != nil {
+			return err
+		}
+		ts, err := tx.Tenants(s.now())
+		if err != nil {
+			return err
+		}
+		for i := range ts {
+			if ts[i].ID == id {
+				removed = &ts[i]
+			}
+		}
+		if err := tx.DeleteTenant(id); err != nil {
+			return err
+		}
+		// The key under which `roster entra connect` saves the tenant's
+		// connection (cmd/roster/entra.go): a tenant added again later
+		// under the same id must not inherit it.
+		return tx.DeleteSetting("entra:" + id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("remove tenant: %w", err)
+	}
+	s.authMu.Lock()
+	for k, c := range s.authCache {
+		if c.tok.TenantID == id {
+			delete(s.authCache, k)
+		}
+	}
+	s.authMu.Unlock()
+	s.forgetDomains(id)
+	return removed, nil
 }
 
 // Issued is a newly issued token: the only time its secret is available.
@@ -135,7 +212,7 @@ func (s *Service) issue(ctx context.Context, tenantID, name string, readOnly, ap
 	}
 	rec := &store.Token{ID: id, TenantID: tenantID, Name: name, Hash: token.Hash(sec.Reveal()), ReadOnly: readOnly, App: app, Created: now, Expires: expires}
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Tenant(tenantID); err != nil {
+		if err := tenantExists(tx, tenantID); err != nil {
 			return err
 		}
 		return tx.InsertToken(rec)
@@ -146,10 +223,16 @@ func (s *Service) issue(ctx context.Context, tenantID, name string, readOnly, ap
 	return &Issued{Token: sec, Record: rec}, nil
 }
 
-// Tokens lists the tokens of a tenant ("" for all), without secrets.
+// Tokens lists the tokens of a tenant ("" for all), without secrets;
+// ErrNoTenant for a tenant that does not exist.
 func (s *Service) Tokens(ctx context.Context, tenantID string) ([]*store.Token, error) {
 	var out []*store.Token
-	err := s.db.Read(ctx, func(tx *store.Tx) (err error) { out, err = tx.Tokens(tenantID); return })
+	err := s.db.Read(ctx, func(tx *store.Tx) (err error) {
+		if err = tenantFilter(tx, tenantID); err == nil {
+			out, err = tx.Tokens(tenantID)
+		}
+		return err
+	})
 	return out, err
 }
 
@@ -281,14 +364,25 @@ func (s *Service) event(c Call, kind store.Kind, id, name string) *store.Event {
 		ResourceType: string(kind), ResourceID: id, Name: name, Duration: now.Sub(c.Start)}
 }
 
-// Events returns provisioning events.
+// Events returns provisioning events; ErrNoTenant when q names a tenant
+// that does not exist.
 func (s *Service) Events(ctx context.Context, q store.EventQuery) ([]*store.Event, error) {
 	var out []*store.Event
-	err := s.db.Read(ctx, func(tx *store.Tx) (err error) { out, err = tx.Events(q); return })
+	err := s.db.Read(ctx, func(tx *store.Tx) (err error) {
+		if err = tenantFilter(tx, q.TenantID); err == nil {
+			out, err = tx.Events(q)
+		}
+		return err
+	})
 	return out, err
 }
 
-// UpdateTenant stores a tenant's name and settings.
+// UpdateTenant stores a tenant's name and settings; ErrNoTenant if there is
+// no such tenant.
 func (s *Service) UpdateTenant(ctx context.Context, t *store.Tenant) error {
-	return s.db.Write(ctx, func(tx *store.Tx) error { return tx.UpdateTenant(t) })
+	err := s.db.Write(ctx, func(tx *store.Tx) error { return tx.UpdateTenant(t) })
+	if errors.Is(err, store.ErrNotFound) {
+		return noTenantError{t.ID}
+	}
+	return err
 }

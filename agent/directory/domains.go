@@ -46,7 +46,7 @@ func (s *Service) AddDomain(ctx context.Context, tenantID, name string) (*store.
 		Detail: "waiting for the TXT record to be published"}
 	var existing *store.Domain
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Tenant(tenantID); err != nil {
+		if err := tenantExists(tx, tenantID); err != nil {
 			return err
 		}
 		if e, err := tx.Domain(tenantID, ch.Domain); err == nil {
@@ -65,10 +65,16 @@ func (s *Service) AddDomain(ctx context.Context, tenantID, name string) (*store.
 	return d, nil
 }
 
-// Domains lists a tenant's domains ("" for all tenants).
+// Domains lists a tenant's domains ("" for all tenants); ErrNoTenant for a
+// tenant that does not exist.
 func (s *Service) Domains(ctx context.Context, tenantID string) ([]*store.Domain, error) {
 	var out []*store.Domain
-	err := s.db.Read(ctx, func(tx *store.Tx) (err error) { out, err = tx.Domains(tenantID); return })
+	err := s.db.Read(ctx, func(tx *store.Tx) (err error) {
+		if err = tenantFilter(tx, tenantID); err == nil {
+			out, err = tx.Domains(tenantID)
+		}
+		return err
+	})
 	return out, err
 }
 
@@ -79,8 +85,16 @@ func (s *Service) RemoveDomain(ctx context.Context, tenantID, name string) error
 	if err != nil {
 		return err
 	}
-	err = s.db.Write(ctx, func(tx *store.Tx) error { return tx.DeleteDomain(tenantID, norm) })
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		if err := tenantExists(tx, tenantID); err != nil {
+			return err
+		}
+		return tx.DeleteDomain(tenantID, norm)
+	})
 	s.forgetDomains(tenantID)
+	if errors.Is(err, ErrNoTenant) {
+		return err
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: tenant %q has no domain %q (see 'roster domain list')", ErrDomainNotFound, tenantID, norm)
 	}
@@ -95,7 +109,16 @@ func (s *Service) VerifyDomain(ctx context.Context, tenantID, name string, check
 		return nil, domainproof.Result{}, err
 	}
 	var d *store.Domain
-	err = s.db.Read(ctx, func(tx *store.Tx) (err error) { d, err = tx.Domain(tenantID, norm); return })
+	err = s.db.Read(ctx, func(tx *store.Tx) (err error) {
+		if err := tenantExists(tx, tenantID); err != nil {
+			return err
+		}
+		d, err = tx.Domain(tenantID, norm)
+		return err
+	})
+	if errors.Is(err, ErrNoTenant) {
+		return nil, domainproof.Result{}, err
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, domainproof.Result{}, fmt.Errorf("%w: tenant %q has no domain %q; add it with 'roster domain add %s --tenant %s'", ErrDomainNotFound, tenantID, norm, norm, tenantID)
 	}

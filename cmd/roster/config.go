@@ -10,8 +10,6 @@ import (
 	"github.com/rosterhq/roster/assets"
 )
 
-func init() { register(newConfigCmd) }
-
 func newConfigCmd(*rootFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",

@@ -83,7 +83,7 @@ A running agent picks up changes made with these commands within 2 seconds.`,
 			}
 			defer closeFn()
 			d, err := dir.AddDomain(cmd.Context(), tenant, args[0])
-			if err := domainErr(err, tenant); err != nil {
+			if err := domainErr(err); err != nil {
 				return err
 			}
 			if asJSON {
@@ -106,7 +106,7 @@ A running agent picks up changes made with these commands within 2 seconds.`,
 			}
 			defer closeFn()
 			d, res, err := dir.VerifyDomain(cmd.Context(), tenant, args[0], vf.checker())
-			if err := domainErr(err, tenant); err != nil {
+			if err := domainErr(err); err != nil {
 				return err
 			}
 			if asJSON {
@@ -135,7 +135,7 @@ A running agent picks up changes made with these commands within 2 seconds.`,
 		Short: "List domains with their status, last and next check, and why",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, closeFn, err := rf.open(cmd.Context())
+			dir, closeFn, err := rf.openExisting(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -181,7 +181,7 @@ A running agent picks up changes made with these commands within 2 seconds.`,
 				return err
 			}
 			defer closeFn()
-			if err := domainErr(dir.RemoveDomain(cmd.Context(), tenant, args[0]), tenant); err != nil {
+			if err := domainErr(dir.RemoveDomain(cmd.Context(), tenant, args[0])); err != nil {
 				return err
 			}
 			if asJSON {
@@ -207,12 +207,10 @@ A running agent picks up changes made with these commands within 2 seconds.`,
 }
 
 // domainErr turns directory errors into messages that say what to do.
-func domainErr(err error, tenant string) error {
+func domainErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("no tenant %q: see 'roster tenant list'", tenant)
 	case errors.Is(err, domainproof.ErrInvalidDomain), errors.Is(err, domainproof.ErrPublicSuffix):
 		return usageError{err}
 	}

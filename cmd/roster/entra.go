@@ -23,11 +23,6 @@ import (
 	"github.com/rosterhq/roster/store"
 )
 
-func init() {
-	register(newEntraCmd)
-	register(newProvisionCmd)
-}
-
 // entraState is what `roster entra connect` remembers per Roster tenant, so
 // that status, logs, pause, resume and provision need no flags. It holds no
 // secret.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -34,7 +35,7 @@ made, and every request the agent rejected, with the outcome and the reason.`,
 				}
 				q.Since = time.Now().Add(-d)
 			}
-			dir, closeFn, err := rf.open(cmd.Context())
+			dir, closeFn, err := rf.openExisting(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -60,14 +61,8 @@ made, and every request the agent rejected, with the outcome and the reason.`,
 			fmt.Fprintln(tw, "TIME\tTENANT\tTOKEN\tREQUEST\tSTATUS\tRESOURCE\tOUTCOME")
 			for _, e := range evs {
 				res := strings.TrimSpace(e.ResourceType + " " + e.Name)
-				outcome := "ok"
-				if e.Status >= 400 {
-					outcome = strings.TrimSpace(e.ScimType + " " + e.Detail)
-				} else if e.Detail != "" {
-					outcome = e.Detail
-				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%d\t%s\t%s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.TenantID, dash(e.TokenName),
-					e.Method, e.Path, e.Status, dash(res), outcome)
+					e.Method, e.Path, e.Status, dash(res), directory.Outcome(e))
 			}
 			return tw.Flush()
 		},

@@ -29,20 +29,51 @@ func buildVersion() string {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newRootCmd().ExecuteContext(ctx); err != nil {
-		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintln(os.Stderr, "roster:", err)
-			os.Exit(2)
-		}
-		if strings.HasPrefix(err.Error(), "unknown command") {
-			fmt.Fprintf(os.Stderr, "roster: %v\nRun 'roster --help' for the commands.\n", err)
-			os.Exit(2)
-		}
+	err := newRootCmd().ExecuteContext(ctx)
+	code := exitCode(err)
+	var att attentionError
+	switch {
+	case err == nil:
+	case errors.As(err, &att):
+		// The command printed what needs attention; only the code is left.
+	case code == exitUsage && strings.HasPrefix(err.Error(), "unknown command"):
+		fmt.Fprintf(os.Stderr, "roster: %v\nRun 'roster --help' for the commands.\n", err)
+	default:
 		fmt.Fprintln(os.Stderr, "roster:", err)
-		os.Exit(1)
 	}
+	os.Exit(code)
 }
+
+// Exit codes, the same in every command.
+const (
+	exitOK    = 0
+	exitError = 1 // the command failed, e.g. an unknown tenant or a missing data dir
+	exitUsage = 2 // the command was called wrongly: a bad flag, argument or value
+	// exitAttention: the command ran, and what it reports needs someone to
+	// act (`roster status`).
+	exitAttention = 3
+)
 
 // usageError marks errors caused by how the command was called (exit code 2).
 type usageError struct{ error }
+
+// attentionError ends a command that ran and printed its report, with exit
+// code 3 because the report asks for action.
+type attentionError struct{ n int }
+
+func (e attentionError) Error() string { return fmt.Sprintf("%d thing(s) need attention", e.n) }
+
+// exitCode maps a command's error to the process's exit code.
+func exitCode(err error) int {
+	var ue usageError
+	var att attentionError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &att):
+		return exitAttention
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command"):
+		return exitUsage
+	}
+	return exitError
+}

@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
 )
 
 func printJSON(w io.Writer, v any) error {
@@ -63,4 +69,32 @@ func parseDays(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a duration like 90d, 2w or 36h", s)
 	}
 	return d, nil
+}
+
+// isTerminal reports whether r is a terminal; tests replace it.
+var isTerminal = func(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// confirm asks question on the terminal (on stderr) and returns nil only for yes. With
+// yes set it asks nothing; without a terminal to ask on it refuses, so that
+// a script never destroys data by default.
+func confirm(cmd *cobra.Command, yes bool, question string) error {
+	if yes {
+		return nil
+	}
+	if !isTerminal(cmd.InOrStdin()) {
+		return usageError{fmt.Errorf("%s: not asking without a terminal; add --yes to confirm", cmd.CommandPath())}
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "%s [y/N] ", question) // stdout may be JSON for a script
+	answer, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	switch strings.ToLower(strings.TrimSpace(answer)) {
+	case "y", "yes":
+		return nil
+	}
+	return errors.New("cancelled: nothing was changed")
 }

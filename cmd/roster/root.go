@@ -39,7 +39,12 @@ Start here:
   roster token issue                issue another Secret Token
   roster domain add contoso.com     accept only users of email domains you have proven you own
   roster users list                 see who Entra provisioned
-  roster log --failed               see what Entra sent that was rejected`,
+  roster log --failed               see what Entra sent that was rejected
+  roster status                     what runs, what arrived, and what needs attention
+
+Exit codes: 0 success; 1 the command failed (e.g. an unknown tenant, or no
+Roster data in --data-dir); 2 wrong usage (a bad flag, argument or value);
+3 'roster status' found something that needs attention.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       buildVersion(),
@@ -49,20 +54,17 @@ Start here:
 	})
 	root.PersistentFlags().StringVar(&rf.dataDir, "data-dir", defaultDataDir(),
 		"directory holding roster.db and other state (env ROSTER_DATA_DIR)")
-	root.AddCommand(newAgentCmd(rf), newTenantCmd(rf), newTokenCmd(rf), newDomainCmd(rf), newLogCmd(rf), newUsersCmd(rf), newGroupsCmd(rf), newVersionCmd())
-	for _, c := range subcommands {
+	// Every command is added here, and only here; help lists them sorted.
+	for _, c := range []func(*rootFlags) *cobra.Command{
+		newAgentCmd, newSetupCmd, newStatusCmd, newTenantCmd, newTokenCmd, newDomainCmd,
+		newEntraCmd, newProvisionCmd, newLogCmd, newUsersCmd, newGroupsCmd,
+		newServiceCmd, newConfigCmd, newBackupCmd, newRestoreCmd,
+	} {
 		root.AddCommand(c(rf))
 	}
+	root.AddCommand(newVersionCmd())
 	return root
 }
-
-// subcommands holds the constructors of commands registered by other files
-// of this package in their init functions (entra, provision, service, config,
-// setup), so that each command lives in its own file.
-var subcommands []func(*rootFlags) *cobra.Command
-
-// register adds a command constructor to the root command.
-func register(c func(*rootFlags) *cobra.Command) { subcommands = append(subcommands, c) }
 
 // defaultDataDir is ROSTER_DATA_DIR, else systemd's STATE_DIRECTORY, else the
 // per-user state directory: $XDG_STATE_HOME/roster or ~/.local/state/roster on
@@ -96,8 +98,18 @@ func defaultDataDir() string {
 
 func (rf *rootFlags) dbPath() string { return filepath.Join(rf.dataDir, agent.DatabaseFile) }
 
-// open opens the store and the directory over it.
+// open opens the store, creating it if needed, and the directory over it.
 func (rf *rootFlags) open(ctx context.Context) (*directory.Service, func(), error) {
+	return rf.openStore(ctx, false)
+}
+
+// openExisting is open for commands that only read: a data dir without a
+// store is an error (most likely a mistyped --data-dir), not a new empty one.
+func (rf *rootFlags) openExisting(ctx context.Context) (*directory.Service, func(), error) {
+	return rf.openStore(ctx, true)
+}
+
+func (rf *rootFlags) openStore(ctx context.Context, mustExist bool) (*directory.Service, func(), error) {
 	if rf.dataDir == "" {
 		return nil, nil, usageError{errors.New("--data-dir must not be empty")}
 	}
@@ -105,7 +117,11 @@ func (rf *rootFlags) open(ctx context.Context) (*directory.Service, func(), erro
 	if err != nil {
 		return nil, nil, err
 	}
+	opts.MustExist = mustExist
 	db, err := store.Open(ctx, rf.dbPath(), opts)
+	if errors.Is(err, store.ErrNoDatabase) {
+		return nil, nil, fmt.Errorf("no Roster data in %s; run `roster agent` or `roster setup` first, or check --data-dir", rf.dataDir)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -15,8 +15,6 @@ import (
 	"github.com/rosterhq/roster/assets"
 )
 
-func init() { register(newServiceCmd) }
-
 // serviceName is the name of the service on every platform (roster.service
 // under systemd).
 const serviceName = "roster"

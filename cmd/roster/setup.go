@@ -30,8 +30,6 @@ import (
 	"github.com/rosterhq/roster/tui"
 )
 
-func init() { register(newSetupCmd) }
-
 // settingSetup holds the wizard's saved progress (tui.State: no secret).
 const settingSetup = "setup"
 

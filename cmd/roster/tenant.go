@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -74,9 +73,6 @@ lower-case letters, digits and hyphens. Then issue it a token with
 			}
 			defer closeFn()
 			t, err := dir.Tenant(cmd.Context(), args[0])
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no tenant %q: see 'roster tenant list'", args[0])
-			}
 			if err != nil {
 				return err
 			}
@@ -117,7 +113,7 @@ lower-case letters, digits and hyphens. Then issue it a token with
 		Short: "List tenants with their Tenant URLs and counts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, closeFn, err := rf.open(cmd.Context())
+			dir, closeFn, err := rf.openExisting(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -177,7 +173,51 @@ lower-case letters, digits and hyphens. Then issue it a token with
 		},
 	}
 	list.Flags().BoolVar(&listJSON, "json", false, "print JSON")
-	cmd.AddCommand(add, list, set)
+	cmd.AddCommand(add, list, set, newTenantRemoveCmd(rf))
+	return cmd
+}
+
+func newTenantRemoveCmd(rf *rootFlags) *cobra.Command {
+	var yes, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "remove ID",
+		Short: "Remove a tenant with all its users, groups, tokens, domains and events",
+		Long: `Remove a tenant and everything it holds: its users and groups, its Secret
+Tokens (Entra's requests to its Tenant URL fail from then on), its email
+domains, its provisioning events and its saved Entra connection. This cannot
+be undone, except by 'roster restore' from a backup ('roster backup FILE').
+
+On a terminal it asks first; elsewhere it needs --yes. The Entra enterprise
+app is left as it is: delete it in Entra, or stop its provisioning with
+'roster entra pause --tenant ID' before removing the tenant.`,
+		Example: "  roster tenant remove tokyo\n  roster tenant remove tokyo --yes --json",
+		Args:    exactArgs(1, "a tenant id from 'roster tenant list'"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			dir, closeFn, err := rf.openExisting(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			if _, err := dir.Tenant(ctx, args[0]); err != nil {
+				return err
+			}
+			if err := confirm(cmd, yes, fmt.Sprintf("Remove tenant %q with all its users, groups, tokens, domains and events?", args[0])); err != nil {
+				return err
+			}
+			t, err := dir.RemoveTenant(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"removed": t.ID, "users": t.Users, "groups": t.Groups})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Removed tenant %q with %d users and %d groups.\n", t.ID, t.Users, t.Groups)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 

@@ -62,9 +62,6 @@ SCIM API but every write gets 403 — for your own applications, not for Entra.`
 			} else {
 				issued, err = dir.IssueToken(cmd.Context(), tenant, name, readOnly, exp)
 			}
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no tenant %q: see 'roster tenant list', or start 'roster agent' once to create the default tenant", tenant)
-			}
 			if err != nil {
 				return err
 			}
@@ -107,7 +104,7 @@ SCIM API but every write gets 403 — for your own applications, not for Entra.`
 		Short: "List tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, closeFn, err := rf.open(cmd.Context())
+			dir, closeFn, err := rf.openExisting(cmd.Context())
 			if err != nil {
 				return err
 			}

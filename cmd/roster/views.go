@@ -27,15 +27,12 @@ import (
 // would render it.
 func openTenant(cmd *cobra.Command, rf *rootFlags, tenant string, args []string) (*directory.Service, directory.Call, func(), error) {
 	ctx := cmd.Context()
-	dir, closeFn, err := rf.open(ctx)
+	dir, closeFn, err := rf.openExisting(ctx)
 	if err != nil {
 		return nil, directory.Call{}, nil, err
 	}
 	if _, err := dir.Tenant(ctx, tenant); err != nil {
 		closeFn()
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, directory.Call{}, nil, fmt.Errorf("no tenant %q: see 'roster tenant list' (the agent creates %q on its first start)", tenant, directory.DefaultTenant)
-		}
 		return nil, directory.Call{}, nil, err
 	}
 	call := directory.Call{
