@@ -132,6 +132,12 @@ func (t *Tx) Setting(key string) (string, error) {
 	return v, err
 }
 
+// DeleteSetting removes key; a missing key is not an error.
+func (t *Tx) DeleteSetting(key string) error {
+	_, err := t.exec(`DELETE FROM settings WHERE key = ?`, key)
+	return err
+}
+
 // SetSetting stores value under key.
 func (t *Tx) SetSetting(key, value string) error {
 	_, err := t.exec(`INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value)
