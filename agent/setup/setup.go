@@ -194,7 +194,7 @@ func (s *Service) CheckDomain(ctx context.Context, tenant, domain string) (*stor
 func (s *Service) Connection(ctx context.Context, tenant string) (*directory.EntraConnection, error) {
 	c, err := s.dir.EntraConnection(ctx, orDefault(tenant))
 	if errors.Is(err, directory.ErrNotConnected) {
-		return nil, fmt.Errorf("tenant %q is not connected to Entra yet: run 'roster entra connect' (or 'roster setup'): %w", orDefault(tenant), err)
+		return nil, fmt.Errorf("tenant %q is %w yet: run 'roster entra connect' (or 'roster setup')", orDefault(tenant), directory.ErrNotConnected)
 	}
 	return c, err
 }
