@@ -14,6 +14,11 @@ import (
 // URL from the internet (on-premises-scim-provisioning.md).
 const OnPremSCIMTemplateName = "On-premises SCIM app"
 
+// errNeedsToken is returned by Connect without a token for an app or job
+// that does not exist yet: it needs the Tenant URL and a token.
+var errNeedsToken = &Error{Op: "configure provisioning", Err: errors.New("a new app or provisioning job needs the Tenant URL and a Secret Token"),
+	Hint: "issue a new Secret Token for Entra (roster entra connect --new-token) and run this again"}
+
 // Connect creates or adopts the enterprise app and converges its
 // provisioning configuration on o: job, Test Connection, Tenant URL and
 // token, notification and scope, mappings, assignments, start. Running it
@@ -66,6 +71,9 @@ func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(st
 		}
 		switch len(apps) {
 		case 0:
+			if o.Token == "" {
+				return res, errNeedsToken
+			}
 			say("creating enterprise app %q", name)
 			tpl := CustomAppTemplateID
 			if o.OnPremises {
@@ -91,15 +99,20 @@ func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(st
 	}
 
 	say("finding the provisioning job")
+	if o.Token == "" {
+		jobs, err := c.Jobs(ctx, res.App)
+		if err != nil {
+			return res, err
+		}
+		if len(jobs) == 0 {
+			return res, errNeedsToken
+		}
+	}
 	job, created, err := c.EnsureJob(ctx, res.App)
 	if err != nil {
 		return res, err
 	}
 	res.Job, res.JobCreated = job, created
-	if o.Token == "" && (res.AppCreated || res.JobCreated) {
-		return res, &Error{Op: "configure provisioning", Err: errors.New("a new provisioning job needs the Tenant URL and a Secret Token"),
-			Hint: "issue a new Secret Token for Entra and run this again"}
-	}
 
 	if o.OnPremises {
 		res.Manual = append(res.Manual,
