@@ -148,8 +148,24 @@ func TestSetupAndConnectAgree(t *testing.T) {
 			if apps != 1 || jobs != 1 || puts != putsFirst {
 				t.Errorf("%s: %d apps, %d jobs created, %d schema writes by the second run; want 1, 1, 0", order, apps, jobs, puts-putsFirst)
 			}
-			if n := activeTokens(t, dir, "entra"); n != 1 {
-				t.Errorf("%s: %d active Entra tokens, want exactly 1", order, n)
+			// Every token but the agent's first-start one is Entra's: exactly one
+			// may be active (Entra holds one).
+			out, _, err := runCLI(t, dir, "token", "list", "--json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var toks []struct{ Name, Status string }
+			if err := json.Unmarshal([]byte(out), &toks); err != nil {
+				t.Fatal(err)
+			}
+			active := 0
+			for _, tk := range toks {
+				if tk.Status == "active" && tk.Name != "initial" {
+					active++
+				}
+			}
+			if active != 1 || activeTokens(t, dir, "entra") != 1 {
+				t.Errorf("%s: %d active tokens for Entra, want exactly 1:\n%s", order, active, out)
 			}
 		})
 	}
