@@ -212,7 +212,14 @@ func TestEntraErrors(t *testing.T) {
 	}
 }
 
+// activeTokens counts the active tokens named name.
 func activeTokens(t *testing.T, dir, name string) int {
+	t.Helper()
+	return countTokens(t, dir, func(n string) bool { return n == name })
+}
+
+// countTokens counts the active tokens whose name is wanted.
+func countTokens(t *testing.T, dir string, wanted func(name string) bool) int {
 	t.Helper()
 	out, _, err := runCLI(t, dir, "token", "list", "--json")
 	if err != nil {
@@ -224,7 +231,7 @@ func activeTokens(t *testing.T, dir, name string) int {
 	}
 	n := 0
 	for _, tk := range toks {
-		if tk.Name == name && tk.Status == "active" {
+		if wanted(tk.Name) && tk.Status == "active" {
 			n++
 		}
 	}

@@ -150,22 +150,9 @@ func TestSetupAndConnectAgree(t *testing.T) {
 			}
 			// Every token but the agent's first-start one is Entra's: exactly one
 			// may be active (Entra holds one).
-			out, _, err := runCLI(t, dir, "token", "list", "--json")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var toks []struct{ Name, Status string }
-			if err := json.Unmarshal([]byte(out), &toks); err != nil {
-				t.Fatal(err)
-			}
-			active := 0
-			for _, tk := range toks {
-				if tk.Status == "active" && tk.Name != "initial" {
-					active++
-				}
-			}
+			active := countTokens(t, dir, func(name string) bool { return name != "initial" })
 			if active != 1 || activeTokens(t, dir, "entra") != 1 {
-				t.Errorf("%s: %d active tokens for Entra, want exactly 1:\n%s", order, active, out)
+				t.Errorf("%s: %d active tokens for Entra, want exactly 1", order, active)
 			}
 		})
 	}
