@@ -254,6 +254,31 @@ func TestResume(t *testing.T) {
 	}
 }
 
+// TestResumeConnectedWritesSettings: a re-run of a connected setup writes
+// the settings to the app without a new token before Test Connection, and
+// says so only after they were written.
+func TestResumeConnectedWritesSettings(t *testing.T) {
+	f := newFake()
+	f.state = State{Version: 1, Step: StepAgent, Path: PathGraph, TenantURL: "https://scim.contoso.com/scim/v2/default", TokenIssued: true,
+		Connected: true, ScopeAllUsers: true, Mappings: []string{"givenName"},
+		Reach: Reach{PublicURL: "https://scim.contoso.com", TLS: TLSACME}, App: App{ID: "sp1", Name: "Roster", Connected: true}}
+	f.existing = Existing{DataDir: "/var/lib/roster", Tenants: []string{"default"}, Tokens: 1, AppConnected: true}
+	d := newDriver(t, f)
+	d.press("enter")
+	d.wantStep(StepSignIn)
+	d.press("enter")
+	d.wantStep(StepAgent)
+	d.press("enter")
+	d.wantStep(StepConnect)
+	d.want("Entra reached the agent")
+	if f.count("Configure") != 1 || f.count("IssueToken") != 0 {
+		t.Fatalf("Configure %d, IssueToken %d; want the settings written once, no new token", f.count("Configure"), f.count("IssueToken"))
+	}
+	if c := f.configured; c.Token != "" || !c.ScopeAllUsers || len(c.Mappings) != 6 || c.App.ID != "sp1" {
+		t.Errorf("Configure got %+v", c)
+	}
+}
+
 // TestDomainsPending: continuing while a record is pending is allowed and the
 // status stays visible.
 func TestDomainsPending(t *testing.T) {
