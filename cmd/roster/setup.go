@@ -68,7 +68,10 @@ line by line. --answers FILE runs the whole flow unattended from JSON:
     "sign_in": "device-code",          // device-code, azure-cli, client-secret, manual
     "tenant_id": "contoso.onmicrosoft.com",
     "client_id": "", "client_secret_env": "ROSTER_GRAPH_CLIENT_SECRET",
-    "app": "Roster",                   // reused when one has exactly this name
+    "app": "Roster",                   // or the service principal id of an app to adopt;
+                                       // an app of this name is reused only if this
+                                       // data dir connected it
+    "new_token": false,                // default: a token only when not connected yet
     "mappings": ["givenName", "surname", "employeeId", "manager"],
     "match_on_employee_id": false, "provision_groups": true,
     "scope": "assigned",               // or all
@@ -80,7 +83,12 @@ line by line. --answers FILE runs the whole flow unattended from JSON:
   }
 
 (Without the comments: the file is plain JSON; unknown keys are errors.) A
-token in ROSTER_GRAPH_TOKEN is used instead of any sign-in method.`,
+token in ROSTER_GRAPH_TOKEN is used instead of any sign-in method.
+
+Running setup again changes the same Entra app in place (mappings, scope,
+notification email and assignments); Entra keeps its Secret Token unless a
+new one is issued. A loopback or private public URL is refused outside the
+on-premises route; --allow-private-url accepts one for labs and tests.`,
 		Example: `  roster setup
   roster setup --answers setup.json
   ROSTER_GRAPH_TOKEN=ey... roster setup --plain < answers.txt`,
