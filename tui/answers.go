@@ -39,8 +39,8 @@ type Answers struct {
 	App string `json:"app,omitempty"`
 	// NewToken issues a new Secret Token for Entra; default: only when this
 	// data directory is not connected to Entra yet.
-	NewToken *bool    `json:"new_token,omitempty"`
-	Mappings []string `json:"mappings,omitempty"` // optional mappings to add: givenName, surname, employeeId, manager (default all)
+	NewToken          *bool    `json:"new_token,omitempty"`
+	Mappings          []string `json:"mappings,omitempty"` // optional mappings to add: givenName, surname, employeeId, manager (default all)
 	MatchOnEmployeeID bool     `json:"match_on_employee_id,omitempty"`
 	ProvisionGroups   *bool    `json:"provision_groups,omitempty"` // default true
 	Scope             string   `json:"scope,omitempty"`            // assigned (default) or all
