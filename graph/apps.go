@@ -20,16 +20,6 @@ import (
 // ("Create your own application", graph-provisioning.md §0.1).
 const CustomAppTemplateID = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
 
-// App is an Entra enterprise application: its application object and its
-// service principal, which provisioning is configured on.
-type App struct {
-	ServicePrincipalID string `json:"service_principal_id"`
-	AppID              string `json:"app_id"`
-	DisplayName        string `json:"display_name"`
-	// UserRoleID is the app role to assign users and groups with.
-	UserRoleID string `json:"user_role_id,omitempty"`
-}
-
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 func odataQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -187,24 +177,6 @@ func (c *Client) waitReady(ctx context.Context, spID string, progress func(strin
 	}
 }
 
-// Principal is a user or group of the Entra directory.
-type Principal struct {
-	ID          string `json:"id"`
-	Kind        string `json:"kind"` // "User" or "Group"
-	DisplayName string `json:"display_name"`
-	// UserPrincipalName and Mail are set for users.
-	UserPrincipalName string `json:"user_principal_name,omitempty"`
-	Mail              string `json:"mail,omitempty"`
-}
-
-// Label is how a principal is shown to people.
-func (p Principal) Label() string {
-	if p.UserPrincipalName != "" {
-		return fmt.Sprintf("%s <%s>", p.DisplayName, p.UserPrincipalName)
-	}
-	return p.DisplayName + " (group)"
-}
-
 type rawPrincipal struct {
 	ID                string `json:"id"`
 	DisplayName       string `json:"displayName"`
@@ -350,4 +322,33 @@ func (c *Client) SearchApps(ctx context.Context, prefix string) ([]App, error) {
 		apps = append(apps, appFrom(sp))
 	}
 	return apps, nil
+}
+
+// DeleteApp deletes the app's application object, which deletes its
+// service principal and provisioning job with it.
+func (c *Client) DeleteApp(ctx context.Context, app App) error {
+	var resp struct {
+		Value []struct {
+			ID string `json:"id"`
+		} `json:"value"`
+	}
+	if err := c.getJSON(ctx, "find the application of "+app.DisplayName, permReadApps, "/applications",
+		url.Values{"$filter": {"appId eq " + odataQuote(app.AppID)}, "$select": {"id"}}, &resp); err != nil {
+		return err
+	}
+	if len(resp.Value) == 0 {
+		return &Error{Op: "delete enterprise app " + app.DisplayName, Err: ErrNotFound, Status: 404,
+			Hint: "it was deleted already, or it belongs to another tenant"}
+	}
+	u, err := url.Parse(strings.TrimRight(c.adapter.GetBaseUrl(), "/") + "/applications/" + url.PathEscape(resp.Value[0].ID))
+	if err != nil {
+		return err
+	}
+	ri := abs.NewRequestInformation()
+	ri.Method = abs.DELETE
+	ri.SetUri(*u)
+	if err := c.adapter.SendNoContent(ctx, ri, errorMapping); err != nil {
+		return wrap("delete enterprise app "+app.DisplayName, permApps, err)
+	}
+	return nil
 }

@@ -25,6 +25,8 @@ import (
 	coreauth "github.com/microsoftgraph/msgraph-sdk-go-core/authentication"
 	"github.com/microsoftgraph/msgraph-sdk-go/applicationtemplates"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
+
+	"github.com/rosterhq/roster/graph/graphapi"
 )
 
 // Cloud is a Microsoft cloud: its Graph endpoint and sign-in authority.
@@ -163,7 +165,7 @@ func (c Config) Validate() error {
 		switch {
 		case err != nil || u.Host == "":
 			errs = append(errs, fmt.Errorf("Graph URL %q is not a URL", c.BaseURL))
-		case u.Scheme != "https" && !isLoopback(u.Hostname()):
+		case u.Scheme != "https" && !graphapi.IsLoopback(u.Hostname()):
 			errs = append(errs, fmt.Errorf("Graph URL %q must use https", c.BaseURL))
 		}
 	}
@@ -176,10 +178,6 @@ func joinAuths() string {
 		s = append(s, string(a))
 	}
 	return strings.Join(s, ", ")
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 // Client talks to Microsoft Graph. Its methods are safe for concurrent use.
@@ -363,13 +361,6 @@ func (t *logTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // errorMapping maps every error status to an ODataError (the mapping the
 // generated code uses).
 var errorMapping = abs.ErrorMappings{"XXX": odataErrorFactory}
-
-// Account is who Roster signed in as, read from the access token's claims
-// (unverified: for display only).
-type Account struct {
-	Name     string `json:"name"` // user principal name, or the app's name for app-only sign-in
-	TenantID string `json:"tenant_id"`
-}
 
 // Account signs in if needed and says who the token belongs to. A token
 // that is not a JWT (an opaque or test token) gives an empty Account.

@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/applicationtemplates"
-
-	"github.com/rosterhq/roster/graph/mappings"
 )
 
 // OnPremSCIMTemplateName is the gallery app that provisions through
@@ -17,79 +14,10 @@ import (
 // URL from the internet (on-premises-scim-provisioning.md).
 const OnPremSCIMTemplateName = "On-premises SCIM app"
 
-// DefaultAppName is the enterprise app's display name unless told otherwise.
-const DefaultAppName = "Roster"
-
-// ConnectOptions is everything `roster entra connect` configures.
-type ConnectOptions struct {
-	// App adopts an existing enterprise app by service principal id,
-	// application id or display name; "" finds or creates AppName.
-	App string
-	// AppName is the display name of the app to find or create.
-	AppName string
-	// OnPremises uses the "On-premises SCIM app" gallery app, which reaches
-	// the agent through Microsoft's provisioning agent (installed and
-	// assigned in the portal) rather than over the internet.
-	OnPremises bool
-	// TenantURL and Token are the agent's Tenant URL and a Secret Token.
-	TenantURL, Token string
-	// NotificationEmail, DeleteThreshold and SyncAll: see Secrets.
-	NotificationEmail string
-	DeleteThreshold   int
-	SyncAll           bool
-	// Mappings says which attribute mappings the job gets.
-	Mappings mappings.Options
-	// Assign lists users (UPN or object id) and groups (name or object id,
-	// prefixed "group:") to assign to the app.
-	Assign []string
-	// SkipTest skips Test Connection (not recommended).
-	SkipTest bool
-	// NoStart leaves provisioning stopped.
-	NoStart bool
-}
-
-// Validate reports every problem with the options at once.
-func (o ConnectOptions) Validate() error {
-	var errs []error
-	u, err := url.Parse(o.TenantURL)
-	switch {
-	case o.TenantURL == "":
-		errs = append(errs, errors.New("the Tenant URL is required (the agent prints it; `roster token issue` too)"))
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		errs = append(errs, fmt.Errorf("Tenant URL %q is not an http(s) URL", o.TenantURL))
-	case u.Scheme != "https" && !o.OnPremises && !isLoopback(u.Hostname()):
-		errs = append(errs, fmt.Errorf("Tenant URL %q must use https: Entra calls it from the internet and accepts only public HTTPS (or use --on-premises)", o.TenantURL))
-	}
-	if o.Token == "" {
-		errs = append(errs, errors.New("a Secret Token is required (`roster token issue`)"))
-	}
-	if o.DeleteThreshold < 0 {
-		errs = append(errs, errors.New("the accidental-deletion threshold must be 0 (off) or more"))
-	}
-	if o.NotificationEmail != "" && !strings.Contains(o.NotificationEmail, "@") {
-		errs = append(errs, fmt.Errorf("notification email %q is not an email address", o.NotificationEmail))
-	}
-	if err := o.Mappings.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// ConnectResult is what Connect found, created and changed.
-type ConnectResult struct {
-	App             App               `json:"app"`
-	AppCreated      bool              `json:"app_created"`
-	Job             Job               `json:"job"`
-	JobCreated      bool              `json:"job_created"`
-	Tested          bool              `json:"tested"`
-	MappingChanges  []mappings.Change `json:"mapping_changes"`
-	Assigned        []Principal       `json:"assigned"`
-	AlreadyAssigned []Principal       `json:"already_assigned"`
-	Started         bool              `json:"started"`
-	Status          Status            `json:"status"`
-	// Manual lists what must still be done by hand (the on-premises agent).
-	Manual []string `json:"manual,omitempty"`
-}
+// errNeedsToken is returned by Connect without a token for an app or job
+// that does not exist yet: it needs the Tenant URL and a token.
+var errNeedsToken = &Error{Op: "configure provisioning", Err: errors.New("a new app or provisioning job needs the Tenant URL and a Secret Token"),
+	Hint: "issue a new Secret Token for Entra (roster entra connect --new-token) and run this again"}
 
 // Connect creates or adopts the enterprise app and converges its
 // provisioning configuration on o: job, Test Connection, Tenant URL and
@@ -143,6 +71,9 @@ func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(st
 		}
 		switch len(apps) {
 		case 0:
+			if o.Token == "" {
+				return res, errNeedsToken
+			}
 			say("creating enterprise app %q", name)
 			tpl := CustomAppTemplateID
 			if o.OnPremises {
@@ -168,6 +99,15 @@ func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(st
 	}
 
 	say("finding the provisioning job")
+	if o.Token == "" {
+		jobs, err := c.Jobs(ctx, res.App)
+		if err != nil {
+			return res, err
+		}
+		if len(jobs) == 0 {
+			return res, errNeedsToken
+		}
+	}
 	job, created, err := c.EnsureJob(ctx, res.App)
 	if err != nil {
 		return res, err
@@ -193,7 +133,11 @@ func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(st
 		res.Tested = true
 	}
 
-	say("saving the Tenant URL, token, notification email and scope")
+	if o.Token == "" {
+		say("saving the notification email and scope (Entra keeps its Tenant URL and token)")
+	} else {
+		say("saving the Tenant URL, token, notification email and scope")
+	}
 	if err := c.SaveSecrets(ctx, res.App, Secrets{TenantURL: o.TenantURL, Token: o.Token,
 		NotificationEmail: o.NotificationEmail, DeleteThreshold: o.DeleteThreshold, SyncAll: o.SyncAll}); err != nil {
 		return res, err

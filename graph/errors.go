@@ -4,61 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
 )
 
 var odataErrorFactory = odataerrors.CreateODataErrorFromDiscriminatorValue
-
-// Error is a failed Graph operation, in plain words: what Roster was doing,
-// what Graph said, and what to do next.
-type Error struct {
-	// Op is what Roster was doing, e.g. "create the enterprise app".
-	Op string
-	// Status is the HTTP status Graph answered (0 if none).
-	Status int
-	// Code and Message are Graph's error code and message.
-	Code, Message string
-	// RequestID identifies the request for Microsoft support.
-	RequestID string
-	// Hint is the next step for the person running Roster.
-	Hint string
-	// Err is the underlying error.
-	Err error
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Op)
-	b.WriteString(": ")
-	switch {
-	case e.Message != "":
-		b.WriteString(e.Message)
-		if e.Code != "" {
-			fmt.Fprintf(&b, " (%s", e.Code)
-			if e.Status != 0 {
-				fmt.Fprintf(&b, ", HTTP %d", e.Status)
-			}
-			b.WriteString(")")
-		}
-	case e.Err != nil:
-		b.WriteString(e.Err.Error())
-	case e.Status != 0:
-		fmt.Fprintf(&b, "HTTP %d %s", e.Status, http.StatusText(e.Status))
-	}
-	if e.Hint != "" {
-		b.WriteString("\n  → ")
-		b.WriteString(e.Hint)
-	}
-	return b.String()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// ErrNotFound is wrapped by errors for objects Graph does not have.
-var ErrNotFound = errors.New("not found")
 
 // permission names the permissions an operation needs, for the hint of a
 // 403 (graph-provisioning.md §4).

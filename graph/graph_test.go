@@ -169,6 +169,45 @@ func TestConnectThenProvisionOnDemand(t *testing.T) {
 	}
 }
 
+// TestConnectWithoutToken: a re-run without a token writes the scope and
+// settings, keeps the Tenant URL and token saved in the app, and tests the
+// saved credentials; a new app cannot be configured without a token.
+func TestConnectWithoutToken(t *testing.T) {
+	e := newEnv(t, graphtest.Options{})
+	ctx := context.Background()
+	first, err := e.client.Connect(ctx, e.connectOptions(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.fake.Secrets(first.App.ServicePrincipalID)
+	o := e.connectOptions()
+	o.Token, o.SyncAll, o.NotificationEmail = "", true, "it@contoso.com"
+	again, err := e.client.Connect(ctx, o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := e.fake.Secrets(first.App.ServicePrincipalID)
+	if !again.Tested || again.AppCreated || after["SecretToken"] != before["SecretToken"] || after["BaseAddress"] != before["BaseAddress"] {
+		t.Errorf("re-run without a token: tested %v, secrets %v (before %v)", again.Tested, after, before)
+	}
+	if after["SyncAll"] != "true" || !strings.Contains(after["SyncNotificationSettings"], "it@contoso.com") {
+		t.Errorf("scope and notification not written: %v", after)
+	}
+	o.AppName = "Another"
+	if _, err := e.client.Connect(ctx, o, nil); err == nil || !strings.Contains(err.Error(), "needs the Tenant URL and a Secret Token") {
+		t.Errorf("new app without a token: %v", err)
+	}
+	instantiates := 0
+	for _, r := range e.fake.Requests() {
+		if strings.HasSuffix(r.Path, "/instantiate") {
+			instantiates++
+		}
+	}
+	if instantiates != 1 {
+		t.Errorf("%d apps created, want 1: none that could not be configured", instantiates)
+	}
+}
+
 func TestConnectIsIdempotent(t *testing.T) {
 	e := newEnv(t, graphtest.Options{})
 	ctx := context.Background()
@@ -334,7 +373,7 @@ func TestErrorsInPlainWords(t *testing.T) {
 	t.Run("bad options all at once", func(t *testing.T) {
 		err := graph.ConnectOptions{TenantURL: "ftp://x", DeleteThreshold: -1, NotificationEmail: "nope",
 			Mappings: mappings.Options{Omit: []string{"shoe"}}}.Validate()
-		for _, want := range []string{"ftp://x", "Secret Token", "threshold", "nope", "shoe"} {
+		for _, want := range []string{"ftp://x", "threshold", "nope", "shoe"} {
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Errorf("err = %v, want it to mention %q", err, want)
 			}

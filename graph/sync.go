@@ -102,12 +102,6 @@ func (c *Client) assign(ctx context.Context, app App, p Principal, have []Assign
 	return true, nil
 }
 
-// Job is a provisioning (synchronization) job of an app.
-type Job struct {
-	ID         string `json:"id"`
-	TemplateID string `json:"template_id"`
-}
-
 // Jobs lists the app's provisioning jobs.
 func (c *Client) Jobs(ctx context.Context, app App) ([]Job, error) {
 	resp, err := c.sp(app).Synchronization().Jobs().Get(ctx, nil)
@@ -159,12 +153,18 @@ func secretPair(key models.SynchronizationSecret, value string) models.Synchroni
 // tenantURL with token, as the portal's Test Connection button does: Entra
 // queries the agent for a user that does not exist and expects an empty
 // list (graph-provisioning.md §3.6).
+//
+// An empty token tests the credentials saved in the app instead
+// (useSavedCredentials).
 func (c *Client) TestConnection(ctx context.Context, app App, jobID, tenantURL, token string) error {
-	creds := []models.SynchronizationSecretKeyStringValuePairable{
-		secretPair(models.BASEADDRESS_SYNCHRONIZATIONSECRET, tenantURL),
-		secretPair(models.SECRETTOKEN_SYNCHRONIZATIONSECRET, token),
+	var creds []models.SynchronizationSecretKeyStringValuePairable
+	if token != "" {
+		creds = []models.SynchronizationSecretKeyStringValuePairable{
+			secretPair(models.BASEADDRESS_SYNCHRONIZATIONSECRET, tenantURL),
+			secretPair(models.SECRETTOKEN_SYNCHRONIZATIONSECRET, token),
+		}
 	}
-	no := false
+	no := token == ""
 	var err error
 	if jobID != "" {
 		body := serviceprincipals.NewItemSynchronizationJobsItemValidateCredentialsPostRequestBody()
@@ -209,20 +209,26 @@ type Secrets struct {
 	SyncAll bool
 }
 
-// SaveSecrets saves the Tenant URL, token, notification settings and scope,
-// always as the full set (the semantics of a partial PUT are not documented).
+// SaveSecrets saves the Tenant URL, token, notification settings and scope.
+// With an empty Token the Tenant URL and token already saved in the app are
+// left alone: only the notification settings and scope are sent, relying on
+// the service merging keys (hashicorp/terraform-provider-azuread
+// internal/services/synchronization/synchronization.go clears a key by
+// sending it empty, which only makes sense if absent keys are kept).
 func (c *Client) SaveSecrets(ctx context.Context, app App, s Secrets) error {
 	notify, _ := json.Marshal(map[string]any{
 		"Enabled": s.NotificationEmail != "", "Recipients": s.NotificationEmail,
 		"DeleteThresholdEnabled": s.DeleteThreshold > 0, "DeleteThresholdValue": s.DeleteThreshold,
 	})
 	body := serviceprincipals.NewItemSynchronizationSecretsPutRequestBody()
-	body.SetValue([]models.SynchronizationSecretKeyStringValuePairable{
-		secretPair(models.BASEADDRESS_SYNCHRONIZATIONSECRET, s.TenantURL),
-		secretPair(models.SECRETTOKEN_SYNCHRONIZATIONSECRET, s.Token),
+	var pairs []models.SynchronizationSecretKeyStringValuePairable
+	if s.Token != "" {
+		pairs = append(pairs, secretPair(models.BASEADDRESS_SYNCHRONIZATIONSECRET, s.TenantURL),
+			secretPair(models.SECRETTOKEN_SYNCHRONIZATIONSECRET, s.Token))
+	}
+	body.SetValue(append(pairs,
 		secretPair(models.SYNCNOTIFICATIONSETTINGS_SYNCHRONIZATIONSECRET, string(notify)),
-		secretPair(models.SYNCALL_SYNCHRONIZATIONSECRET, strconv.FormatBool(s.SyncAll)),
-	})
+		secretPair(models.SYNCALL_SYNCHRONIZATIONSECRET, strconv.FormatBool(s.SyncAll))))
 	if _, err := c.sp(app).Synchronization().Secrets().PutAsSecretsPutResponse(ctx, body, nil); err != nil {
 		return wrap("save the Tenant URL, token and settings", permSync, err)
 	}
@@ -287,16 +293,6 @@ func (c *Client) Pause(ctx context.Context, app App, jobID string) error {
 	return wrap("pause provisioning", permSync, c.job(app, jobID).Pause().Post(ctx, nil))
 }
 
-// RestartScope says what a restart resets.
-type RestartScope string
-
-// Restart scopes (models.SynchronizationJobRestartScope).
-const (
-	RestartFull        RestartScope = "Full"            // forget state; the next cycle is an initial cycle
-	RestartQuarantine  RestartScope = "QuarantineState" // clear quarantine only
-	RestartForceDelete RestartScope = "ForceDeletes"    // allow deletions held back by the accidental-deletion threshold
-)
-
 // Restart restarts provisioning with the given scope.
 func (c *Client) Restart(ctx context.Context, app App, jobID string, scope RestartScope) error {
 	var s models.SynchronizationJobRestartScope
@@ -315,75 +311,6 @@ func (c *Client) Restart(ctx context.Context, app App, jobID string, scope Resta
 	body := serviceprincipals.NewItemSynchronizationJobsItemRestartPostRequestBody()
 	body.SetCriteria(crit)
 	return wrap("restart provisioning", permSync, c.job(app, jobID).Restart().Post(ctx, body, nil))
-}
-
-// Execution is one provisioning cycle.
-type Execution struct {
-	State    string    `json:"state"` // Succeeded, Failed, EntryLevelErrors
-	Began    time.Time `json:"began"`
-	Ended    time.Time `json:"ended"`
-	Imported int64     `json:"imported"`
-	Exported int64     `json:"exported"`
-	Escrowed int64     `json:"escrowed"`
-	Error    string    `json:"error,omitempty"`
-}
-
-// Quarantine is why Entra stopped calling the agent, and until when.
-type Quarantine struct {
-	Reason      string    `json:"reason"`
-	Since       time.Time `json:"since"`
-	NextAttempt time.Time `json:"next_attempt"`
-	Error       string    `json:"error,omitempty"`
-}
-
-// Explain says what the quarantine reason means and what to do.
-func (q Quarantine) Explain() string {
-	switch strings.ToLower(q.Reason) {
-	case "encounteredbaseescrowthreshold", "encounteredtotalescrowthreshold", "encounteredescrowproportionthreshold":
-		return "too many users failed to provision (escrows): look at `roster entra logs --failed` and `roster log --failed`, fix the cause, then `roster entra resume`"
-	case "encounteredquarantineexception":
-		return "Entra could not reach the agent or the token was rejected: check that the Tenant URL is reachable over public HTTPS and the token is current, then `roster entra resume`"
-	case "toomanydeletes":
-		return "a cycle would have deleted more users than the accidental-deletion threshold: if the deletions are intended, `roster entra resume --allow-deletes`; otherwise fix the scope or assignments first"
-	case "quarantinedondemand":
-		return "an administrator put the job into quarantine: `roster entra resume` lifts it"
-	case "ingestioninterrupted":
-		return "the cycle was interrupted: it is retried automatically"
-	}
-	return "Entra stopped provisioning after repeated failures: check `roster entra logs --failed`, then `roster entra resume`"
-}
-
-// Status is the state of a provisioning job in words and numbers.
-type Status struct {
-	JobID          string      `json:"job_id"`
-	Code           string      `json:"code"`     // NotConfigured, NotRun, Active, Paused, Quarantine
-	Schedule       string      `json:"schedule"` // Active, Disabled, Paused
-	Interval       string      `json:"interval,omitempty"`
-	LastExecution  *Execution  `json:"last_execution,omitempty"`
-	LastSuccessful *Execution  `json:"last_successful,omitempty"`
-	SteadySince    time.Time   `json:"steady_since,omitzero"`
-	Quarantine     *Quarantine `json:"quarantine,omitempty"`
-	Failures       int64       `json:"successive_failures"`
-}
-
-// Explain says what the status code means.
-func (s Status) Explain() string {
-	switch s.Code {
-	case "NotConfigured":
-		return "provisioning is not configured: the Tenant URL and token are not saved (run `roster entra connect`)"
-	case "NotRun":
-		return "provisioning is started; the first cycle has not completed yet (cycles run about every 40 minutes)"
-	case "Active":
-		return "provisioning is running; Entra calls the agent about every 40 minutes"
-	case "Paused":
-		return "provisioning is paused: Entra does not call the agent until `roster entra resume`"
-	case "Quarantine":
-		if s.Quarantine != nil {
-			return "provisioning is in quarantine (" + s.Quarantine.Reason + "): " + s.Quarantine.Explain()
-		}
-		return "provisioning is in quarantine"
-	}
-	return "status " + s.Code
 }
 
 func execution(e models.SynchronizationTaskExecutionable) *Execution {
@@ -451,25 +378,6 @@ func (c *Client) Status(ctx context.Context, app App, jobID string) (Status, err
 		s.Quarantine = x
 	}
 	return s, nil
-}
-
-// Step is one step of a provisioning run, as the portal shows it.
-type Step struct {
-	Name        string            `json:"name"`
-	Type        string            `json:"type"` // Import, Scoping, Matching, Processing, ReferenceResolution, Export
-	Status      string            `json:"status"`
-	Description string            `json:"description"`
-	Details     map[string]string `json:"details,omitempty"`
-}
-
-// OnDemandResult is the outcome of provisioning one user on demand.
-type OnDemandResult struct {
-	Result       string `json:"result"` // Success, Skipped, Failure
-	Action       string `json:"action"` // Create, Update, Delete, Other
-	ErrorCode    string `json:"error_code,omitempty"`
-	ErrorMessage string `json:"error_message,omitempty"`
-	TargetID     string `json:"target_id,omitempty"`
-	Steps        []Step `json:"steps"`
 }
 
 type rawRun struct {
@@ -564,37 +472,6 @@ func parseOnDemand(key, value string) (OnDemandResult, error) {
 	}
 	out.TargetID = deref(v.TargetIdentity.ID)
 	return out, nil
-}
-
-// LogEntry is one entry of Entra's provisioning logs.
-type LogEntry struct {
-	Time       time.Time `json:"time"`
-	Action     string    `json:"action"` // create, update, delete, disable, stagedDelete, other
-	Status     string    `json:"status"` // success, failure, skipped, warning
-	Identity   string    `json:"identity"`
-	SourceID   string    `json:"source_id"`
-	TargetID   string    `json:"target_id,omitempty"`
-	ErrorCode  string    `json:"error_code,omitempty"`
-	Reason     string    `json:"reason,omitempty"`
-	JobID      string    `json:"job_id"`
-	CycleID    string    `json:"cycle_id,omitempty"`
-	Steps      []Step    `json:"steps,omitempty"`
-	Initiator  string    `json:"initiated_by,omitempty"`
-	DurationMS int64     `json:"duration_ms,omitempty"`
-}
-
-// LogQuery selects provisioning log entries.
-type LogQuery struct {
-	JobID string
-	Since time.Time
-	// User keeps entries whose source or target identity's name or id
-	// contains it (case-insensitive), filtered here because Graph's filters
-	// are case-sensitive.
-	User string
-	// Failed keeps failures only.
-	Failed bool
-	// Top is the most entries to return (default 50, at most 500).
-	Top int
 }
 
 // Logs reads the provisioning logs of a job, newest first

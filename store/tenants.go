@@ -151,7 +151,7 @@ func (t *Tx) Setting(key string) (string, error) {
 	return v, err
 }
 
-// DeleteSetting removes the value stored under key, if any.
+// DeleteSetting removes key; a missing key is not an error.
 func (t *Tx) DeleteSetting(key string) error {
 	_, err := t.exec(`DELETE FROM settings WHERE key = ?`, key)
 	return err

@@ -33,8 +33,14 @@ type Answers struct {
 	ClientSecretEnv string `json:"client_secret_env,omitempty"` // environment variable holding the secret
 	Cloud           string `json:"cloud,omitempty"`
 
-	App               string   `json:"app,omitempty"`      // app name (reused when one has exactly this name; default "Roster")
-	Mappings          []string `json:"mappings,omitempty"` // optional mappings to add: givenName, surname, employeeId, manager
+	// App is the app's name (default "Roster"), or the service principal id
+	// of an existing app to adopt. An app of that name is reused only when
+	// this data directory connected it before.
+	App string `json:"app,omitempty"`
+	// NewToken issues a new Secret Token for Entra; default: only when this
+	// data directory is not connected to Entra yet.
+	NewToken          *bool    `json:"new_token,omitempty"`
+	Mappings          []string `json:"mappings,omitempty"` // optional mappings to add: givenName, surname, employeeId, manager (default all)
 	MatchOnEmployeeID bool     `json:"match_on_employee_id,omitempty"`
 	ProvisionGroups   *bool    `json:"provision_groups,omitempty"` // default true
 	Scope             string   `json:"scope,omitempty"`            // assigned (default) or all
@@ -205,12 +211,25 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 		return err
 	}
 
-	issued, err := f.b.IssueToken(ctx, st.Tenant)
-	if err != nil {
-		return fmt.Errorf("issue the Secret Token: %w", err)
+	newToken := a.NewToken != nil && *a.NewToken
+	if a.NewToken == nil {
+		ex, err := f.b.Existing(ctx)
+		if err != nil {
+			return fmt.Errorf("look at the existing setup: %w", err)
+		}
+		newToken = !ex.AppConnected
 	}
-	st.TenantURL, st.TokenIssued = issued.TenantURL, true
-	f.say("✓ Secret Token issued for %s", st.TenantURL)
+	var issued Issued
+	if newToken {
+		var err error
+		if issued, err = f.b.IssueToken(ctx, st.Tenant); err != nil {
+			return fmt.Errorf("issue the Secret Token: %w", err)
+		}
+		st.TenantURL, st.TokenIssued = issued.TenantURL, true
+		f.say("✓ Secret Token issued for %s", st.TenantURL)
+	} else {
+		f.say("✓ Entra keeps the Secret Token it holds (set new_token to issue another)")
+	}
 	if err := f.save(ctx, StepDomains); err != nil {
 		return err
 	}
@@ -245,7 +264,11 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 		}
 		f.say("Enter these in the Entra portal (Provisioning › Admin Credentials):")
 		f.say("  Tenant URL:   %s", st.TenantURL)
-		f.say("  Secret Token: %s", issued.Token.String())
+		if issued.Token != "" {
+			f.say("  Secret Token: %s", issued.Token.String())
+		} else {
+			f.say("  Secret Token: unchanged (set new_token to issue another)")
+		}
 		f.say("  Required mappings: userPrincipalName→userName, displayName→displayName, jobTitle→title, mail→emails[type eq \"work\"].value, department→enterprise:department")
 		if err := f.save(ctx, StepManual); err != nil {
 			return err
@@ -285,11 +308,18 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 	if err != nil {
 		return fmt.Errorf("look for the app %q: %w", name, err)
 	}
-	i := slices.IndexFunc(apps, func(x App) bool { return x.Name == name })
-	if i >= 0 {
+	// Adopt only the app this data directory connected, or one named by
+	// its id; never take over, or duplicate, another app of that name.
+	i := slices.IndexFunc(apps, func(x App) bool { return x.ID == name || (x.Name == name && x.Connected) })
+	same := slices.IndexFunc(apps, func(x App) bool { return x.Name == name })
+	switch {
+	case i >= 0:
 		st.App = apps[i]
 		f.say("✓ Using the existing app %q (%s)", st.App.Name, st.App.AppID)
-	} else {
+	case same >= 0:
+		return fmt.Errorf("app: an enterprise app named %q already exists (service principal %s) and this data directory did not connect it; "+
+			"to adopt it, set \"app\" to its service principal id; to create a separate app, choose another name", name, apps[same].ID)
+	default:
 		f.say("… creating the app %q (Entra can take a minute)", name)
 		if st.App, err = f.b.CreateApp(ctx, name); err != nil {
 			return fmt.Errorf("create enterprise app: %w", err)
@@ -300,8 +330,11 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 		return err
 	}
 
-	st.Mappings = append([]string{}, a.Mappings...)
-	if a.MatchOnEmployeeID && !slices.Contains(st.Mappings, "employeeId") {
+	st.Mappings = nil // the defaults
+	if a.Mappings != nil {
+		st.Mappings = append([]string{}, a.Mappings...)
+	}
+	if a.MatchOnEmployeeID && st.Mappings != nil && !slices.Contains(st.Mappings, "employeeId") {
 		st.Mappings = append(st.Mappings, "employeeId")
 	}
 	st.MatchOnEmployeeID = a.MatchOnEmployeeID
@@ -331,7 +364,11 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 	if err != nil {
 		return fmt.Errorf("configure the app: %w", err)
 	}
-	f.say("✓ Tenant URL, token, %d mappings, scope and %d assignments written to the app", len(selectedMappings(st.Mappings)), len(st.Assign))
+	what := "Settings"
+	if issued.Token != "" {
+		what = "Tenant URL, token"
+	}
+	f.say("✓ %s, %d mappings, scope and %d assignments written to the app", what, len(selectedMappings(st.Mappings)), len(st.Assign))
 	if err := f.b.TestConnection(ctx); err != nil {
 		return fmt.Errorf("test connection: %w", err)
 	}

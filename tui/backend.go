@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/rosterhq/roster/graph/mappings"
 )
 
 // Backend is everything the wizard does outside the terminal. cmd/roster
@@ -187,6 +189,9 @@ type App struct {
 	ID    string `json:"id"`     // service principal object ID
 	AppID string `json:"app_id"` // application (client) ID
 	Name  string `json:"name"`
+	// Connected marks the app this data directory connected before: the
+	// only one adopted without asking.
+	Connected bool `json:"connected,omitempty"`
 }
 
 // Principal kinds.
@@ -211,19 +216,23 @@ type Mapping struct {
 }
 
 // Mappings returns the mappings the wizard offers: the five Roster requires,
-// then the optional ones.
+// then the optional ones (graph/mappings' table, the one definition).
 func Mappings() []Mapping {
-	return []Mapping{
-		{Source: "userPrincipalName", Target: "userName", Required: true},
-		{Source: "displayName", Target: "displayName", Required: true},
-		{Source: "jobTitle", Target: "title", Required: true},
-		{Source: "mail", Target: `emails[type eq "work"].value`, Required: true},
-		{Source: "department", Target: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", Required: true},
-		{Source: "givenName", Target: "name.givenName"},
-		{Source: "surname", Target: "name.familyName"},
-		{Source: "employeeId", Target: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber"},
-		{Source: "manager", Target: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"},
+	var out []Mapping
+	for _, m := range mappings.Table(mappings.Options{}) {
+		out = append(out, Mapping{Source: m.Source, Target: m.Target, Required: m.Required})
 	}
+	return out
+}
+
+// defaultMappings returns the sources of the mappings selected unless the
+// owner chooses: those of mappings.Default, as `roster entra connect` uses.
+func defaultMappings() []string {
+	var out []string
+	for _, m := range mappings.Table(mappings.Default()) {
+		out = append(out, m.Source)
+	}
+	return out
 }
 
 // shortTarget abbreviates the enterprise extension prefix for narrow screens.

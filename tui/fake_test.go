@@ -182,7 +182,7 @@ func (f *fakeBackend) FindApps(ctx context.Context, name string) ([]App, error) 
 	}
 	var out []App
 	for _, a := range f.apps {
-		if strings.HasPrefix(a.Name, name) {
+		if strings.HasPrefix(a.Name, name) || a.ID == name { // the real backend resolves ids too
 			out = append(out, a)
 		}
 	}

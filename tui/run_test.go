@@ -72,6 +72,52 @@ func TestRunAnswers(t *testing.T) {
 	}
 }
 
+// TestRunAnswersAdoptsOnlyItsOwnApp: answers reuse the app this data
+// directory connected, refuse another of the same name unless it is named
+// by id, and keep Entra's token on a re-run.
+func TestRunAnswersAdoptsOnlyItsOwnApp(t *testing.T) {
+	t.Run("foreign app of the same name", func(t *testing.T) {
+		f := newFake()
+		f.apps = []App{{ID: "sp-other", AppID: "app-other", Name: "Roster"}}
+		err := RunAnswers(context.Background(), goodAnswers(), f, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "did not connect it") || !strings.Contains(err.Error(), "sp-other") {
+			t.Fatalf("err = %v", err)
+		}
+		if f.count("CreateApp") != 0 || f.count("Configure") != 0 {
+			t.Error("a foreign app was taken over or duplicated")
+		}
+	})
+	t.Run("named by id", func(t *testing.T) {
+		f := newFake()
+		f.apps = []App{{ID: "sp-other", AppID: "app-other", Name: "Roster"}}
+		a := goodAnswers()
+		a.App = "sp-other"
+		if err := RunAnswers(context.Background(), a, f, &bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+		if f.configured.App.ID != "sp-other" || f.count("CreateApp") != 0 {
+			t.Errorf("configured %+v, CreateApp %d", f.configured.App, f.count("CreateApp"))
+		}
+	})
+	t.Run("re-run of a connected setup", func(t *testing.T) {
+		f := newFake()
+		f.apps = []App{{ID: "sp-mine", AppID: "app-mine", Name: "Roster", Connected: true}}
+		f.existing.AppConnected = true
+		var out bytes.Buffer
+		if err := RunAnswers(context.Background(), goodAnswers(), f, &out); err != nil {
+			t.Fatal(err)
+		}
+		if f.count("IssueToken") != 0 || f.configured.Token != "" || f.configured.App.ID != "sp-mine" {
+			t.Errorf("IssueToken %d, configured %+v", f.count("IssueToken"), f.configured)
+		}
+		for _, want := range []string{"Entra keeps the Secret Token", "✓ Settings, 9 mappings"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("output lacks %q:\n%s", want, out.String())
+			}
+		}
+	})
+}
+
 func TestRunAnswersErrors(t *testing.T) {
 	t.Run("ambiguous assignment", func(t *testing.T) {
 		a := goodAnswers()

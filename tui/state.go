@@ -117,8 +117,11 @@ func position(s State, cur string) (int, int) {
 }
 
 // selectedMappings returns the mappings named by sources, always including
-// the required ones; nil sources select the required ones only.
+// the required ones; nil sources select the default ones.
 func selectedMappings(sources []string) []Mapping {
+	if sources == nil {
+		sources = defaultMappings()
+	}
 	var out []Mapping
 	for _, m := range Mappings() {
 		if m.Required || slices.Contains(sources, m.Source) {

@@ -200,11 +200,24 @@ func (a *appStep) update(s *session, msg tea.Msg) tea.Cmd {
 			a.found = v
 			name := strings.TrimSpace(a.name.Value())
 			m := &menu{}
+			create := "Create a new app named “" + name + "”"
 			for _, app := range v {
-				m.items = append(m.items, choice{app.ID, "Use “" + app.Name + "”", "Application ID " + app.AppID})
+				desc := "Application ID " + app.AppID + " (not connected from here: provisioning moves to this agent)"
+				if app.Connected {
+					desc = "Application ID " + app.AppID + ", connected from this data directory"
+				}
+				if app.Name == name {
+					create = "Create another app named “" + name + "” (two apps of the same name)"
+				}
+				m.items = append(m.items, choice{app.ID, "Use “" + app.Name + "”", desc})
 			}
-			m.items = append(m.items, choice{"", "Create a new app named “" + name + "”", "A non-gallery enterprise application."})
+			m.items = append(m.items, choice{"", create, "A non-gallery enterprise application."})
 			m.cursor = len(m.items) - 1
+			for _, app := range v {
+				if app.Connected {
+					m.selectID(app.ID)
+				}
+			}
 			if s.st.App.ID != "" {
 				m.selectID(s.st.App.ID)
 			}

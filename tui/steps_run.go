@@ -101,9 +101,8 @@ func (c *connectStep) init(s *session) tea.Cmd {
 }
 
 func (c *connectStep) configure(s *session) tea.Cmd {
-	if s.token == "" {
-		return c.test(s) // connected in an earlier run: Entra has its token
-	}
+	// Without a token from this run Entra keeps the one it holds: the
+	// settings, mappings and assignments are written all the same.
 	c.phase = "configure"
 	o := ConnectOptions{App: s.st.App, TenantURL: s.st.TenantURL, Token: s.token, Mappings: selectedMappings(s.st.Mappings),
 		MatchOnEmployeeID: s.st.MatchOnEmployeeID, ProvisionGroups: s.st.ProvisionGroups, ScopeAllUsers: s.st.ScopeAllUsers,

@@ -88,7 +88,7 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("happy path took %d key presses, want 19 (update the report if the flow changed on purpose)", d.presses)
 	}
 	c := f.configured
-	if c.Token != "rst_secret1" || c.App.ID != "sp-new" || len(c.Mappings) != 5 || !c.ProvisionGroups || c.ScopeAllUsers ||
+	if c.Token != "rst_secret1" || c.App.ID != "sp-new" || len(c.Mappings) != 9 || !c.ProvisionGroups || c.ScopeAllUsers ||
 		c.NotificationEmail != "admin@contoso.com" || len(c.Assign) != 1 || c.Assign[0].ID != "u1" {
 		t.Errorf("Configure got %+v", c)
 	}
@@ -254,6 +254,31 @@ func TestResume(t *testing.T) {
 	}
 }
 
+// TestResumeConnectedWritesSettings: a re-run of a connected setup writes
+// the settings to the app without a new token before Test Connection, and
+// says so only after they were written.
+func TestResumeConnectedWritesSettings(t *testing.T) {
+	f := newFake()
+	f.state = State{Version: 1, Step: StepAgent, Path: PathGraph, TenantURL: "https://scim.contoso.com/scim/v2/default", TokenIssued: true,
+		Connected: true, ScopeAllUsers: true, Mappings: []string{"givenName"},
+		Reach: Reach{PublicURL: "https://scim.contoso.com", TLS: TLSACME}, App: App{ID: "sp1", Name: "Roster", Connected: true}}
+	f.existing = Existing{DataDir: "/var/lib/roster", Tenants: []string{"default"}, Tokens: 1, AppConnected: true}
+	d := newDriver(t, f)
+	d.press("enter")
+	d.wantStep(StepSignIn)
+	d.press("enter")
+	d.wantStep(StepAgent)
+	d.press("enter")
+	d.wantStep(StepConnect)
+	d.want("Entra reached the agent")
+	if f.count("Configure") != 1 || f.count("IssueToken") != 0 {
+		t.Fatalf("Configure %d, IssueToken %d; want the settings written once, no new token", f.count("Configure"), f.count("IssueToken"))
+	}
+	if c := f.configured; c.Token != "" || !c.ScopeAllUsers || len(c.Mappings) != 6 || c.App.ID != "sp1" {
+		t.Errorf("Configure got %+v", c)
+	}
+}
+
 // TestDomainsPending: continuing while a record is pending is allowed and the
 // status stays visible.
 func TestDomainsPending(t *testing.T) {
@@ -303,6 +328,23 @@ func TestCtrlC(t *testing.T) {
 	}
 }
 
+// TestAppPickConnected: the app this data directory connected before is
+// the default choice; another app of the same name is not.
+func TestAppPickConnected(t *testing.T) {
+	f := newFake()
+	f.apps = []App{{ID: "sp-other", AppID: "app-other", Name: "Roster"}, {ID: "sp-mine", AppID: "app-mine", Name: "Roster", Connected: true}}
+	d := newDriver(t, f)
+	walkToSignIn(t, d)
+	d.press("enter", "enter")
+	d.wantStep(StepApp)
+	d.want("connected from this data directory")
+	d.press("enter")
+	d.wantStep(StepMappings)
+	if d.m.s.st.App.ID != "sp-mine" || f.count("CreateApp") != 0 {
+		t.Errorf("app = %+v, CreateApp calls %d", d.m.s.st.App, f.count("CreateApp"))
+	}
+}
+
 // TestAppPickExisting: an existing app can be reused.
 func TestAppPickExisting(t *testing.T) {
 	f := newFake()
@@ -311,7 +353,7 @@ func TestAppPickExisting(t *testing.T) {
 	walkToSignIn(t, d)
 	d.press("enter", "enter")
 	d.wantStep(StepApp)
-	d.want("Use “Roster”", "Create a new app named “Roster”")
+	d.want("Use “Roster”", "not connected from here", "Create another app named “Roster” (two apps of the same name)")
 	d.press("up", "enter")
 	d.wantStep(StepMappings)
 	if d.m.s.st.App.ID != "sp-old" || f.count("CreateApp") != 0 {

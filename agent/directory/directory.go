@@ -56,9 +56,6 @@ func New(db *store.DB, log *slog.Logger, now func() time.Time) *Service {
 	return &Service{db: db, log: log, now: now, authCache: map[string]cachedToken{}, domCache: map[string]cachedDomains{}}
 }
 
-// DB returns the underlying store.
-func (s *Service) DB() *store.DB { return s.db }
-
 // DefaultTenant is the id of the tenant created on first start.
 const DefaultTenant = "default"
 

@@ -2,32 +2,10 @@ package directory
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/rosterhq/roster/store"
 )
-
-// settingPublicURL is the settings key of the base URL the agent last
-// started with.
-const settingPublicURL = "public_url"
-
-// PublicURL returns the base URL the agent last started with, so that
-// commands in other processes (`roster token issue`) print the right Tenant
-// URL; "" when no agent has started on this store.
-func (s *Service) PublicURL(ctx context.Context) (string, error) {
-	var v string
-	err := s.db.Read(ctx, func(tx *store.Tx) (err error) { v, err = tx.Setting(settingPublicURL); return })
-	if errors.Is(err, store.ErrNotFound) {
-		return "", nil
-	}
-	return v, err
-}
-
-// SetPublicURL records the base URL the agent serves under (see PublicURL).
-func (s *Service) SetPublicURL(ctx context.Context, url string) error {
-	return s.db.Write(ctx, func(tx *store.Tx) error { return tx.SetSetting(settingPublicURL, url) })
-}
 
 // Ping reports whether the store accepts a read transaction: the liveness
 // behind /healthz and systemd's watchdog.

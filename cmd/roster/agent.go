@@ -14,12 +14,7 @@ import (
 	"github.com/rosterhq/roster/agent/config"
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/assets"
-	"github.com/rosterhq/roster/store"
 )
-
-// settingPublicURL is the settings key of directory.PublicURL, for
-// setup.go's SetReach until it calls directory.SetPublicURL.
-const settingPublicURL = "public_url"
 
 // agentFlags are the flags of `roster agent` read other than by name (see
 // agentSettings).
@@ -216,12 +211,6 @@ func lastPublicURL(ctx context.Context, dir *directory.Service) string {
 		return "http://" + config.Default().Listen
 	}
 	return v
-}
-
-// storedPublicURL is lastPublicURL for the callers that hold the store
-// rather than the directory (setup.go, entra.go).
-func storedPublicURL(ctx context.Context, db *store.DB) string {
-	return lastPublicURL(ctx, directory.New(db, nil, nil))
 }
 
 func indent(s, prefix string) string {

@@ -17,59 +17,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rosterhq/roster/agent/directory"
-	"github.com/rosterhq/roster/agent/scimhttp"
+	"github.com/rosterhq/roster/agent/setup"
 	"github.com/rosterhq/roster/graph"
-	"github.com/rosterhq/roster/graph/mappings"
-	"github.com/rosterhq/roster/store"
 )
-
-// entraState is what `roster entra connect` remembers per Roster tenant, so
-// that status, logs, pause, resume and provision need no flags. It holds no
-// secret.
-type entraState struct {
-	App        graph.App   `json:"app"`
-	JobID      string      `json:"job_id"`
-	TenantURL  string      `json:"tenant_url"`
-	TokenID    string      `json:"token_id,omitempty"`
-	OnPremises bool        `json:"on_premises,omitempty"`
-	Auth       graph.Auth  `json:"auth"`
-	EntraID    string      `json:"entra_tenant_id,omitempty"`
-	ClientID   string      `json:"client_id,omitempty"`
-	Cloud      graph.Cloud `json:"cloud,omitempty"`
-	Connected  time.Time   `json:"connected"`
-}
-
-func entraSettingKey(tenant string) string { return "entra:" + tenant }
-
-func loadEntraState(ctx context.Context, db *store.DB, tenant string) (*entraState, error) {
-	var raw string
-	err := db.Read(ctx, func(tx *store.Tx) (err error) { raw, err = tx.Setting(entraSettingKey(tenant)); return })
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	if raw == "" {
-		return nil, fmt.Errorf("tenant %q is not connected to Entra yet: run 'roster entra connect' (or 'roster setup')", tenant)
-	}
-	var st entraState
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
-		return nil, fmt.Errorf("read the saved Entra connection of tenant %q: %w", tenant, err)
-	}
-	return &st, nil
-}
-
-// newEntraState is what a successful connect leaves to remember.
-func newEntraState(res graph.ConnectResult, o graph.ConnectOptions, tokenID string, cfg graph.Config) *entraState {
-	return &entraState{App: res.App, JobID: res.Job.ID, TenantURL: o.TenantURL, TokenID: tokenID, OnPremises: o.OnPremises,
-		Auth: cfg.Auth, EntraID: cfg.TenantID, ClientID: cfg.ClientID, Cloud: cfg.Cloud, Connected: time.Now().UTC()}
-}
-
-func saveEntraState(ctx context.Context, db *store.DB, tenant string, st *entraState) error {
-	b, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	return db.Write(ctx, func(tx *store.Tx) error { return tx.SetSetting(entraSettingKey(tenant), string(b)) })
-}
 
 // graphFlags are the sign-in flags every Graph command shares.
 type graphFlags struct {
@@ -92,7 +42,7 @@ func (g *graphFlags) register(cmd *cobra.Command) {
 
 // config builds the Graph configuration from flags, the environment and
 // what connect saved (st may be nil).
-func (g *graphFlags) config(st *entraState, stderr io.Writer) (graph.Config, error) {
+func (g *graphFlags) config(st *directory.EntraConnection, stderr io.Writer) (graph.Config, error) {
 	cfg := graph.Config{
 		Auth: graph.Auth(g.auth), TenantID: g.entraTenant, ClientID: g.clientID, CertificateFile: g.certFile,
 		Cloud: graph.Cloud(g.cloud), BaseURL: g.graphURL, LoginURL: g.loginURL,
@@ -106,7 +56,7 @@ func (g *graphFlags) config(st *entraState, stderr io.Writer) (graph.Config, err
 	}
 	if st != nil {
 		if cfg.Auth == "" && cfg.Token == "" {
-			cfg.Auth = st.Auth
+			cfg.Auth = graph.Auth(st.Auth)
 		}
 		if cfg.TenantID == "" {
 			cfg.TenantID = st.EntraID
@@ -115,7 +65,7 @@ func (g *graphFlags) config(st *entraState, stderr io.Writer) (graph.Config, err
 			cfg.ClientID = st.ClientID
 		}
 		if cfg.Cloud == "" {
-			cfg.Cloud = st.Cloud
+			cfg.Cloud = graph.Cloud(st.Cloud)
 		}
 	}
 	if cfg.Auth == "" {
@@ -149,13 +99,18 @@ func (g *graphFlags) config(st *entraState, stderr io.Writer) (graph.Config, err
 	return cfg, nil
 }
 
-func (g *graphFlags) client(st *entraState, stderr io.Writer) (*graph.Client, graph.Config, error) {
+func (g *graphFlags) client(st *directory.EntraConnection, stderr io.Writer) (*graph.Client, graph.Config, error) {
 	cfg, err := g.config(st, stderr)
 	if err != nil {
 		return nil, cfg, err
 	}
 	c, err := graph.New(cfg)
 	return c, cfg, err
+}
+
+// signIn is what the setup use cases remember of a Graph configuration.
+func signIn(cfg graph.Config) setup.SignIn {
+	return setup.SignIn{Auth: string(cfg.Auth), TenantID: cfg.TenantID, ClientID: cfg.ClientID, Cloud: string(cfg.Cloud)}
 }
 
 func newEntraCmd(rf *rootFlags) *cobra.Command {
@@ -176,7 +131,7 @@ Synchronization.ReadWrite.All, AppRoleAssignment.ReadWrite.All,
 User.Read.All, Group.Read.All and, for logs, AuditLog.Read.All.`,
 	}
 	cmd.AddCommand(newEntraConnectCmd(rf), newEntraStatusCmd(rf), newEntraLogsCmd(rf),
-		newEntraPauseResumeCmd(rf, false), newEntraPauseResumeCmd(rf, true))
+		newEntraPauseResumeCmd(rf, false), newEntraPauseResumeCmd(rf, true), newEntraDisconnectCmd(rf))
 	return cmd
 }
 
@@ -209,7 +164,7 @@ func newEntraConnectCmd(rf *rootFlags) *cobra.Command {
 		threshold                                           int
 		assign, omit                                        []string
 		onPrem, byEmployeeID, noGroups, skipTest, noStart   bool
-		asJSON                                              bool
+		newToken, allowPrivate, asJSON                      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "connect",
@@ -218,27 +173,37 @@ func newEntraConnectCmd(rf *rootFlags) *cobra.Command {
 configure its provisioning into a Roster tenant, as the Entra admin center's
 ~20 steps would:
 
-  1. find the app by name, or create it and wait until Entra is ready
-  2. create the SCIM provisioning job
-  3. Test Connection: Entra calls the Tenant URL with the token
-  4. save the Tenant URL, token, notification email, accidental-deletion
+  1. check that the agent answers at the Tenant URL (before anything is
+     created in Entra)
+  2. find the app this data directory connected before, or create it and
+     wait until Entra is ready
+  3. create the SCIM provisioning job
+  4. Test Connection: Entra calls the Tenant URL with the token
+  5. save the Tenant URL, token, notification email, accidental-deletion
      threshold and scope
-  5. set the attribute mappings: userPrincipalName→userName (matching),
+  6. set the attribute mappings: userPrincipalName→userName (matching),
      displayName, jobTitle→title, mail→emails[type eq "work"].value,
      department→enterprise department, plus givenName, surname, employeeId
      and manager unless --omit
-  6. assign the users and groups given with --assign
-  7. start provisioning
+  7. assign the users and groups given with --assign
+  8. start provisioning
 
-Running it again converges: it never creates a second app or job, leaves
-mappings that already match alone, and does not restart a running job.
-Without --token-file a new Secret Token named entra:<app> is issued for
-Entra; the one issued by the previous connect is then revoked.
+Running it again (or after 'roster setup') changes the same app in place:
+it never creates a second app or job, starts from the settings saved by the
+last run (flags change them), leaves mappings that already match alone, and
+does not restart a running job. Entra keeps its Secret Token unless the app
+or Tenant URL changes or --new-token is given; a new token replaces the one
+Entra held, which is then revoked.
+
+An existing app with the same name that this data directory did not connect
+is never adopted silently: name it with --app to adopt it, or choose another
+--app-name.
 
 Entra calls the Tenant URL from the internet: it must be public HTTPS with a
-publicly trusted certificate (see 'roster agent --help'). If the agent cannot
-be reachable, --on-premises uses Entra's "On-premises SCIM app" with
-Microsoft's provisioning agent, which you install and assign in the portal.`,
+publicly trusted certificate (see 'roster agent --help'); a loopback or
+private address is refused. If the agent cannot be reachable, --on-premises
+uses Entra's "On-premises SCIM app" with Microsoft's provisioning agent,
+which you install and assign in the portal.`,
 		Example: `  roster entra connect --assign alice@contoso.com --assign group:Sales --notify ops@contoso.com
   roster entra connect --app "Contoso SCIM" --match-on-employee-id --no-groups
   ROSTER_GRAPH_TOKEN=ey... roster entra connect --json
@@ -246,10 +211,10 @@ Microsoft's provisioning agent, which you install and assign in the portal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			changed := cmd.Flags().Changed
 			// Apply the file, then flags that were set explicitly.
-			o := graph.ConnectOptions{Mappings: mappings.Default(), DeleteThreshold: 500}
+			var cf connectFile
 			if file != "" {
-				var cf connectFile
 				b, err := os.ReadFile(file)
 				if err != nil {
 					return usageError{fmt.Errorf("--file: %w", err)}
@@ -260,7 +225,7 @@ Microsoft's provisioning agent, which you install and assign in the portal.`,
 					return usageError{fmt.Errorf("--file %s: %w", file, err)}
 				}
 				setStr := func(name string, dst *string, v string) {
-					if v != "" && !cmd.Flags().Changed(name) {
+					if v != "" && !changed(name) {
 						*dst = v
 					}
 				}
@@ -268,39 +233,18 @@ Microsoft's provisioning agent, which you install and assign in the portal.`,
 				setStr("app", &app, cf.App)
 				setStr("app-name", &appName, cf.AppName)
 				setStr("tenant-url", &tenantURL, cf.TenantURL)
-				setStr("notify", &email, cf.NotificationEmail)
-				setStr("scope", &scope, cf.Scope)
 				setStr("auth", &gf.auth, cf.Auth)
 				setStr("entra-tenant", &gf.entraTenant, cf.EntraTenant)
 				setStr("client-id", &gf.clientID, cf.ClientID)
 				setStr("cloud", &gf.cloud, cf.Cloud)
-				if cf.DeleteThreshold != nil && !cmd.Flags().Changed("delete-threshold") {
-					threshold = *cf.DeleteThreshold
-				}
-				if !cmd.Flags().Changed("assign") {
+				if !changed("assign") {
 					assign = cf.Assign
 				}
-				if !cmd.Flags().Changed("omit") {
-					omit = cf.Omit
-				}
 				onPrem = onPrem || cf.OnPremises
-				byEmployeeID = byEmployeeID || cf.MatchOnEmployeeID
-				noGroups = noGroups || (cf.Groups != nil && !*cf.Groups)
 				noStart = noStart || cf.NoStart
 			}
-			switch scope {
-			case "assigned":
-			case "all":
-				o.SyncAll = true
-			default:
+			if scope != "assigned" && scope != "all" {
 				return usageError{fmt.Errorf("--scope %q: use assigned (only assigned users and groups) or all", scope)}
-			}
-			o.App, o.AppName, o.OnPremises = app, appName, onPrem
-			o.NotificationEmail, o.DeleteThreshold = email, threshold
-			o.Assign, o.SkipTest, o.NoStart = assign, skipTest, noStart
-			o.Mappings = mappings.Options{MatchOnEmployeeID: byEmployeeID, ProvisionGroups: !noGroups, Omit: omit}
-			if o.AppName == "" {
-				o.AppName = graph.DefaultAppName
 			}
 
 			dir, closeFn, err := rf.open(ctx)
@@ -308,92 +252,102 @@ Microsoft's provisioning agent, which you install and assign in the portal.`,
 				return err
 			}
 			defer closeFn()
-			if _, err := dir.Tenant(ctx, tenant); errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no tenant %q: see 'roster tenant list', or start 'roster agent' once to create the default tenant", tenant)
-			} else if err != nil {
+			svc := setup.New(dir, setup.Options{})
+			prev, err := dir.EntraConnection(ctx, tenant)
+			if err != nil && !errors.Is(err, directory.ErrNotConnected) {
 				return err
 			}
-			if tenantURL == "" {
-				tenantURL = scimhttp.TenantURL(storedPublicURL(ctx, dir.DB()), tenant)
+			// Settings: those saved by the last run (or the defaults), then
+			// the file, then the flags given.
+			set := setup.DefaultSettings()
+			if prev != nil && prev.Settings != nil {
+				set = *prev.Settings
 			}
-			o.TenantURL = tenantURL
-
-			prev, _ := loadEntraState(ctx, dir.DB(), tenant)
+			if file != "" {
+				if cf.NotificationEmail != "" {
+					set.NotificationEmail = cf.NotificationEmail
+				}
+				if cf.DeleteThreshold != nil {
+					set.DeleteThreshold = *cf.DeleteThreshold
+				}
+				if cf.Scope != "" {
+					set.SyncAll = cf.Scope == "all"
+				}
+				if cf.Omit != nil {
+					set.Omit = cf.Omit
+				}
+				if cf.MatchOnEmployeeID {
+					set.MatchOnEmployeeID = true
+				}
+				if cf.Groups != nil {
+					set.ProvisionGroups = *cf.Groups
+				}
+			}
+			if changed("notify") {
+				set.NotificationEmail = email
+			}
+			if changed("delete-threshold") {
+				set.DeleteThreshold = threshold
+			}
+			if changed("scope") {
+				set.SyncAll = scope == "all"
+			}
+			if changed("omit") {
+				set.Omit = omit
+			}
+			if changed("match-on-employee-id") {
+				set.MatchOnEmployeeID = byEmployeeID
+			}
+			if changed("no-groups") {
+				set.ProvisionGroups = !noGroups
+			}
+			if err := setup.ValidateSettings(set); err != nil {
+				return usageError{err}
+			}
 			client, cfg, err := gf.client(prev, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			// Validate before a token is issued, so bad input leaves nothing behind.
-			o.Token = "placeholder"
-			if err := o.Validate(); err != nil {
-				return usageError{err}
-			}
-			issued, err := dir.IssueToken(ctx, tenant, "entra:"+o.AppName, false, nil)
-			if err != nil {
-				return err
-			}
-			o.Token = issued.Token.Reveal()
 			stderr := cmd.ErrOrStderr()
-			res, err := client.Connect(ctx, o, func(s string) { fmt.Fprintf(stderr, "• %s…\n", s) })
+			res, err := svc.Connect(ctx, client, setup.ConnectRequest{Tenant: tenant, App: app, AppName: appName, TenantURL: tenantURL,
+				Reach: setup.Reach{OnPremises: onPrem, AllowPrivateURL: allowPrivate}, Settings: set, Assign: assign,
+				NewToken: newToken, SkipTest: skipTest, NoStart: noStart, SignIn: signIn(cfg),
+				Progress: func(s string) { fmt.Fprintf(stderr, "• %s…\n", s) }})
 			if err != nil {
-				// The new token was never saved in Entra: revoke it.
-				if _, rerr := dir.RevokeToken(context.WithoutCancel(ctx), issued.Record.ID); rerr != nil {
-					fmt.Fprintf(stderr, "warning: could not revoke the unused token %s: %v\n", issued.Record.ID, rerr)
-				}
 				if len(res.Manual) > 0 {
 					printManual(stderr, res.Manual)
 				}
 				return err
 			}
-			if err := saveEntraState(ctx, dir.DB(), tenant, newEntraState(res, o, issued.Record.ID, cfg)); err != nil {
-				return err
-			}
-			revoked := revokeOldEntraTokens(ctx, dir, tenant, "entra:"+o.AppName, issued.Record.ID)
 			if asJSON {
-				return printJSON(cmd.OutOrStdout(), map[string]any{"tenant": tenant, "tenant_url": o.TenantURL, "result": res,
-					"token_id": issued.Record.ID, "revoked_tokens": revoked, "explain": res.Status.Explain()})
+				return printJSON(cmd.OutOrStdout(), map[string]any{"tenant": res.Tenant, "tenant_url": res.TenantURL, "result": res.ConnectResult,
+					"token_id": res.TokenID, "new_token": res.NewToken, "revoked_token": res.RevokedTokenID, "explain": res.Status.Explain()})
 			}
-			printConnect(cmd.OutOrStdout(), tenant, o, res, revoked)
+			printConnect(cmd.OutOrStdout(), set, res)
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&tenant, "tenant", "default", "Roster tenant to provision into")
 	f.StringVar(&app, "app", "", "adopt this existing enterprise app (service principal id, app id or name) instead of finding or creating --app-name")
-	f.StringVar(&appName, "app-name", graph.DefaultAppName, "display name of the enterprise app to find or create")
+	f.StringVar(&appName, "app-name", graph.DefaultAppName, "display name of the enterprise app to create (or the one this data directory connected before)")
 	f.StringVar(&tenantURL, "tenant-url", "", "Tenant URL Entra calls (default: the agent's public URL + /scim/<tenant>/v2)")
-	f.StringVar(&email, "notify", "", "email address for Entra's failure and quarantine notifications")
-	f.IntVar(&threshold, "delete-threshold", 500, "prevent accidental deletion: stop a cycle that would delete more users than this (0 = off)")
-	f.StringVar(&scope, "scope", "assigned", "which users Entra provisions: assigned (only users and groups assigned to the app) or all")
+	f.StringVar(&email, "notify", "", "email address for Entra's failure and quarantine notifications (default: the last run's)")
+	f.IntVar(&threshold, "delete-threshold", setup.DefaultDeleteThreshold, "prevent accidental deletion: stop a cycle that would delete more users than this (0 = off; default: the last run's)")
+	f.StringVar(&scope, "scope", "assigned", "which users Entra provisions: assigned (only users and groups assigned to the app) or all (default: the last run's)")
 	f.StringSliceVar(&assign, "assign", nil, "assign a user (UPN or object id) or group (group:NAME or group:ID) to the app; repeatable")
 	f.BoolVar(&byEmployeeID, "match-on-employee-id", false, "userName comes from employeeId and users are matched on it (instead of userPrincipalName)")
 	f.BoolVar(&noGroups, "no-groups", false, "do not provision groups (only users)")
 	f.StringSliceVar(&omit, "omit", nil, "optional attributes not to map: givenName, surname, employeeId, manager")
 	f.BoolVar(&onPrem, "on-premises", false, "use Entra's On-premises SCIM app and Microsoft's provisioning agent instead of a public Tenant URL")
+	f.BoolVar(&allowPrivate, "allow-private-url", false, "accept a loopback or private Tenant URL without --on-premises (labs and tests only: Entra's cloud service cannot call it)")
+	f.BoolVar(&newToken, "new-token", false, "give Entra a new Secret Token even if it holds a current one (the old one is revoked)")
 	f.BoolVar(&skipTest, "skip-test", false, "skip Test Connection (not recommended)")
 	f.BoolVar(&noStart, "no-start", false, "configure everything but leave provisioning stopped")
 	f.StringVar(&file, "file", "", "read these settings from a JSON file (flags override it); keys: tenant, app, app_name, tenant_url, notification_email, delete_threshold, scope, assign, match_on_employee_id, provision_groups, omit, on_premises, no_start, auth, entra_tenant, client_id, cloud")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	gf.register(cmd)
 	return cmd
-}
-
-// revokeOldEntraTokens revokes the tenant's other active tokens named name:
-// those issued for Entra by an earlier connect.
-func revokeOldEntraTokens(ctx context.Context, dir *directory.Service, tenant, name, keep string) []string {
-	toks, err := dir.Tokens(ctx, tenant)
-	if err != nil {
-		return nil
-	}
-	var revoked []string
-	for _, t := range toks {
-		if t.Name == name && t.ID != keep && t.Revoked == nil {
-			if _, err := dir.RevokeToken(ctx, t.ID); err == nil {
-				revoked = append(revoked, t.ID)
-			}
-		}
-	}
-	return revoked
 }
 
 func printManual(w io.Writer, steps []string) {
@@ -403,7 +357,7 @@ func printManual(w io.Writer, steps []string) {
 	}
 }
 
-func printConnect(w io.Writer, tenant string, o graph.ConnectOptions, r graph.ConnectResult, revoked []string) {
+func printConnect(w io.Writer, set directory.EntraSettings, r setup.ConnectResult) {
 	row := func(label, format string, a ...any) { fmt.Fprintf(w, "%-17s %s\n", label, fmt.Sprintf(format, a...)) }
 	verb := func(created bool) string {
 		if created {
@@ -414,15 +368,18 @@ func printConnect(w io.Writer, tenant string, o graph.ConnectOptions, r graph.Co
 	row("Enterprise app", "%s (%s): %s", r.App.DisplayName, r.App.ServicePrincipalID, verb(r.AppCreated))
 	row("Provisioning job", "%s: %s", r.Job.ID, verb(r.JobCreated))
 	if r.Tested {
-		row("Test Connection", "succeeded: Entra reached %s", o.TenantURL)
+		row("Test Connection", "succeeded: Entra reached %s", r.TenantURL)
 	}
-	tok := "token saved in Entra"
-	if len(revoked) > 0 {
+	tok := "Entra keeps its token"
+	if r.NewToken {
+		tok = "new token saved in Entra"
+	}
+	if r.RevokedTokenID != "" {
 		tok += "; the previous Entra token was revoked"
 	}
-	row("Tenant URL", "%s (tenant %s); %s", o.TenantURL, tenant, tok)
+	row("Tenant URL", "%s (tenant %s); %s", r.TenantURL, r.Tenant, tok)
 	scope := "assigned users and groups only"
-	if o.SyncAll {
+	if set.SyncAll {
 		scope = "all users and groups"
 	}
 	row("Scope", "%s", scope)
@@ -462,8 +419,8 @@ func newEntraStatusCmd(rf *rootFlags) *cobra.Command {
 		Short: "Show the provisioning job's state, last cycle, counts and any quarantine, in words",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withEntra(cmd, rf, &gf, tenant, func(ctx context.Context, c *graph.Client, st *entraState) error {
-				s, err := c.Status(ctx, st.App, st.JobID)
+			return withEntra(cmd, rf, &gf, tenant, func(ctx context.Context, svc *setup.Service, c *graph.Client) error {
+				st, s, err := svc.Status(ctx, c, tenant)
 				if err != nil {
 					return err
 				}
@@ -497,15 +454,17 @@ func newEntraStatusCmd(rf *rootFlags) *cobra.Command {
 	return cmd
 }
 
-// withEntra loads the saved connection of a tenant, signs in and runs fn.
-func withEntra(cmd *cobra.Command, rf *rootFlags, gf *graphFlags, tenant string, fn func(context.Context, *graph.Client, *entraState) error) error {
+// withEntra opens the store, signs in to Graph the way the tenant's saved
+// connection did (flags override it) and runs fn with the setup use cases.
+func withEntra(cmd *cobra.Command, rf *rootFlags, gf *graphFlags, tenant string, fn func(context.Context, *setup.Service, *graph.Client) error) error {
 	ctx := cmd.Context()
 	dir, closeFn, err := rf.open(ctx)
 	if err != nil {
 		return err
 	}
-	st, err := loadEntraState(ctx, dir.DB(), tenant)
-	closeFn()
+	defer closeFn()
+	svc := setup.New(dir, setup.Options{})
+	st, err := svc.Connection(ctx, tenant)
 	if err != nil {
 		return err
 	}
@@ -513,7 +472,7 @@ func withEntra(cmd *cobra.Command, rf *rootFlags, gf *graphFlags, tenant string,
 	if err != nil {
 		return err
 	}
-	return fn(ctx, c, st)
+	return fn(ctx, svc, c)
 }
 
 func newEntraLogsCmd(rf *rootFlags) *cobra.Command {
@@ -541,9 +500,8 @@ Entra's logs can lag a few minutes behind.`,
 				}
 				q.Since = time.Now().Add(-d)
 			}
-			return withEntra(cmd, rf, &gf, tenant, func(ctx context.Context, c *graph.Client, st *entraState) error {
-				q.JobID = st.JobID
-				logs, err := c.Logs(ctx, q)
+			return withEntra(cmd, rf, &gf, tenant, func(ctx context.Context, svc *setup.Service, c *graph.Client) error {
+				logs, err := svc.Logs(ctx, c, tenant, q)
 				if err != nil {
 					return err
 				}
@@ -599,22 +557,21 @@ func newEntraPauseResumeCmd(rf *rootFlags, resume bool) *cobra.Command {
 			if !resume && (allowDeletes || full) {
 				return usageError{errors.New("--allow-deletes and --full apply to resume")}
 			}
-			return withEntra(cmd, rf, &gf, tenant, func(ctx context.Context, c *graph.Client, st *entraState) error {
-				var err error
+			return withEntra(cmd, rf, &gf, tenant, func(ctx context.Context, svc *setup.Service, c *graph.Client) error {
+				var (
+					s   graph.Status
+					err error
+				)
 				switch {
 				case !resume:
-					err = c.Pause(ctx, st.App, st.JobID)
+					s, err = svc.Pause(ctx, c, tenant)
 				case allowDeletes:
-					err = c.Restart(ctx, st.App, st.JobID, graph.RestartForceDelete)
+					s, err = svc.Resume(ctx, c, tenant, graph.RestartForceDelete)
 				case full:
-					err = c.Restart(ctx, st.App, st.JobID, graph.RestartFull)
+					s, err = svc.Resume(ctx, c, tenant, graph.RestartFull)
 				default:
-					err = c.Start(ctx, st.App, st.JobID)
+					s, err = svc.Resume(ctx, c, tenant, "")
 				}
-				if err != nil {
-					return err
-				}
-				s, err := c.Status(ctx, st.App, st.JobID)
 				if err != nil {
 					return err
 				}
@@ -663,32 +620,19 @@ Roster waits and retries when throttled.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withEntra(cmd, rf, &gf, tenant, func(ctx context.Context, c *graph.Client, st *entraState) error {
-				var u graph.Principal
-				var err error
-				if g, ok := strings.CutPrefix(args[0], "group:"); ok {
-					u, err = c.Group(ctx, g)
-				} else {
-					u, err = c.User(ctx, args[0])
-				}
-				if err != nil {
-					return err
-				}
-				res, err := c.ProvisionOnDemand(ctx, st.App, st.JobID, u)
-				if err != nil {
-					return err
+			return withEntra(cmd, rf, &gf, tenant, func(ctx context.Context, svc *setup.Service, c *graph.Client) error {
+				u, res, err := svc.ProvisionOnDemand(ctx, c, tenant, args[0])
+				if u.ID == "" {
+					return err // the user or group was not found
 				}
 				if asJSON {
-					if err := printJSON(cmd.OutOrStdout(), map[string]any{"user": u, "result": res}); err != nil {
-						return err
+					if jerr := printJSON(cmd.OutOrStdout(), map[string]any{"user": u, "result": res}); jerr != nil {
+						return jerr
 					}
-				} else {
+				} else if res.Result != "" {
 					printOnDemand(cmd.OutOrStdout(), u, res)
 				}
-				if res.Result == "Failure" {
-					return errors.New("provisioning " + u.Label() + " failed: " + res.ErrorMessage)
-				}
-				return nil
+				return err
 			})
 		},
 	}
@@ -721,4 +665,71 @@ func printOnDemand(w io.Writer, u graph.Principal, r graph.OnDemandResult) {
 	if r.ErrorMessage != "" {
 		fmt.Fprintf(w, "        %s (%s)\n", r.ErrorMessage, r.ErrorCode)
 	}
+}
+
+func newEntraDisconnectCmd(rf *rootFlags) *cobra.Command {
+	var (
+		gf                     graphFlags
+		tenant                 string
+		yes, deleteApp, asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "disconnect",
+		Short: "Stop Entra provisioning into this agent, forget the connection and revoke Entra's token",
+		Long: `End a tenant's connection to Entra: pause the provisioning job, forget the
+saved connection (app, job, sign-in method) and revoke the Secret Token that
+Entra held, so Entra can no longer call the agent. Users and groups already
+provisioned stay in Roster.
+
+The enterprise app stays in Entra (paused) unless --delete-app is given,
+which deletes it with its provisioning job and assignments. 'roster entra
+connect' (or 'roster setup') connects again.`,
+		Example: `  roster entra disconnect
+  roster entra disconnect --tenant tokyo --delete-app --yes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withEntra(cmd, rf, &gf, tenant, func(ctx context.Context, svc *setup.Service, c *graph.Client) error {
+				conn, err := svc.Connection(ctx, tenant)
+				if err != nil {
+					return err
+				}
+				what := "pause provisioning of"
+				if deleteApp {
+					what = "DELETE"
+				}
+				q := fmt.Sprintf("This will %s the enterprise app %q (%s), forget the connection of tenant %q and revoke Entra's Secret Token. Continue?",
+					what, conn.App.DisplayName, conn.App.ServicePrincipalID, tenant)
+				if err := confirm(cmd, yes, q); err != nil {
+					return err
+				}
+				res, err := svc.Disconnect(ctx, c, tenant, deleteApp)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), res)
+				}
+				w := cmd.OutOrStdout()
+				switch {
+				case res.AppDeleted:
+					fmt.Fprintf(w, "Deleted the enterprise app %s (%s).\n", res.App.DisplayName, res.App.ServicePrincipalID)
+				case res.Paused:
+					fmt.Fprintf(w, "Paused provisioning of %s (%s); the app stays in Entra.\n", res.App.DisplayName, res.App.ServicePrincipalID)
+				default:
+					fmt.Fprintf(w, "The app %s (%s) was already gone from Entra.\n", res.App.DisplayName, res.App.ServicePrincipalID)
+				}
+				if res.RevokedTokenID != "" {
+					fmt.Fprintf(w, "Revoked Entra's Secret Token %s.\n", res.RevokedTokenID)
+				}
+				fmt.Fprintf(w, "Tenant %s is no longer connected to Entra.\n", tenant)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "default", "Roster tenant to disconnect from Entra")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&deleteApp, "delete-app", false, "also delete the enterprise app from Entra (with its provisioning job and assignments)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	gf.register(cmd)
+	return cmd
 }

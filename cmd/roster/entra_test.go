@@ -48,7 +48,7 @@ func TestEntraConnectProvisionEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	agent := startAgentProc(t, dir, true)
 
-	out, errOut, err := runCLI(t, dir, "entra", "connect", "--assign", "alice@contoso.com", "--assign", "group:Sales",
+	out, errOut, err := runCLI(t, dir, "entra", "connect", "--allow-private-url", "--assign", "alice@contoso.com", "--assign", "group:Sales",
 		"--notify", "ops@contoso.com", "--json")
 	if err != nil {
 		t.Fatalf("connect: %v\nstderr: %s", err, errOut)
@@ -128,14 +128,14 @@ func TestEntraConnectProvisionEndToEnd(t *testing.T) {
 	}
 
 	// Idempotency: a second connect finds the same app and job, leaves the
-	// mappings alone, and rotates the Entra token (the old one is revoked).
+	// mappings alone, and Entra keeps its token.
 	schema := fake.Schema(res.Result.Job.ID)
-	out, errOut, err = runCLI(t, dir, "entra", "connect", "--assign", "alice@contoso.com", "--assign", "group:Sales", "--notify", "ops@contoso.com")
+	out, errOut, err = runCLI(t, dir, "entra", "connect", "--allow-private-url", "--assign", "alice@contoso.com", "--assign", "group:Sales", "--notify", "ops@contoso.com")
 	if err != nil {
 		t.Fatalf("second connect: %v\n%s", err, errOut)
 	}
 	for _, want := range []string{"): found", "Provisioning job  " + res.Result.Job.ID + ": found", "Mappings          already as wanted",
-		"Already assigned  Alice Smith <alice@contoso.com>", "previous Entra token was revoked"} {
+		"Already assigned  Alice Smith <alice@contoso.com>", "Entra keeps its token"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("second connect output lacks %q:\n%s", want, out)
 		}
@@ -155,8 +155,16 @@ func TestEntraConnectProvisionEndToEnd(t *testing.T) {
 	if apps != 1 || jobs != 1 {
 		t.Errorf("apps created %d, jobs created %d; want 1 and 1", apps, jobs)
 	}
-	if n := activeTokens(t, dir, "entra:Roster"); n != 1 {
+	if n := activeTokens(t, dir, "entra"); n != 1 {
 		t.Errorf("%d active entra tokens after two connects, want 1", n)
+	}
+	// --new-token rotates it: the one Entra held is revoked.
+	out, errOut, err = runCLI(t, dir, "entra", "connect", "--allow-private-url", "--new-token")
+	if err != nil || !strings.Contains(out, "new token saved in Entra; the previous Entra token was revoked") {
+		t.Fatalf("connect --new-token: %v\n%s%s", err, out, errOut)
+	}
+	if n := activeTokens(t, dir, "entra"); n != 1 {
+		t.Errorf("%d active entra tokens after --new-token, want 1", n)
 	}
 	// The token Entra now holds works; the old one no longer does.
 	out, _, err = runCLI(t, dir, "provision", "alice@contoso.com")
@@ -174,37 +182,44 @@ func TestEntraErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not connected to Entra yet") {
 		t.Errorf("provision before connect: %v", err)
 	}
-	_, _, err = runCLI(t, dir, "entra", "connect", "--scope", "everyone")
+	_, _, err = runCLI(t, dir, "entra", "connect", "--allow-private-url", "--scope", "everyone")
 	if err == nil || !strings.Contains(err.Error(), "--scope") {
 		t.Errorf("bad scope: %v", err)
 	}
-	_, _, err = runCLI(t, dir, "entra", "connect", "--assign", "nobody@contoso.com")
+	_, _, err = runCLI(t, dir, "entra", "connect", "--allow-private-url", "--assign", "nobody@contoso.com")
 	if err == nil || !strings.Contains(err.Error(), "find user nobody@contoso.com") {
 		t.Errorf("unknown user: %v", err)
 	}
 	// A failed connect leaves no token behind.
-	if n := activeTokens(t, dir, "entra:Roster"); n != 0 {
+	if n := activeTokens(t, dir, "entra"); n != 0 {
 		t.Errorf("%d entra tokens left active after failed connects", n)
 	}
 	fake.Forbid("POST", "/instantiate")
-	_, _, err = runCLI(t, dir, "entra", "connect")
+	_, _, err = runCLI(t, dir, "entra", "connect", "--allow-private-url")
 	if err == nil || !strings.Contains(err.Error(), "Application.ReadWrite.All") {
 		t.Errorf("missing permission: %v", err)
 	}
-	_, _, err = runCLI(t, dir, "entra", "connect", "--tenant-url", "http://127.0.0.1:1/scim/default/v2", "--app-name", "x", "--skip-test=false")
+	_, _, err = runCLI(t, dir, "entra", "connect", "--allow-private-url", "--tenant-url", "http://127.0.0.1:1/scim/default/v2", "--app-name", "x", "--skip-test=false")
 	if err == nil {
 		t.Error("connect with an unreachable Tenant URL succeeded")
 	}
-	if n := activeTokens(t, dir, "entra:x"); n != 0 {
+	if n := activeTokens(t, dir, "entra"); n != 0 {
 		t.Errorf("%d entra tokens left active after a failed Test Connection", n)
 	}
-	_, _, err = runCLI(t, dir, "entra", "connect", "--auth", "telepathy")
+	_, _, err = runCLI(t, dir, "entra", "connect", "--allow-private-url", "--auth", "telepathy")
 	if err == nil || !strings.Contains(err.Error(), `"telepathy"`) || !strings.Contains(err.Error(), "device-code") {
 		t.Errorf("bad auth: %v", err)
 	}
 }
 
+// activeTokens counts the active tokens named name.
 func activeTokens(t *testing.T, dir, name string) int {
+	t.Helper()
+	return countTokens(t, dir, func(n string) bool { return n == name })
+}
+
+// countTokens counts the active tokens whose name is wanted.
+func countTokens(t *testing.T, dir string, wanted func(name string) bool) int {
 	t.Helper()
 	out, _, err := runCLI(t, dir, "token", "list", "--json")
 	if err != nil {
@@ -216,7 +231,7 @@ func activeTokens(t *testing.T, dir, name string) int {
 	}
 	n := 0
 	for _, tk := range toks {
-		if tk.Name == name && tk.Status == "active" {
+		if wanted(tk.Name) && tk.Status == "active" {
 			n++
 		}
 	}
@@ -229,7 +244,7 @@ func TestEntraConnectFromFile(t *testing.T) {
 	startAgentProc(t, dir, true)
 	file := filepath.Join(t.TempDir(), "entra.json")
 	os.WriteFile(file, []byte(`{"app_name":"Contoso SCIM","match_on_employee_id":true,"provision_groups":false,"assign":["bob@contoso.com"],"scope":"assigned"}`), 0o600) //nolint:errcheck
-	out, errOut, err := runCLI(t, dir, "entra", "connect", "--file", file, "--json")
+	out, errOut, err := runCLI(t, dir, "entra", "connect", "--allow-private-url", "--file", file, "--json")
 	if err != nil {
 		t.Fatalf("connect --file: %v\n%s", err, errOut)
 	}
@@ -250,7 +265,7 @@ func TestEntraConnectFromFile(t *testing.T) {
 		t.Error("employeeId mapping not saved")
 	}
 	os.WriteFile(file, []byte(`{"app_nmae":"typo"}`), 0o600) //nolint:errcheck
-	if _, _, err := runCLI(t, dir, "entra", "connect", "--file", file); err == nil || !strings.Contains(err.Error(), "app_nmae") {
+	if _, _, err := runCLI(t, dir, "entra", "connect", "--allow-private-url", "--file", file); err == nil || !strings.Contains(err.Error(), "app_nmae") {
 		t.Errorf("unknown key in file: %v", err)
 	}
 }
@@ -272,7 +287,7 @@ func TestEntraConnectDeviceCode(t *testing.T) {
 	t.Setenv("ROSTER_LOGIN_URL", login.URL)
 	dir := t.TempDir()
 	startAgentProc(t, dir, true)
-	out, errOut, err := runCLI(t, dir, "entra", "connect", "--entra-tenant", "contoso.onmicrosoft.com")
+	out, errOut, err := runCLI(t, dir, "entra", "connect", "--allow-private-url", "--entra-tenant", "contoso.onmicrosoft.com")
 	if err != nil {
 		t.Fatalf("connect with device code: %v\n%s", err, errOut)
 	}

@@ -65,10 +65,18 @@ func TestImportRules(t *testing.T) {
 			func(d string) bool {
 				return d == "net/http" || in(d, module+"/agent/directory") || in(d, module+"/agent/scimhttp")
 			}},
-		{"graph's helpers (mappings, graphtest) stay free of the slow SDK", false,
-			func(p string) bool { return in(p, module+"/graph/mappings") || in(p, module+"/graph/graphtest") },
+		{"graph's helpers (mappings, graphapi, graphtest) stay free of the slow SDK", false,
+			func(p string) bool {
+				return in(p, module+"/graph/mappings") || in(p, module+"/graph/graphapi") || in(p, module+"/graph/graphtest")
+			},
 			func(d string) bool {
 				return in(d, "github.com/microsoftgraph") || in(d, "github.com/microsoft/kiota-abstractions-go") || in(d, "github.com/Azure")
+			}},
+		{"the setup use cases reach Graph only through graphapi, and know no TUI", false,
+			func(p string) bool { return in(p, module+"/agent/setup") },
+			func(d string) bool {
+				return d == module+"/graph" || in(d, module+"/tui") || in(d, "github.com/microsoftgraph") ||
+					in(d, "github.com/microsoft/kiota-abstractions-go") || in(d, "github.com/Azure") || in(d, "github.com/charmbracelet")
 			}},
 		{"only graph imports msgraph and kiota", false,
 			func(p string) bool { return in(p, module) && !in(p, module+"/graph") && !in(p, module+"/cmd") },

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,14 +23,13 @@ import (
 	"github.com/rosterhq/roster/agent/config"
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/scimhttp"
+	"github.com/rosterhq/roster/agent/setup"
 	"github.com/rosterhq/roster/graph"
 	"github.com/rosterhq/roster/graph/mappings"
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/tui"
 )
 
-// settingSetup holds the wizard's saved progress (tui.State: no secret).
-const settingSetup = "setup"
 
 func newSetupCmd(rf *rootFlags) *cobra.Command {
 	var (
@@ -40,6 +38,7 @@ func newSetupCmd(rf *rootFlags) *cobra.Command {
 		answers, logFile   string
 		tenant             string
 		plain, noAltScreen bool
+		allowPrivate       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "setup",
@@ -69,7 +68,10 @@ line by line. --answers FILE runs the whole flow unattended from JSON:
     "sign_in": "device-code",          // device-code, azure-cli, client-secret, manual
     "tenant_id": "contoso.onmicrosoft.com",
     "client_id": "", "client_secret_env": "ROSTER_GRAPH_CLIENT_SECRET",
-    "app": "Roster",                   // reused when one has exactly this name
+    "app": "Roster",                   // or the service principal id of an app to adopt;
+                                       // an app of this name is reused only if this
+                                       // data dir connected it
+    "new_token": false,                // default: a token only when not connected yet
     "mappings": ["givenName", "surname", "employeeId", "manager"],
     "match_on_employee_id": false, "provision_groups": true,
     "scope": "assigned",               // or all
@@ -81,7 +83,12 @@ line by line. --answers FILE runs the whole flow unattended from JSON:
   }
 
 (Without the comments: the file is plain JSON; unknown keys are errors.) A
-token in ROSTER_GRAPH_TOKEN is used instead of any sign-in method.`,
+token in ROSTER_GRAPH_TOKEN is used instead of any sign-in method.
+
+Running setup again changes the same Entra app in place (mappings, scope,
+notification email and assignments); Entra keeps its Secret Token unless a
+new one is issued. A loopback or private public URL is refused outside the
+on-premises route; --allow-private-url accepts one for labs and tests.`,
 		Example: `  roster setup
   roster setup --answers setup.json
   ROSTER_GRAPH_TOKEN=ey... roster setup --plain < answers.txt`,
@@ -108,6 +115,7 @@ token in ROSTER_GRAPH_TOKEN is used instead of any sign-in method.`,
 				return err
 			}
 			defer b.Close()
+			b.allowPrivate = allowPrivate
 			opts := tui.Options{Tenant: tenant, Logger: log, AltScreen: !noAltScreen}
 			out := cmd.OutOrStdout()
 			switch {
@@ -144,34 +152,33 @@ token in ROSTER_GRAPH_TOKEN is used instead of any sign-in method.`,
 	f.BoolVar(&noAltScreen, "no-alt-screen", false, "draw in the normal screen buffer (keeps the wizard in the scrollback)")
 	f.StringVar(&logFile, "log-file", "", "where the wizard and an agent it starts log (default <data-dir>/setup.log)")
 	f.StringVar(&tenant, "tenant", "", "Roster tenant to set up (default \"default\")")
+	f.BoolVar(&allowPrivate, "allow-private-url", false, "accept a loopback or private public URL outside the on-premises route (labs and tests only: Entra's cloud service cannot call it)")
 	gf.register(cmd)
 	dns.register(cmd)
 	return cmd
 }
 
-// setupBackend implements tui.Backend over the store, the DNS checker, the
-// Graph client and an agent started in this process or as a service.
+// setupBackend implements tui.Backend over the setup use cases (agent/setup),
+// the Graph client and an agent started in this process or as a service:
+// it only converts between the wizard's types and theirs.
 type setupBackend struct {
 	rf  *rootFlags
 	gf  *graphFlags
-	dns *dnsFlags
 	db  *store.DB
 	dir *directory.Service
+	svc *setup.Service
 	log *slog.Logger
 	// logOut receives an in-process agent's output (never the screen).
 	logOut io.Writer
+	// allowPrivate accepts a loopback or private public URL (--allow-private-url).
+	allowPrivate bool
 
-	mu        sync.Mutex
-	client    *graph.Client
-	gcfg      graph.Config
-	app       graph.App
-	jobID     string
-	tenant    string
-	tenantURL string
-	token     string
-	tokenID   string
-	issuedAt  time.Time
-	onPrem    bool
+	mu     sync.Mutex
+	client *graph.Client
+	gcfg   graph.Config
+	tenant string
+	issued *setup.Issued // the token issued in this run, if any
+	onPrem bool
 
 	agentCancel context.CancelFunc
 	agentDone   chan error
@@ -187,7 +194,9 @@ func newSetupBackend(ctx context.Context, rf *rootFlags, gf *graphFlags, dns *dn
 	if err != nil {
 		return nil, err
 	}
-	return &setupBackend{rf: rf, gf: gf, dns: dns, db: db, dir: directory.New(db, log, nil), log: log, logOut: logOut, tenant: "default"}, nil
+	dir := directory.New(db, log, nil)
+	svc := setup.New(dir, setup.Options{Logger: log, Checker: dns.checker()})
+	return &setupBackend{rf: rf, gf: gf, db: db, dir: dir, svc: svc, log: log, logOut: logOut, tenant: directory.DefaultTenant}, nil
 }
 
 // Close stops an in-process agent and closes the store.
@@ -196,7 +205,7 @@ func (b *setupBackend) Close() {
 	b.db.Close()
 }
 
-// hint turns a Graph error's advice into the wizard's.
+// hint turns an error's advice into the wizard's.
 func hint(err error) error {
 	if err == nil {
 		return nil
@@ -205,20 +214,19 @@ func hint(err error) error {
 	if errors.As(err, &ge) && ge.Hint != "" {
 		return &tui.HintError{Err: err, Hint: ge.Hint}
 	}
+	var ae *setup.AppExistsError
+	if errors.As(err, &ae) {
+		return &tui.HintError{Err: err, Hint: "go back and choose the app to use, or another name"}
+	}
+	if errors.Is(err, setup.ErrPrivateURL) {
+		return &tui.HintError{Err: err, Hint: "go back and give a public HTTPS URL, or choose the on-premises route"}
+	}
 	return err
 }
 
 func (b *setupBackend) LoadState(ctx context.Context) (tui.State, error) {
 	var st tui.State
-	var raw string
-	err := b.db.Read(ctx, func(tx *store.Tx) (err error) { raw, err = tx.Setting(settingSetup); return })
-	if errors.Is(err, store.ErrNotFound) || raw == "" {
-		return st, nil
-	}
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+	if _, err := b.dir.SetupState(ctx, &st); err != nil {
 		b.log.Warn("saved setup progress unreadable; starting over", "err", err)
 		return tui.State{}, nil
 	}
@@ -226,16 +234,12 @@ func (b *setupBackend) LoadState(ctx context.Context) (tui.State, error) {
 }
 
 func (b *setupBackend) SaveState(ctx context.Context, s tui.State) error {
-	raw, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
 	if s.Tenant != "" {
 		b.mu.Lock()
 		b.tenant = s.Tenant
 		b.mu.Unlock()
 	}
-	return b.db.Write(ctx, func(tx *store.Tx) error { return tx.SetSetting(settingSetup, string(raw)) })
+	return b.dir.SaveSetupState(ctx, s)
 }
 
 func (b *setupBackend) Existing(ctx context.Context) (tui.Existing, error) {
@@ -247,24 +251,34 @@ func (b *setupBackend) Existing(ctx context.Context) (tui.Existing, error) {
 	for _, t := range tenants {
 		e.Tenants = append(e.Tenants, t.ID)
 		e.Tokens += t.ActiveTokens
-		doms, err := b.dir.Domains(ctx, t.ID)
+		doms, err := b.svc.Domains(ctx, t.ID)
 		if err != nil {
 			return e, err
 		}
 		for _, d := range doms {
 			e.Domains = append(e.Domains, tuiDomain(d))
 		}
-		if st, err := loadEntraState(ctx, b.db, t.ID); err == nil && st != nil {
-			e.AppConnected, e.AppName = true, st.App.DisplayName
+		if c, err := b.svc.Connection(ctx, t.ID); err == nil {
+			e.AppConnected, e.AppName = true, c.App.DisplayName
 		}
 	}
-	// An agent (or service) already answering at the stored public URL.
+	// An agent (or service) already answering at the recorded public URL.
+	pub, err := b.svc.PublicURL(ctx)
+	if err != nil {
+		return e, err
+	}
 	hc := &http.Client{Timeout: 700 * time.Millisecond}
-	if resp, err := hc.Get(storedPublicURL(ctx, b.db) + "/healthz"); err == nil {
+	if resp, err := hc.Get(pub + "/healthz"); err == nil {
 		resp.Body.Close()
 		e.AgentRunning = resp.StatusCode == http.StatusOK
 	}
 	return e, nil
+}
+
+func (b *setupBackend) reach() setup.Reach {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return setup.Reach{OnPremises: b.onPrem, AllowPrivateURL: b.allowPrivate}
 }
 
 func (b *setupBackend) SetReach(ctx context.Context, r tui.Reach) error {
@@ -274,30 +288,18 @@ func (b *setupBackend) SetReach(ctx context.Context, r tui.Reach) error {
 	b.mu.Lock()
 	b.onPrem = r.TLS == tui.TLSOnPrem
 	b.mu.Unlock()
-	pub := strings.TrimRight(r.PublicURL, "/")
-	return b.db.Write(ctx, func(tx *store.Tx) error { return tx.SetSetting(settingPublicURL, pub) })
+	return hint(b.svc.SetPublicURL(ctx, r.PublicURL, b.reach()))
 }
 
 func (b *setupBackend) IssueToken(ctx context.Context, tenant string) (tui.Issued, error) {
-	if tenant == "" {
-		tenant = "default"
-	}
-	if _, err := b.dir.Tenant(ctx, tenant); errors.Is(err, store.ErrNotFound) {
-		if _, err := b.dir.AddTenant(ctx, tenant, "", store.TenantSettings{}); err != nil {
-			return tui.Issued{}, err
-		}
-	} else if err != nil {
-		return tui.Issued{}, err
-	}
-	issued, err := b.dir.IssueToken(ctx, tenant, "entra:setup", false, nil)
+	is, err := b.svc.IssueToken(ctx, tenant)
 	if err != nil {
 		return tui.Issued{}, err
 	}
-	url := scimhttp.TenantURL(storedPublicURL(ctx, b.db), tenant)
 	b.mu.Lock()
-	b.tenant, b.tenantURL, b.token, b.tokenID, b.issuedAt = tenant, url, issued.Token.Reveal(), issued.Record.ID, time.Now()
+	b.tenant, b.issued = is.Tenant, is
 	b.mu.Unlock()
-	return tui.Issued{TenantURL: url, Token: tui.Secret(issued.Token.Reveal())}, nil
+	return tui.Issued{TenantURL: is.TenantURL, Token: tui.Secret(is.Token.Reveal())}, nil
 }
 
 func tuiDomain(d *store.Domain) tui.Domain {
@@ -305,7 +307,7 @@ func tuiDomain(d *store.Domain) tui.Domain {
 }
 
 func (b *setupBackend) Domains(ctx context.Context, tenant string) ([]tui.Domain, error) {
-	ds, err := b.dir.Domains(ctx, tenant)
+	ds, err := b.svc.Domains(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +319,7 @@ func (b *setupBackend) Domains(ctx context.Context, tenant string) ([]tui.Domain
 }
 
 func (b *setupBackend) AddDomain(ctx context.Context, tenant, domain string) (tui.Domain, error) {
-	d, err := b.dir.AddDomain(ctx, tenant, domain)
+	d, err := b.svc.AddDomain(ctx, tenant, domain)
 	if err != nil {
 		return tui.Domain{}, err
 	}
@@ -325,7 +327,7 @@ func (b *setupBackend) AddDomain(ctx context.Context, tenant, domain string) (tu
 }
 
 func (b *setupBackend) CheckDomain(ctx context.Context, tenant, domain string) (tui.Domain, error) {
-	d, _, err := b.dir.VerifyDomain(ctx, tenant, domain, b.dns.checker())
+	d, err := b.svc.CheckDomain(ctx, tenant, domain)
 	if err != nil {
 		return tui.Domain{}, err
 	}
@@ -381,37 +383,34 @@ func (b *setupBackend) SignIn(ctx context.Context, o tui.SignInOptions, prompt f
 	return tui.Account{Name: acct.Name, TenantID: acct.TenantID}, nil
 }
 
-func (b *setupBackend) graphClient() (*graph.Client, error) {
+// graphClient returns the signed-in client and the tenant being set up.
+func (b *setupBackend) graphClient() (*graph.Client, string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.client == nil {
-		return nil, errors.New("not signed in to Microsoft Graph")
+		return nil, b.tenant, errors.New("not signed in to Microsoft Graph")
 	}
-	return b.client, nil
-}
-
-func tuiApp(a graph.App) tui.App {
-	return tui.App{ID: a.ServicePrincipalID, AppID: a.AppID, Name: a.DisplayName}
+	return b.client, b.tenant, nil
 }
 
 func (b *setupBackend) FindApps(ctx context.Context, name string) ([]tui.App, error) {
-	c, err := b.graphClient()
+	c, tenant, err := b.graphClient()
 	if err != nil {
 		return nil, err
 	}
-	apps, err := c.SearchApps(ctx, name)
+	apps, err := b.svc.FindApps(ctx, c, tenant, name)
 	if err != nil {
 		return nil, hint(err)
 	}
 	var out []tui.App
 	for _, a := range apps {
-		out = append(out, tuiApp(a))
+		out = append(out, tui.App{ID: a.ServicePrincipalID, AppID: a.AppID, Name: a.DisplayName, Connected: a.Connected})
 	}
 	return out, nil
 }
 
 func (b *setupBackend) CreateApp(ctx context.Context, name string) (tui.App, error) {
-	c, err := b.graphClient()
+	c, _, err := b.graphClient()
 	if err != nil {
 		return tui.App{}, err
 	}
@@ -419,14 +418,11 @@ func (b *setupBackend) CreateApp(ctx context.Context, name string) (tui.App, err
 	if err != nil {
 		return tui.App{}, hint(err)
 	}
-	b.mu.Lock()
-	b.app = a
-	b.mu.Unlock()
-	return tuiApp(a), nil
+	return tui.App{ID: a.ServicePrincipalID, AppID: a.AppID, Name: a.DisplayName}, nil
 }
 
 func (b *setupBackend) SearchPrincipals(ctx context.Context, query string) ([]tui.Principal, error) {
-	c, err := b.graphClient()
+	c, _, err := b.graphClient()
 	if err != nil {
 		return nil, err
 	}
@@ -445,21 +441,30 @@ func (b *setupBackend) SearchPrincipals(ctx context.Context, query string) ([]tu
 	return out, nil
 }
 
+// Configure connects the tenant to the chosen app through the setup use
+// case: settings, mappings and assignments on every run, the Tenant URL
+// and token only when Entra needs a new one.
 func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) error {
-	c, err := b.graphClient()
+	c, tenant, err := b.graphClient()
 	if err != nil {
 		return err
+	}
+	set := setup.DefaultSettings()
+	if prev, err := b.svc.Connection(ctx, tenant); err == nil && prev.Settings != nil {
+		set = *prev.Settings
 	}
 	selected := map[string]bool{}
 	for _, m := range o.Mappings {
 		selected[m.Source] = true
 	}
-	mo := mappings.Options{MatchOnEmployeeID: o.MatchOnEmployeeID, ProvisionGroups: o.ProvisionGroups}
-	for _, opt := range []string{mappings.GivenName, mappings.Surname, mappings.EmployeeID, mappings.Manager} {
-		if !selected[opt] && !(opt == mappings.EmployeeID && o.MatchOnEmployeeID) {
-			mo.Omit = append(mo.Omit, opt)
+	set.Omit = nil
+	for _, m := range tui.Mappings() {
+		if !m.Required && !selected[m.Source] && !(m.Source == mappings.EmployeeID && o.MatchOnEmployeeID) {
+			set.Omit = append(set.Omit, m.Source)
 		}
 	}
+	set.MatchOnEmployeeID, set.ProvisionGroups = o.MatchOnEmployeeID, o.ProvisionGroups
+	set.SyncAll, set.NotificationEmail = o.ScopeAllUsers, o.NotificationEmail
 	var assign []string
 	for _, p := range o.Assign {
 		if p.Kind == tui.KindGroup {
@@ -469,77 +474,41 @@ func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) erro
 		}
 	}
 	b.mu.Lock()
-	tenant, onPrem, tokenID := b.tenant, b.onPrem, b.tokenID
-	b.mu.Unlock()
-	co := graph.ConnectOptions{App: o.App.ID, TenantURL: o.TenantURL, Token: string(o.Token), OnPremises: onPrem,
-		NotificationEmail: o.NotificationEmail, DeleteThreshold: 500, SyncAll: o.ScopeAllUsers,
-		Mappings: mo, Assign: assign, SkipTest: true, NoStart: true}
-	res, err := c.Connect(ctx, co, func(s string) { b.log.Info("configure", "step", s) })
-	if err != nil {
-		return hint(err)
+	var issued *setup.Issued
+	if b.issued != nil && o.Token != "" && string(o.Token) == b.issued.Token.Reveal() {
+		issued = b.issued
 	}
-	b.mu.Lock()
-	b.app, b.jobID, b.tenantURL, b.token = res.App, res.Job.ID, o.TenantURL, string(o.Token)
 	cfg := b.gcfg
 	b.mu.Unlock()
-	if err := saveEntraState(ctx, b.db, tenant, newEntraState(res, co, tokenID, cfg)); err != nil {
-		return err
-	}
-	// Entra now holds this run's token: the ones earlier runs gave it go.
-	if revoked := revokeOldEntraTokens(ctx, b.dir, tenant, "entra:setup", tokenID); len(revoked) > 0 {
-		b.log.Info("revoked the Secret Tokens earlier setup runs gave Entra", "tokens", revoked)
-	}
-	return nil
+	_, err = b.svc.Connect(ctx, c, setup.ConnectRequest{Tenant: tenant, App: o.App.ID, AppName: o.App.Name, TenantURL: o.TenantURL,
+		Reach: b.reach(), Settings: set, Assign: assign, Token: issued, SkipTest: true, NoStart: true, SignIn: signIn(cfg),
+		Progress: func(s string) { b.log.Info("configure", "step", s) }})
+	return hint(err)
 }
 
 func (b *setupBackend) TestConnection(ctx context.Context) error {
-	c, err := b.graphClient()
+	c, tenant, err := b.graphClient()
 	if err != nil {
 		return err
 	}
-	b.mu.Lock()
-	app, job, url, tok := b.app, b.jobID, b.tenantURL, b.token
-	b.mu.Unlock()
-	if job == "" {
-		return errors.New("the enterprise app is not configured yet")
-	}
-	return hint(c.TestConnection(ctx, app, job, url, tok))
+	return hint(b.svc.TestConnection(ctx, c, tenant))
 }
 
 func (b *setupBackend) StartProvisioning(ctx context.Context) error {
-	c, err := b.graphClient()
+	c, tenant, err := b.graphClient()
 	if err != nil {
 		return err
 	}
-	b.mu.Lock()
-	app, job := b.app, b.jobID
-	b.mu.Unlock()
-	st, err := c.Status(ctx, app, job)
-	if err != nil {
-		return hint(err)
-	}
-	if st.Code == "Active" || st.Code == "NotRun" {
-		return nil // already running: never start twice
-	}
-	return hint(c.Start(ctx, app, job))
+	_, err = b.svc.StartProvisioning(ctx, c, tenant)
+	return hint(err)
 }
 
 func (b *setupBackend) ProvisionOnDemand(ctx context.Context, user string) (tui.OnDemandResult, error) {
-	c, err := b.graphClient()
+	c, tenant, err := b.graphClient()
 	if err != nil {
 		return tui.OnDemandResult{}, err
 	}
-	b.mu.Lock()
-	app, job := b.app, b.jobID
-	b.mu.Unlock()
-	u, err := c.User(ctx, user)
-	if err != nil {
-		return tui.OnDemandResult{}, hint(err)
-	}
-	res, err := c.ProvisionOnDemand(ctx, app, job, u)
-	if err != nil {
-		return tui.OnDemandResult{}, hint(err)
-	}
+	_, res, err := b.svc.ProvisionOnDemand(ctx, c, tenant, user)
 	var out tui.OnDemandResult
 	for _, s := range res.Steps {
 		status := strings.ToLower(s.Status)
@@ -548,11 +517,10 @@ func (b *setupBackend) ProvisionOnDemand(ctx context.Context, user string) (tui.
 		}
 		out.Steps = append(out.Steps, tui.OnDemandStep{Name: s.Type, Status: status, Description: s.Description})
 	}
-	if res.Result == "Failure" {
-		return out, &tui.HintError{Err: fmt.Errorf("provisioning %s failed: %s", u.UserPrincipalName, res.ErrorMessage),
-			Hint: "see 'roster log --failed' for what the agent rejected, and 'roster entra logs --failed'"}
+	if err != nil && res.Result == "Failure" {
+		return out, &tui.HintError{Err: err, Hint: "see 'roster log --failed' for what the agent rejected, and 'roster entra logs --failed'"}
 	}
-	return out, nil
+	return out, hint(err)
 }
 
 // agentConfigFile is where the wizard writes the agent's configuration.
@@ -732,7 +700,10 @@ func (b *setupBackend) KeepAgentRunning(ctx context.Context, out io.Writer) erro
 
 func (b *setupBackend) WaitFirstRequest(ctx context.Context) (tui.FirstRequest, error) {
 	b.mu.Lock()
-	tenant, tokenID := b.tenant, b.tokenID
+	tenant, tokenID := b.tenant, ""
+	if b.issued != nil {
+		tokenID = b.issued.TokenID
+	}
 	b.mu.Unlock()
 	if tokenID == "" {
 		return tui.FirstRequest{}, errors.New("no Secret Token issued in this run: issue one first")

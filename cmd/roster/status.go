@@ -44,7 +44,7 @@ func (p *probeFlags) prober(ctx context.Context, dir *directory.Service) (direct
 		addrs = []string{cfg.Listen}
 	}
 	if dir != nil {
-		pub := storedPublicURL(ctx, dir.DB())
+		pub := lastPublicURL(ctx, dir)
 		if u, err := url.Parse(pub); err == nil {
 			serverName = u.Hostname()
 		}
@@ -123,8 +123,8 @@ type entraConn struct {
 // entraSummary reads the tenant's saved Entra connection; nil when there is
 // none (or it cannot be read).
 func entraSummary(ctx context.Context, dir *directory.Service, tenant string) *entraConn {
-	st, err := loadEntraState(ctx, dir.DB(), tenant)
-	if err != nil || st == nil {
+	st, err := dir.EntraConnection(ctx, tenant)
+	if err != nil {
 		return nil
 	}
 	return &entraConn{App: st.App.DisplayName, AppID: st.App.AppID, JobID: st.JobID, TenantURL: st.TenantURL, Connected: st.Connected}
