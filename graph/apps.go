@@ -147,7 +147,7 @@ func (c *Client) createFromTemplate(ctx context.Context, templateID, name string
 	}
 	sp := res.GetServicePrincipal()
 	if sp == nil || sp.GetId() == nil {
-		return App{}, &Error{Op: "create enterprise app " + name, Err: errors.New("Graph's answer has no service principal")}
+		return App{}, &Error{Op: "create enterprise app " + name, Err: errors.New("the answer from Graph has no service principal")}
 	}
 	app := appFrom(sp)
 	if err := c.waitReady(ctx, app.ServicePrincipalID, progress); err != nil {

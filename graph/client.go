@@ -162,9 +162,9 @@ func (c Config) Validate() error {
 		u, err := url.Parse(c.BaseURL)
 		switch {
 		case err != nil || u.Host == "":
-			errs = append(errs, fmt.Errorf("Graph URL %q is not a URL", c.BaseURL))
+			errs = append(errs, fmt.Errorf("the Graph URL %q is not a URL", c.BaseURL))
 		case u.Scheme != "https" && !isLoopback(u.Hostname()):
-			errs = append(errs, fmt.Errorf("Graph URL %q must use https", c.BaseURL))
+			errs = append(errs, fmt.Errorf("the Graph URL %q must use https", c.BaseURL))
 		}
 	}
 	return errors.Join(errs...)

@@ -128,11 +128,6 @@ Try the API with curl:
 	return cmd
 }
 
-func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	log, _, err := newLevelLogger(w, level, format)
-	return log, err
-}
-
 // newLevelLogger returns a logger whose level can change while it runs.
 func newLevelLogger(w io.Writer, level, format string) (*slog.Logger, *slog.LevelVar, error) {
 	lv := new(slog.LevelVar)

@@ -106,6 +106,9 @@ func TestEntraConnectProvisionEndToEnd(t *testing.T) {
 	json.Unmarshal([]byte(out), &alice) //nolint:errcheck
 	var sales struct{ Members []struct{ Value string } }
 	out, _, err = runCLI(t, dir, "groups", "show", "Sales", "--json")
+	if err != nil {
+		t.Fatalf("groups show Sales: %v\n%s", err, out)
+	}
 	if err := json.Unmarshal([]byte(out), &sales); err != nil || alice.ID == "" || len(sales.Members) != 1 || sales.Members[0].Value != alice.ID {
 		t.Fatalf("groups show Sales (alice is %q): %v\n%s", alice.ID, err, out)
 	}

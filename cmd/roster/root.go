@@ -44,6 +44,7 @@ Start here:
 		Version:       buildVersion(),
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		//lint:ignore ST1005 a usage error ends with a hint line for the terminal
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
 	root.PersistentFlags().StringVar(&rf.dataDir, "data-dir", defaultDataDir(),

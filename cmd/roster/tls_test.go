@@ -7,6 +7,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -65,9 +66,12 @@ func TestACMEAgent(t *testing.T) {
 
 	roots := pebble.IssuerRoots()
 	// The name resolves to the agent on 127.0.0.1 without the system resolver.
-	dial := func(network, _ string) (net.Conn, error) { return net.Dial(network, listen) }
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, listen)
+	}
 	tr := &http.Transport{
-		Dial:            dial,
+		DialContext:     dial,
 		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: host},
 	}
 	defer tr.CloseIdleConnections()

@@ -162,6 +162,7 @@ func filterFunc(filter string) (func(map[string]any) bool, error) {
 			return strings.HasPrefix(strings.ToLower(v), val)
 		}, nil
 	}
+	//lint:ignore ST1005 the fake answers with Graph's own error text
 	return nil, fmt.Errorf("Invalid filter clause: %s", filter)
 }
 
