@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rosterhq/roster/internal/syncbuf"
 )
 
 // TestMain lets the test binary act as the roster binary: with
@@ -43,25 +45,8 @@ type agentProc struct {
 	BaseURL   string // http://127.0.0.1:PORT
 	TenantURL string // of the default tenant
 	Token     string // printed on first start ("" on later starts)
-	stderr    *lockedBuffer
+	stderr    *syncbuf.Buffer
 	done      chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var (
@@ -86,7 +71,7 @@ func startAgentProc(t testing.TB, dataDir string, firstStart bool, extra ...stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &agentProc{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &agentProc{cmd: cmd, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
