@@ -119,6 +119,15 @@ type Config struct {
 	// DeviceCodePrompt shows the device code prompt; it must not block. The
 	// default prints the message to stderr.
 	DeviceCodePrompt func(ctx context.Context, dc DeviceCode) error
+	// SignInRecord, when set, remembers a device code sign-in between
+	// processes: the AuthenticationRecord is saved in this file (it holds no
+	// secret) and the tokens in azidentity's encrypted persistent cache, so
+	// the next Client signs in silently (see signin.go). Where the system
+	// has no secret storage nothing is remembered, and Notice says so once.
+	SignInRecord string
+	// Notice receives messages for the person at the terminal; default
+	// stderr.
+	Notice func(msg string)
 	// Transport is the HTTP transport under the SDK's middleware (retry on
 	// 429/503/504 honouring Retry-After, gzip, redirects); default a clone of
 	// http.DefaultTransport.
@@ -280,12 +289,35 @@ func credential(cfg Config) (azcore.TokenCredential, error) {
 		if tenant == "" {
 			tenant = "organizations"
 		}
-		cred, err = azidentity.NewDeviceCodeCredential(&azidentity.DeviceCodeCredentialOptions{
+		dco := &azidentity.DeviceCodeCredentialOptions{
 			ClientOptions: co, TenantID: tenant, ClientID: cfg.ClientID, DisableInstanceDiscovery: custom,
 			UserPrompt: func(ctx context.Context, m azidentity.DeviceCodeMessage) error {
 				return prompt(ctx, DeviceCode{UserCode: m.UserCode, VerificationURL: m.VerificationURL, Message: m.Message})
 			},
-		})
+		}
+		if cfg.SignInRecord == "" {
+			cred, err = azidentity.NewDeviceCodeCredential(dco)
+			break
+		}
+		notice := cfg.Notice
+		if notice == nil {
+			notice = func(msg string) { fmt.Fprintln(os.Stderr, msg) }
+		}
+		c, cerr := persistentCache()
+		if cerr != nil {
+			notice(noCacheNotice(cerr))
+			cred, err = azidentity.NewDeviceCodeCredential(dco)
+			break
+		}
+		saved := savedSignIn{Tenant: tenant, ClientID: cfg.ClientID, Authority: co.Cloud.ActiveDirectoryAuthorityHost}
+		dco.Cache = c
+		dco.AuthenticationRecord = loadSignIn(cfg.SignInRecord, saved.Tenant, saved.ClientID, saved.Authority)
+		dco.DisableAutomaticAuthentication = true
+		dc, derr := azidentity.NewDeviceCodeCredential(dco)
+		if derr != nil {
+			return nil, fmt.Errorf("set up %s sign-in: %w", cfg.Auth, derr)
+		}
+		return &rememberedDeviceCode{cred: dc, saved: saved, file: cfg.SignInRecord, notice: notice}, nil
 	case AuthAzureCLI:
 		cred, err = azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: cfg.TenantID})
 	case AuthClientSecret:

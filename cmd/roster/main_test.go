@@ -24,7 +24,17 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// Graph sign-ins are remembered in azidentity's token cache under
+	// $XDG_CACHE_HOME: keep the tests' away from the user's own.
+	cache, err := os.MkdirTemp("", "roster-test-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("XDG_CACHE_HOME", cache) //nolint:errcheck
+	code := m.Run()
+	os.RemoveAll(cache) //nolint:errcheck
+	os.Exit(code)
 }
 
 // runCLI runs a roster command in-process and returns its stdout, stderr and error.
