@@ -30,7 +30,7 @@ import (
 // Cloud is a Microsoft cloud: its Graph endpoint and sign-in authority.
 type Cloud string
 
-// The national clouds (graph-provisioning.md §5). GCC (moderate) uses Global.
+// The national clouds (docs/graph.md#national-clouds). GCC (moderate) uses Global.
 const (
 	CloudGlobal   Cloud = "global"
 	CloudUSGov    Cloud = "usgov"     // GCC High (L4)
@@ -68,7 +68,7 @@ func (c Cloud) authority() cloud.Configuration {
 // Auth is how Roster signs in to Microsoft Graph.
 type Auth string
 
-// The supported credentials (graph-provisioning.md §7).
+// The supported credentials (docs/graph.md#sign-in).
 const (
 	AuthDeviceCode        Auth = "device-code"        // a person signs in on another device
 	AuthAzureCLI          Auth = "azure-cli"          // reuse `az login`
@@ -220,7 +220,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	scopes := []string{root + "/.default"}
 	// The token is sent only to these hosts; any other gets no token at all,
-	// silently (graph-provisioning.md §0.5), so the base URL's host is added.
+	// silently (docs/graph.md#token-valid-hosts), so the base URL's host is added.
 	hosts := []string{"graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn", bu.Hostname()}
 	auth, err := coreauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, scopes, hosts)
 	if err != nil {
@@ -253,7 +253,7 @@ func New(cfg Config) (*Client, error) {
 	return &Client{
 		cfg: cfg, cred: cred, scopes: scopes, adapter: adapter, log: log,
 		// The …Internal constructors: a raw-URL root would be inherited by
-		// every child builder (graph-provisioning.md §8).
+		// every child builder (docs/graph.md#no-backing-store).
 		sps:  serviceprincipals.NewServicePrincipalsRequestBuilderInternal(map[string]string{}, adapter),
 		tpls: applicationtemplates.NewApplicationTemplatesRequestBuilderInternal(map[string]string{}, adapter),
 	}, nil

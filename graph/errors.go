@@ -61,7 +61,7 @@ func (e *Error) Unwrap() error { return e.Err }
 var ErrNotFound = errors.New("not found")
 
 // permission names the permissions an operation needs, for the hint of a
-// 403 (graph-provisioning.md §4).
+// 403 (docs/graph.md#permissions).
 type permission struct {
 	delegated, application string
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // appRoles are the roles of an app instantiated from CustomAppTemplateID
-// (graph-provisioning.md §3.1).
+// (docs/graph.md#create-the-app).
 func appRoles() []map[string]any {
 	return []map[string]any{
 		{"allowedMemberTypes": []string{"User"}, "description": "User", "displayName": "User",
