@@ -30,14 +30,22 @@ type signInEnv struct {
 	notices []string
 }
 
+// trustingTransport is an HTTP transport that trusts only certs (the fakes'
+// self-signed certificates).
+func trustingTransport(certs ...*x509.Certificate) *http.Transport {
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig.RootCAs = pool
+	return tr
+}
+
 func newSignInEnv(t *testing.T) *signInEnv {
 	e := newEnv(t, graphtest.Options{})
 	login := graphtest.NewLogin(t, graphtest.LoginOptions{AccessToken: graphToken, PendingPolls: 1})
-	pool := x509.NewCertPool()
-	pool.AddCert(e.fake.Certificate())
-	pool.AddCert(login.Server().Certificate())
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig.RootCAs = pool
+	tr := trustingTransport(e.fake.Certificate(), login.Server().Certificate())
 	s := &signInEnv{e: e, login: login, tr: tr, record: filepath.Join(t.TempDir(), "graph-signin.json"), cache: t.TempDir()}
 	t.Setenv("XDG_CACHE_HOME", s.cache)
 	return s
