@@ -13,8 +13,9 @@ help: ## List the targets
 build: ## Build bin/roster (pure Go, CGO_ENABLED=0)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/roster
 
-test: ## Run go vet and every test with the race detector (the one test command)
+test: ## Run go vet, staticcheck (pinned in go.mod) and every test with the race detector
 	$(GO) vet $(PKG)
+	$(GO) tool staticcheck $(PKG)
 	$(GO) test -race -count=1 -timeout 20m $(PKG)
 
 bench: ## Print the benchmark figures (HTTP vs raw SQLite, interleaved)

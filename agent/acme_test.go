@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -60,8 +61,14 @@ func TestRunACME(t *testing.T) {
 
 	roots := pebble.IssuerRoots()
 	// The name resolves to the agent on 127.0.0.1 without the system resolver.
-	dial := func(network, _ string) (net.Conn, error) { return net.Dial(network, listen) }
-	tr := &http.Transport{Dial: dial, TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: host}}
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, listen)
+	}
+	tr := &http.Transport{
+		DialContext:     dial,
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: host},
+	}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Timeout: 10 * time.Second, Transport: tr}
 	get := func(path string) (*http.Response, string, error) {

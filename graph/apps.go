@@ -17,7 +17,7 @@ import (
 )
 
 // CustomAppTemplateID is the application template of a non-gallery app
-// ("Create your own application", graph-provisioning.md §0.1).
+// ("Create your own application", docs/graph.md#create-the-app).
 const CustomAppTemplateID = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -32,7 +32,7 @@ func appFrom(sp models.ServicePrincipalable) App {
 
 // pickRole chooses the app role to assign: "User", else the first enabled
 // role, else the zero GUID Graph accepts when an app declares no roles
-// (graph-provisioning.md §3.3).
+// (docs/graph.md#assign-users-and-groups).
 func pickRole(roles []models.AppRoleable) string {
 	first := ""
 	for _, r := range roles {
@@ -120,7 +120,7 @@ func (c *Client) App(ctx context.Context, ref string) (App, error) {
 
 // CreateApp instantiates a non-gallery enterprise app named name and waits
 // until its service principal is usable; directory replication can take a
-// minute (graph-provisioning.md §3.2). progress, if not nil, hears what it
+// minute (docs/graph.md#wait-for-the-service-principal). progress, if not nil, hears what it
 // waits for.
 func (c *Client) CreateApp(ctx context.Context, name string, progress func(string)) (App, error) {
 	return c.createFromTemplate(ctx, CustomAppTemplateID, name, progress)
@@ -137,7 +137,7 @@ func (c *Client) createFromTemplate(ctx context.Context, templateID, name string
 	}
 	sp := res.GetServicePrincipal()
 	if sp == nil || sp.GetId() == nil {
-		return App{}, &Error{Op: "create enterprise app " + name, Err: errors.New("Graph's answer has no service principal")}
+		return App{}, &Error{Op: "create enterprise app " + name, Err: errors.New("the answer from Graph has no service principal")}
 	}
 	app := appFrom(sp)
 	if err := c.waitReady(ctx, app.ServicePrincipalID, progress); err != nil {

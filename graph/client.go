@@ -32,7 +32,7 @@ import (
 // Cloud is a Microsoft cloud: its Graph endpoint and sign-in authority.
 type Cloud string
 
-// The national clouds (graph-provisioning.md §5). GCC (moderate) uses Global.
+// The national clouds (docs/graph.md#national-clouds). GCC (moderate) uses Global.
 const (
 	CloudGlobal   Cloud = "global"
 	CloudUSGov    Cloud = "usgov"     // GCC High (L4)
@@ -70,7 +70,7 @@ func (c Cloud) authority() cloud.Configuration {
 // Auth is how Roster signs in to Microsoft Graph.
 type Auth string
 
-// The supported credentials (graph-provisioning.md §7).
+// The supported credentials (docs/graph.md#sign-in).
 const (
 	AuthDeviceCode        Auth = "device-code"        // a person signs in on another device
 	AuthAzureCLI          Auth = "azure-cli"          // reuse `az login`
@@ -121,6 +121,15 @@ type Config struct {
 	// DeviceCodePrompt shows the device code prompt; it must not block. The
 	// default prints the message to stderr.
 	DeviceCodePrompt func(ctx context.Context, dc DeviceCode) error
+	// SignInRecord, when set, remembers a device code sign-in between
+	// processes: the AuthenticationRecord is saved in this file (it holds no
+	// secret) and the tokens in azidentity's encrypted persistent cache, so
+	// the next Client signs in silently (see signin.go). Where the system
+	// has no secret storage nothing is remembered, and Notice says so once.
+	SignInRecord string
+	// Notice receives messages for the person at the terminal; default
+	// stderr.
+	Notice func(msg string)
 	// Transport is the HTTP transport under the SDK's middleware (retry on
 	// 429/503/504 honouring Retry-After, gzip, redirects); default a clone of
 	// http.DefaultTransport.
@@ -164,9 +173,9 @@ func (c Config) Validate() error {
 		u, err := url.Parse(c.BaseURL)
 		switch {
 		case err != nil || u.Host == "":
-			errs = append(errs, fmt.Errorf("Graph URL %q is not a URL", c.BaseURL))
+			errs = append(errs, fmt.Errorf("the Graph URL %q is not a URL", c.BaseURL))
 		case u.Scheme != "https" && !graphapi.IsLoopback(u.Hostname()):
-			errs = append(errs, fmt.Errorf("Graph URL %q must use https", c.BaseURL))
+			errs = append(errs, fmt.Errorf("the Graph URL %q must use https", c.BaseURL))
 		}
 	}
 	return errors.Join(errs...)
@@ -209,7 +218,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	scopes := []string{root + "/.default"}
 	// The token is sent only to these hosts; any other gets no token at all,
-	// silently (graph-provisioning.md §0.5), so the base URL's host is added.
+	// silently (docs/graph.md#token-valid-hosts), so the base URL's host is added.
 	hosts := []string{"graph.microsoft.com", "graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn", bu.Hostname()}
 	auth, err := coreauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, scopes, hosts)
 	if err != nil {
@@ -242,7 +251,7 @@ func New(cfg Config) (*Client, error) {
 	return &Client{
 		cfg: cfg, cred: cred, scopes: scopes, adapter: adapter, log: log,
 		// The …Internal constructors: a raw-URL root would be inherited by
-		// every child builder (graph-provisioning.md §8).
+		// every child builder (docs/graph.md#no-backing-store).
 		sps:  serviceprincipals.NewServicePrincipalsRequestBuilderInternal(map[string]string{}, adapter),
 		tpls: applicationtemplates.NewApplicationTemplatesRequestBuilderInternal(map[string]string{}, adapter),
 	}, nil
@@ -278,12 +287,35 @@ func credential(cfg Config) (azcore.TokenCredential, error) {
 		if tenant == "" {
 			tenant = "organizations"
 		}
-		cred, err = azidentity.NewDeviceCodeCredential(&azidentity.DeviceCodeCredentialOptions{
+		dco := &azidentity.DeviceCodeCredentialOptions{
 			ClientOptions: co, TenantID: tenant, ClientID: cfg.ClientID, DisableInstanceDiscovery: custom,
 			UserPrompt: func(ctx context.Context, m azidentity.DeviceCodeMessage) error {
 				return prompt(ctx, DeviceCode{UserCode: m.UserCode, VerificationURL: m.VerificationURL, Message: m.Message})
 			},
-		})
+		}
+		if cfg.SignInRecord == "" {
+			cred, err = azidentity.NewDeviceCodeCredential(dco)
+			break
+		}
+		notice := cfg.Notice
+		if notice == nil {
+			notice = func(msg string) { fmt.Fprintln(os.Stderr, msg) }
+		}
+		c, cerr := persistentCache()
+		if cerr != nil {
+			notice(noCacheNotice(cerr))
+			cred, err = azidentity.NewDeviceCodeCredential(dco)
+			break
+		}
+		saved := savedSignIn{Tenant: tenant, ClientID: cfg.ClientID, Authority: co.Cloud.ActiveDirectoryAuthorityHost}
+		dco.Cache = c
+		dco.AuthenticationRecord = loadSignIn(cfg.SignInRecord, saved.Tenant, saved.ClientID, saved.Authority)
+		dco.DisableAutomaticAuthentication = true
+		dc, derr := azidentity.NewDeviceCodeCredential(dco)
+		if derr != nil {
+			return nil, fmt.Errorf("set up %s sign-in: %w", cfg.Auth, derr)
+		}
+		return &rememberedDeviceCode{cred: dc, saved: saved, file: cfg.SignInRecord, notice: notice}, nil
 	case AuthAzureCLI:
 		cred, err = azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: cfg.TenantID})
 	case AuthClientSecret:

@@ -172,7 +172,7 @@ func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(st
 		return res, err
 	}
 	// Start only a job that is not running: "Don't create scripts to call
-	// the start job continuously" (graph-provisioning.md §3.10). A job in
+	// the start job continuously" (docs/graph.md#start-pause-restart). A job in
 	// quarantine is left for `roster entra resume`, after a look at why.
 	if !o.NoStart && (st.Code == "NotConfigured" || st.Code == "Paused" || st.Schedule == "Disabled") && st.Code != "Quarantine" {
 		say("starting provisioning")

@@ -12,7 +12,7 @@ import (
 var odataErrorFactory = odataerrors.CreateODataErrorFromDiscriminatorValue
 
 // permission names the permissions an operation needs, for the hint of a
-// 403 (graph-provisioning.md §4).
+// 403 (docs/graph.md#permissions).
 type permission struct {
 	delegated, application string
 }

@@ -519,11 +519,7 @@ func TestOnPremises(t *testing.T) {
 func TestDeviceCodeSignIn(t *testing.T) {
 	e := newEnv(t, graphtest.Options{})
 	login := graphtest.NewLogin(t, graphtest.LoginOptions{AccessToken: graphToken, PendingPolls: 1})
-	pool := x509.NewCertPool()
-	pool.AddCert(e.fake.Certificate())
-	pool.AddCert(login.Server().Certificate())
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig.RootCAs = pool
+	tr := trustingTransport(e.fake.Certificate(), login.Server().Certificate())
 	var prompts []graph.DeviceCode
 	c, err := graph.New(graph.Config{
 		Auth: graph.AuthDeviceCode, TenantID: "contoso.onmicrosoft.com", LoginURL: login.URL, BaseURL: e.fake.URL,
@@ -558,7 +554,7 @@ func TestDeviceCodeSignIn(t *testing.T) {
 	}
 	// US Government: the scope names that cloud's Graph.
 	login2 := graphtest.NewLogin(t, graphtest.LoginOptions{AccessToken: graphToken})
-	pool.AddCert(login2.Server().Certificate())
+	tr.TLSClientConfig.RootCAs.AddCert(login2.Server().Certificate())
 	gov, err := graph.New(graph.Config{Auth: graph.AuthDeviceCode, Cloud: graph.CloudUSGov, LoginURL: login2.URL, BaseURL: e.fake.URL,
 		Transport: tr, DeviceCodePrompt: func(context.Context, graph.DeviceCode) error { return nil }})
 	if err != nil {
@@ -575,11 +571,7 @@ func TestDeviceCodeSignIn(t *testing.T) {
 func TestClientSecretSignIn(t *testing.T) {
 	e := newEnv(t, graphtest.Options{})
 	login := graphtest.NewLogin(t, graphtest.LoginOptions{AccessToken: graphToken})
-	pool := x509.NewCertPool()
-	pool.AddCert(e.fake.Certificate())
-	pool.AddCert(login.Server().Certificate())
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig.RootCAs = pool
+	tr := trustingTransport(e.fake.Certificate(), login.Server().Certificate())
 	c, err := graph.New(graph.Config{Auth: graph.AuthClientSecret, TenantID: "7e1c0000-0000-4000-8000-000000000001",
 		ClientID: "11111111-2222-3333-4444-555555555555", ClientSecret: "s3cret", LoginURL: login.URL, BaseURL: e.fake.URL, Transport: tr})
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 )
 
 // SCIMTemplateID is the synchronization template of a custom SCIM app
-// (graph-provisioning.md §0.2).
+// (docs/graph.md#create-the-job).
 const SCIMTemplateID = "scim"
 
 func (c *Client) sp(app App) *serviceprincipals.ServicePrincipalItemRequestBuilder {
@@ -152,7 +152,7 @@ func secretPair(key models.SynchronizationSecret, value string) models.Synchroni
 // TestConnection asks Entra's provisioning service to call the agent at
 // tenantURL with token, as the portal's Test Connection button does: Entra
 // queries the agent for a user that does not exist and expects an empty
-// list (graph-provisioning.md §3.6).
+// list (docs/graph.md#test-connection).
 //
 // An empty token tests the credentials saved in the app instead
 // (useSavedCredentials).
@@ -194,7 +194,7 @@ func (c *Client) TestConnection(ctx context.Context, app App, jobID, tenantURL, 
 }
 
 // Secrets are the provisioning settings saved on the app (portal: Admin
-// Credentials, Notification Email, Scope; graph-provisioning.md §3.7).
+// Credentials, Notification Email, Scope; docs/graph.md#save-credentials-and-settings).
 type Secrets struct {
 	TenantURL string
 	Token     string
@@ -251,7 +251,7 @@ func (c *Client) Schema(ctx context.Context, app App, jobID string) ([]byte, err
 
 // PutSchema replaces the job's schema with raw JSON. The SDK has only PATCH
 // for it, which the real service answers 404, so the request is sent as PUT
-// (graph-provisioning.md §0.3).
+// (docs/graph.md#schema-put).
 func (c *Client) PutSchema(ctx context.Context, app App, jobID string, schema []byte) error {
 	ri, err := c.job(app, jobID).Schema().ToGetRequestInformation(ctx, nil)
 	if err != nil {
@@ -411,7 +411,7 @@ func (r rawStep) step() Step {
 }
 
 // ProvisionOnDemand provisions one user now, without waiting for the next
-// cycle, and returns each step's result (graph-provisioning.md §3.9).
+// cycle, and returns each step's result (docs/graph.md#provision-on-demand).
 func (c *Client) ProvisionOnDemand(ctx context.Context, app App, jobID string, user Principal) (OnDemandResult, error) {
 	schema, err := c.Schema(ctx, app, jobID)
 	if err != nil {
@@ -475,7 +475,7 @@ func parseOnDemand(key, value string) (OnDemandResult, error) {
 }
 
 // Logs reads the provisioning logs of a job, newest first
-// (graph-provisioning.md §3.12).
+// (docs/graph.md#provisioning-logs).
 func (c *Client) Logs(ctx context.Context, q LogQuery) ([]LogEntry, error) {
 	top := q.Top
 	if top <= 0 {

@@ -62,7 +62,7 @@ type indexed struct {
 }
 
 // derive computes the indexed columns. userName (users) and displayName
-// (groups) are required and compared case-insensitively (entra-scim.md fact 12).
+// (groups) are required and compared case-insensitively (docs/entra.md#case-insensitive-uniqueness).
 func derive(kind Kind, doc map[string]any) (indexed, error) {
 	var ix indexed
 	str := func(k string) string { s, _ := doc[k].(string); return s }

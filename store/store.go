@@ -7,7 +7,7 @@
 // A write is acknowledged only after its COMMIT returned with synchronous=FULL,
 // so no acknowledged write is lost if the process — or the machine — dies.
 //
-// Measured on a 2-core machine (design.md): a pool of writers with busy_timeout
+// Measured on a 2-core machine (docs/architecture.md#storage): a pool of writers with busy_timeout
 // gives the same throughput as one writer but 1–5 s latency spikes and
 // SQLITE_BUSY errors; group commit reaches ~11k writes/s even at FULL.
 package store

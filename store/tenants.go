@@ -21,7 +21,7 @@ type Tenant struct {
 type TenantSettings struct {
 	// PatchUserNoContent makes PATCH /Users answer 204 without a body, as
 	// Microsoft's reference server does; the default is 200 with the resource
-	// (entra-scim.md §6).
+	// (docs/entra.md#responses-entra-expects).
 	PatchUserNoContent bool `json:"patch_user_no_content,omitempty"`
 	// RetentionDays is how long a disabled user is kept before the agent
 	// purges it; nil means the default (30 days), 0 keeps disabled users forever.

@@ -8,7 +8,7 @@ import (
 )
 
 // Token is an issued Secret Token's record. The token itself is never stored:
-// only its SHA-256 digest (dns-tls-service.md §5.2).
+// only its SHA-256 digest (docs/architecture.md#secret-tokens).
 type Token struct {
 	ID       string // public id, embedded in the token
 	TenantID string

@@ -8,7 +8,7 @@
 // interactive wizard), RunPlain (line by line, when stdin is not a terminal)
 // and RunAnswers (from an answers file, for automation).
 //
-// Import rule (design.md, enforced by cmd/roster's TestImportRules): tui never
+// Import rule (docs/architecture.md#import-rules, enforced by cmd/roster's TestImportRules): tui never
 // imports store or agent internals; what it persists or starts reaches it as
 // interfaces implemented in cmd/roster.
 package tui

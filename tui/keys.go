@@ -22,12 +22,3 @@ var keys = struct {
 	Select:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "select/unselect")),
 	Cancel:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 }
-
-// helpKeys adapts a slice of bindings to help.KeyMap.
-type helpKeys []key.Binding
-
-// ShortHelp implements help.KeyMap.
-func (h helpKeys) ShortHelp() []key.Binding { return h }
-
-// FullHelp implements help.KeyMap.
-func (h helpKeys) FullHelp() [][]key.Binding { return [][]key.Binding{h} }

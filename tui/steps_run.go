@@ -82,9 +82,8 @@ func (a *agentStep) operation() *op { return &a.op }
 
 // connectStep writes the settings to the app and runs Test Connection.
 type connectStep struct {
-	op     op
-	phase  string // "token", "configure", "test", "ok"
-	notice string
+	op    op
+	phase string // "token", "configure", "test", "ok"
 }
 
 type (

@@ -13,7 +13,7 @@ import (
 	"github.com/rosterhq/roster/store"
 )
 
-// Domain proof schedule (issue 3; dns-tls-service.md §1.3).
+// Domain proof schedule (issue 3; docs/domain-proof.md#schedule).
 const (
 	// PendingWindow is how long a pending domain is re-checked before it fails.
 	PendingWindow = 72 * time.Hour

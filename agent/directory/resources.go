@@ -220,7 +220,7 @@ func displayName(kind store.Kind, doc map[string]any) string {
 
 // Get returns one resource, loading members or groups only when the
 // projection asks for them: a group read with excludedAttributes=members never
-// touches the member rows (entra-scim.md fact 10).
+// touches the member rows (docs/entra.md#groups-are-created-empty).
 func (s *Service) Get(ctx context.Context, c Call, kind store.Kind, id string, proj schema.Projection) (*Got, error) {
 	var got *Got
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
@@ -784,7 +784,7 @@ func lookupFold(m map[string]any, key string) any {
 }
 
 // qualify rewrites unqualified paths that name an extension attribute
-// (`manager eq "m"`, as in Entra's reference query, entra-scim.md §4.5) to
+// (`manager eq "m"`, as in Entra's reference query, docs/entra.md#filters) to
 // their URN-qualified form, so that evaluation finds them. Core and common
 // attributes, and names no schema defines, are left as written.
 func qualify(rt *schema.ResourceType, e filter.Expr) filter.Expr {

@@ -15,7 +15,7 @@ const purgeBatch = 500
 // longer than their tenant's retention, recording each purge as a
 // provisioning event, and returns how many it deleted. Tenants with
 // retention 0 keep disabled users forever. Entra disables users first and
-// deletes them only on a hard delete (entra-scim.md §4.4, §4.6); this keeps
+// deletes them only on a hard delete (docs/entra.md#soft-delete-and-hard-delete); this keeps
 // leavers from piling up when that delete never comes.
 func (s *Service) PurgeInactive(ctx context.Context) (int, error) {
 	tenants, err := s.Tenants(ctx)

@@ -1,7 +1,7 @@
 // Package domainproof implements email-domain proof by DNS TXT: an
 // organisation publishes a random challenge value in a TXT record under
 // _roster-challenge.<domain>, and Roster checks it by asking the zone's
-// authoritative name servers directly (dns-tls-service.md §1.2, §1.3).
+// authoritative name servers directly (docs/domain-proof.md#authoritative-check).
 //
 // The package is pure logic plus DNS: it stores nothing and schedules
 // nothing. Callers persist the Challenge, call Checker.Check on their own

@@ -29,7 +29,7 @@ const knotZone = "contoso.test"
 const knotInstallHint = "install Knot DNS to run it: apt-get install knot knot-dnsutils (.ci/run does this when apt-get is available)"
 
 // TestAgainstKnot checks challenges against a real authoritative server,
-// Knot DNS on 127.0.0.1 (dns-tls-service.md §2.2, §2.3). The record is
+// Knot DNS on 127.0.0.1 (docs/domain-proof.md#testing). The record is
 // added and removed with knsupdate (RFC 2136), as an admin would at the DNS
 // provider. It is skipped when knotd or knsupdate is not installed.
 func TestAgainstKnot(t *testing.T) {

@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rosterhq/roster/agent/metrics"
+	"github.com/rosterhq/roster/internal/syncbuf"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -201,7 +201,7 @@ func TestScrape(t *testing.T) {
 // TestScrapeSurvivesDomainError: a store that cannot list domains costs the
 // domain gauge, not the scrape.
 func TestScrapeSurvivesDomainError(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	m := metrics.New(metrics.Options{
 		Domains: &fakeDomains{err: errors.New("database is locked")},
 		Logger:  slog.New(slog.NewTextHandler(logs, nil)),
@@ -222,23 +222,6 @@ func TestScrapeSurvivesDomainError(t *testing.T) {
 	if !strings.Contains(logs.String(), "database is locked") {
 		t.Errorf("log: got %q, want the lister's error", logs.String())
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestNilMetricsRecordsNothing(t *testing.T) {

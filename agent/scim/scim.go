@@ -28,7 +28,7 @@ const (
 )
 
 // MediaType is the SCIM media type (RFC 7644 §3.1); Entra's validator rejects
-// responses that carry anything else (entra-scim.md fact 13).
+// responses that carry anything else (docs/entra.md#media-types).
 const MediaType = "application/scim+json"
 
 // scimType values for 400/409/413 errors (RFC 7644 §3.12, table 9).
@@ -91,7 +91,7 @@ func (e *Error) Body() ErrorBody {
 }
 
 // ListResponse is the body of a query response (RFC 7644 §3.4.2). Entra requires
-// it even for zero results (entra-scim.md fact 1).
+// it even for zero results (docs/entra.md#test-connection).
 type ListResponse struct {
 	Schemas      []string `json:"schemas"`
 	TotalResults int      `json:"totalResults"`

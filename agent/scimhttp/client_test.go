@@ -291,7 +291,7 @@ func op(name, path string, value any) map[string]any {
 	return o
 }
 
-// addMembers is Entra's legacy member add (entra-scim.md §4.7 step 4).
+// addMembers is Entra's legacy member add (docs/entra.md#groups-are-created-empty).
 func addMembers(ids ...string) map[string]any {
 	vs := make([]any, len(ids))
 	for i, id := range ids {

@@ -3,7 +3,7 @@ package scimhttp_test
 // Concurrency over real HTTP and a real SQLite file (issue #2): writes from
 // several clients at once must never lose an update — Entra adds group
 // members one PATCH at a time and may run requests in parallel
-// (entra-scim.md §13: "concurrent adds to one group must never lose a member").
+// (docs/entra.md#membership-writes-are-idempotent-and-never-lost: "concurrent adds to one group must never lose a member").
 
 import (
 	"encoding/json"

@@ -288,8 +288,9 @@ func (s *Server) patch(w http.ResponseWriter, r *request, kind store.Kind, id st
 	if err != nil {
 		return err
 	}
-	// Groups answer 204: returning all members is "not advisable" (entra-scim.md
-	// §6); users answer 200 with the resource unless the tenant asks for 204.
+	// Groups answer 204: returning all members is "not advisable"
+	// (docs/entra.md#groups-are-created-empty); users answer 200 with the
+	// resource unless the tenant asks for 204.
 	if kind == store.KindGroup || r.p.Tenant.Settings.PatchUserNoContent {
 		w.Header().Set("ETag", directory.ETag(got.Version))
 		w.WriteHeader(http.StatusNoContent)

@@ -14,12 +14,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/metrics"
 	"github.com/rosterhq/roster/agent/scimhttp"
+	"github.com/rosterhq/roster/internal/syncbuf"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -204,27 +204,10 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestRequestLogLines checks that every request gets one JSON log line
 // carrying the request_id sent back in X-Request-Id, with its status.
 func TestRequestLogLines(t *testing.T) {
-	logs := &lockedBuf{}
+	logs := &syncbuf.Buffer{}
 	a := newTestAgent(t, scimhttp.Options{
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Limits: scimhttp.Limits{AuthFailuresPerMinute: 1, AuthFailureBurst: 1},

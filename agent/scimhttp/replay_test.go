@@ -1,7 +1,7 @@
 package scimhttp_test
 
 // Replays the Microsoft Entra provisioning request shapes recorded in
-// testdata/entra/*.json (see /work/shared/entra-scim.md for the sources) against a
+// testdata/entra/*.json (see docs/entra.md for the sources) against a
 // real agent over HTTP. Each fixture names the Entra quirk it pins down in its
 // "quirk" field and says whether the requests are the legacy (default), the
 // aadOptscim062020 ("flag") or both forms.
@@ -54,7 +54,7 @@ import (
 
 const entraFixtureGlob = "testdata/entra/*.json"
 
-// entraBodyContentType is what Entra puts on every POST/PATCH (entra-scim.md §3);
+// entraBodyContentType is what Entra puts on every POST/PATCH (docs/entra.md#media-types);
 // used when a step with a body does not set Content-Type itself.
 const entraBodyContentType = "application/scim+json; charset=utf-8"
 

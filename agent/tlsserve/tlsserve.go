@@ -5,7 +5,7 @@
 // the old one. Every tls.Config it returns refuses TLS below 1.2, as Entra
 // requires ("the only acceptable protocol version is TLS 1.2"); TLS 1.3
 // stays on and Go's default cipher suites are used (see
-// shared/dns-tls-service.md §3.1).
+// docs/entra.md#tls-requirements).
 package tlsserve
 
 import (

@@ -6,7 +6,6 @@
 package tlsserve_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -25,35 +24,17 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rosterhq/roster/agent/domainproof/dnstest"
 	"github.com/rosterhq/roster/agent/tlsserve"
 	"github.com/rosterhq/roster/agent/tlsserve/pebbletest"
+	"github.com/rosterhq/roster/internal/syncbuf"
 )
 
-// logBuffer is a concurrency-safe slog destination for tests.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLog(t *testing.T) (*slog.Logger, *logBuffer) {
-	buf := &logBuffer{}
+func newLog(t *testing.T) (*slog.Logger, *syncbuf.Buffer) {
+	buf := &syncbuf.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("log:\n%s", buf.String())
@@ -193,16 +174,6 @@ func replace(t *testing.T, src, dst string) {
 	if err := os.Rename(src, dst); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func poolOf(t *testing.T, certFile string) *x509.CertPool {
-	b, err := os.ReadFile(certFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := x509.NewCertPool()
-	p.AppendCertsFromPEM(b)
-	return p
 }
 
 func TestFilePairReload(t *testing.T) {

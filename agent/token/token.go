@@ -1,7 +1,7 @@
 // Package token creates and checks Roster's Secret Tokens: the long-lived
 // bearer tokens Entra sends on every SCIM request.
 //
-// Format (dns-tls-service.md §5.2, after GitHub's token design):
+// Format (docs/architecture.md#secret-tokens, after GitHub's token design):
 //
 //	roster_ <8 base62: public id> <43 base62: 256-bit secret> <6 base62: CRC32>
 //

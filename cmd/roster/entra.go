@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,9 +26,20 @@ import (
 type graphFlags struct {
 	auth, entraTenant, clientID, certFile, cloud, graphURL, caFile, loginURL string
 	verbose                                                                  bool
+	dataDir                                                                  func() string // the --data-dir in effect
 }
 
+// signInRecordFile is where a device code sign-in is remembered (no secret;
+// the tokens are in azidentity's encrypted cache; see graph.Config.SignInRecord).
+func signInRecordFile(dataDir string) string { return filepath.Join(dataDir, "graph-signin.json") }
+
 func (g *graphFlags) register(cmd *cobra.Command) {
+	g.dataDir = func() string {
+		if f := cmd.Flag("data-dir"); f != nil {
+			return f.Value.String()
+		}
+		return ""
+	}
 	f := cmd.Flags()
 	f.StringVar(&g.auth, "auth", "", "how to sign in to Microsoft Graph: device-code, azure-cli, client-secret, client-certificate, managed-identity or token\n(default: token when ROSTER_GRAPH_TOKEN is set, else the method used at connect, else device-code)")
 	f.StringVar(&g.entraTenant, "entra-tenant", os.Getenv("AZURE_TENANT_ID"), "Entra tenant id or domain to sign in to (env AZURE_TENANT_ID)")
@@ -53,6 +65,10 @@ func (g *graphFlags) config(st *directory.EntraConnection, stderr io.Writer) (gr
 			fmt.Fprintf(stderr, "To sign in to Microsoft Graph, open %s and enter the code %s\n", dc.VerificationURL, dc.UserCode)
 			return nil
 		},
+		Notice: func(msg string) { fmt.Fprintln(stderr, msg) },
+	}
+	if g.dataDir != nil && g.dataDir() != "" {
+		cfg.SignInRecord = signInRecordFile(g.dataDir())
 	}
 	if st != nil {
 		if cfg.Auth == "" && cfg.Token == "" {
@@ -124,14 +140,16 @@ email, and starting, pausing and watching provisioning.
 
 Sign-in (--auth): device code by default (open a URL, enter a code), or the
 Azure CLI's login, an app registration's secret or certificate, a managed
-identity, or a pre-acquired access token in ROSTER_GRAPH_TOKEN. The signed-in
-account needs the Application Administrator or Cloud Application
-Administrator role; an app registration needs Application.ReadWrite.OwnedBy,
+identity, or a pre-acquired access token in ROSTER_GRAPH_TOKEN. A device code
+sign-in is remembered between commands where the system can keep the tokens
+encrypted (see 'roster entra logout'). The signed-in account needs the
+Application Administrator or Cloud Application Administrator role; an app
+registration needs Application.ReadWrite.OwnedBy,
 Synchronization.ReadWrite.All, AppRoleAssignment.ReadWrite.All,
 User.Read.All, Group.Read.All and, for logs, AuditLog.Read.All.`,
 	}
 	cmd.AddCommand(newEntraConnectCmd(rf), newEntraStatusCmd(rf), newEntraLogsCmd(rf),
-		newEntraPauseResumeCmd(rf, false), newEntraPauseResumeCmd(rf, true), newEntraDisconnectCmd(rf))
+		newEntraPauseResumeCmd(rf, false), newEntraPauseResumeCmd(rf, true), newEntraDisconnectCmd(rf), newEntraLogoutCmd(rf))
 	return cmd
 }
 
@@ -590,6 +608,46 @@ func newEntraPauseResumeCmd(rf *rootFlags, resume bool) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	gf.register(cmd)
+	return cmd
+}
+
+func newEntraLogoutCmd(rf *rootFlags) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "logout",
+		Short: "Forget the remembered Microsoft Graph sign-in; the next Graph command asks again",
+		Long: `A device code sign-in is remembered between commands: which account signed
+in is saved in graph-signin.json in the data dir (it holds no secret), and the
+tokens in azidentity's persistent cache, encrypted with a key in the kernel
+keyring on Linux (the keychain on macOS, DPAPI on Windows). Where no such
+storage exists nothing is remembered.
+
+logout removes both, so the next Graph command asks for a new sign-in. The
+token cache is shared by every data dir of this user, which then sign in
+again too. It does not end the session at Microsoft; to revoke a signed-in
+account's sessions there, an administrator uses Revoke sessions in the Entra
+admin center.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rf.dataDir == "" {
+				return usageError{errors.New("--data-dir must not be empty")}
+			}
+			removed, err := graph.ForgetSignIn(signInRecordFile(rf.dataDir))
+			if err != nil {
+				return fmt.Errorf("forget the Graph sign-in: %w", err)
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), map[string]any{"signed_out": removed})
+			}
+			if removed {
+				fmt.Fprintln(cmd.OutOrStdout(), "Signed out of Microsoft Graph: the saved sign-in and the cached tokens are removed.")
+			} else {
+				fmt.Fprintln(cmd.OutOrStdout(), "No remembered Microsoft Graph sign-in to remove.")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rosterhq/roster/graph"
 	"github.com/rosterhq/roster/graph/graphtest"
 )
 
@@ -106,6 +107,9 @@ func TestEntraConnectProvisionEndToEnd(t *testing.T) {
 	json.Unmarshal([]byte(out), &alice) //nolint:errcheck
 	var sales struct{ Members []struct{ Value string } }
 	out, _, err = runCLI(t, dir, "groups", "show", "Sales", "--json")
+	if err != nil {
+		t.Fatalf("groups show Sales: %v\n%s", err, out)
+	}
 	if err := json.Unmarshal([]byte(out), &sales); err != nil || alice.ID == "" || len(sales.Members) != 1 || sales.Members[0].Value != alice.ID {
 		t.Fatalf("groups show Sales (alice is %q): %v\n%s", alice.ID, err, out)
 	}
@@ -297,9 +301,42 @@ func TestEntraConnectDeviceCode(t *testing.T) {
 	if !strings.Contains(out, "Provisioning      started") {
 		t.Errorf("connect output:\n%s", out)
 	}
-	// status reuses the saved sign-in method: device code again, prompted once.
+	// status reuses the saved sign-in method and, with the sign-in
+	// remembered, asks for no device code; after logout it asks again. A
+	// machine without secret storage asks every time and says why, once.
+	cacheErr := graph.TokenCacheAvailable()
+	_, errOut, err = runCLI(t, dir, "entra", "status")
+	switch {
+	case err != nil:
+		t.Fatalf("status: %v\n%s", err, errOut)
+	case cacheErr == nil && strings.Contains(errOut, login.UserCode):
+		t.Errorf("status asked for a new sign-in although connect's was remembered:\n%s", errOut)
+	case cacheErr != nil && (strings.Count(errOut, login.UserCode) != 1 || strings.Count(errOut, "will not be remembered") != 1):
+		t.Errorf("status without a token cache (%v): want one prompt and one notice:\n%s", cacheErr, errOut)
+	}
+	if cacheErr != nil {
+		t.Logf("no token cache on this machine (%v): the remembered path was not exercised here", cacheErr)
+	}
+	if got := login.DeviceCodeGrants(); cacheErr == nil && got != 1 {
+		t.Errorf("device code sign-ins = %d, want 1 for connect and status together", got)
+	}
+	out, _, err = runCLI(t, dir, "entra", "logout")
+	if err != nil || !strings.Contains(out, "Signed out") {
+		t.Fatalf("logout: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "graph-signin.json")); !os.IsNotExist(err) {
+		t.Errorf("graph-signin.json still there after logout: %v", err)
+	}
 	_, errOut, err = runCLI(t, dir, "entra", "status")
 	if err != nil || strings.Count(errOut, login.UserCode) != 1 {
-		t.Errorf("status: %v\n%s", err, errOut)
+		t.Errorf("status after logout: want one device code prompt: %v\n%s", err, errOut)
+	}
+	out, _, err = runCLI(t, dir, "entra", "logout", "--json")
+	if err != nil || !strings.Contains(out, `"signed_out": true`) {
+		t.Errorf("second logout (the status after the first signed in again): %v\n%s", err, out)
+	}
+	out, _, err = runCLI(t, dir, "entra", "logout")
+	if err != nil || !strings.Contains(out, "No remembered") {
+		t.Errorf("logout with nothing remembered: %v\n%s", err, out)
 	}
 }

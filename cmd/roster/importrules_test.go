@@ -9,7 +9,7 @@ import (
 
 const module = "github.com/rosterhq/roster"
 
-// TestImportRules enforces the layout rules of design.md with `go list -deps`:
+// TestImportRules enforces the layout rules of docs/architecture.md#import-rules with `go list -deps`:
 // a package's whole dependency closure, not only its direct imports.
 func TestImportRules(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", "-json=ImportPath,Deps,Imports,Standard", module+"/...").Output()

@@ -8,22 +8,69 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version is set at build time with -ldflags "-X main.version=…" and then
+// wins over everything the build info says.
 var version = ""
 
+// buildVersion is the version that `roster version` and the agent's log
+// report: the -ldflags version if set, else one from the build info.
 func buildVersion() string {
-	if version != "" {
-		return version
+	info, _ := debug.ReadBuildInfo()
+	return versionFrom(version, info)
+}
+
+// pseudoVersion matches the timestamp and revision part of a Go
+// pseudo-version (https://go.dev/ref/mod#pseudo-versions).
+var pseudoVersion = regexp.MustCompile(`\d{14}-[0-9a-f]{12}`)
+
+// versionFrom builds the version string from the -ldflags value and the
+// build info. A plain `go build` in a git checkout stamps vcs.revision,
+// vcs.time and vcs.modified (https://pkg.go.dev/runtime/debug#BuildSetting),
+// giving e.g. "dev (f490a3f12345, 2026-12-07T07:19:00Z, modified)"; a
+// `go install …@v1.2.3` gives "v1.2.3". Without either it is "dev".
+func versionFrom(ldflags string, info *debug.BuildInfo) string {
+	if ldflags != "" {
+		return ldflags
 	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
+	if info == nil {
+		return "dev"
 	}
-	return "dev"
+	base := "dev"
+	if v := info.Main.Version; v != "" && v != "(devel)" && !pseudoVersion.MatchString(v) {
+		base = strings.TrimSuffix(v, "+dirty")
+	}
+	var rev, at string
+	modified := false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return base
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	parts := []string{rev}
+	if at != "" {
+		parts = append(parts, at)
+	}
+	if modified {
+		parts = append(parts, "modified")
+	}
+	return base + " (" + strings.Join(parts, ", ") + ")"
 }
 
 func main() {

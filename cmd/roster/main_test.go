@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/agent/tlsserve/pebbletest"
+	"github.com/rosterhq/roster/internal/syncbuf"
 )
 
 // TestMain lets the test binary act as the roster binary: with
@@ -24,7 +25,17 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// Graph sign-ins are remembered in azidentity's token cache under
+	// $XDG_CACHE_HOME: keep the tests' away from the user's own.
+	cache, err := os.MkdirTemp("", "roster-test-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("XDG_CACHE_HOME", cache) //nolint:errcheck
+	code := m.Run()
+	os.RemoveAll(cache) //nolint:errcheck
+	os.Exit(code)
 }
 
 // runCLI runs a roster command in-process and returns its stdout, stderr and error.
@@ -45,25 +56,8 @@ type agentProc struct {
 	BaseURL   string // http://127.0.0.1:PORT
 	TenantURL string // of the default tenant
 	Token     string // printed on first start ("" on later starts)
-	stderr    *lockedBuffer
+	stderr    *syncbuf.Buffer
 	done      chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 var (
@@ -88,7 +82,7 @@ func startAgentProc(t testing.TB, dataDir string, firstStart bool, extra ...stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &agentProc{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	p := &agentProc{cmd: cmd, stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,7 @@ Roster data in --data-dir); 2 wrong usage (a bad flag, argument or value);
 		Version:       buildVersion(),
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		//lint:ignore ST1005 a usage error ends with a hint line for the terminal
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
 	root.PersistentFlags().StringVar(&rf.dataDir, "data-dir", defaultDataDir(),

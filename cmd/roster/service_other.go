@@ -22,7 +22,7 @@ const systemUnitDir = ""
 
 // serviceHome is where the service keeps its configuration and data:
 // %ProgramData%\Roster on Windows, /Library/Application Support/Roster on
-// macOS (dns-tls-service.md §4.2).
+// macOS (docs/architecture.md#running-as-a-service).
 func serviceHome() string {
 	switch runtime.GOOS {
 	case "windows":

@@ -232,6 +232,7 @@ func patchResp(s store.TenantSettings) int {
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
+			//lint:ignore ST1005 a usage error ends with a hint line for the terminal
 			return usageError{fmt.Errorf("%s expects %s (got %d arguments)\nRun '%s --help' for usage.", cmd.CommandPath(), what, len(args), cmd.CommandPath())}
 		}
 		return nil

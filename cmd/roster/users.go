@@ -51,6 +51,7 @@ and with --active or --inactive.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if active && inactive {
+				//lint:ignore ST1005 a usage error ends with a hint line for the terminal
 				return usageError{fmt.Errorf("--active and --inactive exclude each other\nRun '%s --help' for usage.", cmd.CommandPath())}
 			}
 			if limit < 1 {

@@ -11,7 +11,7 @@ import (
 )
 
 // appRoles are the roles of an app instantiated from CustomAppTemplateID
-// (graph-provisioning.md §3.1).
+// (docs/graph.md#create-the-app).
 func appRoles() []map[string]any {
 	return []map[string]any{
 		{"allowedMemberTypes": []string{"User"}, "description": "User", "displayName": "User",
@@ -162,6 +162,7 @@ func filterFunc(filter string) (func(map[string]any) bool, error) {
 			return strings.HasPrefix(strings.ToLower(v), val)
 		}, nil
 	}
+	//lint:ignore ST1005 the fake answers with Graph's own error text
 	return nil, fmt.Errorf("Invalid filter clause: %s", filter)
 }
 

@@ -1,6 +1,6 @@
 // Package graphtest is a stateful fake of the Microsoft Graph v1.0 endpoints
 // that Roster's setup uses to create and configure a non-gallery SCIM
-// enterprise application (graph-provisioning.md §2–§3): instantiating the
+// enterprise application (docs/graph.md#call-sequence): instantiating the
 // custom application template, waiting for the service principal, app role
 // assignments, the synchronization template, job, secrets and schema, Test
 // Connection (validateCredentials), provision on demand, and start, pause and
@@ -16,7 +16,7 @@
 //
 // It uses only the standard library, so tests of code that does not import
 // msgraph-sdk-go stay fast. Behaviour marked "modelled" in
-// graph-provisioning.md is modelled here the same way.
+// docs/graph.md (undocumented by Microsoft) is modelled here.
 package graphtest
 
 import (
@@ -38,7 +38,7 @@ import (
 )
 
 // CustomAppTemplateID is the application template id of a non-gallery
-// ("Create your own application") app (graph-provisioning.md §0.1).
+// ("Create your own application") app (docs/graph.md#create-the-app).
 const CustomAppTemplateID = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621"
 
 // OnPremSCIMTemplateName is the display name of the gallery app that
@@ -50,7 +50,7 @@ const OnPremSCIMTemplateName = "On-premises SCIM app"
 const OnPremSCIMTemplateID = "c1ec5b1e-0000-4000-8000-0000000000a1"
 
 // UserRoleID is the id of the "User" app role of an app instantiated from
-// CustomAppTemplateID, the role assigned by default (graph-provisioning.md §3.3).
+// CustomAppTemplateID, the role assigned by default (docs/graph.md#assign-users-and-groups).
 const UserRoleID = "18d14569-c3bd-439b-9a66-3a2aee01d14f"
 
 // MsiamAccessRoleID is the id of the "msiam_access" app role of an app
@@ -62,14 +62,14 @@ const MsiamAccessRoleID = "b9632174-c057-4f7e-951b-be3adc52bfe6"
 const DefaultAccessRoleID = "00000000-0000-0000-0000-000000000000"
 
 // SCIMTemplateID is the synchronization template id of a custom SCIM app
-// (graph-provisioning.md §0.2).
+// (docs/graph.md#create-the-job).
 const SCIMTemplateID = "scim"
 
 // DefaultRuleID is the id of synchronizationRules[0] in the default schema,
 // the ruleId that provisionOnDemand expects.
 const DefaultRuleID = "03f7d90d-bf71-41b1-bda6-aaf0ddbee5d8"
 
-// Job status codes (synchronizationStatus.code, graph-provisioning.md §3.11).
+// Job status codes (synchronizationStatus.code, docs/graph.md#job-status).
 const (
 	StatusNotConfigured = "NotConfigured"
 	StatusNotRun        = "NotRun"
@@ -326,7 +326,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var rd io.Reader = r.Body
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
 		// The SDK's compression middleware gzips request bodies
-		// (graph-provisioning.md §6), as Graph accepts.
+		// (docs/graph.md#sdk-middleware), as Graph accepts.
 		zr, err := gzip.NewReader(r.Body)
 		if err != nil {
 			graphError(w, r, http.StatusBadRequest, "BadRequest", "the gzip request body is corrupt")
@@ -465,7 +465,7 @@ func (s *Server) buildRoutes() []route {
 	return routes
 }
 
-// graphError writes a Graph error body (graph-provisioning.md §3.13).
+// graphError writes a Graph error body (docs/graph.md#errors).
 func graphError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
 	writeJSON(w, status, map[string]any{"error": map[string]any{
 		"code": code, "message": message,

@@ -24,10 +24,11 @@ type Login struct {
 	accessToken string
 	pending     int
 
-	mu     sync.Mutex
-	polls  int
-	scopes []string
-	grants []string
+	mu      sync.Mutex
+	polls   int
+	scopes  []string
+	grants  []string
+	granted int // device code sign-ins completed
 }
 
 // LoginOptions configures a fake authority.
@@ -67,6 +68,17 @@ func (l *Login) Grants() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]string(nil), l.grants...)
+}
+
+// refreshToken is the refresh token issued with every person's sign-in.
+const refreshToken = "fake-refresh-token-RSTR"
+
+// DeviceCodeGrants counts the device code sign-ins completed so far: a
+// person entered the code (polls still pending are not counted).
+func (l *Login) DeviceCodeGrants() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.granted
 }
 
 func b64(v any) string {
@@ -131,13 +143,21 @@ func (l *Login) serve(w http.ResponseWriter, r *http.Request) {
 				oauthErr("authorization_pending", "AADSTS70016: OAuth 2.0 device flow error. Authorization is pending. Continue polling.")
 				return
 			}
+			l.mu.Lock()
+			l.granted++
+			l.mu.Unlock()
+		case "refresh_token": // MSAL redeems the refresh token of a cached sign-in
+			if r.PostForm.Get("refresh_token") != refreshToken {
+				oauthErr("invalid_grant", "AADSTS70000: unknown refresh token")
+				return
+			}
 		case "client_credentials":
 			if r.PostForm.Get("client_secret") == "" && r.PostForm.Get("client_assertion") == "" {
 				oauthErr("invalid_client", "AADSTS7000216: 'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
 				return
 			}
 		default:
-			oauthErr("unsupported_grant_type", "AADSTS70003: the fake supports device_code and client_credentials")
+			oauthErr("unsupported_grant_type", "AADSTS70003: the fake supports device_code, refresh_token and client_credentials")
 			return
 		}
 		tid := "7e1c0000-0000-4000-8000-000000000001"
@@ -145,11 +165,15 @@ func (l *Login) serve(w http.ResponseWriter, r *http.Request) {
 			"aud": r.PostForm.Get("client_id"), "iss": authority + "/v2.0", "tid": tid, "oid": "0a0d0000-0000-4000-8000-000000000002",
 			"preferred_username": "admin@contoso.com", "name": "Contoso Admin", "ver": "2.0",
 		}) + "."
-		writeJSON(w, http.StatusOK, map[string]any{
+		answer := map[string]any{
 			"token_type": "Bearer", "scope": r.PostForm.Get("scope"), "expires_in": 3600, "ext_expires_in": 3600,
 			"access_token": l.accessToken, "id_token": idToken,
 			"client_info": b64(map[string]string{"uid": "0a0d0000-0000-4000-8000-000000000002", "utid": tid}),
-		})
+		}
+		if grant != "client_credentials" { // a person's sign-in also gets a refresh token
+			answer["refresh_token"] = refreshToken
+		}
+		writeJSON(w, http.StatusOK, answer)
 	default:
 		http.NotFound(w, r)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// logEntry is one provisioningObjectSummary (graph-provisioning.md §3.12).
+// logEntry is one provisioningObjectSummary (docs/graph.md#provisioning-logs).
 type logEntry struct {
 	at  time.Time
 	obj map[string]any

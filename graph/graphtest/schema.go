@@ -27,7 +27,7 @@ func mapping(src map[string]any, target string, matching int) map[string]any {
 }
 
 // activeSource is Switch([IsSoftDeleted], , "False", "True", "True", "False")
-// (entra-scim.md §9).
+// (docs/entra.md#default-attribute-mappings).
 func activeSource() map[string]any {
 	return map[string]any{
 		"expression": `Switch([IsSoftDeleted], , "False", "True", "True", "False")`,
@@ -45,7 +45,7 @@ func activeSource() map[string]any {
 
 // defaultSchema is the schema of a new "scim" job: one synchronization rule
 // (DefaultRuleID) with a User and a Group object mapping carrying the
-// default attribute mappings of entra-scim.md §9.
+// default attribute mappings of docs/entra.md#default-attribute-mappings.
 func defaultSchema(jobID string) []byte {
 	user := []map[string]any{
 		mapping(attrSource("userPrincipalName"), "userName", 1),

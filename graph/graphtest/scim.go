@@ -33,7 +33,7 @@ func (r scimResponse) describe() string {
 	return fmt.Sprintf("StatusCode: %d %s. Response: %s", r.status, http.StatusText(r.status), r.snippet())
 }
 
-// scimDo sends one request to the agent as Entra does (entra-scim.md §3):
+// scimDo sends one request to the agent as Entra does (docs/entra.md#request-conventions):
 // bearer token, application/scim+json bodies, no Content-Type on GET.
 func (s *Server) scimDo(ctx context.Context, method, base, token, pathAndQuery string, body any) (scimResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, scimTimeout)
@@ -80,7 +80,7 @@ func userFilter(attr, value string) string {
 
 const credentialsMessage = "You appear to have entered invalid credentials. Please confirm you are using the correct information for an administrative account.\r\n"
 
-// testConnection runs Entra's Test Connection (entra-scim.md §4.1): a query
+// testConnection runs Entra's Test Connection (docs/entra.md#test-connection): a query
 // for a random GUID that must answer 200 with an empty ListResponse. The
 // returned message is empty on success.
 func (s *Server) testConnection(ctx context.Context, base, token string) string {
@@ -111,7 +111,7 @@ func (s *Server) testConnection(ctx context.Context, base, token string) string 
 }
 
 // validateCredentials serves both …/jobs/validateCredentials and
-// …/jobs/{job}/validateCredentials (graph-provisioning.md §3.6).
+// …/jobs/{job}/validateCredentials (docs/graph.md#test-connection).
 func (s *Server) validateCredentials(w http.ResponseWriter, r *http.Request, p map[string]string, body []byte) {
 	var req struct {
 		UseSavedCredentials bool       `json:"useSavedCredentials"`
@@ -154,7 +154,7 @@ func (s *Server) validateCredentials(w http.ResponseWriter, r *http.Request, p m
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// podResult accumulates a provisionOnDemand result (graph-provisioning.md §3.9).
+// podResult accumulates a provisionOnDemand result (docs/graph.md#provision-on-demand).
 type podResult struct {
 	start    time.Time
 	user     User
@@ -243,8 +243,8 @@ func userValues(u User) map[string]string {
 // desiredAttrs applies the job's user mapping (its schema, as the owner
 // last saved it) to u, skipping empty values as Entra does not flow nulls.
 // It also returns the matching attribute: the mapping with the lowest
-// non-zero matchingPriority (graph-provisioning.md §3.8). A schema that
-// does not parse falls back to the default mapping of entra-scim.md §9.
+// non-zero matchingPriority (docs/graph.md#attribute-mappings). A schema that
+// does not parse falls back to the default mapping of docs/entra.md#default-attribute-mappings.
 func desiredAttrs(u User, schema []byte) (attrs []scimAttr, match scimAttr) {
 	var doc struct {
 		Rules []struct {
@@ -318,7 +318,7 @@ func desiredAttrs(u User, schema []byte) (attrs []scimAttr, match scimAttr) {
 	return attrs, scimAttr{"userName", u.UserPrincipalName}
 }
 
-// createBody is the POST /Users body Entra sends (entra-scim.md §4.2).
+// createBody is the POST /Users body Entra sends (docs/entra.md#user-create).
 func createBody(attrs []scimAttr) map[string]any {
 	b := map[string]any{
 		"schemas": []string{coreUser, enterpriseUser},
@@ -374,7 +374,7 @@ func currentValue(res map[string]any, path string) (any, bool) {
 }
 
 // patchOps diffs the desired attributes against the target resource and
-// returns Entra's legacy capitalised operations (entra-scim.md §4.3, §4.4).
+// returns Entra's legacy capitalised operations (docs/entra.md#capitalised-op-names).
 func patchOps(res map[string]any, attrs []scimAttr) []map[string]any {
 	var ops []map[string]any
 	for _, a := range attrs {

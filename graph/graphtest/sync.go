@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// job is a synchronization job (graph-provisioning.md §3.5, §3.11).
+// job is a synchronization job (docs/graph.md#create-the-job, docs/graph.md#job-status).
 type job struct {
 	id, spID      string
 	code          string
@@ -181,7 +181,7 @@ func secret(sp *servicePrincipal, key string) string {
 }
 
 // putSecrets merges the given keys into the saved secrets (modelled,
-// graph-provisioning.md §3.7). Saving a BaseAddress moves NotConfigured jobs
+// docs/graph.md#save-credentials-and-settings). Saving a BaseAddress moves NotConfigured jobs
 // to Paused (configured, not started).
 func (s *Server) putSecrets(w http.ResponseWriter, r *http.Request, p map[string]string, body []byte) {
 	var req struct {
@@ -262,7 +262,7 @@ func (s *Server) putSchema(w http.ResponseWriter, r *http.Request, p map[string]
 }
 
 // patchSchema answers like the real service, which has no PATCH on the
-// schema (graph-provisioning.md §0.3).
+// schema (docs/graph.md#schema-put).
 func (s *Server) patchSchema(w http.ResponseWriter, r *http.Request, p map[string]string, _ []byte) {
 	graphError(w, r, http.StatusNotFound, "BadRequest",
 		"No HTTP resource was found that matches the request URI 'https://syncfabric.windowsazure.com/api/servicePrincipals/"+
@@ -291,7 +291,7 @@ func (s *Server) startJob(w http.ResponseWriter, r *http.Request, p map[string]s
 	if j.steadyState.IsZero() {
 		j.code = StatusNotRun
 		// A real "just started" job reports a failed zero execution
-		// (graph-provisioning.md §3.11).
+		// (docs/graph.md#job-status).
 		j.lastExecution = map[string]any{
 			"activityIdentifier": nil, "countEntitled": 0, "countExported": 0, "countImported": 0,
 			"error": map[string]any{"code": "None", "message": nil, "tenantActionable": false},

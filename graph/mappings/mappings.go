@@ -1,5 +1,5 @@
 // Package mappings edits the attribute mappings of an Entra provisioning job
-// as raw JSON (the synchronizationSchema of graph-provisioning.md §3.8), so
+// as raw JSON (the synchronizationSchema of docs/graph.md#attribute-mappings), so
 // that nothing Roster does not understand is lost on the way back: typed SDK
 // models drop unknown fields and, through the backing store, nested edits.
 //
@@ -218,7 +218,7 @@ func Current(schema []byte) (table []Mapping, groupsEnabled bool, err error) {
 }
 
 // objectMappings finds the user and group object mappings by their source
-// object names, never by display name (graph-provisioning.md §3.8).
+// object names, never by display name (docs/graph.md#attribute-mappings).
 func objectMappings(doc map[string]any) (users, groups map[string]any, err error) {
 	rules, _ := doc["synchronizationRules"].([]any)
 	for _, r := range rules {

@@ -45,7 +45,7 @@ CREATE INDEX resources_work_email ON resources(tenant_id, kind, work_email_lc) W
 CREATE INDEX resources_display_name ON resources(tenant_id, kind, display_name_lc) WHERE display_name_lc IS NOT NULL;
 
 -- Group members are rows, never a JSON array: adding one costs the same at 10
--- or 100k members (design.md, measured facts).
+-- or 100k members (docs/architecture.md#storage).
 CREATE TABLE members (
     group_seq   INTEGER NOT NULL REFERENCES resources(seq) ON DELETE CASCADE,
     member_id   TEXT NOT NULL,

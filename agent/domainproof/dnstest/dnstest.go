@@ -46,22 +46,16 @@ const (
 )
 
 // StartOn starts a server on ip (e.g. "127.0.0.1") and port ("0" for
-// any free one). It returns nil if the port is taken.
+// any free one). With a fixed port it returns nil if that port is taken
+// for UDP or TCP. With port "0" it retries until it finds a port that is
+// free for both, since the kernel picks the UDP port without regard to TCP.
 func StartOn(t testing.TB, ip, port string) *Server {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, port))
-	if err != nil {
-		if port != "0" {
-			return nil
-		}
-		t.Fatalf("listen udp: %v", err)
-	}
-	addr := pc.LocalAddr().String()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		pc.Close()
+	pc, l := listenPair(t, ip, port)
+	if pc == nil {
 		return nil
 	}
+	addr := pc.LocalAddr().String()
 	s := &Server{
 		Addr:   addr,
 		zones:  map[string]bool{},
@@ -90,7 +84,42 @@ func StartOn(t testing.TB, ip, port string) *Server {
 	return s
 }
 
-// Start starts a server on 127.0.0.1 with a free port.
+// listenTCP is net.Listen; tests replace it to make TCP refuse a port.
+var listenTCP = net.Listen
+
+// pairAttempts bounds the retries for a free UDP+TCP port pair.
+const pairAttempts = 100
+
+// listenPair binds UDP and then TCP on the same ip and port. For a fixed
+// port it returns nils if either is taken; for port "0" it retries with a
+// new UDP port when TCP cannot take the one UDP got, and fails the test
+// only after pairAttempts tries.
+func listenPair(t testing.TB, ip, port string) (net.PacketConn, net.Listener) {
+	t.Helper()
+	var lastErr error
+	for range pairAttempts {
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, port))
+		if err != nil {
+			if port != "0" {
+				return nil, nil
+			}
+			t.Fatalf("listen udp: %v", err)
+		}
+		l, err := listenTCP("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, l
+		}
+		pc.Close()
+		if port != "0" {
+			return nil, nil
+		}
+		lastErr = err
+	}
+	t.Fatalf("no port on %s free for both UDP and TCP after %d tries: %v", ip, pairAttempts, lastErr)
+	return nil, nil
+}
+
+// Start starts a server on 127.0.0.1 with a free port. It never returns nil.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	return StartOn(t, "127.0.0.1", "0")

@@ -4,7 +4,7 @@
 //
 // Besides the RFC it accepts every request shape the Microsoft Entra
 // provisioning service sends, with and without the aadOptscim062020 flag
-// (/work/shared/entra-scim.md §4–5): capitalised op names, booleans as the
+// (docs/entra.md): capitalised op names, booleans as the
 // strings "True"/"False", path-less operations whose value object uses dotted
 // and URN-qualified keys, value-filter paths that must create the element they
 // name, the manager reference written as a bare id, and group-member removal by
@@ -30,12 +30,12 @@ import (
 
 // MaxOperations is the largest number of operations one PatchOp message may
 // carry. RFC 7644 sets no limit; Entra sends a handful per request
-// (entra-scim.md §4.3, §4.7) and the cap bounds the work a single request costs.
+// (docs/entra.md#user-update) and the cap bounds the work a single request costs.
 const MaxOperations = 1000
 
 // Operation names (RFC 7644 §3.5.2), as Parse and Apply normalise them. Entra
 // sends "Add", "Replace" and "Remove" unless the aadOptscim062020 flag is set
-// (entra-scim.md fact 4; https://github.com/thomaspoignant/scim-patch/pull/6).
+// (docs/entra.md#capitalised-op-names; https://github.com/thomaspoignant/scim-patch/pull/6).
 const (
 	// OpAdd adds a value (RFC 7644 §3.5.2.1).
 	OpAdd = "add"
@@ -64,7 +64,7 @@ type Request struct {
 // The "schemas" member may be absent; when present it must list
 // urn:ietf:params:scim:api:messages:2.0:PatchOp. Member names ("Operations",
 // "op", "path", "value") and op names are matched case-insensitively — Entra
-// capitalises op names (entra-scim.md fact 4) and RFC 7643 §2.1 makes names
+// capitalises op names (docs/entra.md#capitalised-op-names) and RFC 7643 §2.1 makes names
 // case-insensitive. "Operations" must hold 1 to MaxOperations operations.
 // add and replace need a value (RFC 7644 §3.5.2.1, §3.5.2.3); remove needs a
 // path (RFC 7644 §3.5.2.2, else noTarget); paths must parse (invalidPath).
@@ -231,7 +231,7 @@ func asPathError(err error) error {
 
 // Member is one group member reference (RFC 7643 §4.2 "members"). Ref is the
 // "$ref" URI when the client sent one; Entra sends "$ref": null, which is
-// ignored (entra-scim.md §4.7; https://github.com/pond/scimitar/issues/43).
+// ignored (docs/entra.md#member-removal-by-value-list; https://github.com/pond/scimitar/issues/43).
 type Member struct {
 	Value, Type, Ref, Display string
 }
@@ -242,7 +242,7 @@ type MemberOpKind int
 // Member operation kinds.
 const (
 	// AddMembers adds Members; adding an existing member is a no-op
-	// (entra-scim.md §13).
+	// (docs/entra.md#membership-writes-are-idempotent-and-never-lost).
 	AddMembers MemberOpKind = iota + 1
 	// RemoveMembers removes exactly the members whose ids are listed in
 	// Members — Entra's default member removal
@@ -313,7 +313,7 @@ type Result struct {
 // document is canonicalised once more at the end.
 //
 // The semantics, beyond RFC 7644 §3.5.2.1–3, follow what Microsoft Entra sends
-// (entra-scim.md §4–5, §11); see the comments on the helpers for each rule.
+// (docs/entra.md); see the comments on the helpers for each rule.
 func Apply(rt *schema.ResourceType, doc map[string]any, ops []Operation, opt Options) (*Result, error) {
 	if rt == nil {
 		return nil, scim.Errorf(500, "", "patch.Apply: nil resource type")
@@ -459,7 +459,7 @@ func (a *applier) apply(op, path string, raw json.RawMessage, inValue bool) erro
 // "name.givenName", "urn:…:enterprise:2.0:User:employeeNumber", or the bare
 // extension URN holding an object (RFC 7644 §3.5.2.1, §3.5.2.3). This is how
 // Entra sends multi-attribute updates with the aadOptscim062020 flag
-// (entra-scim.md fact 7, §5); a dotted key updates the sub-attribute and is
+// (docs/entra.md#path-less-patch-with-dotted-keys); a dotted key updates the sub-attribute and is
 // never stored literally (https://github.com/pingidentity/scim2/issues/224,
 // https://github.com/pond/scimitar/issues/123,
 // https://github.com/AzureAD/SCIMReferenceCode/issues/97). Members are
@@ -562,7 +562,7 @@ func (a *applier) resolve(path string, raw json.RawMessage) (*target, error) {
 		t.urn, t.name = s.ID, p.Attr
 	default:
 		// An attribute of a schema we do not know (an Entra custom
-		// extension, entra-scim.md §3): kept as sent in the object keyed by
+		// extension, docs/entra.md#unknown-schema-urns-and-custom-extensions): kept as sent in the object keyed by
 		// its URN, or under the literal qualified key if the document
 		// already holds it that way.
 		full := p.URN + ":" + p.Attr
@@ -600,7 +600,7 @@ func (a *applier) resolve(path string, raw json.RawMessage) (*target, error) {
 
 // extensionAttr finds an unqualified name that the core schema lacks in the
 // extensions: Entra's older documentation writes the enterprise manager as
-// plain "manager" (entra-scim.md §4.5, [OLD2018]; `manager[value eq "…"]` in
+// plain "manager" (docs/entra.md#manager-written-as-a-string-read-as-an-object; `manager[value eq "…"]` in
 // https://github.com/thomaspoignant/scim-patch/issues/453). A name defined by
 // more than one extension stays unresolved.
 func (a *applier) extensionAttr(name string) (string, *schema.Attribute) {
@@ -621,7 +621,7 @@ func (a *applier) extensionAttr(name string) (string, *schema.Attribute) {
 
 // isUnknownExtension reports whether path is the bare URN of an extension
 // schema rt does not define, such as an Entra custom extension
-// "urn:ietf:params:scim:schemas:extension:Contoso:2.0:User" (entra-scim.md §3):
+// "urn:ietf:params:scim:schemas:extension:Contoso:2.0:User" (docs/entra.md#unknown-schema-urns-and-custom-extensions):
 // the document already holds an object under it, or it ends in the resource's
 // schema name and the value (if any) is an object.
 func (a *applier) isUnknownExtension(path string, raw json.RawMessage) bool {
@@ -723,8 +723,8 @@ func (a *applier) set(op string, t *target, raw json.RawMessage, v any) error {
 		c[key] = deepCopy(v)
 	case t.isManager():
 		// Entra writes the manager as a bare id, older docs as an object or a
-		// one-element array (entra-scim.md fact 9, §4.5); "" or null clears it
-		// ([REF-VAL]). Canonicalize normalises all of these to {"value": id}.
+		// one-element array (docs/entra.md#manager-written-as-a-string-read-as-an-object); "" or null clears it
+		// (docs/entra.md#clearing-attributes). Canonicalize normalises all of these to {"value": id}.
 		c[key] = deepCopy(v)
 	case t.attr.MultiValued:
 		elems := asList(v)
@@ -932,12 +932,12 @@ func (a *applier) matching(t *target, elems []any) []int {
 // nothing matches and the filter is a conjunction of "eq" comparisons, the
 // element is created with those attributes — Entra PATCHes
 // `emails[type eq "work"].value` for a user with no work email and expects it
-// to appear (entra-scim.md §4.3;
+// to appear (docs/entra.md#value-filter-paths-create-elements;
 // https://github.com/Captain-P-Goldfish/scim-for-keycloak/issues/73,
 // https://github.com/Metatavu/keycloak-scim-server/issues/35). Otherwise it
 // is noTarget (RFC 7644 §3.5.2.3). Setting a sub-attribute to null or ""
 // removes it, like "remove" (Microsoft's validator clears attributes so:
-// entra-scim.md §4.3 [REF-VAL]); replacing whole elements with null removes them.
+// docs/entra.md#clearing-attributes); replacing whole elements with null removes them.
 func (a *applier) setFiltered(op string, t *target, v any) error {
 	if isEmpty(v) {
 		if t.sub == "" && op == OpAdd {
@@ -1013,7 +1013,7 @@ func (a *applier) setFiltered(op string, t *target, v any) error {
 // comparisons joined by "and" on distinct sub-attributes, e.g.
 // `type eq "work"` or `type eq "work" and primary eq true`. A string literal
 // for a boolean sub-attribute is coerced (`primary eq "True"` gives true), as
-// Entra writes `roles[primary eq "True"].value` (entra-scim.md §4.3).
+// Entra writes `roles[primary eq "True"].value` (docs/entra.md#value-filter-paths-create-elements).
 func (a *applier) creatable(t *target) (map[string]any, bool) {
 	out := map[string]any{}
 	var walk func(e filter.Expr) bool
@@ -1076,7 +1076,7 @@ func (a *applier) creatable(t *target) (map[string]any, bool) {
 
 // remove applies a remove operation (RFC 7644 §3.5.2.2). Removing something
 // that is not there is a no-op, so Entra's retries are idempotent
-// (entra-scim.md §13). hasValue is true when a non-null value came with it.
+// (docs/entra.md#membership-writes-are-idempotent-and-never-lost). hasValue is true when a non-null value came with it.
 func (a *applier) remove(t *target, v any, hasValue bool) error {
 	if t.container {
 		if t.urn == a.rt.Schema.ID {
@@ -1133,7 +1133,7 @@ func (a *applier) remove(t *target, v any, hasValue bool) error {
 	case hasValue && (t.attr != nil && t.attr.MultiValued || t.attr == nil && isArray(cur)):
 		// A remove with a value on a multi-valued attribute removes the listed
 		// values, never the whole attribute: Entra removes group members this
-		// way (entra-scim.md fact 6;
+		// way (docs/entra.md#member-removal-by-value-list;
 		// https://github.com/MicrosoftDocs/azure-docs/issues/30826).
 		items, err := removeItems(v)
 		if err != nil {
@@ -1387,8 +1387,8 @@ func (a *applier) canonical(t *target, v any) any {
 	return m[t.name]
 }
 
-// members handles operations on a Group's "members" (entra-scim.md fact 6,
-// §4.7, §13): several members per add, "$ref": null ignored, a remove with a
+// members handles operations on a Group's "members" (docs/entra.md#member-removal-by-value-list,
+// docs/entra.md#membership-writes-are-idempotent-and-never-lost): several members per add, "$ref": null ignored, a remove with a
 // value list removes exactly those ids, a remove without value or filter
 // removes all (RFC 7644 §3.5.2.2), adding an existing member or removing a
 // non-member is a no-op.
@@ -1576,7 +1576,7 @@ func dedupe(ms []Member) []Member {
 }
 
 // valueEqs returns the ids of a filter made of `value eq "id"` comparisons
-// joined by "or" — Entra's flag-mode member removal (entra-scim.md §5).
+// joined by "or" — Entra's flag-mode member removal (docs/entra.md#member-removal-by-value-list).
 func valueEqs(e filter.Expr) ([]string, bool) {
 	switch x := e.(type) {
 	case *filter.Compare:
@@ -1649,7 +1649,7 @@ func isEmpty(v any) bool {
 	return ok && s == ""
 }
 
-// isTrue reports whether v is true or a "True"/"true" string (entra-scim.md fact 5).
+// isTrue reports whether v is true or a "True"/"true" string (docs/entra.md#string-booleans).
 func isTrue(v any) bool {
 	switch x := v.(type) {
 	case bool:

@@ -250,7 +250,7 @@ func TestBaseIsCanonical(t *testing.T) {
 	}
 }
 
-// entraCases are the PATCH bodies of entra-scim.md §4–5, verbatim where the
+// entraCases are the PATCH bodies of docs/entra.md, verbatim where the
 // document gives concrete values (placeholders such as <managerId> filled in).
 var entraCases = []applyCase{
 	{
@@ -577,7 +577,7 @@ var userCases = []applyCase{
 	{name: "invalidPath: filter on a simple attribute", body: ops(`{"op":"replace","path":"userName[value eq \"x\"]","value":"x"}`), err: scim.InvalidPath},
 	{name: "invalidPath: unparseable", body: ops(`{"op":"replace","path":"emails[type eq","value":"x"}`), err: scim.InvalidPath},
 
-	// string booleans (entra-scim.md fact 5)
+	// string booleans (docs/entra.md#string-booleans)
 	{name: "active \"True\"", doc: with(userInput, `{"active":false}`), body: ops(`{"op":"Replace","path":"active","value":"True"}`), want: user(`{"active":true}`)},
 	{name: "active \"true\"", doc: with(userInput, `{"active":false}`), body: ops(`{"op":"Replace","path":"active","value":"true"}`), want: user(`{"active":true}`)},
 	{name: "active path-less \"False\"", body: ops(`{"op":"Replace","value":{"active":"False"}}`), want: user(`{"active":false}`)},

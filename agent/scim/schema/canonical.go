@@ -41,16 +41,16 @@ func (rt *ResourceType) CaseExact(urn, attr, sub string) bool {
 //     extension object;
 //   - values coerced to the attribute's type: booleans also from the strings
 //     "True"/"False" in any case (Entra's default mapping sends strings,
-//     entra-scim.md fact 5), numbers for string attributes rendered as strings;
+//     docs/entra.md#string-booleans), numbers for string attributes rendered as strings;
 //   - the enterprise manager accepted as a string id, an object or a
-//     one-element array and stored as {"value": id} (entra-scim.md fact 9);
+//     one-element array and stored as {"value": id} (docs/entra.md#manager-written-as-a-string-read-as-an-object);
 //     a manager with an empty id is removed;
 //   - null, "" (for known string attributes), empty arrays and empty objects
 //     dropped: in SCIM they mean "unassigned" (RFC 7643 §2.5);
 //   - read-only attributes (id, meta, groups…) dropped: clients cannot set them
 //     (RFC 7643 §7 mutability), and Entra echoes meta in its POST bodies;
 //   - "schemas" recomputed from what is present, so unknown or misspelt schema
-//     URNs that Entra sends (entra-scim.md §3) never leak into responses;
+//     URNs that Entra sends (docs/entra.md#unknown-schema-urns-and-custom-extensions) never leak into responses;
 //   - attributes the schema does not define kept exactly as sent.
 func (rt *ResourceType) Canonicalize(doc map[string]any) (map[string]any, error) {
 	out := map[string]any{}
@@ -196,7 +196,7 @@ func setCanonical(out map[string]any, s *Schema, urn, name string, v any) error 
 
 // coerceManager accepts the three shapes Entra and its validator use for the
 // manager reference and returns {"value": id[, "$ref": …]} or nil
-// (entra-scim.md §4.5: string id, object, or one-element array).
+// (docs/entra.md#manager-written-as-a-string-read-as-an-object: string id, object, or one-element array).
 func coerceManager(a *Attribute, v any) (any, error) {
 	if arr, ok := v.([]any); ok {
 		switch len(arr) {

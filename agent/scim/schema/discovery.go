@@ -6,7 +6,7 @@ import (
 
 // Document renders s as a Schema resource (RFC 7643 §7). baseURL is the
 // tenant's SCIM base (no trailing slash); it forms meta.location. Microsoft's
-// rules for /Schemas apply: camelCase values, no null values (entra-scim.md §4.9).
+// rules for /Schemas apply: camelCase values, no null values (docs/entra.md#schema-discovery).
 func (s *Schema) Document(baseURL string) map[string]any {
 	attrs := make([]any, 0, len(s.Attributes))
 	for _, a := range s.Attributes {

@@ -164,7 +164,7 @@ func TestProjection(t *testing.T) {
 }
 
 // TestDiscoveryHasNoNulls checks Microsoft's /Schemas rules: camelCase values
-// and no null values anywhere (entra-scim.md §4.9).
+// and no null values anywhere (docs/entra.md#schema-discovery).
 func TestDiscoveryHasNoNulls(t *testing.T) {
 	var walk func(path string, v any)
 	walk = func(path string, v any) {

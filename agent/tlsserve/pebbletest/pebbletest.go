@@ -13,13 +13,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/letsencrypt/pebble/v2/ca"
 	"github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
+
+	"github.com/rosterhq/roster/internal/syncbuf"
 )
 
 // Options says where Pebble's validation authority connects.
@@ -67,7 +68,7 @@ func Start(t testing.TB, opt Options) *Server {
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
 	t.Setenv("PEBBLE_VA_ALWAYS_VALID", "0")
 	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
-	buf := &lockedBuffer{}
+	buf := &syncbuf.Buffer{}
 	logger := log.New(buf, "pebble ", log.Lmicroseconds)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -97,21 +98,4 @@ func (s *Server) IssuerRoots() *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(s.ca.GetRootCert(0).PEM())
 	return pool
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
