@@ -323,9 +323,9 @@ func (o ConnectOptions) Validate() error {
 	case o.TenantURL == "":
 		errs = append(errs, errors.New("the Tenant URL is required (the agent prints it; `roster token issue` too)"))
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		errs = append(errs, fmt.Errorf("Tenant URL %q is not an http(s) URL", o.TenantURL))
+		errs = append(errs, fmt.Errorf("the Tenant URL %q is not an http(s) URL", o.TenantURL))
 	case u.Scheme != "https" && !o.OnPremises && !IsLoopback(u.Hostname()):
-		errs = append(errs, fmt.Errorf("Tenant URL %q must use https: Entra calls it from the internet and accepts only public HTTPS (or use --on-premises)", o.TenantURL))
+		errs = append(errs, fmt.Errorf("the Tenant URL %q must use https: Entra calls it from the internet and accepts only public HTTPS (or use --on-premises)", o.TenantURL))
 	}
 	if o.DeleteThreshold < 0 {
 		errs = append(errs, errors.New("the accidental-deletion threshold must be 0 (off) or more"))
