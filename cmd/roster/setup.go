@@ -30,7 +30,6 @@ import (
 	"github.com/rosterhq/roster/tui"
 )
 
-
 func newSetupCmd(rf *rootFlags) *cobra.Command {
 	var (
 		gf                 graphFlags

@@ -27,6 +27,7 @@ func TestSetupStartsAgentInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	b.allowPrivate = true // the agent listens on loopback: Entra's calls are simulated
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	reach := tui.Reach{TLS: tui.TLSProxy, PublicURL: "http://" + listen + "/", Listen: listen}
 	if err := b.SetReach(ctx, reach); err != nil {

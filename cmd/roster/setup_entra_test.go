@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,6 +230,8 @@ func TestEntraDisconnect(t *testing.T) {
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	cmd.SetIn(strings.NewReader("n\n"))
+	defer func(f func(io.Reader) bool) { isTerminal = f }(isTerminal)
+	isTerminal = func(io.Reader) bool { return true } // answer the question as a person would
 	cmd.SetArgs([]string{"--data-dir", dir, "entra", "disconnect"})
 	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "cancelled") || !strings.Contains(errOut.String(), "Continue? [y/N]") {
 		t.Fatalf("disconnect answered no: %v\n%s", err, errOut.String())
