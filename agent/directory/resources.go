@@ -93,7 +93,11 @@ func toSCIM(kind store.Kind, id string, doc map[string]any, err error) error {
 // prepare canonicalises an incoming document for a create or replace and
 // separates a group's members from it. Passwords are never stored.
 func prepare(kind store.Kind, in map[string]any) (map[string]any, []patch.Member, bool, error) {
-	doc, err := typeOf(kind).Canonicalize(in)
+	rt := typeOf(kind)
+	if err := rt.CheckSchemas(in); err != nil {
+		return nil, nil, false, err
+	}
+	doc, err := rt.CanonicalizeInput(in)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -872,4 +876,30 @@ func appendEscaped(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, s[start:]...)
+}
+
+// ListAll is a search at the service root across users and groups (RFC 7644
+// §3.4.3): users come first, then groups, each type sorted by its own
+// sortBy; startIndex and count page through the concatenation, and
+// totalResults is the sum. users and groups carry the same filter and paging,
+// and the projection of their type.
+func (s *Service) ListAll(ctx context.Context, c Call, users, groups ListParams) (*scim.ListResponse, error) {
+	start := max(users.StartIndex, 1)
+	count := users.Count
+	if count < 0 || count > MaxResults {
+		count = MaxResults
+	}
+	users.StartIndex, users.Count = start, count
+	ur, err := s.List(ctx, c, store.KindUser, users)
+	if err != nil {
+		return nil, err
+	}
+	groups.StartIndex = max(start-ur.TotalResults, 1)
+	groups.Count = count - len(ur.Resources)
+	gr, err := s.List(ctx, c, store.KindGroup, groups)
+	if err != nil {
+		return nil, err
+	}
+	resp := scim.NewListResponse(ur.TotalResults+gr.TotalResults, start, append(ur.Resources, gr.Resources...))
+	return &resp, nil
 }

@@ -356,7 +356,7 @@ func (a *applier) canonicalizeTouched() error {
 		if !ok {
 			continue
 		}
-		out, err := a.rt.Canonicalize(map[string]any{k: v})
+		out, err := a.rt.CanonicalizeInput(map[string]any{k: v})
 		if err != nil {
 			return err
 		}
@@ -435,13 +435,10 @@ func (a *applier) apply(op, path string, raw json.RawMessage, inValue bool) erro
 		}
 	}
 	if t.readOnly {
-		// RFC 7644 §3.5.2: a client MUST NOT modify a readOnly attribute. In
-		// a path-less value object they are ignored, as RFC 7644 §3.3/§3.5.1
-		// ignore them in POST and PUT bodies (Entra echoes "meta").
-		if inValue {
-			return nil
-		}
-		return scim.BadRequest(scim.Mutability, "%q is read-only", path)
+		// RFC 7644 §3.5.2: a client MUST NOT modify a readOnly attribute,
+		// named by a path or as a key of a path-less value object (only PUT
+		// ignores them, RFC 7644 §3.5.1).
+		return scim.BadRequest(scim.Mutability, "%q is read-only (RFC 7643 §7 mutability)", path)
 	}
 	if a.isMembers(t) {
 		return a.members(op, t, v, has && v != nil)
@@ -541,7 +538,7 @@ func (a *applier) resolve(path string, raw json.RawMessage) (*target, error) {
 		return &target{container: true, urn: urn}, nil
 	}
 	if a.isUnknownExtension(path, raw) {
-		return &target{container: true, urn: keyFor(a.doc, path)}, nil
+		return nil, a.rt.UndeclaredExtension(path)
 	}
 	p, err := filter.ParsePath(path)
 	if err != nil {
@@ -557,20 +554,13 @@ func (a *applier) resolve(path string, raw json.RawMessage) (*target, error) {
 	case attr != nil:
 		t.urn, t.attr, t.name = urn, attr, attr.Name
 	case p.URN == "" || s == a.rt.Schema:
-		t.name = p.Attr
+		return nil, scim.BadRequest(scim.InvalidPath, "%q: the %s schema has no attribute %q", path, a.rt.Schema.Name, p.Attr)
 	case s != nil:
-		t.urn, t.name = s.ID, p.Attr
+		return nil, scim.BadRequest(scim.InvalidPath, "%q: the %s schema has no attribute %q", path, s.Name, p.Attr)
 	default:
-		// An attribute of a schema we do not know (an Entra custom
-		// extension, entra-scim.md §3): kept as sent in the object keyed by
-		// its URN, or under the literal qualified key if the document
-		// already holds it that way.
-		full := p.URN + ":" + p.Attr
-		if k := keyFor(a.doc, full); hasKey(a.doc, k) {
-			t.name = k
-		} else {
-			t.urn, t.name = keyFor(a.doc, p.URN), p.Attr
-		}
+		// An attribute of an extension schema this tenant has not declared
+		// (an Entra custom extension attribute).
+		return nil, a.rt.UndeclaredExtension(p.URN + ":" + p.Attr)
 	}
 	if t.attr != nil && t.attr.Mutability == schema.ReadOnly {
 		t.readOnly = true
@@ -727,6 +717,11 @@ func (a *applier) set(op string, t *target, raw json.RawMessage, v any) error {
 		// ([REF-VAL]). Canonicalize normalises all of these to {"value": id}.
 		c[key] = deepCopy(v)
 	case t.attr.MultiValued:
+		if !isArray(v) {
+			// RFC 7644 §3.5.2.1/§3.5.2.3: the value of a multi-valued
+			// attribute is an array of values.
+			return scim.BadRequest(scim.InvalidValue, "%q is multi-valued; its value must be an array", t.attr.Name)
+		}
 		elems := asList(v)
 		if op == OpReplace {
 			// RFC 7644 §3.5.2.3: without a filter the whole array is replaced.
