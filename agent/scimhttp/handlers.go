@@ -16,13 +16,6 @@ import (
 	"github.com/rosterhq/roster/store"
 )
 
-func typeOf(kind store.Kind) *schema.ResourceType {
-	if kind == store.KindGroup {
-		return schema.GroupType
-	}
-	return schema.UserType
-}
-
 // readBody reads at most MaxBodyBytes; larger bodies get 413.
 func readBody(w http.ResponseWriter, r *request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
@@ -92,7 +85,7 @@ func intParam(q url.Values, name string, def int) (int, error) {
 // request. Each entry must be an attribute path (RFC 7644 §3.10; a value
 // filter is allowed and means the attribute it filters): else 400
 // invalidSyntax.
-func projection(kind store.Kind, attributes, excluded string) (schema.Projection, error) {
+func projection(rt *schema.ResourceType, attributes, excluded string) (schema.Projection, error) {
 	for _, list := range [2]string{attributes, excluded} {
 		for list != "" {
 			var n string
@@ -105,13 +98,13 @@ func projection(kind store.Kind, attributes, excluded string) (schema.Projection
 			}
 		}
 	}
-	return schema.NewProjection(typeOf(kind), attributes, excluded), nil
+	return schema.NewProjection(rt, attributes, excluded), nil
 }
 
 // checkProjection refuses a write whose attributes or excludedAttributes
 // (which shape its response) are malformed, before anything is written.
-func checkProjection(r *request, kind store.Kind) error {
-	_, err := projection(kind, param(r.q, "attributes"), param(r.q, "excludedAttributes"))
+func (s *Server) checkProjection(r *request, kind store.Kind) error {
+	_, err := projection(s.dir.ResourceType(r.call, kind), param(r.q, "attributes"), param(r.q, "excludedAttributes"))
 	return err
 }
 
@@ -136,7 +129,7 @@ func (s *Server) list(w http.ResponseWriter, r *request, kind store.Kind) error 
 	if count < 0 && param(q, "count") != "" {
 		count = 0 // RFC 7644 §3.4.2.4: a negative count is 0; -1 means "absent" here
 	}
-	proj, err := projection(kind, param(q, "attributes"), param(q, "excludedAttributes"))
+	proj, err := projection(s.dir.ResourceType(r.call, kind), param(q, "attributes"), param(q, "excludedAttributes"))
 	if err != nil {
 		return err
 	}
@@ -250,15 +243,15 @@ func (s *Server) search(w http.ResponseWriter, r *request, kind store.Kind) erro
 	var resp *scim.ListResponse
 	if kind == "" {
 		users, groups := p, p
-		if users.Projection, err = projection(store.KindUser, attrs, excl); err != nil {
+		if users.Projection, err = projection(s.dir.ResourceType(r.call, store.KindUser), attrs, excl); err != nil {
 			return err
 		}
-		if groups.Projection, err = projection(store.KindGroup, attrs, excl); err != nil {
+		if groups.Projection, err = projection(s.dir.ResourceType(r.call, store.KindGroup), attrs, excl); err != nil {
 			return err
 		}
 		resp, err = s.dir.ListAll(r.Context(), r.call, users, groups)
 	} else {
-		if p.Projection, err = projection(kind, attrs, excl); err != nil {
+		if p.Projection, err = projection(s.dir.ResourceType(r.call, kind), attrs, excl); err != nil {
 			return err
 		}
 		resp, err = s.dir.List(r.Context(), r.call, kind, p)
@@ -271,7 +264,7 @@ func (s *Server) search(w http.ResponseWriter, r *request, kind store.Kind) erro
 
 func (s *Server) writeResource(w http.ResponseWriter, r *request, kind store.Kind, status int, got *directory.Got) {
 	q := r.q
-	proj, err := projection(kind, param(q, "attributes"), param(q, "excludedAttributes"))
+	proj, err := projection(s.dir.ResourceType(r.call, kind), param(q, "attributes"), param(q, "excludedAttributes"))
 	if err != nil {
 		proj = schema.Projection{} // refused before the write (checkProjection)
 	}
@@ -283,14 +276,14 @@ func (s *Server) writeResource(w http.ResponseWriter, r *request, kind store.Kin
 			}
 		}
 	}
-	writeJSON(w, status, proj.Apply(typeOf(kind), got.Doc))
+	writeJSON(w, status, proj.Apply(s.dir.ResourceType(r.call, kind), got.Doc))
 }
 
 func (s *Server) create(w http.ResponseWriter, r *request, kind store.Kind) error {
 	if err := requireWrite(r); err != nil {
 		return err
 	}
-	if err := checkProjection(r, kind); err != nil {
+	if err := s.checkProjection(r, kind); err != nil {
 		return err
 	}
 	body, err := readBody(w, r)
@@ -311,7 +304,7 @@ func (s *Server) create(w http.ResponseWriter, r *request, kind store.Kind) erro
 
 func (s *Server) get(w http.ResponseWriter, r *request, kind store.Kind, id string) error {
 	q := r.q
-	proj, err := projection(kind, param(q, "attributes"), param(q, "excludedAttributes"))
+	proj, err := projection(s.dir.ResourceType(r.call, kind), param(q, "attributes"), param(q, "excludedAttributes"))
 	if err != nil {
 		return err
 	}
@@ -334,7 +327,7 @@ func (s *Server) replace(w http.ResponseWriter, r *request, kind store.Kind, id 
 	if err := requireWrite(r); err != nil {
 		return err
 	}
-	if err := checkProjection(r, kind); err != nil {
+	if err := s.checkProjection(r, kind); err != nil {
 		return err
 	}
 	body, err := readBody(w, r)
@@ -357,7 +350,7 @@ func (s *Server) patch(w http.ResponseWriter, r *request, kind store.Kind, id st
 	if err := requireWrite(r); err != nil {
 		return err
 	}
-	if err := checkProjection(r, kind); err != nil {
+	if err := s.checkProjection(r, kind); err != nil {
 		return err
 	}
 	body, err := readBody(w, r)
@@ -402,14 +395,16 @@ func (s *Server) discovery(w http.ResponseWriter, r *request, seg []string) erro
 		writeJSON(w, http.StatusOK, schema.ServiceProviderConfig(base, schema.Capabilities{MaxResults: directory.MaxResults, MaxPayloadSize: MaxBodyBytes}))
 		return nil
 	case strings.EqualFold(seg[0], "Schemas"):
-		docs := make([]discoveryDoc, len(schema.Schemas))
-		for i, sc := range schema.Schemas {
+		schemas := schema.SchemasOf(s.dir.ResourceTypes(r.call))
+		docs := make([]discoveryDoc, len(schemas))
+		for i, sc := range schemas {
 			docs[i] = discoveryDoc{sc.ID, sc.Document(base)}
 		}
 		return serveDiscovery(w, seg, "schema", docs)
 	case strings.EqualFold(seg[0], "ResourceTypes"):
-		docs := make([]discoveryDoc, len(schema.ResourceTypes))
-		for i, rt := range schema.ResourceTypes {
+		types := s.dir.ResourceTypes(r.call)
+		docs := make([]discoveryDoc, len(types))
+		for i, rt := range types {
 			docs[i] = discoveryDoc{rt.ID, rt.Document(base)}
 		}
 		return serveDiscovery(w, seg, "resource type", docs)

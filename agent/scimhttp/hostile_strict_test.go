@@ -5,6 +5,7 @@ package scimhttp_test
 // discovery, and routing. The harness is in hostile_test.go.
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -19,7 +20,20 @@ const (
 	entURN   = scim.SchemaEnterpriseUser
 	// contosoURN is a custom extension no tenant has declared.
 	contosoURN = "urn:ietf:params:scim:schemas:extension:Contoso:2.0:User"
+	// hostileURN is the custom extension the hostile tenant declares:
+	// badge (integer), nick (string) and remote (boolean).
+	hostileURN = "urn:ietf:params:scim:schemas:extension:Hostile:2.0:User"
 )
+
+func init() {
+	declareHostile = func(t *testing.T, a *testAgent) {
+		for _, d := range [][2]string{{"badge", "integer"}, {"nick", "string"}, {"remote", "boolean"}} {
+			if _, err := a.dir.DeclareExtension(context.Background(), hostileTenant, hostileURN+":"+d[0], d[1], false); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
 
 // userJSON builds a POST /Users body from key and raw-JSON value pairs. It
 // adds schemas and a fresh userName unless the pairs give them; a value of
@@ -314,6 +328,24 @@ func strictHostile() []hostileCase {
 		{"replace with an undeclared extension object", put, "/Users/{user}", userJSON("userName", `"hostile.one@example.test"`, contosoURN, `{"costCode":"42"}`), ipath},
 	} {
 		add("unknown/"+b.name, b.method, b.target, b.body, bad, b.scimType)
+	}
+
+	// Declared custom extension attributes (declareHostile): type-checked like the core ones.
+	for _, b := range []struct{ name, method, target, body, scimType string }{
+		{"declared integer sent as a string", post, "/Users", userJSON(hostileURN, `{"badge":"7"}`), val},
+		{"declared integer sent as a decimal", post, "/Users", userJSON(hostileURN, `{"badge":7.5}`), val},
+		{"declared integer sent as an array", post, "/Users", userJSON(hostileURN+":badge", `[7]`), val},
+		{"declared string with NUL", post, "/Users", userJSON(hostileURN, `{"nick":"a\u0000"}`), val},
+		{"declared string too long", post, "/Users", userJSON(hostileURN, `{"nick":`+long(300)+`}`), val},
+		{"declared boolean sent as yes", post, "/Users", userJSON(hostileURN+":remote", `"yes"`), val},
+		{"undeclared attribute of a declared schema", post, "/Users", userJSON(hostileURN, `{"other":"x"}`), ipath},
+		{"undeclared attribute of a declared schema, flat", post, "/Users", userJSON(hostileURN+":other", `"x"`), ipath},
+		{"patch of a declared integer with a string", patch, "/Users/{user}", patchJSON(opJSON("Replace", hostileURN+":badge", `"x"`)), val},
+		{"path-less patch of a declared boolean with a number", patch, "/Users/{user}", patchJSON(opJSON("replace", "", `{"`+hostileURN+`:remote":1}`)), val},
+		{"patch of an undeclared attribute of a declared schema", patch, "/Users/{user}", patchJSON(opJSON("add", hostileURN+":other", `"x"`)), ipath},
+		{"user extension on a group", post, "/Groups", groupJSON(hostileURN, `{"badge":7}`), ipath},
+	} {
+		add("extension/"+b.name, b.method, b.target, b.body, bad, b.scimType)
 	}
 
 	// 5. Discovery.

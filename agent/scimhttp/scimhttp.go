@@ -384,7 +384,7 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 			float64(lim), burst, retryAfter(wait)))
 		return
 	}
-	call.TokenName, call.App = p.TokenName, p.App
+	call.TokenName, call.App, call.Extensions = p.TokenName, p.App, p.Tenant.Settings.Extensions
 	req := &request{Request: r, p: p, call: call, rest: rest}
 	if req.q, err = parseQuery(r.URL.RawQuery); err == nil {
 		err = s.route(w, req)

@@ -177,7 +177,7 @@ lower-case letters, digits and hyphens. Then issue it a token with
 		},
 	}
 	list.Flags().BoolVar(&listJSON, "json", false, "print JSON")
-	cmd.AddCommand(add, list, set)
+	cmd.AddCommand(add, list, set, newTenantExtensionCmd(rf))
 	return cmd
 }
 

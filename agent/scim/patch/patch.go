@@ -538,7 +538,7 @@ func (a *applier) resolve(path string, raw json.RawMessage) (*target, error) {
 		return &target{container: true, urn: urn}, nil
 	}
 	if a.isUnknownExtension(path, raw) {
-		return nil, a.rt.UndeclaredExtension(path)
+		return nil, schema.UndeclaredExtension(path)
 	}
 	p, err := filter.ParsePath(path)
 	if err != nil {
@@ -555,12 +555,16 @@ func (a *applier) resolve(path string, raw json.RawMessage) (*target, error) {
 		t.urn, t.attr, t.name = urn, attr, attr.Name
 	case p.URN == "" || s == a.rt.Schema:
 		return nil, scim.BadRequest(scim.InvalidPath, "%q: the %s schema has no attribute %q", path, a.rt.Schema.Name, p.Attr)
-	case s != nil:
+	case s != nil && s.ID == scim.SchemaEnterpriseUser:
 		return nil, scim.BadRequest(scim.InvalidPath, "%q: the %s schema has no attribute %q", path, s.Name, p.Attr)
 	default:
-		// An attribute of an extension schema this tenant has not declared
-		// (an Entra custom extension attribute).
-		return nil, a.rt.UndeclaredExtension(p.URN + ":" + p.Attr)
+		// An attribute of a custom extension schema this tenant has not
+		// declared (an Entra custom extension attribute).
+		urn := p.URN
+		if s != nil {
+			urn = s.ID
+		}
+		return nil, schema.UndeclaredExtension(urn + ":" + p.Attr)
 	}
 	if t.attr != nil && t.attr.Mutability == schema.ReadOnly {
 		t.readOnly = true

@@ -72,7 +72,7 @@ func (rt *ResourceType) Canonicalize(doc map[string]any) (map[string]any, error)
 //     attribute's limit (docs/scim-limits.md).
 //
 // An attribute of an extension schema rt does not define is refused with
-// invalidPath (see UndeclaredExtension).
+// invalidPath (UndeclaredExtension).
 func (rt *ResourceType) CanonicalizeInput(doc map[string]any) (map[string]any, error) {
 	return rt.canonicalize(doc, true)
 }
@@ -131,7 +131,7 @@ func (rt *ResourceType) canonicalize(doc map[string]any, strict bool) (map[strin
 				continue
 			}
 			if strict {
-				return nil, rt.UndeclaredExtension(k)
+				return nil, UndeclaredExtension(k)
 			}
 			if _, isObj := v.(map[string]any); isObj {
 				out[k] = deepCopy(v)
@@ -157,13 +157,17 @@ func (rt *ResourceType) canonicalize(doc map[string]any, strict bool) (map[strin
 // attribute; errors about undeclared attributes name it.
 const ExtensionCommand = "roster tenant extension add"
 
-// UndeclaredExtension is the error for an attribute (or object) of an
-// extension schema that rt does not define: 400 invalidPath, naming the
-// command that declares it.
-func (rt *ResourceType) UndeclaredExtension(name string) *scim.Error {
+// UndeclaredExtension is the error for an attribute (or object) of a custom
+// extension schema that the tenant has not declared: 400 invalidPath, naming
+// the command that declares it.
+func UndeclaredExtension(name string) *scim.Error {
+	example := name
+	if i := strings.LastIndexByte(name, ':'); i >= 0 && (strings.EqualFold(name[i+1:], "User") || strings.EqualFold(name[i+1:], "Group")) {
+		example = name + ":<attribute>"
+	}
 	return scim.BadRequest(scim.InvalidPath,
-		"%q is not an attribute of this tenant's %s schemas: declare a custom extension attribute with `%s <tenant> %s --type string` (see docs/scim-limits.md)",
-		name, rt.Name, ExtensionCommand, name)
+		"%q is not a declared extension attribute of this tenant; declare it with `%s <tenant> %s --type string` (or boolean, integer, decimal, dateTime, reference)",
+		name, ExtensionCommand, example)
 }
 
 // CheckSchemas checks the "schemas" member of a resource sent in a POST or
@@ -245,6 +249,9 @@ func setCanonical(out map[string]any, s *Schema, urn, name string, v any, strict
 			return nil
 		}
 		if strict {
+			if urn != "" && urn != scim.SchemaEnterpriseUser {
+				return UndeclaredExtension(urn + ":" + name)
+			}
 			return unknownAttr(s, name)
 		}
 		target[name] = deepCopy(v)

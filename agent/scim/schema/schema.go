@@ -204,8 +204,14 @@ func multiLine(a *Attribute) *Attribute {
 
 // multi builds a multi-valued complex attribute with the usual value/display/type/primary sub-attributes (RFC 7643 §2.4).
 func multi(name, desc string, valueType Type, types []string, extra ...*Attribute) *Attribute {
+	value := &Attribute{Name: "value", Type: valueType, Mutability: ReadWrite, Returned: Default, Uniqueness: None, Description: "The value."}
+	if valueType == Reference {
+		// RFC 7643 §7: every reference names its referenceTypes; photos are
+		// URLs of external resources (RFC 7643 §4.1.2).
+		value.ReferenceTypes = []string{"external"}
+	}
 	subs := []*Attribute{
-		{Name: "value", Type: valueType, Mutability: ReadWrite, Returned: Default, Uniqueness: None, Description: "The value."},
+		value,
 		rw("display", "A human-readable name, primarily used for display purposes."),
 		{Name: "type", Type: String, Mutability: ReadWrite, Returned: Default, Uniqueness: None, CanonicalValues: types, Description: "A label indicating the attribute's function."},
 		{Name: "primary", Type: Boolean, Mutability: ReadWrite, Returned: Default, Uniqueness: None, Description: "Indicates the primary or preferred value."},
