@@ -332,7 +332,7 @@ func Apply(rt *schema.ResourceType, doc map[string]any, ops []Operation, opt Opt
 		if err := validate(op); err != nil {
 			return nil, at(i, err)
 		}
-		a.touched = map[string]bool{}
+		a.touched = map[string]any{}
 		if err := a.apply(op.Op, op.Path, op.Value, false); err != nil {
 			return nil, at(i, err)
 		}
@@ -346,17 +346,31 @@ func Apply(rt *schema.ResourceType, doc map[string]any, ops []Operation, opt Opt
 	return &Result{Doc: a.doc, MemberOps: a.memberOps}, nil
 }
 
+// touch records that the current operation changes the top-level member
+// k, keeping a copy of its value before the change.
+func (a *applier) touch(k string) {
+	if _, ok := a.touched[k]; !ok {
+		a.touched[k] = deepCopy(a.doc[k])
+	}
+}
+
 // canonicalizeTouched puts the top-level members the last operation touched
 // into canonical form (Canonicalize works member by member), so the next
 // operation sees coerced values without re-canonicalising the whole
-// document after every operation.
+// document after every operation. What the operation sent is checked as
+// client input (CanonicalizeInput); the sub-attributes of a touched object
+// that the operation left as they were stored are not, so a value stored
+// before a rule existed does not block changes to its neighbours.
 func (a *applier) canonicalizeTouched() error {
-	for k := range a.touched {
+	for k, before := range a.touched {
 		v, ok := a.doc[k]
 		if !ok {
 			continue
 		}
-		out, err := a.rt.CanonicalizeInput(map[string]any{k: v})
+		if _, err := a.rt.CanonicalizeInput(map[string]any{k: changedPart(before, v)}); err != nil {
+			return err
+		}
+		out, err := a.rt.Canonicalize(map[string]any{k: v})
 		if err != nil {
 			return err
 		}
@@ -375,7 +389,24 @@ type applier struct {
 	doc       map[string]any
 	opt       Options
 	memberOps []MemberOp
-	touched   map[string]bool // top-level keys of doc the current operation changed
+	touched   map[string]any // top-level keys of doc the current operation changed, with their values before it
+}
+
+// changedPart returns after without the members of an object that are equal
+// to those in before; other values are returned whole.
+func changedPart(before, after any) any {
+	b, ok1 := before.(map[string]any)
+	m, ok2 := after.(map[string]any)
+	if !ok1 || !ok2 {
+		return after
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if old, ok := b[k]; !ok || !reflect.DeepEqual(old, v) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // target is a resolved operation path.
@@ -663,11 +694,11 @@ func hasKey(m map[string]any, k string) bool {
 // extension object when create is set; nil when absent.
 func (a *applier) container(t *target, create bool) map[string]any {
 	if t.urn == "" {
-		a.touched[keyFor(a.doc, t.name)] = true
+		a.touch(keyFor(a.doc, t.name))
 		return a.doc
 	}
 	k := keyFor(a.doc, t.urn)
-	a.touched[k] = true
+	a.touch(k)
 	m, ok := a.doc[k].(map[string]any)
 	if !ok {
 		if !create {
