@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -56,21 +55,8 @@ func requireWrite(r *request) error {
 	return nil
 }
 
-// param returns a query parameter by case-insensitive name.
-func param(q url.Values, name string) string {
-	if v, ok := q[name]; ok && len(v) > 0 {
-		return v[0]
-	}
-	for k, v := range q {
-		if strings.EqualFold(k, name) && len(v) > 0 {
-			return v[0]
-		}
-	}
-	return ""
-}
-
-func intParam(q url.Values, name string, def int) (int, error) {
-	s := strings.TrimSpace(param(q, name))
+func intParam(q *query, name string, def int) (int, error) {
+	s := strings.TrimSpace(q.get(name))
 	if s == "" {
 		return def, nil
 	}
@@ -104,7 +90,7 @@ func projection(rt *schema.ResourceType, attributes, excluded string) (schema.Pr
 // checkProjection refuses a write whose attributes or excludedAttributes
 // (which shape its response) are malformed, before anything is written.
 func (s *Server) checkProjection(r *request, kind store.Kind) error {
-	_, err := projection(s.dir.ResourceType(r.call, kind), param(r.q, "attributes"), param(r.q, "excludedAttributes"))
+	_, err := projection(s.dir.ResourceType(r.call, kind), r.q.get("attributes"), r.q.get("excludedAttributes"))
 	return err
 }
 
@@ -117,7 +103,7 @@ func detailOf(err error) string {
 }
 
 func (s *Server) list(w http.ResponseWriter, r *request, kind store.Kind) error {
-	q := r.q
+	q := &r.q
 	start, err := intParam(q, "startIndex", 1)
 	if err != nil {
 		return err
@@ -126,15 +112,15 @@ func (s *Server) list(w http.ResponseWriter, r *request, kind store.Kind) error 
 	if err != nil {
 		return err
 	}
-	if count < 0 && param(q, "count") != "" {
+	if count < 0 && q.get("count") != "" {
 		count = 0 // RFC 7644 §3.4.2.4: a negative count is 0; -1 means "absent" here
 	}
-	proj, err := projection(s.dir.ResourceType(r.call, kind), param(q, "attributes"), param(q, "excludedAttributes"))
+	proj, err := projection(s.dir.ResourceType(r.call, kind), q.get("attributes"), q.get("excludedAttributes"))
 	if err != nil {
 		return err
 	}
 	p := directory.ListParams{
-		Filter: param(q, "filter"), SortBy: param(q, "sortBy"), SortOrder: param(q, "sortOrder"),
+		Filter: q.get("filter"), SortBy: q.get("sortBy"), SortOrder: q.get("sortOrder"),
 		StartIndex: start, Count: count, Projection: proj,
 	}
 	resp, err := s.dir.List(r.Context(), r.call, kind, p)
@@ -263,8 +249,8 @@ func (s *Server) search(w http.ResponseWriter, r *request, kind store.Kind) erro
 }
 
 func (s *Server) writeResource(w http.ResponseWriter, r *request, kind store.Kind, status int, got *directory.Got) {
-	q := r.q
-	proj, err := projection(s.dir.ResourceType(r.call, kind), param(q, "attributes"), param(q, "excludedAttributes"))
+	q := &r.q
+	proj, err := projection(s.dir.ResourceType(r.call, kind), q.get("attributes"), q.get("excludedAttributes"))
 	if err != nil {
 		proj = schema.Projection{} // refused before the write (checkProjection)
 	}
@@ -303,8 +289,8 @@ func (s *Server) create(w http.ResponseWriter, r *request, kind store.Kind) erro
 }
 
 func (s *Server) get(w http.ResponseWriter, r *request, kind store.Kind, id string) error {
-	q := r.q
-	proj, err := projection(s.dir.ResourceType(r.call, kind), param(q, "attributes"), param(q, "excludedAttributes"))
+	q := &r.q
+	proj, err := projection(s.dir.ResourceType(r.call, kind), q.get("attributes"), q.get("excludedAttributes"))
 	if err != nil {
 		return err
 	}

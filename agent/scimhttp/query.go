@@ -10,15 +10,23 @@ import (
 	"github.com/rosterhq/roster/agent/scim/schema"
 )
 
-// queryParams are the query parameters SCIM defines (RFC 7644 §3.4.2,
-// §3.9); each may appear once. Keys are lower case: names are matched
-// case-insensitively.
-var queryParams = map[string]bool{
-	"filter": true, "count": true, "startindex": true, "attributes": true,
-	"excludedattributes": true, "sortby": true, "sortorder": true,
+// query holds the SCIM parameters of a request's query string, by their
+// index in scimParams; the zero query has none. It lives in the request, so
+// parsing allocates only the decoded values that needed decoding.
+type query struct {
+	vals [len(scimParams)]string
+	seen uint8 // bit i set: scimParams[i] was given
 }
 
-// parseQuery parses a raw query string strictly, where url.ParseQuery
+// get returns the value of the SCIM parameter name ("" when absent).
+func (q *query) get(name string) string {
+	if i := paramIndex(name); i >= 0 {
+		return q.vals[i]
+	}
+	return ""
+}
+
+// parseQuery parses a raw query string strictly into q, where url.ParseQuery
 // silently drops what it cannot decode (so a filter with a bad escape would
 // list everything):
 //   - every name and value must be correctly percent-encoded (RFC 3986 §2.1)
@@ -28,14 +36,9 @@ var queryParams = map[string]bool{
 //   - a filter that is empty or blank is 400 invalidFilter (leave the
 //     parameter out to list everything).
 //
-// Names SCIM does not define are kept (Entra appends aadOptscim062020).
-// An empty query returns nil without allocating.
-func parseQuery(raw string) (url.Values, error) {
-	if raw == "" {
-		return nil, nil
-	}
-	q := make(url.Values, 4)
-	seen := 0 // bit i set: the i-th SCIM parameter has been seen
+// Parameters SCIM does not define are checked and then ignored (Entra may
+// append aadOptscim062020).
+func parseQuery(raw string, q *query) error {
 	for raw != "" {
 		var pair string
 		pair, raw, _ = strings.Cut(raw, "&")
@@ -45,7 +48,7 @@ func parseQuery(raw string) (url.Values, error) {
 		rk, rv, _ := strings.Cut(pair, "=")
 		key, err := url.QueryUnescape(rk)
 		if err != nil || !utf8.ValidString(key) {
-			return nil, scim.BadRequest(scim.InvalidSyntax, "the query parameter name %q is not correctly percent-encoded UTF-8 (RFC 3986 §2.1)", rk)
+			return scim.BadRequest(scim.InvalidSyntax, "the query parameter name %q is not correctly percent-encoded UTF-8 (RFC 3986 §2.1)", rk)
 		}
 		isFilter := strings.EqualFold(key, "filter")
 		bad := scim.InvalidSyntax
@@ -54,42 +57,39 @@ func parseQuery(raw string) (url.Values, error) {
 		}
 		val, err := url.QueryUnescape(rv)
 		if err != nil || !utf8.ValidString(val) {
-			return nil, scim.BadRequest(bad, "the %s parameter %q is not correctly percent-encoded UTF-8 (RFC 3986 §2.1)", key, rv)
+			return scim.BadRequest(bad, "the %s parameter %q is not correctly percent-encoded UTF-8 (RFC 3986 §2.1)", key, rv)
 		}
 		if i, r := schema.ControlChar(val, false); i >= 0 {
-			return nil, scim.BadRequest(bad, "the %s parameter holds the control character U+%04X", key, r)
+			return scim.BadRequest(bad, "the %s parameter holds the control character U+%04X", key, r)
 		}
-		if lk := strings.ToLower(key); queryParams[lk] {
-			bit := 1 << paramIndex(lk)
-			if seen&bit != 0 {
-				return nil, scim.BadRequest(bad, "the %s parameter is given more than once", key)
-			}
-			seen |= bit
+		i := paramIndex(key)
+		if i < 0 {
+			continue
+		}
+		if q.seen&(1<<i) != 0 {
+			return scim.BadRequest(bad, "the %s parameter is given more than once", key)
 		}
 		if isFilter && strings.TrimSpace(val) == "" {
-			return nil, scim.BadRequest(scim.InvalidFilter, "the filter parameter is empty; leave it out to list every resource")
+			return scim.BadRequest(scim.InvalidFilter, "the filter parameter is empty; leave it out to list every resource")
 		}
-		q[key] = append(q[key], val)
+		q.seen |= 1 << i
+		q.vals[i] = val
 	}
-	return q, nil
+	return nil
 }
 
-func paramIndex(lk string) int {
-	switch lk {
-	case "filter":
-		return 0
-	case "count":
-		return 1
-	case "startindex":
-		return 2
-	case "attributes":
-		return 3
-	case "excludedattributes":
-		return 4
-	case "sortby":
-		return 5
+// scimParams are the query parameters SCIM defines (RFC 7644 §3.4.2,
+// §3.9); each may appear once, in any letter case.
+var scimParams = [...]string{"filter", "count", "startIndex", "attributes", "excludedAttributes", "sortBy", "sortOrder"}
+
+// paramIndex returns the index of key in scimParams, or -1.
+func paramIndex(key string) int {
+	for i, p := range scimParams {
+		if strings.EqualFold(key, p) {
+			return i
+		}
 	}
-	return 6
+	return -1
 }
 
 // checkBody refuses a body that is not UTF-8 text (RFC 8259 §8.1), or whose

@@ -17,7 +17,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -314,8 +313,8 @@ type request struct {
 	*http.Request
 	p    *directory.Principal
 	call directory.Call
-	rest []string   // path segments after /v2/
-	q    url.Values // the query, parsed strictly (parseQuery); nil when empty
+	rest []string // path segments after /v2/
+	q    query    // the SCIM parameters of the query, parsed strictly (parseQuery)
 }
 
 func (s *Server) baseURL(r *http.Request, tenant string) string {
@@ -386,7 +385,7 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 	}
 	call.TokenName, call.App, call.Extensions = p.TokenName, p.App, p.Tenant.Settings.Extensions
 	req := &request{Request: r, p: p, call: call, rest: rest}
-	if req.q, err = parseQuery(r.URL.RawQuery); err == nil {
+	if err = parseQuery(r.URL.RawQuery, &req.q); err == nil {
 		err = s.route(w, req)
 	}
 	if err != nil {

@@ -188,6 +188,12 @@ func (rt *ResourceType) CheckSchemas(doc map[string]any) error {
 		return scim.BadRequest(scim.InvalidValue, "schemas is required: a %s must list %q (RFC 7643 §3)", rt.Name, rt.Schema.ID)
 	}
 	arr, ok := v.([]any)
+	if ss, isStrings := v.([]string); isStrings { // a document built in Go rather than decoded
+		arr, ok = make([]any, len(ss)), true
+		for i, s := range ss {
+			arr[i] = s
+		}
+	}
 	if !ok {
 		return scim.BadRequest(scim.InvalidValue, "schemas must be an array of schema URNs, got %s", short(v))
 	}
