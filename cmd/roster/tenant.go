@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -74,11 +73,8 @@ lower-case letters, digits and hyphens. Then issue it a token with
 			}
 			defer closeFn()
 			t, err := dir.Tenant(cmd.Context(), args[0])
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no tenant %q: see 'roster tenant list'", args[0])
-			}
 			if err != nil {
-				return err
+				return tenantErr(err, args[0])
 			}
 			if cmd.Flags().Changed("name") {
 				t.Name = setName

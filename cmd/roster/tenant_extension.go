@@ -34,11 +34,8 @@ and listed in /Schemas. See docs/scim-limits.md.`,
 			}
 			defer closeFn()
 			e, err := dir.DeclareExtension(cmd.Context(), args[0], args[1], typ, multi)
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no tenant %q: see 'roster tenant list'", args[0])
-			}
 			if err != nil {
-				return err
+				return tenantErr(err, args[0])
 			}
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), e)
@@ -64,11 +61,8 @@ and listed in /Schemas. See docs/scim-limits.md.`,
 			}
 			defer closeFn()
 			t, err := dir.Tenant(cmd.Context(), args[0])
-			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no tenant %q: see 'roster tenant list'", args[0])
-			}
 			if err != nil {
-				return err
+				return tenantErr(err, args[0])
 			}
 			exts := t.Settings.Extensions
 			if listJSON {
@@ -102,10 +96,7 @@ and listed in /Schemas. See docs/scim-limits.md.`,
 			}
 			defer closeFn()
 			if err := dir.RemoveExtension(cmd.Context(), args[0], args[1]); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("no tenant %q: see 'roster tenant list'", args[0])
-				}
-				return err
+				return tenantErr(err, args[0])
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Tenant %q no longer accepts %s.\n", args[0], args[1])
 			return nil
@@ -113,4 +104,12 @@ and listed in /Schemas. See docs/scim-limits.md.`,
 	}
 	cmd.AddCommand(add, list, remove)
 	return cmd
+}
+
+// tenantErr says which tenant is missing when err is store.ErrNotFound.
+func tenantErr(err error, id string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no tenant %q: see 'roster tenant list'", id)
+	}
+	return err
 }
