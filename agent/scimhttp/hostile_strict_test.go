@@ -97,8 +97,9 @@ const (
 // strictHostile are the rows of classes 1–6.
 func strictHostile() []hostileCase {
 	var cs []hostileCase
+	// add takes a target relative to the tenant's SCIM base.
 	add := func(name, method, target, body string, status int, scimType string) {
-		cs = append(cs, hostileCase{name: name, method: method, target: target, body: body, status: status, scimType: scimType})
+		cs = append(cs, hostileCase{name: name, method: method, target: hostileBase + target, body: body, status: status, scimType: scimType})
 	}
 	const (
 		bad   = http.StatusBadRequest
