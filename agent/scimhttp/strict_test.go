@@ -201,6 +201,22 @@ func TestDeclaredExtensionAttributes(t *testing.T) {
 	if err := a.dir.RemoveExtension(ctx, "acme", urn+":badge"); err == nil {
 		t.Error("removing an undeclared attribute succeeded")
 	}
+
+	t.Run("group extension", func(t *testing.T) {
+		const gurn = "urn:ietf:params:scim:schemas:extension:Contoso:2.0:Group"
+		if _, err := a.dir.DeclareExtension(ctx, "acme", gurn+":mailEnabled", "boolean", false); err != nil {
+			t.Fatal(err)
+		}
+		g := groupDoc("Mail list")
+		g[gurn+":mailEnabled"] = "True"
+		r := c.do(t, http.MethodPost, "/Groups", g, nil)
+		wantStatus(t, r, http.StatusCreated)
+		if ext, _ := r.obj(t)[gurn].(map[string]any); ext["mailEnabled"] != true {
+			t.Errorf("group extension: got %v", r.obj(t)[gurn])
+		}
+		u := userDoc("bob@acme.test", map[string]any{gurn + ":mailEnabled": true})
+		wantSCIMError(t, c.do(t, http.MethodPost, "/Users", u, nil), http.StatusBadRequest, scim.InvalidPath)
+	})
 }
 
 // TestLeniencies pins each leniency of docs/scim-leniencies.md that no
@@ -242,5 +258,21 @@ func TestLeniencies(t *testing.T) {
 	}
 	t.Run("read-only id in a create is not taken", func(t *testing.T) {
 		wantSCIMError(t, c.do(t, http.MethodGet, "/Users/mine", nil, nil), http.StatusNotFound, "")
+	})
+	t.Run("replace ignores read-only values (RFC 7644 §3.5.1)", func(t *testing.T) {
+		r := c.do(t, http.MethodPut, "/Users/"+boss, userDoc("boss@acme.test", map[string]any{
+			"id": "other", "meta": map[string]any{"created": "2000-01-01T00:00:00Z", "version": `W/"99"`},
+			"groups": []any{map[string]any{"value": "g"}}, "title": "CEO"}), nil)
+		wantStatus(t, r, http.StatusOK)
+		doc := r.obj(t)
+		if doc["id"] != boss || doc["title"] != "CEO" {
+			t.Errorf("after PUT: id %v, title %v; want %s, CEO", doc["id"], doc["title"], boss)
+		}
+		if created := metaOf(doc)["created"]; created == "2000-01-01T00:00:00Z" {
+			t.Errorf("meta.created was taken from the body")
+		}
+		if _, ok := doc["groups"]; ok {
+			t.Errorf("groups were taken from the body: %v", doc["groups"])
+		}
 	})
 }
