@@ -19,7 +19,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
@@ -69,24 +68,17 @@ var declareHostile func(t *testing.T, a *testAgent)
 func runHostile(t *testing.T, cases []hostileCase) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "roster.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := directory.New(db, nil, nil)
+	a := newTestAgent(t)
+	// Served with the agent's own server settings (header limit, timeouts),
+	// not httptest's.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The agent's own server settings (header limit, timeouts), not httptest's.
-	srv := scimhttp.NewHTTPServer(scimhttp.New(dir, scimhttp.Options{}), nil)
+	srv := scimhttp.NewHTTPServer(a.h, nil)
 	go srv.Serve(ln) //nolint:errcheck
-	t.Cleanup(func() {
-		srv.Close()
-		db.Close()
-	})
-	a := &testAgent{dir: dir, db: db}
-	if _, err := dir.AddTenant(ctx, hostileTenant, "", store.TenantSettings{}); err != nil {
+	t.Cleanup(func() { srv.Close() })
+	if _, err := a.dir.AddTenant(ctx, hostileTenant, "", store.TenantSettings{}); err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
