@@ -26,6 +26,19 @@ type TenantSettings struct {
 	// RetentionDays is how long a disabled user is kept before the agent
 	// purges it; nil means the default (30 days), 0 keeps disabled users forever.
 	RetentionDays *int `json:"retention_days,omitempty"`
+	// Extensions are the custom extension attributes the tenant declared
+	// (`roster tenant extension add`), in declaration order.
+	Extensions []ExtensionAttribute `json:"extensions,omitempty"`
+}
+
+// ExtensionAttribute is a declared custom extension attribute: an attribute
+// of an extension schema such as
+// "urn:ietf:params:scim:schemas:extension:Contoso:2.0:User" (RFC 7643 §3.3).
+type ExtensionAttribute struct {
+	Schema      string `json:"schema"`
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	MultiValued bool   `json:"multi_valued,omitempty"`
 }
 
 // DefaultRetentionDays is how long disabled users are kept unless a tenant says otherwise.

@@ -32,6 +32,9 @@ type Service struct {
 
 	domMu    sync.Mutex
 	domCache map[string]cachedDomains // by tenant id
+
+	typesMu    sync.Mutex
+	typesCache map[string]tenantTypes // by tenant id
 }
 
 type cachedToken struct {
@@ -53,7 +56,7 @@ func New(db *store.DB, log *slog.Logger, now func() time.Time) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, log: log, now: now, authCache: map[string]cachedToken{}, domCache: map[string]cachedDomains{}}
+	return &Service{db: db, log: log, now: now, authCache: map[string]cachedToken{}, domCache: map[string]cachedDomains{}, typesCache: map[string]tenantTypes{}}
 }
 
 // DefaultTenant is the id of the tenant created on first start.
@@ -337,6 +340,8 @@ type Call struct {
 	// App is true when the caller uses an app token rather than a
 	// provisioning (Entra) token: it may not change Entra-managed attributes.
 	App bool
+	// Extensions are the tenant's declared custom extension attributes.
+	Extensions []store.ExtensionAttribute
 }
 
 // Record stores a provisioning event for a request rejected before it reached

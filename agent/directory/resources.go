@@ -92,8 +92,11 @@ func toSCIM(kind store.Kind, id string, doc map[string]any, err error) error {
 
 // prepare canonicalises an incoming document for a create or replace and
 // separates a group's members from it. Passwords are never stored.
-func prepare(kind store.Kind, in map[string]any) (map[string]any, []patch.Member, bool, error) {
-	doc, err := typeOf(kind).Canonicalize(in)
+func prepare(rt *schema.ResourceType, kind store.Kind, in map[string]any) (map[string]any, []patch.Member, bool, error) {
+	if err := rt.CheckSchemas(in); err != nil {
+		return nil, nil, false, err
+	}
+	doc, err := rt.CanonicalizeInput(in)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -145,7 +148,7 @@ func resolveMembers(tx *store.Tx, tenantID string, ms []patch.Member) ([]store.M
 
 // Create adds a user or group (RFC 7644 §3.3).
 func (s *Service) Create(ctx context.Context, c Call, kind store.Kind, in map[string]any) (*Got, error) {
-	doc, members, _, err := prepare(kind, in)
+	doc, members, _, err := prepare(s.ResourceType(c, kind), kind, in)
 	if err != nil {
 		return nil, s.fail(ctx, c, kind, "", in, err)
 	}
@@ -253,7 +256,7 @@ type ListParams struct {
 
 // List queries users or groups and returns a ListResponse.
 func (s *Service) List(ctx context.Context, c Call, kind store.Kind, p ListParams) (*scim.ListResponse, error) {
-	rt := typeOf(kind)
+	rt := s.ResourceType(c, kind)
 	var expr filter.Expr
 	if strings.TrimSpace(p.Filter) != "" {
 		var err error
@@ -338,7 +341,7 @@ func (s *Service) List(ctx context.Context, c Call, kind store.Kind, p ListParam
 // wants. A resource read lazily (Doc nil) is rendered as JSON straight from
 // its stored form; the others as documents.
 func (s *Service) renderAll(tx *store.Tx, c Call, kind store.Kind, rs []*store.Resource, proj schema.Projection) ([]any, error) {
-	rt := typeOf(kind)
+	rt := s.ResourceType(c, kind)
 	docs := make([]any, len(rs))
 	var groupsOf map[string][]store.GroupRef
 	if kind == store.KindUser && proj.Wants("groups") && len(rs) > 0 {
@@ -459,7 +462,7 @@ func renderRaw(r *store.Resource, base string, groups []store.GroupRef, members 
 // Replace is PUT (RFC 7644 §3.5.1): the new document replaces the old one,
 // keeping id and meta.created. For a group, the members given replace all members.
 func (s *Service) Replace(ctx context.Context, c Call, kind store.Kind, id string, in map[string]any, ifMatch string) (*Got, error) {
-	doc, members, _, err := prepare(kind, in)
+	doc, members, _, err := prepare(s.ResourceType(c, kind), kind, in)
 	if err != nil {
 		return nil, s.fail(ctx, c, kind, id, in, err)
 	}
@@ -522,7 +525,7 @@ func (s *Service) Patch(ctx context.Context, c Call, kind store.Kind, id string,
 	if err != nil {
 		return nil, s.fail(ctx, c, kind, id, nil, err)
 	}
-	rt := typeOf(kind)
+	rt := s.ResourceType(c, kind)
 	var r *store.Resource
 	var out map[string]any
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
@@ -872,4 +875,30 @@ func appendEscaped(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, s[start:]...)
+}
+
+// ListAll is a search at the service root across users and groups (RFC 7644
+// §3.4.3): users come first, then groups, each type sorted by its own
+// sortBy; startIndex and count page through the concatenation, and
+// totalResults is the sum. users and groups carry the same filter and paging,
+// and the projection of their type.
+func (s *Service) ListAll(ctx context.Context, c Call, users, groups ListParams) (*scim.ListResponse, error) {
+	start := max(users.StartIndex, 1)
+	count := users.Count
+	if count < 0 || count > MaxResults {
+		count = MaxResults
+	}
+	users.StartIndex, users.Count = start, count
+	ur, err := s.List(ctx, c, store.KindUser, users)
+	if err != nil {
+		return nil, err
+	}
+	groups.StartIndex = max(start-ur.TotalResults, 1)
+	groups.Count = count - len(ur.Resources)
+	gr, err := s.List(ctx, c, store.KindGroup, groups)
+	if err != nil {
+		return nil, err
+	}
+	resp := scim.NewListResponse(ur.TotalResults+gr.TotalResults, start, append(ur.Resources, gr.Resources...))
+	return &resp, nil
 }

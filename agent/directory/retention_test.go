@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"github.com/rosterhq/roster/agent/scim"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -40,7 +41,7 @@ func TestPurgeInactive(t *testing.T) {
 	}
 	create := func(tenant, name string, active bool) string {
 		t.Helper()
-		got, err := s.Create(ctx, Call{TenantID: tenant, BaseURL: "http://x"}, store.KindUser, map[string]any{"userName": name, "active": active})
+		got, err := s.Create(ctx, Call{TenantID: tenant, BaseURL: "http://x"}, store.KindUser, map[string]any{"schemas": []any{scim.SchemaUser}, "userName": name, "active": active})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package scimhttp_test
 
 import (
 	"context"
+	"github.com/rosterhq/roster/agent/scim"
 	"net/http"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ func TestDomainEnforcement(t *testing.T) {
 	checker := &domainproof.Checker{Nameservers: []string{dnsSrv.Addr}, Timeout: time.Second}
 
 	// No domains yet: every domain is accepted.
-	wantStatus(t, c.do(t, http.MethodPost, "/Users", map[string]any{"userName": "early@fabrikam.test"}, nil), http.StatusCreated)
+	wantStatus(t, c.do(t, http.MethodPost, "/Users", map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "early@fabrikam.test"}, nil), http.StatusCreated)
 
 	d, err := a.dir.AddDomain(ctx, "acme", "Contoso.TEST.")
 	if err != nil {
@@ -37,7 +38,7 @@ func TestDomainEnforcement(t *testing.T) {
 	}
 
 	t.Run("pending domain refuses users, naming the domain and the command", func(t *testing.T) {
-		r := c.do(t, http.MethodPost, "/Users", map[string]any{"userName": "alice@contoso.test"}, nil)
+		r := c.do(t, http.MethodPost, "/Users", map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "alice@contoso.test"}, nil)
 		wantSCIMError(t, r, http.StatusBadRequest, "invalidValue")
 		if detail := errDetail(t, r); !strings.Contains(detail, `"contoso.test"`) || !strings.Contains(detail, "roster domain verify contoso.test --tenant acme") {
 			t.Errorf("detail = %q", detail)
@@ -48,7 +49,7 @@ func TestDomainEnforcement(t *testing.T) {
 		}
 	})
 	t.Run("a domain the tenant does not have is refused once it has one", func(t *testing.T) {
-		r := c.do(t, http.MethodPost, "/Users", map[string]any{"userName": "bob@fabrikam.test"}, nil)
+		r := c.do(t, http.MethodPost, "/Users", map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "bob@fabrikam.test"}, nil)
 		wantSCIMError(t, r, http.StatusBadRequest, "invalidValue")
 		if detail := errDetail(t, r); !strings.Contains(detail, "roster domain add fabrikam.test") {
 			t.Errorf("detail = %q", detail)
@@ -68,13 +69,13 @@ func TestDomainEnforcement(t *testing.T) {
 
 	var alice string
 	t.Run("verified domain and its subdomains are accepted", func(t *testing.T) {
-		r := c.do(t, http.MethodPost, "/Users", map[string]any{"userName": "alice@contoso.test"}, nil)
+		r := c.do(t, http.MethodPost, "/Users", map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "alice@contoso.test"}, nil)
 		wantStatus(t, r, http.StatusCreated)
 		alice, _ = r.obj(t)["id"].(string)
-		wantStatus(t, c.do(t, http.MethodPost, "/Users", map[string]any{"userName": "carol@eu.contoso.test"}, nil), http.StatusCreated)
+		wantStatus(t, c.do(t, http.MethodPost, "/Users", map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "carol@eu.contoso.test"}, nil), http.StatusCreated)
 	})
 	t.Run("the work email's domain counts too", func(t *testing.T) {
-		r := c.do(t, http.MethodPost, "/Users", map[string]any{"userName": "dave@contoso.test",
+		r := c.do(t, http.MethodPost, "/Users", map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "dave@contoso.test",
 			"emails": []any{map[string]any{"type": "work", "value": "dave@fabrikam.test"}}}, nil)
 		wantSCIMError(t, r, http.StatusBadRequest, "invalidValue")
 		r = c.do(t, http.MethodPatch, "/Users/"+alice, patchBody(op("Replace", `emails[type eq "work"].value`, "alice@fabrikam.test")), nil)
@@ -103,7 +104,7 @@ func TestDomainEnforcement(t *testing.T) {
 			t.Errorf("detail = %q", detail)
 		}
 		wantStatus(t, c.do(t, http.MethodPatch, "/Users/"+alice, patchBody(op("Replace", "active", "False")), nil), http.StatusOK)
-		wantStatus(t, c.do(t, http.MethodPost, "/Users", map[string]any{"userName": "erin@contoso.test"}, nil), http.StatusBadRequest)
+		wantStatus(t, c.do(t, http.MethodPost, "/Users", map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "erin@contoso.test"}, nil), http.StatusBadRequest)
 		wantStatus(t, c.do(t, http.MethodDelete, "/Users/"+alice, nil, nil), http.StatusNoContent)
 	})
 
@@ -111,7 +112,7 @@ func TestDomainEnforcement(t *testing.T) {
 		if err := a.dir.RemoveDomain(ctx, "acme", "contoso.test"); err != nil {
 			t.Fatal(err)
 		}
-		wantStatus(t, c.do(t, http.MethodPost, "/Users", map[string]any{"userName": "frank@fabrikam.test"}, nil), http.StatusCreated)
+		wantStatus(t, c.do(t, http.MethodPost, "/Users", map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "frank@fabrikam.test"}, nil), http.StatusCreated)
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/metrics"
+	"github.com/rosterhq/roster/agent/scim"
 	"github.com/rosterhq/roster/agent/scimhttp"
 	"github.com/rosterhq/roster/store"
 )
@@ -27,7 +28,7 @@ func BenchmarkLookupHandler(b *testing.B) {
 			const n = 2000
 			for i := 0; i < n; i++ {
 				if _, err := a.dir.Create(context.Background(), c, store.KindUser, map[string]any{
-					"userName": fmt.Sprintf("user%06d@contoso.com", i), "active": true,
+					"schemas": []any{scim.SchemaUser}, "userName": fmt.Sprintf("user%06d@contoso.com", i), "active": true,
 					"emails": []any{map[string]any{"type": "work", "value": fmt.Sprintf("user%06d@contoso.com", i), "primary": true}},
 					"name":   map[string]any{"givenName": "Test", "familyName": "User"},
 				}); err != nil {

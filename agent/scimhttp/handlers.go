@@ -5,22 +5,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/scim"
+	"github.com/rosterhq/roster/agent/scim/filter"
 	"github.com/rosterhq/roster/agent/scim/schema"
 	"github.com/rosterhq/roster/store"
 )
-
-func typeOf(kind store.Kind) *schema.ResourceType {
-	if kind == store.KindGroup {
-		return schema.GroupType
-	}
-	return schema.UserType
-}
 
 // readBody reads at most MaxBodyBytes; larger bodies get 413.
 func readBody(w http.ResponseWriter, r *request) ([]byte, error) {
@@ -31,6 +24,9 @@ func readBody(w http.ResponseWriter, r *request) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, scim.BadRequest(scim.InvalidSyntax, "could not read the request body: %v", err)
+	}
+	if err := checkBody(body); err != nil {
+		return nil, err
 	}
 	return body, nil
 }
@@ -59,21 +55,8 @@ func requireWrite(r *request) error {
 	return nil
 }
 
-// param returns a query parameter by case-insensitive name.
-func param(q url.Values, name string) string {
-	if v, ok := q[name]; ok && len(v) > 0 {
-		return v[0]
-	}
-	for k, v := range q {
-		if strings.EqualFold(k, name) && len(v) > 0 {
-			return v[0]
-		}
-	}
-	return ""
-}
-
-func intParam(q url.Values, name string, def int) (int, error) {
-	s := strings.TrimSpace(param(q, name))
+func intParam(q *query, name string, def int) (int, error) {
+	s := strings.TrimSpace(q.get(name))
 	if s == "" {
 		return def, nil
 	}
@@ -84,8 +67,43 @@ func intParam(q url.Values, name string, def int) (int, error) {
 	return n, nil
 }
 
+// projection parses the attributes and excludedAttributes lists of a
+// request. Each entry must be an attribute path (RFC 7644 §3.10; a value
+// filter is allowed and means the attribute it filters): else 400
+// invalidSyntax.
+func projection(rt *schema.ResourceType, attributes, excluded string) (schema.Projection, error) {
+	for _, list := range [2]string{attributes, excluded} {
+		for list != "" {
+			var n string
+			n, list, _ = strings.Cut(list, ",")
+			if n = strings.TrimSpace(n); n == "" {
+				continue
+			}
+			if _, err := filter.ParsePath(n); err != nil {
+				return schema.Projection{}, scim.BadRequest(scim.InvalidSyntax, "attributes and excludedAttributes take attribute paths; %q is not one: %s", n, detailOf(err))
+			}
+		}
+	}
+	return schema.NewProjection(rt, attributes, excluded), nil
+}
+
+// checkProjection refuses a write whose attributes or excludedAttributes
+// (which shape its response) are malformed, before anything is written.
+func (s *Server) checkProjection(r *request, kind store.Kind) error {
+	_, err := projection(s.dir.ResourceType(r.call, kind), r.q.get("attributes"), r.q.get("excludedAttributes"))
+	return err
+}
+
+func detailOf(err error) string {
+	var se *scim.Error
+	if errors.As(err, &se) {
+		return se.Detail
+	}
+	return err.Error()
+}
+
 func (s *Server) list(w http.ResponseWriter, r *request, kind store.Kind) error {
-	q := r.URL.Query()
+	q := &r.q
 	start, err := intParam(q, "startIndex", 1)
 	if err != nil {
 		return err
@@ -94,13 +112,16 @@ func (s *Server) list(w http.ResponseWriter, r *request, kind store.Kind) error 
 	if err != nil {
 		return err
 	}
-	if count < 0 && param(q, "count") != "" {
+	if count < 0 && q.get("count") != "" {
 		count = 0 // RFC 7644 §3.4.2.4: a negative count is 0; -1 means "absent" here
 	}
+	proj, err := projection(s.dir.ResourceType(r.call, kind), q.get("attributes"), q.get("excludedAttributes"))
+	if err != nil {
+		return err
+	}
 	p := directory.ListParams{
-		Filter: param(q, "filter"), SortBy: param(q, "sortBy"), SortOrder: param(q, "sortOrder"),
-		StartIndex: start, Count: count,
-		Projection: schema.NewProjection(typeOf(kind), param(q, "attributes"), param(q, "excludedAttributes")),
+		Filter: q.get("filter"), SortBy: q.get("sortBy"), SortOrder: q.get("sortOrder"),
+		StartIndex: start, Count: count, Projection: proj,
 	}
 	resp, err := s.dir.List(r.Context(), r.call, kind, p)
 	if err != nil {
@@ -173,13 +194,15 @@ type searchRequest struct {
 	Schemas            []string `json:"schemas"`
 	Attributes         []string `json:"attributes"`
 	ExcludedAttributes []string `json:"excludedAttributes"`
-	Filter             string   `json:"filter"`
+	Filter             *string  `json:"filter"`
 	SortBy             string   `json:"sortBy"`
 	SortOrder          string   `json:"sortOrder"`
 	StartIndex         *int     `json:"startIndex"`
 	Count              *int     `json:"count"`
 }
 
+// search answers POST .search on a resource type, or at the service root
+// (kind "") across users and groups (RFC 7644 §3.4.3).
 func (s *Server) search(w http.ResponseWriter, r *request, kind store.Kind) error {
 	body, err := readBody(w, r)
 	if err != nil {
@@ -189,15 +212,36 @@ func (s *Server) search(w http.ResponseWriter, r *request, kind store.Kind) erro
 	if err := json.Unmarshal(body, &sr); err != nil {
 		return scim.BadRequest(scim.InvalidSyntax, "the body is not a SearchRequest: %v", err)
 	}
-	p := directory.ListParams{Filter: sr.Filter, SortBy: sr.SortBy, SortOrder: sr.SortOrder, StartIndex: 1, Count: -1,
-		Projection: schema.NewProjection(typeOf(kind), strings.Join(sr.Attributes, ","), strings.Join(sr.ExcludedAttributes, ","))}
+	p := directory.ListParams{SortBy: sr.SortBy, SortOrder: sr.SortOrder, StartIndex: 1, Count: -1}
+	if sr.Filter != nil {
+		if strings.TrimSpace(*sr.Filter) == "" {
+			return scim.BadRequest(scim.InvalidFilter, "the filter is empty; leave it out to list every resource")
+		}
+		p.Filter = *sr.Filter
+	}
 	if sr.StartIndex != nil {
 		p.StartIndex = *sr.StartIndex
 	}
 	if sr.Count != nil {
 		p.Count = max(*sr.Count, 0)
 	}
-	resp, err := s.dir.List(r.Context(), r.call, kind, p)
+	attrs, excl := strings.Join(sr.Attributes, ","), strings.Join(sr.ExcludedAttributes, ",")
+	var resp *scim.ListResponse
+	if kind == "" {
+		users, groups := p, p
+		if users.Projection, err = projection(s.dir.ResourceType(r.call, store.KindUser), attrs, excl); err != nil {
+			return err
+		}
+		if groups.Projection, err = projection(s.dir.ResourceType(r.call, store.KindGroup), attrs, excl); err != nil {
+			return err
+		}
+		resp, err = s.dir.ListAll(r.Context(), r.call, users, groups)
+	} else {
+		if p.Projection, err = projection(s.dir.ResourceType(r.call, kind), attrs, excl); err != nil {
+			return err
+		}
+		resp, err = s.dir.List(r.Context(), r.call, kind, p)
+	}
 	if err != nil {
 		return err
 	}
@@ -205,8 +249,11 @@ func (s *Server) search(w http.ResponseWriter, r *request, kind store.Kind) erro
 }
 
 func (s *Server) writeResource(w http.ResponseWriter, r *request, kind store.Kind, status int, got *directory.Got) {
-	q := r.URL.Query()
-	proj := schema.NewProjection(typeOf(kind), param(q, "attributes"), param(q, "excludedAttributes"))
+	q := &r.q
+	proj, err := projection(s.dir.ResourceType(r.call, kind), q.get("attributes"), q.get("excludedAttributes"))
+	if err != nil {
+		proj = schema.Projection{} // refused before the write (checkProjection)
+	}
 	w.Header().Set("ETag", directory.ETag(got.Version))
 	if status == http.StatusCreated {
 		if meta, ok := got.Doc["meta"].(map[string]any); ok {
@@ -215,11 +262,14 @@ func (s *Server) writeResource(w http.ResponseWriter, r *request, kind store.Kin
 			}
 		}
 	}
-	writeJSON(w, status, proj.Apply(typeOf(kind), got.Doc))
+	writeJSON(w, status, proj.Apply(s.dir.ResourceType(r.call, kind), got.Doc))
 }
 
 func (s *Server) create(w http.ResponseWriter, r *request, kind store.Kind) error {
 	if err := requireWrite(r); err != nil {
+		return err
+	}
+	if err := s.checkProjection(r, kind); err != nil {
 		return err
 	}
 	body, err := readBody(w, r)
@@ -239,8 +289,11 @@ func (s *Server) create(w http.ResponseWriter, r *request, kind store.Kind) erro
 }
 
 func (s *Server) get(w http.ResponseWriter, r *request, kind store.Kind, id string) error {
-	q := r.URL.Query()
-	proj := schema.NewProjection(typeOf(kind), param(q, "attributes"), param(q, "excludedAttributes"))
+	q := &r.q
+	proj, err := projection(s.dir.ResourceType(r.call, kind), q.get("attributes"), q.get("excludedAttributes"))
+	if err != nil {
+		return err
+	}
 	got, err := s.dir.Get(r.Context(), r.call, kind, id, proj)
 	if err != nil {
 		return err
@@ -258,6 +311,9 @@ func (s *Server) get(w http.ResponseWriter, r *request, kind store.Kind, id stri
 
 func (s *Server) replace(w http.ResponseWriter, r *request, kind store.Kind, id string) error {
 	if err := requireWrite(r); err != nil {
+		return err
+	}
+	if err := s.checkProjection(r, kind); err != nil {
 		return err
 	}
 	body, err := readBody(w, r)
@@ -278,6 +334,9 @@ func (s *Server) replace(w http.ResponseWriter, r *request, kind store.Kind, id 
 
 func (s *Server) patch(w http.ResponseWriter, r *request, kind store.Kind, id string) error {
 	if err := requireWrite(r); err != nil {
+		return err
+	}
+	if err := s.checkProjection(r, kind); err != nil {
 		return err
 	}
 	body, err := readBody(w, r)
@@ -315,22 +374,24 @@ func (s *Server) delete(w http.ResponseWriter, r *request, kind store.Kind, id s
 // the same definitions that validate requests (RFC 7644 §4).
 func (s *Server) discovery(w http.ResponseWriter, r *request, seg []string) error {
 	base := r.call.BaseURL
-	switch seg[0] {
-	case "ServiceProviderConfig":
+	switch {
+	case strings.EqualFold(seg[0], "ServiceProviderConfig"):
 		if len(seg) > 1 {
 			break
 		}
 		writeJSON(w, http.StatusOK, schema.ServiceProviderConfig(base, schema.Capabilities{MaxResults: directory.MaxResults, MaxPayloadSize: MaxBodyBytes}))
 		return nil
-	case "Schemas":
-		docs := make([]discoveryDoc, len(schema.Schemas))
-		for i, sc := range schema.Schemas {
+	case strings.EqualFold(seg[0], "Schemas"):
+		schemas := schema.SchemasOf(s.dir.ResourceTypes(r.call))
+		docs := make([]discoveryDoc, len(schemas))
+		for i, sc := range schemas {
 			docs[i] = discoveryDoc{sc.ID, sc.Document(base)}
 		}
 		return serveDiscovery(w, seg, "schema", docs)
-	case "ResourceTypes":
-		docs := make([]discoveryDoc, len(schema.ResourceTypes))
-		for i, rt := range schema.ResourceTypes {
+	case strings.EqualFold(seg[0], "ResourceTypes"):
+		types := s.dir.ResourceTypes(r.call)
+		docs := make([]discoveryDoc, len(types))
+		for i, rt := range types {
 			docs[i] = discoveryDoc{rt.ID, rt.Document(base)}
 		}
 		return serveDiscovery(w, seg, "resource type", docs)

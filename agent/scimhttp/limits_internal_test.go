@@ -31,7 +31,7 @@ func TestRouteOf(t *testing.T) {
 		{"/readyz", metrics.RouteHealthz},
 		{"/scim/acme/v2/Users/x/y", metrics.RouteOther},
 		{"/scim/acme/v2/Bulk", metrics.RouteOther},
-		{"/scim/acme/v2/users", metrics.RouteOther}, // the routes are case-sensitive
+		{"/scim/acme/v2/users", metrics.RouteUsers}, // resource segments match case-insensitively
 		{"/scim/acme/v2", metrics.RouteOther},
 		{"/metrics", metrics.RouteOther},
 		{"/", metrics.RouteOther},

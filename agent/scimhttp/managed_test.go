@@ -2,6 +2,7 @@ package scimhttp_test
 
 import (
 	"context"
+	"github.com/rosterhq/roster/agent/scim"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ func TestEntraManagedAttributes(t *testing.T) {
 	}
 	entra, appC := newClient(base, entraTok), newClient(base, app.Token.Reveal())
 	ent := "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-	r := entra.do(t, http.MethodPost, "/Users", map[string]any{"userName": "alice@acme.test", "active": true, "title": "Engineer",
+	r := entra.do(t, http.MethodPost, "/Users", map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "alice@acme.test", "active": true, "title": "Engineer",
 		"name": map[string]any{"givenName": "Alice"}, ent: map[string]any{"department": "R&D"}}, nil)
 	wantStatus(t, r, http.StatusCreated)
 	id, _ := r.obj(t)["id"].(string)
@@ -58,11 +59,11 @@ func TestEntraManagedAttributes(t *testing.T) {
 		})
 	}
 	t.Run("an app PUT that drops managed attributes is refused", func(t *testing.T) {
-		r := appC.do(t, http.MethodPut, "/Users/"+id, map[string]any{"userName": "alice@acme.test"}, nil)
+		r := appC.do(t, http.MethodPut, "/Users/"+id, map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "alice@acme.test"}, nil)
 		wantSCIMError(t, r, http.StatusBadRequest, "mutability")
 	})
 	t.Run("a user the app created is the app's to change", func(t *testing.T) {
-		r := appC.do(t, http.MethodPost, "/Users", map[string]any{"userName": "bot@acme.test", "title": "Robot"}, nil)
+		r := appC.do(t, http.MethodPost, "/Users", map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "bot@acme.test", "title": "Robot"}, nil)
 		wantStatus(t, r, http.StatusCreated)
 		bot, _ := r.obj(t)["id"].(string)
 		wantStatus(t, appC.do(t, http.MethodPatch, "/Users/"+bot, patchBody(op("Replace", "title", "Droid")), nil), http.StatusOK)

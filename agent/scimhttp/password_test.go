@@ -2,6 +2,7 @@ package scimhttp_test
 
 import (
 	"bytes"
+	"github.com/rosterhq/roster/agent/scim"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,12 +19,12 @@ func TestPasswordsAreNeverStored(t *testing.T) {
 	base, tok := a.tenant(t, "acme", store.TenantSettings{})
 	c := newClient(base, tok)
 	const secret = "Sup3r-Secret-Passw0rd"
-	r := c.do(t, http.MethodPost, "/Users", map[string]any{"userName": "pw@acme.test", "password": secret}, nil)
+	r := c.do(t, http.MethodPost, "/Users", map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "pw@acme.test", "password": secret}, nil)
 	wantStatus(t, r, http.StatusCreated)
 	id, _ := r.obj(t)["id"].(string)
 	r = c.do(t, http.MethodPatch, "/Users/"+id, patchBody(op("Replace", "password", secret+"2")), nil)
 	wantStatus(t, r, http.StatusOK)
-	r = c.do(t, http.MethodPut, "/Users/"+id, map[string]any{"userName": "pw@acme.test", "password": secret + "3"}, nil)
+	r = c.do(t, http.MethodPut, "/Users/"+id, map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "pw@acme.test", "password": secret + "3"}, nil)
 	wantStatus(t, r, http.StatusOK)
 	got := c.do(t, http.MethodGet, "/Users/"+id, nil, nil)
 	if body := string(got.Body); strings.Contains(body, secret) || strings.Contains(body, "password") {

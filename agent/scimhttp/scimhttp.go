@@ -237,24 +237,27 @@ func routeOf(path string) metrics.Route {
 	}
 	rest = strings.TrimRight(rest[i+len("/v2/"):], "/")
 	first, second, hasSecond := strings.Cut(rest, "/")
-	switch first {
-	case "Users", "Groups":
+	users := strings.EqualFold(first, "Users")
+	switch {
+	case first == ".search" && !hasSecond:
+		return metrics.RouteSearch
+	case users || strings.EqualFold(first, "Groups"):
 		switch {
 		case !hasSecond:
-			if first == "Users" {
+			if users {
 				return metrics.RouteUsers
 			}
 			return metrics.RouteGroups
-		case second == ".search":
+		case strings.EqualFold(second, ".search"):
 			return metrics.RouteSearch
 		case strings.Contains(second, "/"):
 			return metrics.RouteOther
-		case first == "Users":
+		case users:
 			return metrics.RouteUser
 		default:
 			return metrics.RouteGroup
 		}
-	case "Schemas", "ResourceTypes", "ServiceProviderConfig":
+	case strings.EqualFold(first, "Schemas") || strings.EqualFold(first, "ResourceTypes") || strings.EqualFold(first, "ServiceProviderConfig"):
 		return metrics.RouteDiscovery
 	}
 	return metrics.RouteOther
@@ -311,6 +314,7 @@ type request struct {
 	p    *directory.Principal
 	call directory.Call
 	rest []string // path segments after /v2/
+	q    query    // the SCIM parameters of the query, parsed strictly (parseQuery)
 }
 
 func (s *Server) baseURL(r *http.Request, tenant string) string {
@@ -379,9 +383,12 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 			float64(lim), burst, retryAfter(wait)))
 		return
 	}
-	call.TokenName, call.App = p.TokenName, p.App
+	call.TokenName, call.App, call.Extensions = p.TokenName, p.App, p.Tenant.Settings.Extensions
 	req := &request{Request: r, p: p, call: call, rest: rest}
-	if err := s.route(w, req); err != nil {
+	if err = parseQuery(r.URL.RawQuery, &req.q); err == nil {
+		err = s.route(w, req)
+	}
+	if err != nil {
 		var rec *directory.Recorded
 		if !errors.As(err, &rec) {
 			s.dir.Record(context.WithoutCancel(r.Context()), call, statusOf(err), err)
@@ -475,10 +482,22 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request, allowed ...string)
 // route dispatches /v2/{rest...}.
 func (s *Server) route(w http.ResponseWriter, r *request) error {
 	seg := r.rest
+	// Resource segments are matched case-insensitively, as Microsoft's
+	// reference server does (https://github.com/AzureAD/SCIMReferenceCode).
+	first := ""
+	if len(seg) > 0 {
+		first = seg[0]
+	}
 	switch {
-	case len(seg) >= 1 && (seg[0] == "Users" || seg[0] == "Groups"):
+	case len(seg) == 1 && first == ".search":
+		// A search across every resource type (RFC 7644 §3.4.3).
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(w, r.Request, "POST")
+		}
+		return s.search(w, r, "")
+	case strings.EqualFold(first, "Users") || strings.EqualFold(first, "Groups"):
 		kind := store.KindUser
-		if seg[0] == "Groups" {
+		if strings.EqualFold(first, "Groups") {
 			kind = store.KindGroup
 		}
 		switch {
@@ -490,7 +509,7 @@ func (s *Server) route(w http.ResponseWriter, r *request) error {
 				return s.create(w, r, kind)
 			}
 			return methodNotAllowed(w, r.Request, "GET", "POST")
-		case len(seg) == 2 && seg[1] == ".search":
+		case len(seg) == 2 && strings.EqualFold(seg[1], ".search"):
 			if r.Method != http.MethodPost {
 				return methodNotAllowed(w, r.Request, "POST")
 			}
@@ -509,14 +528,14 @@ func (s *Server) route(w http.ResponseWriter, r *request) error {
 			}
 			return methodNotAllowed(w, r.Request, "GET", "PUT", "PATCH", "DELETE")
 		}
-	case len(seg) >= 1 && (seg[0] == "Schemas" || seg[0] == "ResourceTypes" || seg[0] == "ServiceProviderConfig"):
+	case strings.EqualFold(first, "Schemas") || strings.EqualFold(first, "ResourceTypes") || strings.EqualFold(first, "ServiceProviderConfig"):
 		if r.Method != http.MethodGet {
 			return methodNotAllowed(w, r.Request, "GET")
 		}
 		return s.discovery(w, r, seg)
-	case len(seg) == 1 && seg[0] == "Bulk":
+	case len(seg) == 1 && strings.EqualFold(first, "Bulk"):
 		return scim.Errorf(http.StatusNotImplemented, "", "bulk operations are not supported (see /ServiceProviderConfig)")
-	case len(seg) == 1 && seg[0] == "Me":
+	case len(seg) == 1 && strings.EqualFold(first, "Me"):
 		return scim.Errorf(http.StatusNotImplemented, "", "/Me is not supported: Secret Tokens are not bound to a user")
 	}
 	return scim.Errorf(http.StatusNotFound, "", "no such endpoint: %s", r.URL.Path)

@@ -274,7 +274,7 @@ func prefillStore(b testing.TB, dataDir string, n int) (string, groupRef, groupR
 		b.Fatal(err)
 	}
 	mk := func(name string, members []string) groupRef {
-		got, err := dir.Create(ctx, c, store.KindGroup, map[string]any{"displayName": name})
+		got, err := dir.Create(ctx, c, store.KindGroup, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": name})
 		if err != nil {
 			b.Fatal(err)
 		}

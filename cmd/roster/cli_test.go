@@ -111,10 +111,10 @@ func TestAgentFirstStart(t *testing.T) {
 	if err != nil || code != 200 || lr.TotalResults != 0 || lr.Resources == nil {
 		t.Fatalf("Test Connection: %d %v %+v", code, err, lr)
 	}
-	if code, _ := scimDo(client, "POST", p.TenantURL+"/Users", p.Token, map[string]any{"userName": "alice@contoso.com"}, nil); code != 201 {
+	if code, _ := scimDo(client, "POST", p.TenantURL+"/Users", p.Token, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "alice@contoso.com"}, nil); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
-	if code, _ := scimDo(client, "POST", p.TenantURL+"/Users", p.Token, map[string]any{"userName": "ALICE@contoso.com"}, nil); code != 409 {
+	if code, _ := scimDo(client, "POST", p.TenantURL+"/Users", p.Token, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "ALICE@contoso.com"}, nil); code != 409 {
 		t.Fatalf("duplicate: %d, want 409", code)
 	}
 	resp, err := http.Get(p.BaseURL + "/healthz")
@@ -185,11 +185,11 @@ func TestUsersShowMarksManagedAttributesAndDomains(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := directory.Call{TenantID: "acme", BaseURL: "http://x"}
-	if _, err := dir.Create(ctx, c, store.KindUser, map[string]any{"userName": "alice@contoso.test", "title": "Engineer"}); err != nil {
+	if _, err := dir.Create(ctx, c, store.KindUser, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "alice@contoso.test", "title": "Engineer"}); err != nil {
 		t.Fatal(err)
 	}
 	c.App = true
-	if _, err := dir.Create(ctx, c, store.KindUser, map[string]any{"userName": "bot@contoso.test"}); err != nil {
+	if _, err := dir.Create(ctx, c, store.KindUser, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "bot@contoso.test"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := dir.AddDomain(ctx, "acme", "contoso.test"); err != nil {

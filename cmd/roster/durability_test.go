@@ -61,7 +61,7 @@ func TestKilledAgentLosesNoAcknowledgedWrite(t *testing.T) {
 	p := startAgentProc(t, dataDir, true)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	var group struct{ ID string }
-	if code, err := scimDo(client, "POST", p.TenantURL+"/Groups", p.Token, map[string]any{"displayName": "Everyone"}, &group); err != nil || code != 201 {
+	if code, err := scimDo(client, "POST", p.TenantURL+"/Groups", p.Token, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Everyone"}, &group); err != nil || code != 201 {
 		t.Fatalf("create group: %d %v", code, err)
 	}
 
@@ -82,7 +82,7 @@ func TestKilledAgentLosesNoAcknowledgedWrite(t *testing.T) {
 			for i := 0; i < maxPerClient; i++ {
 				var u struct{ ID string }
 				code, err := scimDo(client, "POST", p.TenantURL+"/Users", p.Token,
-					map[string]any{"userName": fmt.Sprintf("u%d-%d@contoso.com", c, i), "active": true}, &u)
+					map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": fmt.Sprintf("u%d-%d@contoso.com", c, i), "active": true}, &u)
 				if err != nil {
 					return // the agent is gone
 				}

@@ -74,7 +74,7 @@ lower-case letters, digits and hyphens. Then issue it a token with
 			defer closeFn()
 			t, err := dir.Tenant(cmd.Context(), args[0])
 			if err != nil {
-				return err
+				return tenantErr(err, args[0])
 			}
 			if cmd.Flags().Changed("name") {
 				t.Name = setName
@@ -173,7 +173,7 @@ lower-case letters, digits and hyphens. Then issue it a token with
 		},
 	}
 	list.Flags().BoolVar(&listJSON, "json", false, "print JSON")
-	cmd.AddCommand(add, list, set, newTenantRemoveCmd(rf))
+	cmd.AddCommand(add, list, set, newTenantRemoveCmd(rf), newTenantExtensionCmd(rf))
 	return cmd
 }
 

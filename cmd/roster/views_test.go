@@ -42,6 +42,7 @@ func newViewsFixture(t *testing.T) *viewsFixture {
 	}
 	create := func(tenant string, kind store.Kind, doc map[string]any) string {
 		t.Helper()
+		doc["schemas"] = []any{"urn:ietf:params:scim:schemas:core:2.0:" + string(kind)}
 		got, err := svc.Create(ctx, directory.Call{TenantID: tenant, BaseURL: "http://fixture", Method: "TEST"}, kind, doc)
 		if err != nil {
 			t.Fatalf("create %v: %v", doc, err)

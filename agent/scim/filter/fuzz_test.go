@@ -18,6 +18,30 @@ func seedFilters(f *testing.F) {
 			f.Add(tt.in)
 		}
 	}
+	for _, s := range hostileFilters {
+		f.Add(s)
+	}
+}
+
+// hostileFilters are the filter strings of issue 12's hostile corpus, as
+// they reach the parser after the query string is decoded.
+var hostileFilters = []string{
+	`userName eq "x"%zz`,
+	`userName eq "a` + "\x00" + `b"`,
+	"userName eq \"a\x00b\"",
+	"userName eq \"\xff\"",
+	"userName eq \"\xc0\xaf\"",
+	`userName eq "x";count=1`,
+	`userName eq`,
+	` `,
+	"\t",
+	`emails[type eq "work"`,
+	`emails[type eq "work"]]`,
+	`urn:ietf:params:scim:schemas:extension:Contoso:2.0:User:costCode eq "C-42"`,
+	`urn:ietf:params:scim:schemas:extension:Contoso:2.0:User:badge gt 5`,
+	`userName eq "\ud800"`,
+	`members[value eq "a"] and id eq "g"`,
+	`userName eq "x" or userName eq "y" and not (title pr)`,
 }
 
 // FuzzParse checks that Parse never panics, that its errors are 400

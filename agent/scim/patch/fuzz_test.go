@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/rosterhq/roster/agent/scim"
@@ -24,6 +25,9 @@ func FuzzApply(f *testing.F) {
 	f.Add(`{"Operations":[{"op":"add","path":"emails[type eq \"work\" and primary eq true and value eq 5].display","value":"x"}]}`)
 	f.Add(`{"Operations":[{"op":"replace","value":{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":["m"]}}}]}`)
 	f.Add(`{"Operations":[{"op":"remove","path":"members[not (value eq \"x\")]"}]}`)
+	for _, b := range hostileBodies {
+		f.Add(b)
+	}
 
 	targets := []struct {
 		rt  *schema.ResourceType
@@ -64,6 +68,12 @@ func FuzzApply(f *testing.F) {
 			again, err := tg.rt.Canonicalize(rt)
 			if err != nil {
 				t.Fatalf("Canonicalize of the result fails: %v\n%s", err, b)
+			}
+			// The inputs are clean, and Apply checks every value it writes
+			// as client input: the result passes those checks too (no
+			// control characters, lengths, types, unknown attributes).
+			if _, err := tg.rt.CanonicalizeInput(rt); err != nil {
+				t.Fatalf("the result holds what a client may not send: %v\n%s", err, b)
 			}
 			if !reflect.DeepEqual(roundTrip(t, again), rt) {
 				a, _ := json.Marshal(again)
@@ -150,4 +160,31 @@ func FuzzOperation(f *testing.F) {
 			}
 		}
 	})
+}
+
+// hostileBodies seed the fuzzers with what issue 12 refuses: unknown and
+// undeclared attributes, read-only targets, wrong types, control characters
+// and over-long values, lone values for multi-valued attributes.
+var hostileBodies = []string{
+	`{"Operations":[{"op":"add","path":"favoriteColor","value":"blue"}]}`,
+	`{"Operations":[{"op":"replace","value":{"favoriteColor":"blue","displayName":"x"}}]}`,
+	`{"Operations":[{"op":"replace","value":{"id":"evil"}}]}`,
+	`{"Operations":[{"op":"replace","value":{"meta":{"version":"W/\"9\""}}}]}`,
+	`{"Operations":[{"op":"add","path":"groups","value":[{"value":"g"}]}]}`,
+	`{"Operations":[{"op":"Add","path":"urn:ietf:params:scim:schemas:extension:Contoso:2.0:User:costCode","value":"1"}]}`,
+	`{"Operations":[{"op":"add","value":{"urn:ietf:params:scim:schemas:extension:Contoso:2.0:User":{"costCode":"1"}}}]}`,
+	`{"Operations":[{"op":"replace","path":"displayName","value":"a\u0000b"}]}`,
+	`{"Operations":[{"op":"replace","path":"userName","value":"a\nb"}]}`,
+	`{"Operations":[{"op":"replace","path":"name.givenName","value":"\u001b[31m"}]}`,
+	`{"Operations":[{"op":"replace","path":"emails[type eq \"work\"].value","value":"a\u0085b"}]}`,
+	`{"Operations":[{"op":"replace","path":"addresses[type eq \"work\"].streetAddress","value":"1 Main\nSuite 2"}]}`,
+	`{"Operations":[{"op":"replace","path":"displayName","value":"` + strings.Repeat("a", 300) + `"}]}`,
+	`{"Operations":[{"op":"replace","path":"userName","value":12345}]}`,
+	`{"Operations":[{"op":"replace","path":"active","value":"yes"}]}`,
+	`{"Operations":[{"op":"add","path":"emails","value":"x@y"}]}`,
+	`{"Operations":[{"op":"add","path":"emails","value":{"value":"x@y"}}]}`,
+	`{"Operations":[{"op":"replace","path":"name","value":["x"]}]}`,
+	`{"Operations":[{"op":"replace","value":{"name.nickname":"x"}}]}`,
+	`{"Operations":[{"op":"add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":5}]}`,
+	`{"Operations":[{"op":"replace","path":"displayName","value":"\ud800"}]}`,
 }

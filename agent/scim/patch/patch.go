@@ -332,7 +332,7 @@ func Apply(rt *schema.ResourceType, doc map[string]any, ops []Operation, opt Opt
 		if err := validate(op); err != nil {
 			return nil, at(i, err)
 		}
-		a.touched = map[string]bool{}
+		a.touched = map[string]any{}
 		if err := a.apply(op.Op, op.Path, op.Value, false); err != nil {
 			return nil, at(i, err)
 		}
@@ -346,15 +346,29 @@ func Apply(rt *schema.ResourceType, doc map[string]any, ops []Operation, opt Opt
 	return &Result{Doc: a.doc, MemberOps: a.memberOps}, nil
 }
 
+// touch records that the current operation changes the top-level member
+// k, keeping a copy of its value before the change.
+func (a *applier) touch(k string) {
+	if _, ok := a.touched[k]; !ok {
+		a.touched[k] = deepCopy(a.doc[k])
+	}
+}
+
 // canonicalizeTouched puts the top-level members the last operation touched
 // into canonical form (Canonicalize works member by member), so the next
 // operation sees coerced values without re-canonicalising the whole
-// document after every operation.
+// document after every operation. What the operation sent is checked as
+// client input (CanonicalizeInput); the sub-attributes of a touched object
+// that the operation left as they were stored are not, so a value stored
+// before a rule existed does not block changes to its neighbours.
 func (a *applier) canonicalizeTouched() error {
-	for k := range a.touched {
+	for k, before := range a.touched {
 		v, ok := a.doc[k]
 		if !ok {
 			continue
+		}
+		if _, err := a.rt.CanonicalizeInput(map[string]any{k: changedPart(before, v)}); err != nil {
+			return err
 		}
 		out, err := a.rt.Canonicalize(map[string]any{k: v})
 		if err != nil {
@@ -375,7 +389,24 @@ type applier struct {
 	doc       map[string]any
 	opt       Options
 	memberOps []MemberOp
-	touched   map[string]bool // top-level keys of doc the current operation changed
+	touched   map[string]any // top-level keys of doc the current operation changed, with their values before it
+}
+
+// changedPart returns after without the members of an object that are equal
+// to those in before; other values are returned whole.
+func changedPart(before, after any) any {
+	b, ok1 := before.(map[string]any)
+	m, ok2 := after.(map[string]any)
+	if !ok1 || !ok2 {
+		return after
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if old, ok := b[k]; !ok || !reflect.DeepEqual(old, v) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // target is a resolved operation path.
@@ -435,13 +466,10 @@ func (a *applier) apply(op, path string, raw json.RawMessage, inValue bool) erro
 		}
 	}
 	if t.readOnly {
-		// RFC 7644 §3.5.2: a client MUST NOT modify a readOnly attribute. In
-		// a path-less value object they are ignored, as RFC 7644 §3.3/§3.5.1
-		// ignore them in POST and PUT bodies (Entra echoes "meta").
-		if inValue {
-			return nil
-		}
-		return scim.BadRequest(scim.Mutability, "%q is read-only", path)
+		// RFC 7644 §3.5.2: a client MUST NOT modify a readOnly attribute,
+		// named by a path or as a key of a path-less value object (only PUT
+		// ignores them, RFC 7644 §3.5.1).
+		return scim.BadRequest(scim.Mutability, "%q is read-only (RFC 7643 §7 mutability)", path)
 	}
 	if a.isMembers(t) {
 		return a.members(op, t, v, has && v != nil)
@@ -541,7 +569,7 @@ func (a *applier) resolve(path string, raw json.RawMessage) (*target, error) {
 		return &target{container: true, urn: urn}, nil
 	}
 	if a.isUnknownExtension(path, raw) {
-		return &target{container: true, urn: keyFor(a.doc, path)}, nil
+		return nil, schema.UndeclaredExtension(path)
 	}
 	p, err := filter.ParsePath(path)
 	if err != nil {
@@ -557,20 +585,17 @@ func (a *applier) resolve(path string, raw json.RawMessage) (*target, error) {
 	case attr != nil:
 		t.urn, t.attr, t.name = urn, attr, attr.Name
 	case p.URN == "" || s == a.rt.Schema:
-		t.name = p.Attr
-	case s != nil:
-		t.urn, t.name = s.ID, p.Attr
+		return nil, scim.BadRequest(scim.InvalidPath, "%q: the %s schema has no attribute %q", path, a.rt.Schema.Name, p.Attr)
+	case s != nil && s.ID == scim.SchemaEnterpriseUser:
+		return nil, scim.BadRequest(scim.InvalidPath, "%q: the %s schema has no attribute %q", path, s.Name, p.Attr)
 	default:
-		// An attribute of a schema we do not know (an Entra custom
-		// extension, docs/entra.md#unknown-schema-urns-and-custom-extensions): kept as sent in the object keyed by
-		// its URN, or under the literal qualified key if the document
-		// already holds it that way.
-		full := p.URN + ":" + p.Attr
-		if k := keyFor(a.doc, full); hasKey(a.doc, k) {
-			t.name = k
-		} else {
-			t.urn, t.name = keyFor(a.doc, p.URN), p.Attr
+		// An attribute of a custom extension schema this tenant has not
+		// declared (an Entra custom extension attribute).
+		urn := p.URN
+		if s != nil {
+			urn = s.ID
 		}
+		return nil, schema.UndeclaredExtension(urn + ":" + p.Attr)
 	}
 	if t.attr != nil && t.attr.Mutability == schema.ReadOnly {
 		t.readOnly = true
@@ -669,11 +694,11 @@ func hasKey(m map[string]any, k string) bool {
 // extension object when create is set; nil when absent.
 func (a *applier) container(t *target, create bool) map[string]any {
 	if t.urn == "" {
-		a.touched[keyFor(a.doc, t.name)] = true
+		a.touch(keyFor(a.doc, t.name))
 		return a.doc
 	}
 	k := keyFor(a.doc, t.urn)
-	a.touched[k] = true
+	a.touch(k)
 	m, ok := a.doc[k].(map[string]any)
 	if !ok {
 		if !create {
@@ -727,6 +752,11 @@ func (a *applier) set(op string, t *target, raw json.RawMessage, v any) error {
 		// (docs/entra.md#clearing-attributes). Canonicalize normalises all of these to {"value": id}.
 		c[key] = deepCopy(v)
 	case t.attr.MultiValued:
+		if !isArray(v) {
+			// RFC 7644 §3.5.2.1/§3.5.2.3: the value of a multi-valued
+			// attribute is an array of values.
+			return scim.BadRequest(scim.InvalidValue, "%q is multi-valued; its value must be an array", t.attr.Name)
+		}
 		elems := asList(v)
 		if op == OpReplace {
 			// RFC 7644 §3.5.2.3: without a filter the whole array is replaced.

@@ -12,7 +12,9 @@ type Projection struct {
 }
 
 // NewProjection parses comma-separated attribute lists; names may be
-// URN-qualified and are case-insensitive. When both are given, attributes wins
+// URN-qualified and are case-insensitive. An entry with a value filter
+// (`emails[type eq "work"]`, as Microsoft's test collection sends) means the
+// attribute it filters: the filter is not applied to the response. When both are given, attributes wins
 // (RFC 7644 §3.9 says they are mutually exclusive; Roster is lenient).
 func NewProjection(rt *ResourceType, attributes, excluded string) Projection {
 	return Projection{include: nameSet(rt, attributes), exclude: nameSet(rt, excluded)}
@@ -25,6 +27,11 @@ func nameSet(rt *ResourceType, list string) map[string]bool {
 	set := map[string]bool{}
 	for _, n := range strings.Split(list, ",") {
 		n = strings.TrimSpace(n)
+		if i := strings.IndexByte(n, '['); i >= 0 {
+			if j := strings.LastIndexByte(n, ']'); j > i {
+				n = n[:i] + n[j+1:]
+			}
+		}
 		if n == "" {
 			continue
 		}

@@ -64,6 +64,11 @@ type Attribute struct {
 	CanonicalValues []string
 	ReferenceTypes  []string
 	SubAttributes   []*Attribute
+	// MaxLength overrides the length limit of the attribute's type (see Limit).
+	MaxLength int
+	// MultiLine allows tab, line feed and carriage return in string values;
+	// other attributes are single-line (see checkString).
+	MultiLine bool
 }
 
 // Sub returns the sub-attribute called name (case-insensitively), or nil.
@@ -191,10 +196,22 @@ func str(name, desc, mut string, caseExact bool) *Attribute {
 
 func rw(name, desc string) *Attribute { return str(name, desc, ReadWrite, false) }
 
+// multiLine marks a string attribute whose values may span lines (RFC 7643 §4.1.2).
+func multiLine(a *Attribute) *Attribute {
+	a.MultiLine = true
+	return a
+}
+
 // multi builds a multi-valued complex attribute with the usual value/display/type/primary sub-attributes (RFC 7643 §2.4).
 func multi(name, desc string, valueType Type, types []string, extra ...*Attribute) *Attribute {
+	value := &Attribute{Name: "value", Type: valueType, Mutability: ReadWrite, Returned: Default, Uniqueness: None, Description: "The value."}
+	if valueType == Reference {
+		// RFC 7643 §7: every reference names its referenceTypes; photos are
+		// URLs of external resources (RFC 7643 §4.1.2).
+		value.ReferenceTypes = []string{"external"}
+	}
 	subs := []*Attribute{
-		{Name: "value", Type: valueType, Mutability: ReadWrite, Returned: Default, Uniqueness: None, Description: "The value."},
+		value,
 		rw("display", "A human-readable name, primarily used for display purposes."),
 		{Name: "type", Type: String, Mutability: ReadWrite, Returned: Default, Uniqueness: None, CanonicalValues: types, Description: "A label indicating the attribute's function."},
 		{Name: "primary", Type: Boolean, Mutability: ReadWrite, Returned: Default, Uniqueness: None, Description: "Indicates the primary or preferred value."},
@@ -234,8 +251,8 @@ var User = &Schema{
 		multi("photos", "URLs of photos of the user.", Reference, []string{"photo", "thumbnail"}),
 		{Name: "addresses", Type: Complex, MultiValued: true, Mutability: ReadWrite, Returned: Default, Uniqueness: None, Description: "Physical mailing addresses for the user.",
 			SubAttributes: []*Attribute{
-				rw("formatted", "The full mailing address."),
-				rw("streetAddress", "The street address."),
+				multiLine(rw("formatted", "The full mailing address.")),
+				multiLine(rw("streetAddress", "The street address.")),
 				rw("locality", "The city or locality."),
 				rw("region", "The state or region."),
 				rw("postalCode", "The zip or postal code."),
