@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rosterhq/roster/agent/scim"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -27,7 +28,7 @@ func TestBackupAndRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	create := func(i int) error {
-		_, err := s.Create(ctx, Call{TenantID: "t1", BaseURL: "http://x"}, store.KindUser, map[string]any{"userName": fmt.Sprintf("user%d@example.com", i)})
+		_, err := s.Create(ctx, Call{TenantID: "t1", BaseURL: "http://x"}, store.KindUser, map[string]any{"schemas": []any{scim.SchemaUser}, "userName": fmt.Sprintf("user%d@example.com", i)})
 		return err
 	}
 	for i := range 20 {

@@ -56,7 +56,7 @@ func TestStatus(t *testing.T) {
 	s.Record(ctx, Call{TenantID: "busy", Method: "GET", Path: "/Users", Start: clock.Now()}, 401, errors.New("old failure"))
 	clock.Add(47 * time.Hour)
 	if _, err := s.Create(ctx, Call{TenantID: "busy", TokenName: "entra", BaseURL: "http://x", Method: "POST", Path: "/Users"}, store.KindUser,
-		map[string]any{"userName": "alice@example.com"}); err != nil {
+		map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "alice@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add(10 * time.Minute)
@@ -172,7 +172,7 @@ func TestRemoveTenant(t *testing.T) {
 		if _, err := s.AddTenant(ctx, id, "", store.TenantSettings{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Create(ctx, Call{TenantID: id, BaseURL: "http://x"}, store.KindUser, map[string]any{"userName": "a@" + id + ".example"}); err != nil {
+		if _, err := s.Create(ctx, Call{TenantID: id, BaseURL: "http://x"}, store.KindUser, map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "a@" + id + ".example"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.AddDomain(ctx, id, id+".example"); err != nil {

@@ -215,7 +215,7 @@ func TestBackupWhileServingAndRestore(t *testing.T) {
 	p := startAgentProc(t, dir, true)
 	client := &http.Client{Timeout: 10 * time.Second}
 	create := func(name string) int {
-		code, err := scimDo(client, "POST", p.TenantURL+"/Users", p.Token, map[string]any{"userName": name}, nil)
+		code, err := scimDo(client, "POST", p.TenantURL+"/Users", p.Token, map[string]any{"schemas": []string{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": name}, nil)
 		if err != nil {
 			t.Errorf("create %s: %v", name, err)
 		}
