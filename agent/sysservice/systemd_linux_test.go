@@ -463,7 +463,7 @@ func TestStopHolders(t *testing.T) {
 			t.Fatal(err)
 		}
 		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }() //nolint:errcheck
+		go func() { c.Wait(); close(done) }()          //nolint:errcheck
 		t.Cleanup(func() { c.Process.Kill(); <-done }) //nolint:errcheck
 		// Wait until it holds the file.
 		for deadline := time.Now().Add(10 * time.Second); len(h.holders([]string{db})) == 0; {
