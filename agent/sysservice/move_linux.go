@@ -130,7 +130,7 @@ func sameFile(a, b string) bool {
 // plan checks everything Install needs and decides what it will do.
 func (in *Installer) plan(o Options) (*plan, error) {
 	p := &plan{account: accountName(o)}
-	exe, err := Binary(o.Binary)
+	exe, err := Binary(o.Binary, in.Executable)
 	if err != nil {
 		return nil, err
 	}

@@ -46,11 +46,14 @@ type Installer struct {
 	Paths Paths
 	// Out receives one line per step; ErrOut errors.
 	Out, ErrOut io.Writer
+	// Executable returns the running binary's path, which the service
+	// runs unless Options.Binary names another.
+	Executable func() (string, error)
 }
 
 // System returns the Installer of this host, writing progress to out.
 func System(out, errOut io.Writer) *Installer {
-	return &Installer{Paths: SystemPaths(), Out: out, ErrOut: errOut}
+	return &Installer{Paths: SystemPaths(), Out: out, ErrOut: errOut, Executable: os.Executable}
 }
 
 // SudoUserDataDir returns "": sudo's foreground setups are found on Linux only.
@@ -60,7 +63,7 @@ func (in *Installer) configFile() string { return filepath.Join(in.Paths.ConfigD
 
 // serviceConfig describes the service to kardianos/service.
 func (in *Installer) serviceConfig(o Options) (*service.Config, error) {
-	exe, err := Binary(o.Binary)
+	exe, err := Binary(o.Binary, in.Executable)
 	if err != nil {
 		return nil, err
 	}

@@ -145,12 +145,10 @@ func ExecRunner(ctx context.Context, out, errOut io.Writer, name string, args ..
 	return nil
 }
 
-// executable is os.Executable; tests replace it.
-var executable = os.Executable
-
 // Binary returns the absolute, symlink-free path of the binary the service
-// runs: path, or the running executable when path is "".
-func Binary(path string) (string, error) {
+// runs: path, or the running executable (as executable, os.Executable,
+// returns it) when path is "".
+func Binary(path string, executable func() (string, error)) (string, error) {
 	p := path
 	if p == "" {
 		exe, err := executable()

@@ -46,6 +46,9 @@ type Installer struct {
 	LookupUser func(name string) (*user.User, error)
 	// StopTimeout bounds the wait for a foreground agent to stop.
 	StopTimeout time.Duration
+	// Executable returns the running binary's path, which the service
+	// runs unless Options.Binary names another.
+	Executable func() (string, error)
 }
 
 // System returns the Installer of this host, writing progress to out.
@@ -60,6 +63,7 @@ func System(out, errOut io.Writer) *Installer {
 		Euid:        os.Geteuid,
 		LookupUser:  user.Lookup,
 		StopTimeout: 45 * time.Second,
+		Executable:  os.Executable,
 	}
 }
 
@@ -167,7 +171,7 @@ func systemdQuote(w string) string {
 
 // Unit returns the unit Install would write for o, changing nothing.
 func (in *Installer) Unit(o Options) (string, error) {
-	exe, err := Binary(o.Binary)
+	exe, err := Binary(o.Binary, in.Executable)
 	if err != nil {
 		return "", err
 	}

@@ -47,6 +47,12 @@ type testService struct {
 	mu    sync.Mutex
 	calls [][]string
 	fail  string // a systemctl subcommand that fails
+	// onStart, if set, plays systemd starting the unit (enable --now).
+	onStart func()
+	// executable is the binary the service runs by default ("" this one).
+	executable string
+	// roster, if set, plays the account install would create.
+	roster *user.User
 }
 
 func newTestService(t *testing.T) *testService {
@@ -72,6 +78,17 @@ func newTestService(t *testing.T) *testService {
 		if ts.euid >= 0 {
 			in.Euid = func() int { return ts.euid }
 		}
+		if ts.executable != "" {
+			in.Executable = func() (string, error) { return ts.executable, nil }
+		}
+		if ts.roster != nil {
+			in.LookupUser = func(name string) (*user.User, error) {
+				if name == sysservice.DefaultUser {
+					return ts.roster, nil
+				}
+				return user.Lookup(name)
+			}
+		}
 		return in
 	}
 	t.Cleanup(func() { newInstaller = old })
@@ -79,6 +96,9 @@ func newTestService(t *testing.T) *testService {
 }
 
 func (ts *testService) run(_ context.Context, out, _ io.Writer, name string, args ...string) error {
+	if ts.onStart != nil && slices.Equal(args, []string{"enable", "--now", sysservice.UnitName}) {
+		ts.onStart()
+	}
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	ts.calls = append(ts.calls, append([]string{name}, args...))
@@ -531,25 +551,7 @@ func TestForegroundSetupMovesIntoService(t *testing.T) {
 		return nil
 	})
 
-	// Start the unit's command line as systemd would.
-	var execStart []string
-	unit, _ := os.ReadFile(unitPath)
-	for _, line := range strings.Split(string(unit), "\n") {
-		if rest, ok := strings.CutPrefix(line, "ExecStart="); ok {
-			execStart = strings.Fields(rest) // plain words: no quoting in these paths
-		}
-	}
-	if len(execStart) < 2 || execStart[0] != bin || strings.ContainsAny(strings.Join(execStart, " "), `"$%`) {
-		t.Fatalf("ExecStart %q", execStart)
-	}
-	svc := exec.Command(execStart[0], execStart[1:]...)
-	svc.Dir = "/"
-	svc.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "ROSTER_TEST_MAIN=1",
-		"STATE_DIRECTORY=" + state, "CONFIGURATION_DIRECTORY=" + confDir}
-	if os.Geteuid() == 0 {
-		svc.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
-	}
-	p := startProc(t, svc, false)
+	p := ts.startUnit(t, acct.Username, acct)
 	defer p.Stop(t)
 	logs := p.stderr.String()
 	if !strings.Contains(logs, "data_dir="+state) || !strings.Contains(logs, "config="+filepath.Join(confDir, config.FileName)) || !strings.Contains(logs, "tls=files") {
@@ -593,6 +595,40 @@ func TestForegroundSetupMovesIntoService(t *testing.T) {
 	})
 }
 
+// startUnit starts the installed unit's ExecStart command line as systemd
+// would: as the unit's account (when the test runs as root), in /, with
+// only STATE_DIRECTORY and CONFIGURATION_DIRECTORY (and PATH) set, and
+// waits until the agent serves.
+func (ts *testService) startUnit(t *testing.T, unitUser string, acct *user.User) *agentProc {
+	t.Helper()
+	var execStart []string
+	unit, err := os.ReadFile(filepath.Join(ts.paths.UnitDir, sysservice.UnitName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(unit), "\n") {
+		if rest, ok := strings.CutPrefix(line, "ExecStart="); ok {
+			execStart = strings.Fields(rest) // plain words: no quoting in these paths
+		}
+	}
+	if len(execStart) != 2 || execStart[1] != "agent" || strings.ContainsAny(strings.Join(execStart, " "), `"$%`) {
+		t.Fatalf("ExecStart %q, want BINARY agent", execStart)
+	}
+	if !slices.Contains(strings.Split(string(unit), "\n"), "User="+unitUser) {
+		t.Fatalf("the unit does not run as %s:\n%s", unitUser, unit)
+	}
+	svc := exec.Command(execStart[0], execStart[1:]...)
+	svc.Dir = "/"
+	svc.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", "ROSTER_TEST_MAIN=1",
+		"STATE_DIRECTORY=" + ts.paths.StateDir, "CONFIGURATION_DIRECTORY=" + ts.paths.ConfigDir}
+	if os.Geteuid() == 0 {
+		uid, _ := strconv.Atoi(acct.Uid)
+		gid, _ := strconv.Atoi(acct.Gid)
+		svc.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	}
+	return startProc(t, svc, false)
+}
+
 // withStore opens the store at path for fn and closes it.
 func withStore(t *testing.T, path string, fn func(*store.DB)) {
 	t.Helper()
@@ -602,4 +638,70 @@ func withStore(t *testing.T, path string, fn func(*store.DB)) {
 	}
 	defer db.Close()
 	fn(db)
+}
+
+// TestSetupAnswersInstallsTheService chooses the service in the wizard
+// (setup --answers, "agent": "service") from a data directory in a user's
+// home. The wizard issues the token in that store, then installs the
+// service, which moves the store; the fake Graph's Test Connection and
+// on-demand provisioning then reach the service (started from its unit as
+// another account), so Entra's token is known to it, and the Entra
+// connection and the provisioned user end up in the service's store.
+func TestSetupAnswersInstallsTheService(t *testing.T) {
+	ts := newTestService(t)
+	acct := serviceAccount(t)
+	// The wizard installs as `roster service install` does by default: this
+	// binary, as the account "roster" (played by acct).
+	ts.executable, ts.roster = ts.testBinary(t), acct
+	fakeGraph(t)
+	dataDir := filepath.Join(ts.home, "ann/.local/state/roster")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var svc *agentProc
+	ts.onStart = func() { svc = ts.startUnit(t, sysservice.DefaultUser, acct) }
+	defer func() {
+		if svc != nil {
+			svc.Stop(t)
+		}
+	}()
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	answers := filepath.Join(t.TempDir(), "answers.json")
+	b, _ := json.Marshal(map[string]any{
+		"tls": "proxy", "public_url": "http://" + listen, "listen": listen, "sign_in": "device-code",
+		"app": "Roster", "mappings": []string{"givenName", "surname"}, "scope": "assigned",
+		"assign": []string{"alice@contoso.com"}, "agent": "service", "provision_on_demand": "alice@contoso.com",
+	})
+	if err := os.WriteFile(answers, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := runCLI(t, dataDir, "setup", "--answers", answers)
+	if err != nil {
+		logs, _ := os.ReadFile(filepath.Join(dataDir, "setup.log"))
+		t.Fatalf("setup --answers: %v\n%s\n%s\n%s", err, out, errOut, logs)
+	}
+	if svc == nil {
+		t.Fatal("the wizard did not start the service")
+	}
+	if !strings.Contains(out, "Agent running (service)") {
+		t.Errorf("setup output:\n%s", out)
+	}
+	if exists := sysservice.FindDataDir(dataDir); exists != "" {
+		t.Errorf("the foreground store is still in %s", dataDir)
+	}
+	state := ts.paths.StateDir
+	users, _, err := runCLI(t, state, "users", "show", "alice@contoso.com", "--json")
+	if err != nil || !strings.Contains(users, `"givenName": "Alice"`) {
+		t.Errorf("alice in the service's store: %v\n%s", err, users)
+	}
+	svc.Stop(t)
+	svc = nil
+	withStore(t, filepath.Join(state, "roster.db"), func(db *store.DB) {
+		if st, err := loadEntraState(context.Background(), db, "default"); err != nil || st.JobID == "" {
+			t.Errorf("the service's store has no Entra connection: %+v %v", st, err)
+		}
+	})
+	if n := activeTokens(t, state, "entra:setup"); n != 1 {
+		t.Errorf("%d active setup tokens in the service's store, want 1", n)
+	}
 }
