@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/user"
@@ -504,31 +503,14 @@ func renameIfExists(from, to string) error {
 	return nil
 }
 
-// copyFile copies a regular file to a new file with mode perm, synced.
+// copyFile copies a regular file to a new file with mode perm, through
+// writeFileAtomic (the files copied are certificates and keys: small).
 func copyFile(from, to string, perm fs.FileMode) error {
-	src, err := os.Open(from)
+	b, err := os.ReadFile(from)
 	if err != nil {
 		return err
 	}
-	defer src.Close()
-	tmp := to + ".partial"
-	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return err
-	}
-	if err := dst.Sync(); err != nil {
-		dst.Close()
-		return err
-	}
-	if err := dst.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, to)
+	return writeFileAtomic(to, b, perm)
 }
 
 // copyTree copies the directory from to a new directory to (regular files

@@ -100,6 +100,18 @@ type Paths struct {
 	StateDir string
 }
 
+// Under returns the same paths below root, for an installation into a
+// chroot or a test's temporary directory.
+func (p Paths) Under(root string) Paths {
+	under := func(dir string) string {
+		if dir == "" {
+			return ""
+		}
+		return filepath.Join(root, dir)
+	}
+	return Paths{UnitDir: under(p.UnitDir), ConfigDir: under(p.ConfigDir), StateDir: under(p.StateDir)}
+}
+
 // Process is another process that held the foreground store open.
 type Process struct {
 	PID     int

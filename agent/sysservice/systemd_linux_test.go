@@ -66,11 +66,7 @@ func newTestHost(t *testing.T) *testHost {
 	}
 	h := &testHost{root: root, home: filepath.Join(root, "home"), rec: &recorder{}}
 	h.Installer = System(io.Discard, io.Discard)
-	h.Paths = Paths{
-		UnitDir:   filepath.Join(root, "etc/systemd/system"),
-		ConfigDir: filepath.Join(root, "etc/roster"),
-		StateDir:  filepath.Join(root, "var/lib/roster"),
-	}
+	h.Paths = SystemPaths().Under(root)
 	h.Run = h.rec.run
 	h.Hidden = []string{h.home}
 	h.StopTimeout = 30 * time.Second

@@ -4,19 +4,12 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -64,11 +57,7 @@ func newTestService(t *testing.T) *testService {
 			t.Fatal(err)
 		}
 	}
-	ts := &testService{root: root, home: filepath.Join(root, "home"), euid: -1, paths: sysservice.Paths{
-		UnitDir:   filepath.Join(root, "etc/systemd/system"),
-		ConfigDir: filepath.Join(root, "etc/roster"),
-		StateDir:  filepath.Join(root, "var/lib/roster"),
-	}}
+	ts := &testService{root: root, home: filepath.Join(root, "home"), euid: -1, paths: sysservice.SystemPaths().Under(root)}
 	old := newInstaller
 	newInstaller = func(out, errOut io.Writer) *sysservice.Installer {
 		in := sysservice.System(out, errOut)
@@ -125,19 +114,6 @@ func (ts *testService) cli(t *testing.T, dataDir string, args ...string) (string
 	return runCLI(t, dataDir, append(append([]string{"service"}, args...), "--unit-dir", ts.paths.UnitDir)...)
 }
 
-// binary is an executable standing in for the roster binary.
-func (ts *testService) binary(t *testing.T) string {
-	t.Helper()
-	p := filepath.Join(ts.root, "usr/local/bin/roster")
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // testBinary links (or copies) this test binary, which acts as roster with
 // ROSTER_TEST_MAIN=1, to where another account may run it.
 func (ts *testService) testBinary(t *testing.T) string {
@@ -182,7 +158,7 @@ func currentUser(t *testing.T) *user.User {
 
 func TestServiceUnitContents(t *testing.T) {
 	ts := newTestService(t)
-	bin := ts.binary(t)
+	bin := ts.testBinary(t)
 	out, _, err := ts.cli(t, t.TempDir(), "install", "--print", "--binary", bin)
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +215,7 @@ func TestServiceUnitContents(t *testing.T) {
 
 func TestServiceInstallUninstallStatus(t *testing.T) {
 	ts := newTestService(t)
-	bin := ts.binary(t)
+	bin := ts.testBinary(t)
 	me := currentUser(t).Username
 	// --data-dir is the service's own state directory: nothing to move.
 	data := ts.paths.StateDir
@@ -334,7 +310,7 @@ func TestServiceInstallUninstallStatus(t *testing.T) {
 
 func TestServiceInstallErrors(t *testing.T) {
 	ts := newTestService(t)
-	bin := ts.binary(t)
+	bin := ts.testBinary(t)
 	me := currentUser(t).Username
 	tests := []struct {
 		name  string
@@ -382,43 +358,6 @@ func TestServiceInstallErrors(t *testing.T) {
 	})
 }
 
-// selfSigned writes a certificate for 127.0.0.1 and its key into dir and
-// returns a pool that trusts it.
-func selfSigned(t *testing.T, dir string) *x509.CertPool {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return pool
-}
-
 // serviceAccount is the account the service runs as in the test: a
 // system account other than root when the test runs as root (as in CI),
 // else the tester.
@@ -461,7 +400,13 @@ func TestForegroundSetupMovesIntoService(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	roots := selfSigned(t, certs)
+	writeCert(t, filepath.Join(certs, "cert.pem"), filepath.Join(certs, "key.pem"))
+	pemCert, err := os.ReadFile(filepath.Join(certs, "cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pemCert)
 	cfg := config.Default()
 	cfg.DataDir, cfg.Listen, cfg.MetricsListen = dataDir, "127.0.0.1:0", ""
 	cfg.TLS.Mode, cfg.TLS.CertFile, cfg.TLS.KeyFile = config.TLSModeFiles, filepath.Join(certs, "cert.pem"), filepath.Join(certs, "key.pem")
