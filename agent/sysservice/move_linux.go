@@ -165,7 +165,8 @@ func (in *Installer) plan(o Options) (*plan, error) {
 	// The configuration, and the foreground setup it may name.
 	dst := filepath.Join(in.Paths.ConfigDir, configFileName)
 	dataDir := o.DataDir
-	if o.Config != "" && !sameFile(o.Config, dst) {
+	keepNamed := o.Config != "" && sameFile(o.Config, dst) // --config /etc/roster/config.json
+	if o.Config != "" && !keepNamed {
 		if p.cfg, err = config.Load(o.Config); err != nil {
 			return nil, &OptionError{err}
 		}
@@ -193,7 +194,7 @@ func (in *Installer) plan(o Options) (*plan, error) {
 	}
 	if p.cfgFrom == "" {
 		switch fg := filepath.Join(p.source, ForegroundConfig); {
-		case p.source != "" && exists(fg):
+		case p.source != "" && exists(fg) && !keepNamed:
 			if p.cfg, err = config.Load(fg); err != nil {
 				return nil, &OptionError{err}
 			}

@@ -130,13 +130,29 @@ func (in *Installer) Unit(o Options) (string, error) {
 		cfg.Name, cfg.DisplayName, cfg.Executable, strings.Join(cfg.Arguments, " "), account, s.Platform()), nil
 }
 
+// Check reports what Install would refuse for o, changing nothing.
+func (in *Installer) Check(o Options) error {
+	if err := in.refuseMove(o); err != nil {
+		return err
+	}
+	_, _, err := in.newService(o)
+	return err
+}
+
+func (in *Installer) refuseMove(o Options) error {
+	if o.DataDir != "" && FindDataDir(o.DataDir) != "" && filepath.Clean(o.DataDir) != filepath.Clean(in.Paths.StateDir) {
+		return optionErrorf("moving a foreground setup into the service is supported on Linux only: stop the agent, copy %s into %s yourself, then install again", o.DataDir, in.Paths.StateDir)
+	}
+	return nil
+}
+
 // Install installs the agent with the platform's service manager and
 // starts it. Moving a foreground setup into the service is done on Linux
 // only: here Install refuses a data directory that holds a store.
 func (in *Installer) Install(ctx context.Context, o Options) (Result, error) {
 	res := Result{Service: Name, StateDir: in.Paths.StateDir, ConfigFile: in.configFile()}
-	if o.DataDir != "" && FindDataDir(o.DataDir) != "" && filepath.Clean(o.DataDir) != filepath.Clean(in.Paths.StateDir) {
-		return res, optionErrorf("moving a foreground setup into the service is supported on Linux only: stop the agent, copy %s into %s yourself, then install again", o.DataDir, in.Paths.StateDir)
+	if err := in.refuseMove(o); err != nil {
+		return res, err
 	}
 	s, cfg, err := in.newService(o)
 	if err != nil {

@@ -178,6 +178,13 @@ func (in *Installer) Unit(o Options) (string, error) {
 	return renderUnit(exe, agentArgs(), accountName(o))
 }
 
+// Check runs every check Install would run for o and changes nothing, so
+// that a caller (the wizard) can refuse early what Install would refuse.
+func (in *Installer) Check(o Options) error {
+	_, err := in.plan(o)
+	return err
+}
+
 // Install installs the agent as a systemd service, moving a foreground
 // setup into it, enables it at boot and starts it. Every check runs before
 // anything changes; see docs/service.md for the steps.

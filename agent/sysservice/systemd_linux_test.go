@@ -485,3 +485,38 @@ func TestStopHolders(t *testing.T) {
 		t.Errorf("got %v, want an error naming kill %d", err, c.Process.Pid)
 	}
 }
+
+// TestInstallKeepsTheServiceConfig: --config naming the service's own file
+// keeps it as the administrator wrote it (comments too), although the
+// foreground setup has a roster.conf; Check changes nothing.
+func TestInstallKeepsTheServiceConfig(t *testing.T) {
+	h := newTestHost(t)
+	fgCfg := config.Default()
+	fgCfg.Listen = "127.0.0.1:18080"
+	dataDir, _ := h.foreground(t, fgCfg)
+	dst := filepath.Join(h.Paths.ConfigDir, config.FileName)
+	if err := os.MkdirAll(h.Paths.ConfigDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	own := "// written by the administrator\n{\"listen\": \"127.0.0.1:8443\"}\n"
+	if err := os.WriteFile(dst, []byte(own), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Binary: h.binary(t), User: me(t), DataDir: dataDir, Config: dst}
+	if err := h.Check(o); err != nil {
+		t.Fatal(err)
+	}
+	if exists(h.Paths.StateDir) || !exists(filepath.Join(dataDir, storeFile)) || len(h.rec.lines()) != 0 {
+		t.Fatal("Check changed something")
+	}
+	res, err := h.Install(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(dst); string(b) != own || res.Listen != "127.0.0.1:8443" {
+		t.Errorf("the service's configuration became %q (listen %s), want it kept", b, res.Listen)
+	}
+	if fi, _ := os.Stat(dst); fi.Mode().Perm() != 0o640 {
+		t.Errorf("kept configuration mode %04o, want 0640", fi.Mode().Perm())
+	}
+}
