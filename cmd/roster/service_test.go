@@ -571,7 +571,17 @@ func (ts *testService) startUnit(t *testing.T, unitUser string, acct *user.User)
 		gid, _ := strconv.Atoi(acct.Gid)
 		svc.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
 	}
-	return startProc(t, svc, false)
+	p := startProc(t, svc, false)
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" && f[1] != acct.Uid {
+			t.Fatalf("the service runs as uid %s, want %s (%s)", f[1], acct.Uid, acct.Username)
+		}
+	}
+	return p
 }
 
 // withStore opens the store at path for fn and closes it.
