@@ -403,6 +403,11 @@ func (in *Installer) moveState(ctx context.Context, p *plan, a *account, res *Re
 		res.MovedFrom, res.MovedAside = p.source, aside
 		in.say("moved the foreground store aside to %s, so that no foreground agent serves it again", aside)
 	}
+	// An earlier install with DynamicUser=yes left /var/lib/roster as a
+	// symlink to /var/lib/private/roster: give what it points to.
+	if r, err := filepath.EvalSymlinks(state); err == nil {
+		state = r
+	}
 	if err := ownTree(state, a.uid, a.gid); err != nil {
 		return fmt.Errorf("give %s to %s: %w", state, a.name, err)
 	}

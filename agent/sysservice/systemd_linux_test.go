@@ -520,3 +520,40 @@ func TestInstallKeepsTheServiceConfig(t *testing.T) {
 		t.Errorf("kept configuration mode %04o, want 0640", fi.Mode().Perm())
 	}
 }
+
+// TestInstallOverDynamicUserState: an earlier unit with DynamicUser=yes
+// left the state in /var/lib/private/roster behind a symlink; the install
+// writes through it and gives the real directory's files to the account.
+func TestInstallOverDynamicUserState(t *testing.T) {
+	h := newTestHost(t)
+	dataDir, tok := h.foreground(t, config.Default())
+	private := filepath.Join(filepath.Dir(h.Paths.StateDir), "private/roster")
+	if err := os.MkdirAll(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("private/roster", h.Paths.StateDir); err != nil {
+		t.Fatal(err)
+	}
+	acct, err := lookupAccount(user.Lookup, me(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Install(context.Background(), Options{Binary: h.binary(t), User: acct.name, DataDir: dataDir}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(private, storeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != acct.uid || fi.Mode().Perm() != 0o600 {
+		t.Errorf("store behind the symlink: owner %d mode %04o, want %d 0600", st.Uid, fi.Mode().Perm(), acct.uid)
+	}
+	db, err := store.Open(context.Background(), filepath.Join(h.Paths.StateDir, storeFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := directory.New(db, nil, nil).Authenticate(context.Background(), "contoso", tok); err != nil {
+		t.Errorf("the token does not authenticate against the copy: %v", err)
+	}
+}
