@@ -16,7 +16,8 @@ var ExampleCurl string
 var ExampleConfig string
 
 // SystemdUnit is the text/template of the hardened systemd unit that
-// `roster service install` writes (fields ExecStart, User, Group).
+// `roster service install` writes (fields ExecStart, User, Group); the
+// agent/sysservice package renders it.
 //
 //go:embed roster.service
 var SystemdUnit string

@@ -181,6 +181,28 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// FileName is the name of the configuration file in the service's
+// configuration directory (/etc/roster, systemd's ConfigurationDirectory=).
+const FileName = "config.json"
+
+// DefaultFile returns the configuration file the agent reads when none is
+// named on its command line: $ROSTER_CONFIG, else FileName in the first
+// directory of $CONFIGURATION_DIRECTORY, which systemd sets for a unit with
+// ConfigurationDirectory= (several directories are joined with ":",
+// https://www.freedesktop.org/software/systemd/man/latest/systemd.exec.html#RuntimeDirectory=),
+// else "" (no file: defaults, environment and flags only). getenv is
+// os.Getenv.
+func DefaultFile(getenv func(string) string) string {
+	if p := getenv("ROSTER_CONFIG"); p != "" {
+		return p
+	}
+	if dirs := getenv("CONFIGURATION_DIRECTORY"); dirs != "" {
+		dir, _, _ := strings.Cut(dirs, ":")
+		return filepath.Join(dir, FileName)
+	}
+	return ""
+}
+
 // Default returns the built-in configuration.
 func Default() Config {
 	return Config{

@@ -289,3 +289,22 @@ func TestWriteRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultFile(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"nothing set", nil, ""},
+		{"ROSTER_CONFIG", map[string]string{"ROSTER_CONFIG": "/srv/r.json", "CONFIGURATION_DIRECTORY": "/etc/roster"}, "/srv/r.json"},
+		{"systemd", map[string]string{"CONFIGURATION_DIRECTORY": "/etc/roster"}, "/etc/roster/config.json"},
+		{"systemd, several directories", map[string]string{"CONFIGURATION_DIRECTORY": "/etc/roster:/etc/other"}, "/etc/roster/config.json"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := config.DefaultFile(func(k string) string { return tt.env[k] }); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -87,7 +87,7 @@ Try the API with curl:
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&af.config, "config", os.Getenv("ROSTER_CONFIG"), "configuration file (JSON; see 'roster config example') (env ROSTER_CONFIG)")
+	f.StringVar(&af.config, "config", config.DefaultFile(os.Getenv), "configuration file (JSON; see 'roster config example') (env ROSTER_CONFIG; under systemd $CONFIGURATION_DIRECTORY/config.json)")
 	f.String("listen", "127.0.0.1:8080", "address to serve SCIM on (host:port) (config listen)")
 	f.String("public-url", "", "base URL Entra uses to reach this agent, e.g. https://roster.example.com (default: <scheme>://<listen address>) (config public_url)")
 	f.String("log-level", "info", "log level: debug, info, warn, error (config log.level)")

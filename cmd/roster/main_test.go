@@ -74,6 +74,13 @@ func startAgentProc(t testing.TB, dataDir string, firstStart bool, extra ...stri
 	args := append([]string{"--data-dir", dataDir, "agent", "--listen", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "ROSTER_TEST_MAIN=1")
+	return startProc(t, cmd, firstStart)
+}
+
+// startProc starts cmd, a roster agent (the test binary with
+// ROSTER_TEST_MAIN=1 in its environment), and waits as startAgentProc does.
+func startProc(t testing.TB, cmd *exec.Cmd, firstStart bool) *agentProc {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

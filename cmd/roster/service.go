@@ -1,32 +1,30 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"strings"
-	"text/template"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rosterhq/roster/assets"
+	"github.com/rosterhq/roster/agent/sysservice"
 )
 
 // serviceName is the name of the service on every platform (roster.service
 // under systemd).
 const serviceName = "roster"
+// newInstaller returns the host's service installer; tests point its paths
+// into a temporary directory and replace its command runner.
+var newInstaller = sysservice.System
 
 // serviceOptions are the flags of `roster service`.
 type serviceOptions struct {
-	binary  string // the roster binary the service runs ("" = this one)
-	config  string // --config passed to the agent ("" passes none)
-	user    string // a dedicated account; "" = systemd DynamicUser / the platform default
+	sysservice.Options
 	unitDir string // where the systemd unit goes
 	print   bool   // print what would be installed, change nothing
-	noStart bool   // install without starting
 }
 
 func newServiceCmd(rf *rootFlags) *cobra.Command {
@@ -37,41 +35,59 @@ func newServiceCmd(rf *rootFlags) *cobra.Command {
 		Long: `Run the agent as a system service that starts at boot and restarts on failure.
 
 On Linux, 'install' writes a hardened systemd unit (/etc/systemd/system/roster.service:
-Type=notify, a dynamic or dedicated user, state in /var/lib/roster, read-only
-system, only CAP_NET_BIND_SERVICE), reloads systemd and starts it; 'systemctl
-reload roster' rereads the configuration. On Windows and macOS the service goes
-to the Service Control Manager or launchd.`,
+Type=notify, the system account "roster", read-only system, only
+CAP_NET_BIND_SERVICE), reloads systemd and starts it. After a foreground setup
+it moves that setup into the service in the same step: it stops the foreground
+agent, copies the store (tenants, tokens, users, the Entra connection) into
+/var/lib/roster and the configuration into /etc/roster/config.json, with
+certificate files the service could not see, readable by the service alone.
+'systemctl reload roster' rereads the configuration. See docs/service.md.
+On Windows and macOS the service goes to the Service Control Manager or launchd.`,
 		Example: `  sudo roster service install --print        # show the unit, change nothing
-  sudo roster service install                # write, enable and start it
-  sudo roster service install --user roster  # run as an existing system user
+  sudo roster service install                # move this setup into a service and start it
+  sudo roster service install --data-dir /home/ann/.local/state/roster
   roster service status
   sudo roster service uninstall              # stop and remove it (data is kept)`,
 		Args: cobra.NoArgs,
 	}
-	cmd.PersistentFlags().StringVar(&o.unitDir, "unit-dir", systemUnitDir, "directory for the systemd unit (Linux)")
+	cmd.PersistentFlags().StringVar(&o.unitDir, "unit-dir", sysservice.SystemPaths().UnitDir, "directory for the systemd unit (Linux)")
 
 	install := &cobra.Command{
 		Use:   "install",
-		Short: "Install the agent as a service, enable it at boot and start it",
-		Args:  cobra.NoArgs,
+		Short: "Install the agent as a service, moving a foreground setup into it, and start it",
+		Long: `Install the agent as a service, enable it at boot and start it.
+
+The foreground setup to move is the one in --data-dir when given, else the
+default data directory's, else (under sudo) the invoking user's
+~/.local/state/roster. Its agent is stopped, its store copied into the
+service's state directory and renamed aside (roster.db.moved-TIME), and its
+roster.conf (or --config) installed as the service's configuration. Without a
+foreground setup the service keeps the store and configuration it has.`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if c.Flags().Changed("data-dir") || os.Getenv("ROSTER_DATA_DIR") != "" {
+				o.DataDir = rf.dataDir
+			} else {
+				o.DataDir = sysservice.FindDataDir(rf.dataDir, sysservice.SudoUserDataDir())
+			}
 			return installService(c.Context(), c.OutOrStdout(), c.ErrOrStderr(), o)
 		},
 	}
 	f := install.Flags()
-	f.StringVar(&o.binary, "binary", "", "absolute path of the roster binary the service runs (default: this binary)")
-	f.StringVar(&o.config, "config", defaultServiceConfig(), `configuration file the agent reads ("" runs on defaults)`)
-	f.StringVar(&o.user, "user", "", "existing account to run as (default: a systemd dynamic user on Linux, the platform default elsewhere)")
+	f.StringVar(&o.Binary, "binary", "", "absolute path of the roster binary the service runs (default: this binary)")
+	f.StringVar(&o.Config, "config", "", "configuration file to install (default: the foreground setup's roster.conf, else the service's own)")
+	f.StringVar(&o.User, "user", "", `existing account to run as (default on Linux: the system account "`+sysservice.DefaultUser+`", created if missing; elsewhere the platform's default)`)
+	f.BoolVar(&o.Replace, "replace", false, "replace a store the service already has with the foreground setup's (the old one is kept, renamed)")
 	f.BoolVar(&o.print, "print", false, "print what would be installed and change nothing")
 	f.BoolVar(&o.print, "dry-run", false, "same as --print")
-	f.BoolVar(&o.noStart, "no-start", false, "install (and reload systemd) but do not enable or start the service")
+	f.BoolVar(&o.NoStart, "no-start", false, "install (and reload systemd) but do not enable or start the service")
 
 	uninstall := &cobra.Command{
 		Use:   "uninstall",
 		Short: "Stop the service, disable it and remove it (the data directory is kept)",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return uninstallService(c.Context(), c.OutOrStdout(), c.ErrOrStderr(), o)
+			return usageOr(o.installer(c.OutOrStdout(), c.ErrOrStderr()).Uninstall(c.Context()))
 		},
 	}
 	status := &cobra.Command{
@@ -79,98 +95,63 @@ to the Service Control Manager or launchd.`,
 		Short: "Show whether the service is installed and running",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			return serviceStatus(c.Context(), c.OutOrStdout(), c.ErrOrStderr(), o)
+			return usageOr(o.installer(c.OutOrStdout(), c.ErrOrStderr()).Status(c.Context()))
 		},
 	}
 	cmd.AddCommand(install, uninstall, status)
 	return cmd
 }
 
-// serviceBinary returns the absolute path of the binary the service runs.
-func serviceBinary(flag string) (string, error) {
-	p := flag
-	if p == "" {
-		exe, err := osExecutable()
+func (o *serviceOptions) installer(out, errOut io.Writer) *sysservice.Installer {
+	in := newInstaller(out, errOut)
+	in.Paths.UnitDir = o.unitDir
+	return in
+}
+
+// usageOr turns the installer's option errors into usage errors (exit 2).
+func usageOr(err error) error {
+	var oe *sysservice.OptionError
+	if errors.As(err, &oe) {
+		return usageError{err}
+	}
+	return err
+}
+
+func installService(ctx context.Context, out, errOut io.Writer, o *serviceOptions) error {
+	in := o.installer(out, errOut)
+	if o.print {
+		unit, err := in.Unit(o.Options)
 		if err != nil {
-			return "", fmt.Errorf("find this binary's path: %w; pass --binary /usr/local/bin/roster", err)
+			return usageOr(err)
 		}
-		p = exe
+		fmt.Fprint(out, unit)
+		return nil
 	}
-	if !filepath.IsAbs(p) {
-		return "", usageError{fmt.Errorf("--binary %q: give an absolute path, e.g. /usr/local/bin/roster", p)}
+	res, err := in.Install(ctx, o.Options)
+	if err != nil {
+		return usageOr(err)
 	}
-	if resolved, err := filepath.EvalSymlinks(p); err == nil {
-		p = resolved
+	if !res.Started {
+		fmt.Fprintf(out, "not started (--no-start); start it and enable it at boot with: sudo systemctl enable --now %s\n", res.Service)
+		return nil
 	}
-	return filepath.Clean(p), nil
+	var moved strings.Builder
+	if res.MovedFrom != "" {
+		fmt.Fprintf(&moved, "  moved:   %s (the old copy is %s; delete it once the service runs well)\n", res.MovedFrom, res.MovedAside)
+	}
+	fmt.Fprintf(out, "started %s and enabled it at boot\n%s  data:    %s\n  config:  %s\n  status:  roster service status\n  logs:    journalctl -u %s -f\n  reload:  sudo systemctl reload %s\n",
+		res.Service, moved.String(), res.StateDir, res.ConfigFile, res.Service, res.Service)
+	return nil
 }
 
-// agentArgs are the arguments the service starts the binary with.
-func agentArgs(config string, extra ...string) []string {
-	args := []string{"agent"}
-	if config != "" {
-		args = append(args, "--config", config)
-	}
-	return append(args, extra...)
+// installAgentService installs the agent as a system service that moves
+// the foreground setup in dataDir (with its configuration file config)
+// into the service, as `roster service install --data-dir dataDir --config
+// config` does; the setup wizard calls it.
+func installAgentService(ctx context.Context, dataDir, config string) (sysservice.Result, error) {
+	return newInstaller(io.Discard, io.Discard).Install(ctx, sysservice.Options{DataDir: dataDir, Config: config})
 }
 
-// unitData fills the systemd unit template.
-type unitData struct {
-	ExecStart string
-	User      string // "" = DynamicUser=yes
-	Group     string
-}
-
-var unitTemplate = template.Must(template.New("roster.service").Parse(assets.SystemdUnit))
-
-// renderUnit renders the systemd unit that runs binary with args.
-func renderUnit(binary string, args []string, user string) (string, error) {
-	words := make([]string, 0, len(args)+1)
-	for _, w := range append([]string{binary}, args...) {
-		words = append(words, systemdQuote(w))
-	}
-	if strings.ContainsAny(user, " \t\n\"'\\$%") {
-		return "", usageError{fmt.Errorf("--user %q: not a valid account name", user)}
-	}
-	var b bytes.Buffer
-	if err := unitTemplate.Execute(&b, unitData{ExecStart: strings.Join(words, " "), User: user, Group: user}); err != nil {
-		return "", fmt.Errorf("render the systemd unit: %w", err)
-	}
-	return b.String(), nil
-}
-
-// systemdQuote makes one word of an ExecStart= command line: '%' and '$'
-// are doubled (specifiers and variables would expand), and words with
-// spaces, quotes or backslashes are double-quoted with C-style escapes
-// (systemd.service(5), "Command lines").
-func systemdQuote(w string) string {
-	w = strings.ReplaceAll(w, "%", "%%")
-	w = strings.ReplaceAll(w, "$", "$$")
-	if w != "" && !strings.ContainsAny(w, " \t\n\"'\\;") {
-		return w
-	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`)
-	return `"` + r.Replace(w) + `"`
-}
-
-// installAgentService installs the agent as a system service that reads
-// the configuration file config, enables it at boot and starts it, as
-// `roster service install --config config` does; the setup wizard calls
-// it. It returns the service's name. The service keeps its data in the
-// platform's service data directory (/var/lib/roster under systemd), not
-// in rf's data directory.
-func installAgentService(ctx context.Context, rf *rootFlags, config string) (string, error) {
-	_ = rf
-	var out bytes.Buffer
-	o := &serviceOptions{config: config, unitDir: systemUnitDir}
-	if err := installService(ctx, &out, &out, o); err != nil {
-		return "", err
-	}
-	return serviceName, nil
-}
-
-// errNotInstalled reports a service that is not installed.
-var errNotInstalled = errors.New("not installed")
-
-// osExecutable is os.Executable; tests replace it.
-var osExecutable = os.Executable
+// runAsService runs the agent under the Windows or macOS service manager
+// when that started this process (see sysservice.RunManaged).
+func runAsService(run func(context.Context) error) (bool, error) { return sysservice.RunManaged(run) }

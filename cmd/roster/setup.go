@@ -163,6 +163,7 @@ on-premises route; --allow-private-url accepts one for labs and tests.`,
 type setupBackend struct {
 	rf  *rootFlags
 	gf  *graphFlags
+	dns *dnsFlags
 	db  *store.DB
 	dir *directory.Service
 	svc *setup.Service
@@ -189,13 +190,19 @@ func newSetupBackend(ctx context.Context, rf *rootFlags, gf *graphFlags, dns *dn
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, rf.dbPath(), opts)
+	b := &setupBackend{rf: rf, gf: gf, dns: dns, log: log, logOut: logOut, tenant: directory.DefaultTenant}
+	return b, b.openStore(ctx, rf.dbPath(), opts)
+}
+
+// openStore makes the store at path the one the wizard works on.
+func (b *setupBackend) openStore(ctx context.Context, path string, opts store.Options) error {
+	db, err := store.Open(ctx, path, opts)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	dir := directory.New(db, log, nil)
-	svc := setup.New(dir, setup.Options{Logger: log, Checker: dns.checker()})
-	return &setupBackend{rf: rf, gf: gf, db: db, dir: dir, svc: svc, log: log, logOut: logOut, tenant: directory.DefaultTenant}, nil
+	b.db, b.dir = db, directory.New(db, b.log, nil)
+	b.svc = setup.New(b.dir, setup.Options{Logger: b.log, Checker: b.dns.checker()})
+	return nil
 }
 
 // Close stops an in-process agent and closes the store.
@@ -569,15 +576,20 @@ func (b *setupBackend) StartAgent(ctx context.Context, o tui.AgentOptions) (tui.
 	info := tui.AgentInfo{Listen: cfg.Listen, DataDir: b.rf.dataDir, LogFile: filepath.Join(b.rf.dataDir, "setup.log"),
 		TenantURL: scimhttp.TenantURL(cfg.PublicURL, tenant)}
 	if o.Mode == tui.AgentService {
-		if svc := serviceDataDir(); svc != "" && filepath.Clean(b.rf.dataDir) != svc {
-			return info, &tui.HintError{Err: fmt.Errorf("the service keeps its data in %s, but this setup uses %s", svc, b.rf.dataDir),
-				Hint: "run the wizard as root with the service's data directory (sudo roster setup --data-dir " + svc + "), or choose foreground"}
+		// The install moves this setup's store into the service; the wizard
+		// goes on with the service's copy, where Entra's token now lives.
+		b.StopAgent()
+		b.db.Close()
+		res, err := installAgentService(ctx, b.rf.dataDir, b.agentConfigFile())
+		dbPath := b.rf.dbPath()
+		if res.MovedFrom != "" {
+			dbPath, info.DataDir = filepath.Join(res.StateDir, filepath.Base(dbPath)), res.StateDir
 		}
-		name, err := installAgentService(ctx, b.rf, b.agentConfigFile())
-		if err != nil {
-			return info, err
+		opts, _ := storeOptions() // checked when the wizard started
+		if oerr := b.openStore(ctx, dbPath, opts); err != nil || oerr != nil {
+			return info, errors.Join(err, oerr)
 		}
-		info.Service = name
+		info.Service = res.Service
 		return info, waitListening(ctx, cfg.Listen, nil)
 	}
 	b.StopAgent()
@@ -680,7 +692,7 @@ func (b *setupBackend) KeepAgentRunning(ctx context.Context, out io.Writer) erro
 		return nil
 	}
 	fmt.Fprintf(out, "\nThe agent keeps running here at %s (logs: %s). Press Ctrl-C to stop it;\n"+
-		"to run it unattended: roster service install --config %s\n", info.TenantURL, info.LogFile, b.agentConfigFile())
+		"to run it unattended: sudo roster service install --data-dir %s\n", info.TenantURL, info.LogFile, b.rf.dataDir)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
