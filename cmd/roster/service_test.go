@@ -633,7 +633,7 @@ func TestSetupAnswersInstallsTheService(t *testing.T) {
 	if err := os.WriteFile(answers, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, err := runCLI(t, dataDir, "setup", "--answers", answers)
+	out, errOut, err := runCLI(t, dataDir, "setup", "--answers", answers, "--allow-private-url")
 	if err != nil {
 		logs, _ := os.ReadFile(filepath.Join(dataDir, "setup.log"))
 		t.Fatalf("setup --answers: %v\n%s\n%s\n%s", err, out, errOut, logs)
