@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,6 +31,8 @@ type fakeBackend struct {
 	reach      Reach
 	tokens     int
 	first      chan FirstRequest
+	// refuseService makes CheckAgent refuse service mode.
+	refuseService bool
 }
 
 func newFake() *fakeBackend {
@@ -397,4 +400,28 @@ func (d *driver) wantStep(id string) {
 	if d.m.id != id {
 		d.t.Fatalf("step = %s, want %s; screen:\n%s", d.m.id, id, d.screen())
 	}
+}
+
+func (f *fakeBackend) NormalizeDomain(name string) (string, error) {
+	n := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), "."))
+	if n == "" || !strings.Contains(n, ".") || strings.ContainsAny(n, "@/: ") {
+		return "", fmt.Errorf("invalid domain: %q is not a domain name", name)
+	}
+	return n, nil
+}
+
+func (f *fakeBackend) CheckAgent(ctx context.Context, o AgentOptions) error {
+	if err := f.enter(ctx, "CheckAgent"); err != nil {
+		return err
+	}
+	if o.Mode == AgentService && f.refuseService {
+		return &HintError{Err: errors.New("the service keeps its data in /var/lib/roster, but this setup uses /tmp/x"),
+			Hint: "Run the wizard as root with the service's data directory, or choose to run the agent in this terminal."}
+	}
+	if o.Reach.TLS == TLSFiles {
+		if _, err := tls.LoadX509KeyPair(o.Reach.CertFile, o.Reach.KeyFile); err != nil {
+			return fmt.Errorf("the certificate %s and the key %s cannot be used together: %w", o.Reach.CertFile, o.Reach.KeyFile, err)
+		}
+	}
+	return nil
 }

@@ -59,7 +59,7 @@ func (g *signInStep) signIn(s *session, o SignInOptions) tea.Cmd {
 		}
 	}
 	g.code = nil
-	run := g.op.run(s, "waiting for you to sign in", "Check the account has the Application Administrator role (or Cloud Application Administrator);",
+	run := g.op.run(s, "waiting for you to sign in", "Check the account has the Application Administrator role (or Cloud Application Administrator).",
 		func(ctx context.Context) (any, error) { return s.b.SignIn(ctx, o, prompt) })
 	seq, ctx := g.op.seq, s.ctx
 	listen := func() tea.Msg {
@@ -227,7 +227,7 @@ func (a *appStep) update(s *session, msg tea.Msg) tea.Cmd {
 				return nil
 			}
 			a.problem = ""
-			return a.op.run(s, "looking for enterprise applications named “"+name+"”", "Check your network and that you are still signed in;",
+			return a.op.run(s, "looking for enterprise applications named “"+name+"”", "Check your network and that you are still signed in.",
 				func(ctx context.Context) (any, error) { return s.b.FindApps(ctx, name) })
 		}
 		var cmd tea.Cmd
@@ -252,7 +252,7 @@ func (a *appStep) update(s *session, msg tea.Msg) tea.Cmd {
 
 func (a *appStep) create(s *session, name string) tea.Cmd {
 	return a.op.run(s, "waiting for Entra to finish creating the app (this can take a minute)",
-		"Check that your account may create enterprise applications (Application Administrator);",
+		"Check that your account may create enterprise applications (Application Administrator).",
 		func(ctx context.Context) (any, error) { return s.b.CreateApp(ctx, name) })
 }
 
@@ -502,7 +502,7 @@ func (a *assignStep) init(s *session) tea.Cmd {
 
 func (a *assignStep) search(s *session, q string) tea.Cmd {
 	a.lastQ = q
-	return a.op.run(s, "searching users and groups", "Check your network and that you are still signed in;",
+	return a.op.run(s, "searching users and groups", "Check your network and that you are still signed in.",
 		func(ctx context.Context) (any, error) { return s.b.SearchPrincipals(ctx, q) })
 }
 

@@ -85,8 +85,13 @@ func (w *welcomeStep) update(s *session, msg tea.Msg) tea.Cmd {
 		case "resume":
 			target := w.saved.Step
 			o := order(s.st)
-			if s.st.Path == PathGraph && slices.Index(o, target) > slices.Index(o, StepSignIn) && target != StepSummary {
-				s.resumeAt, target = target, StepSignIn
+			// Past the agent step, the agent (and then the sign-in) are only
+			// in memory: start it again, sign in again, then jump there.
+			if i := slices.Index(o, target); i > slices.Index(o, StepAgent) && target != StepSummary {
+				if target != StepSignIn {
+					s.resumeAt = target
+				}
+				target = StepAgent
 			}
 			return func() tea.Msg { return gotoMsg{target} }
 		default:
@@ -410,11 +415,13 @@ func (t *tokenStep) view(s *session) string {
 		}
 		return b.String()
 	}
-	b.WriteString(styles.Label.Render("Tenant URL") + "\n  " + styles.Value.Render(s.st.TenantURL) + "\n\n")
-	b.WriteString(styles.Label.Render("Secret Token") + "\n  " + styles.Value.Render(s.token.String()) + "\n\n")
-	b.WriteString(styles.Muted.Render("Copy it now if you want a copy (select it with the mouse; in tmux or\nscreen, use their copy mode). The wizard keeps it in memory and hands it to\nEntra itself. Lost it? `roster token issue` makes a new one.") + "\n")
+	b.WriteString(styles.Label.Render("Tenant URL") + "\n" + copyLine(s, "Tenant URL", s.st.TenantURL) + "\n\n")
+	b.WriteString(styles.Label.Render("Secret Token") + "\n" + copyLine(s, "Secret Token", s.token.String()) + "\n\n")
+	b.WriteString(styles.Muted.Render("Copy it now if you want a copy: press y, or select it with the mouse. The wizard keeps it in memory and hands it to Entra itself. Lost it? `roster token issue` makes a new one.") + "\n")
 	return b.String()
 }
+
+func (t *tokenStep) copyValue(s *session) (string, string) { return "Secret Token", s.token.String() }
 
 func (t *tokenStep) keys(s *session) []key.Binding {
 	if !s.st.TokenIssued {
@@ -466,21 +473,14 @@ func (d *domainsStep) check(s *session) tea.Cmd {
 		return nil
 	}
 	return d.op.run(s, "looking up the TXT record of "+strings.Join(names, ", ")+" at its DNS servers",
-		"DNS changes can take minutes (rarely hours) to show. Check the record at your DNS provider;",
+		"DNS changes can take minutes (rarely hours) to show. Check the record at your DNS provider.",
 		func(ctx context.Context) (any, error) {
-			var out []Domain
-			for _, n := range names {
-				nd, err := s.b.CheckDomain(ctx, tenant, n)
-				if err != nil {
-					return out, fmt.Errorf("check %s: %w", n, err)
-				}
-				out = append(out, nd)
-			}
-			return out, nil
+			return checkDomains(ctx, s.b, tenant, names), nil
 		})
 }
 
 func (d *domainsStep) update(s *session, msg tea.Msg) tea.Cmd {
+	defer func() { s.domains = d.list }()
 	if v, ok := d.op.finish(s, msg); ok {
 		switch v := v.(type) {
 		case []Domain:
@@ -512,11 +512,12 @@ func (d *domainsStep) update(s *session, msg tea.Msg) tea.Cmd {
 				}
 				return d.finish(s)
 			}
-			if p := checkHost(name); p != "" {
-				d.problem = strings.Replace(p, "hostname", "domain", 1)
+			norm, p := checkDomain(s.b, name)
+			if p != "" {
+				d.problem = p
 				return nil
 			}
-			d.problem = ""
+			d.problem, name = "", norm
 			tenant := s.tenant()
 			return d.op.run(s, "adding "+name, "Check the domain's spelling, then press r.",
 				func(ctx context.Context) (any, error) { return s.b.AddDomain(ctx, tenant, name) })
@@ -537,6 +538,45 @@ func (d *domainsStep) update(s *session, msg tea.Msg) tea.Cmd {
 		}
 	}
 	return nil
+}
+
+// checkDomain checks that name is an email domain (not an address, URL or
+// host with a port) and returns its canonical form, or the problem as a
+// sentence.
+func checkDomain(b Backend, name string) (string, string) {
+	if name == "" {
+		return "", "Enter an email domain, e.g. example.com."
+	}
+	if strings.Contains(name, "@") {
+		return "", "Enter only the domain after the @, e.g. example.com for alice@example.com."
+	}
+	norm, err := b.NormalizeDomain(name)
+	if err != nil {
+		return "", sentence("“" + name + "” is not an email domain: " + err.Error())
+	}
+	return norm, ""
+}
+
+// checkDomains looks up the TXT record of each domain. A lookup that fails
+// leaves the domain pending with the failure as its last error: a domain that
+// is not proven yet never stops the setup (the agent keeps checking).
+func checkDomains(ctx context.Context, b Backend, tenant string, names []string) []Domain {
+	var out []Domain
+	for _, n := range names {
+		nd, err := b.CheckDomain(ctx, tenant, n)
+		if err != nil {
+			nd = Domain{Name: n, State: DomainPending, LastError: err.Error()}
+			if ds, lerr := b.Domains(ctx, tenant); lerr == nil {
+				for _, x := range ds {
+					if x.Name == n {
+						nd.TXTName, nd.TXTValue = x.TXTName, x.TXTValue
+					}
+				}
+			}
+		}
+		out = append(out, nd)
+	}
+	return out
 }
 
 func (d *domainsStep) finish(s *session) tea.Cmd {
@@ -568,7 +608,17 @@ func stateMark(state string) string {
 	}
 }
 
-func (d *domainsStep) view(*session) string {
+// copyValue is the TXT value of the last domain still pending.
+func (d *domainsStep) copyValue(*session) (string, string) {
+	for i := len(d.list) - 1; i >= 0; i-- {
+		if d.list[i].State != DomainVerified {
+			return "TXT value of " + d.list[i].Name, d.list[i].TXTValue
+		}
+	}
+	return "", ""
+}
+
+func (d *domainsStep) view(s *session) string {
 	var b strings.Builder
 	b.WriteString("The agent accepts only users whose email domain you have proven you own, by\npublishing a DNS TXT record. With no domain, it accepts any.\n")
 	shown := d.list
@@ -582,8 +632,9 @@ func (d *domainsStep) view(*session) string {
 			b.WriteString("  " + styles.Muted.Render(x.LastError))
 		}
 		if x.State != DomainVerified {
-			b.WriteString("\n  Name:  " + styles.Value.Render(x.TXTName) + "   Type: TXT")
-			b.WriteString("\n  Value: " + styles.Value.Render(x.TXTValue))
+			// Name and value each alone on a line: copied whole at any width.
+			b.WriteString("\nTXT record name:\n" + copyLine(s, "record name", x.TXTName))
+			b.WriteString("\nTXT record value:\n" + copyLine(s, "record value", x.TXTValue))
 		}
 		b.WriteString("\n")
 	}

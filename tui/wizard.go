@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/aymanbagabas/go-osc52/v2"
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/spinner"
@@ -45,7 +49,8 @@ type session struct {
 	account  *Account // signed in during this run
 	agent    *AgentInfo
 	existing *Existing
-	resumeAt string // step to jump to once signed in again
+	domains  []Domain // the tenant's domains as last shown (printed again at the end)
+	resumeAt string   // step to jump to once signed in again
 	width    int
 	height   int
 	still    bool
@@ -76,6 +81,11 @@ type backer interface {
 	back(s *session) (tea.Cmd, bool)
 }
 
+// copier is a step that shows a value to copy: y puts it on the clipboard.
+type copier interface {
+	copyValue(s *session) (what string, value string)
+}
+
 type (
 	nextMsg  struct{}
 	prevMsg  struct{}
@@ -95,7 +105,9 @@ type model struct {
 	spin     spinner.Model
 	help     help.Model
 	warn     string // a problem outside the step (saving the state)
-	quitArm  bool   // ctrl+c pressed once
+	note     string // what the last key did outside the step (copied)
+	out      io.Writer
+	quitArm  bool // ctrl+c pressed once
 	quitting bool
 	done     bool
 }
@@ -114,7 +126,11 @@ func newModel(ctx context.Context, b Backend, opts Options) *model {
 	sp := spinner.New(spinner.WithSpinner(spinner.Dot), spinner.WithStyle(styles.Spinner))
 	h := help.New()
 	h.Width = s.width
-	m := &model{s: s, spin: sp, help: h}
+	out := opts.Output
+	if out == nil {
+		out = os.Stdout
+	}
+	m := &model{s: s, spin: sp, help: h, out: out}
 	m.id, m.cur = StepWelcome, newStep(StepWelcome)
 	return m
 }
@@ -170,7 +186,7 @@ func (m *model) enter(id string) tea.Cmd {
 	}
 	m.s.log.Info("step", "from", m.id, "to", id)
 	m.id, m.cur = id, newStep(id)
-	m.quitArm = false
+	m.quitArm, m.note = false, ""
 	save := tea.Cmd(nil)
 	if id != StepWelcome {
 		m.s.st.Step = id
@@ -238,7 +254,7 @@ func (m *model) key(msg tea.KeyMsg) (tea.Cmd, bool) {
 		m.quitArm = true
 		return nil, true
 	}
-	m.quitArm = false
+	m.quitArm, m.note = false, ""
 	if o != nil && o.busy() {
 		if key.Matches(msg, keys.Cancel) {
 			o.stop()
@@ -256,16 +272,111 @@ func (m *model) key(msg tea.KeyMsg) (tea.Cmd, bool) {
 		}
 		return func() tea.Msg { return prevMsg{} }, true
 	}
+	if o != nil && o.failed() && key.Matches(msg, keys.RetryTyping) {
+		return o.again(), true
+	}
 	if m.cur.typing() {
-		return nil, false
+		return nil, false // every other key is text for the field
 	}
 	if o != nil && o.failed() && key.Matches(msg, keys.Retry) {
 		return o.again(), true
+	}
+	if c, ok := m.cur.(copier); ok && key.Matches(msg, keys.Copy) {
+		if what, v := c.copyValue(m.s); v != "" {
+			m.copy(what, v)
+			return nil, true
+		}
 	}
 	if key.Matches(msg, keys.Quit) {
 		return func() tea.Msg { return quitMsg{} }, true
 	}
 	return nil, false
+}
+
+// copy puts v on the terminal's clipboard with an OSC 52 escape sequence
+// (through tmux or screen when the wizard runs inside one).
+func (m *model) copy(what, v string) {
+	seq := osc52.New(v)
+	switch {
+	case os.Getenv("TMUX") != "":
+		seq = seq.Tmux()
+	case strings.HasPrefix(os.Getenv("TERM"), "screen"):
+		seq = seq.Screen()
+	}
+	if _, err := seq.WriteTo(m.out); err != nil {
+		m.note = "Could not copy the " + what + ": " + err.Error() + "."
+		return
+	}
+	m.s.log.Info("copied to the clipboard", "what", what)
+	m.note = "Copied the " + what + " to the clipboard (if your terminal allows OSC 52 copying; otherwise select it with the mouse)."
+}
+
+// retryKey is the key that retries on the current step.
+func (m *model) retryKey() key.Binding {
+	if m.cur.typing() {
+		return keys.RetryTyping
+	}
+	return keys.Retry
+}
+
+// failure is what the footer says when an operation failed: what went wrong
+// and what to do, as whole sentences, the advice only once.
+func failure(o *op) (string, string) {
+	msg := o.err.Error()
+	advice := hintOf(o.err, o.hint)
+	if advice != "" {
+		// An error may carry its advice in its message already (graph.Error).
+		if i := strings.Index(msg, advice); i > 0 {
+			msg = strings.TrimRight(msg[:i], " →\n")
+		}
+	}
+	msg = strings.Join(strings.Fields(msg), " ")
+	return sentence("Failed while " + o.label + ": " + msg), sentence(advice)
+}
+
+// sentence makes s a whole sentence: a capital first letter, and a full stop
+// unless it ends in one (or in ? or !) already.
+func sentence(s string) string {
+	s = strings.TrimRight(strings.TrimSpace(s), ";:, ")
+	if s == "" {
+		return ""
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "?") && !strings.HasSuffix(s, "!") && !strings.HasSuffix(s, ".)") {
+		s += "."
+	}
+	return s
+}
+
+// copyMark starts a line that holds a value to copy (an SGR reset: invisible,
+// and never part of a selection). The router never wraps such a line, so the
+// value is never split by a newline.
+const copyMark = "\x1b[0m"
+
+// copyLine renders v alone on its line, from the first column. A value wider
+// than the terminal would be cut by the renderer, so then the line says so
+// and how to get the value instead.
+func copyLine(s *session, what, v string) string {
+	if w := lipgloss.Width(v); s.width > 0 && w > s.width {
+		return styles.Warn.Render(fmt.Sprintf("(The %s is %d characters, wider than this %d-column terminal: widen it to see the %s, or press y to copy it.)", what, w, s.width, what))
+	}
+	return copyMark + styles.Value.Render(v)
+}
+
+// wrapBody wraps the step's text to w columns, except the lines holding a
+// value to copy.
+func wrapBody(body string, w int) string {
+	lines := strings.Split(body, "\n")
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		if strings.HasPrefix(l, copyMark) || ansi.StringWidth(l) <= w {
+			out = append(out, l)
+			continue
+		}
+		out = append(out, strings.Split(ansi.Wrap(l, w, ""), "\n")...)
+	}
+	return strings.Join(out, "\n")
 }
 
 // View implements tea.Model.
@@ -288,14 +399,18 @@ func (m *model) View() string {
 			}
 			foot = append(foot, frame+" "+o.label+"…")
 		case o.cancelled():
-			foot = append(foot, styles.Warn.Render("Cancelled: "+o.label+". Press r to try again, or esc to go back."))
+			foot = append(foot, styles.Warn.Render(sentence("Cancelled while "+o.label))+" Press "+m.retryKey().Help().Key+" to try again, or esc to go back.")
 		case o.err != nil:
-			foot = append(foot, styles.Bad.Render("✗ Could not finish "+o.label+": ")+o.err.Error())
-			foot = append(foot, hintOf(o.err, o.hint)+" Press r to retry.")
+			what, advice := failure(o)
+			foot = append(foot, styles.Bad.Render("✗ ")+what)
+			foot = append(foot, strings.TrimSpace(advice+" Press "+m.retryKey().Help().Key+" to retry."))
 		}
 	}
 	if m.warn != "" {
 		foot = append(foot, styles.Warn.Render(m.warn))
+	}
+	if m.note != "" {
+		foot = append(foot, styles.Good.Render(m.note))
 	}
 	if m.quitArm {
 		foot = append(foot, styles.Warn.Render("Press ctrl+c again to quit (progress is saved)."))
@@ -306,7 +421,7 @@ func (m *model) View() string {
 	if len(foot) == 0 {
 		footer = ""
 	}
-	body := wrap.Render(m.cur.view(m.s))
+	body := wrapBody(m.cur.view(m.s), w)
 	// Keep everything on screen: the body gives way to the header and footer.
 	room := m.s.height - 2 - lipgloss.Height(helpLine) - 1
 	if footer != "" {
@@ -332,7 +447,12 @@ func (m *model) bindings() []key.Binding {
 	var bs []key.Binding
 	bs = append(bs, m.cur.keys(m.s)...)
 	if o != nil && o.failed() {
-		bs = append(bs, keys.Retry)
+		bs = append(bs, m.retryKey())
+	}
+	if c, ok := m.cur.(copier); ok && !m.cur.typing() {
+		if what, v := c.copyValue(m.s); v != "" {
+			bs = append(bs, key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy "+what)))
+		}
 	}
 	if m.id != StepWelcome {
 		bs = append(bs, keys.Back)
@@ -363,10 +483,42 @@ func Run(ctx context.Context, b Backend, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("setup wizard: %w", err)
 	}
-	if fm, ok := final.(*model); ok && fm.done {
+	fm, ok := final.(*model)
+	if !ok {
+		return ErrQuit
+	}
+	// The screen is gone (the alternate screen closed, or the last frame
+	// cleared): what the owner needs later goes to the scrollback.
+	fmt.Fprint(m.out, afterExit(fm.s, fm.done))
+	if fm.done {
 		return nil
 	}
 	return ErrQuit
+}
+
+// afterExit is what stays in the terminal once the wizard has ended: the
+// summary and the next commands when it finished, the Tenant URL otherwise,
+// and the TXT records still to publish. Each value is alone on its line.
+func afterExit(s *session, done bool) string {
+	var b strings.Builder
+	if done {
+		b.WriteString(wrapBody((&summaryStep{}).view(s), max(s.width, 40)) + "\n")
+	} else if s.st.TenantURL != "" {
+		b.WriteString("\n" + styles.Label.Render("Tenant URL") + "\n" + s.st.TenantURL + "\n")
+	}
+	var pending []Domain
+	for _, d := range s.domains {
+		if d.State != DomainVerified && d.TXTValue != "" {
+			pending = append(pending, d)
+		}
+	}
+	if len(pending) > 0 {
+		b.WriteString("\n" + styles.Label.Render("TXT records to publish") + " (the agent keeps checking; see `roster domain list`)\n")
+		for _, d := range pending {
+			b.WriteString("\n" + d.Name + ": name, then value\n" + d.TXTName + "\n" + d.TXTValue + "\n")
+		}
+	}
+	return b.String()
 }
 
 // stripped returns s without ANSI escapes (for tests and width checks).

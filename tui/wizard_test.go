@@ -16,8 +16,8 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 )
 
-// walkToSignIn drives a fresh wizard through welcome, reach, token and
-// domains (one domain, verified on check).
+// walkToSignIn drives a fresh wizard through welcome, reach, token,
+// domains (one domain, verified on check) and the agent (in this terminal).
 func walkToSignIn(t *testing.T, d *driver) {
 	t.Helper()
 	d.wantStep(StepWelcome)
@@ -39,6 +39,8 @@ func walkToSignIn(t *testing.T, d *driver) {
 	d.want("_roster-challenge.contoso.com", "roster-verification=abc123", "pending")
 	d.press("c")
 	d.want("contoso.com", "verified")
+	d.press("enter")
+	d.wantStep(StepAgent)
 	d.press("enter")
 	d.wantStep(StepSignIn)
 }
@@ -66,8 +68,6 @@ func TestHappyPath(t *testing.T) {
 	}
 	d.press("tab")
 	d.want("Assigned (1): Alice Andrews")
-	d.press("enter")
-	d.wantStep(StepAgent)
 	d.press("enter")
 	d.wantStep(StepConnect)
 	d.want("Entra reached the agent")
@@ -113,8 +113,6 @@ func TestManualPath(t *testing.T) {
 	walkToSignIn(t, d)
 	d.press("up", "up", "up", "down", "down", "down") // to the last choice
 	d.press("enter")
-	d.wantStep(StepAgent)
-	d.press("enter")
 	d.wantStep(StepManual)
 	d.want("Tenant URL", "rst_secret1", "jobTitle", "enterprise:department", "Entra's first request arrived at 10:42:07: GET /scim/v2/default/Users")
 	d.press("enter")
@@ -136,12 +134,11 @@ func TestManualWaitCancel(t *testing.T) {
 	d := newDriver(t, f)
 	walkToSignIn(t, d)
 	d.press("up", "down", "down", "down", "enter")
-	d.press("enter")
 	d.wantStep(StepManual)
 	d.want("waiting for Entra's first request", "esc cancel")
 	d.press("esc")
 	d.wantStep(StepManual)
-	d.want("Cancelled: waiting for Entra's first request", "r retry")
+	d.want("Cancelled while waiting for Entra's first request", "r retry")
 	d.press("r")
 	d.want("waiting for Entra's first request")
 	f.first <- FirstRequest{Method: "GET", Path: "/scim/v2/default/Users"}
@@ -157,7 +154,7 @@ func TestBackEveryStep(t *testing.T) {
 	f := newFake()
 	d := newDriver(t, f)
 	walkToSignIn(t, d)
-	d.press("enter", "enter", "enter", "enter", "tab", "enter", "enter") // to connect... assign needs a choice
+	d.press("enter", "enter", "enter", "enter", "tab", "enter") // to connect... assign needs a choice
 	d.wantStep(StepConnect)
 	o := order(d.m.s.st)
 	for i := slices.Index(o, StepConnect); i > 0; i-- {
@@ -175,9 +172,10 @@ func TestRetryAfterError(t *testing.T) {
 	f.fail["TestConnection"] = &HintError{Err: errors.New("the agent answered 401"), Hint: "Issue a new token."}
 	d := newDriver(t, f)
 	walkToSignIn(t, d)
-	d.press("enter", "enter", "enter", "enter", "tab", "enter", "enter")
+	d.press("enter", "enter", "enter", "enter", "tab", "enter")
 	d.wantStep(StepConnect)
-	d.want("Could not finish Entra is testing the connection", "the agent answered 401", "Issue a new token. Press r to retry.")
+	d.want("✗ Failed while Entra is testing the connection to https://scim.contoso.com/scim/v2/default: the agent answered 401.",
+		"Issue a new token. Press r to retry.")
 	d.press("r")
 	d.want("Entra reached the agent")
 	if n := f.count("TestConnection"); n != 2 {
@@ -230,20 +228,21 @@ func TestValidationGates(t *testing.T) {
 	d2.want("Select at least one user or group")
 }
 
-// TestResume: a saved state resumes at its step; past sign-in, it asks to
-// sign in again and then jumps there.
+// TestResume: a saved state resumes at its step; past the agent, it starts
+// the agent and signs in again, then jumps there.
 func TestResume(t *testing.T) {
 	f := newFake()
-	f.state = State{Version: 1, Step: StepAgent, Path: PathGraph, TenantURL: "https://scim.contoso.com/scim/v2/default", TokenIssued: true,
+	f.state = State{Version: 1, Step: StepConnect, Path: PathGraph, TenantURL: "https://scim.contoso.com/scim/v2/default", TokenIssued: true,
 		Reach: Reach{PublicURL: "https://scim.contoso.com", TLS: TLSACME}, App: App{ID: "sp1", Name: "Roster"}, Assign: []Principal{{ID: "u1", Name: "Alice"}}}
 	f.existing = Existing{DataDir: "/var/lib/roster", Tenants: []string{"default"}, Tokens: 1, Domains: []Domain{{Name: "contoso.com", State: DomainVerified}}}
 	d := newDriver(t, f)
-	d.want("Found an existing setup", "default · 1 active token(s)", "contoso.com (verified)", "Resume at: Start the agent")
-	d.press("enter")
-	d.wantStep(StepSignIn)
-	d.want("Sign in again to resume at: Start the agent")
+	d.want("Found an existing setup", "default · 1 active token(s)", "contoso.com (verified)", "Resume at: Test Connection")
 	d.press("enter")
 	d.wantStep(StepAgent)
+	d.want("Start the agent again to resume at: Test Connection")
+	d.press("enter")
+	d.wantStep(StepSignIn)
+	d.want("Sign in again to resume at: Test Connection")
 	d.press("enter")
 	d.wantStep(StepConnect)
 	d.want("Press n to issue a new one")
@@ -271,11 +270,11 @@ func TestDomainsPending(t *testing.T) {
 	d.typeText("a")
 	d.typeText("not a domain")
 	d.press("enter")
-	d.want("enter only the domain")
+	d.want("“not a domain” is not an email domain")
 	d.press("esc")
 	d.want("press c to check")
 	d.press("enter")
-	d.wantStep(StepSignIn)
+	d.wantStep(StepAgent)
 	if got := d.m.s.st.Domains; len(got) != 1 || got[0] != "contoso.com" {
 		t.Errorf("state domains = %v", got)
 	}
@@ -291,7 +290,7 @@ func TestCtrlC(t *testing.T) {
 	d.want("https://microsoft.com/devicelogin", "ABCD-EFGH")
 	d.press("ctrl+c")
 	d.wantStep(StepSignIn)
-	d.want("Cancelled: waiting for you to sign in")
+	d.want("Cancelled while waiting for you to sign in")
 	if d.quit {
 		t.Fatal("ctrl+c during an operation quit the program")
 	}

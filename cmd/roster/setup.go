@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/rosterhq/roster/agent/config"
 	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/agent/domainproof"
 	"github.com/rosterhq/roster/agent/scimhttp"
 	"github.com/rosterhq/roster/graph"
 	"github.com/rosterhq/roster/graph/mappings"
@@ -551,7 +553,7 @@ func (b *setupBackend) ProvisionOnDemand(ctx context.Context, user string) (tui.
 	}
 	if res.Result == "Failure" {
 		return out, &tui.HintError{Err: fmt.Errorf("provisioning %s failed: %s", u.UserPrincipalName, res.ErrorMessage),
-			Hint: "see 'roster log --failed' for what the agent rejected, and 'roster entra logs --failed'"}
+			Hint: "See 'roster log --failed' for what the agent refused, and 'roster entra logs --failed' for what Entra reports."}
 	}
 	return out, nil
 }
@@ -559,8 +561,54 @@ func (b *setupBackend) ProvisionOnDemand(ctx context.Context, user string) (tui.
 // agentConfigFile is where the wizard writes the agent's configuration.
 func (b *setupBackend) agentConfigFile() string { return filepath.Join(b.rf.dataDir, "roster.conf") }
 
+// NormalizeDomain returns the canonical form of an email domain.
+func (b *setupBackend) NormalizeDomain(name string) (string, error) {
+	return domainproof.NormalizeDomain(name)
+}
+
+// CheckAgent reports why the agent could not run with o, changing nothing.
+func (b *setupBackend) CheckAgent(_ context.Context, o tui.AgentOptions) error {
+	if err := b.checkServiceDir(o.Mode); err != nil {
+		return err
+	}
+	cfg, err := b.agentConfig(o.Reach)
+	if err != nil {
+		return err
+	}
+	if cfg.TLS.Mode == config.TLSModeFiles {
+		if _, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+			return &tui.HintError{Err: fmt.Errorf("the certificate %s and the key %s cannot be used together: %w", cfg.TLS.CertFile, cfg.TLS.KeyFile, err),
+				Hint: "Give the PEM certificate chain and the private key that belongs to it, both readable by this user."}
+		}
+	}
+	return nil
+}
+
+// checkServiceDir refuses service mode when the service could not use this
+// setup's data directory.
+func (b *setupBackend) checkServiceDir(mode string) error {
+	if mode != tui.AgentService {
+		return nil
+	}
+	if svc := serviceDataDir(); svc != "" && filepath.Clean(b.rf.dataDir) != svc {
+		return &tui.HintError{Err: fmt.Errorf("the service keeps its data in %s, but this setup uses %s", svc, b.rf.dataDir),
+			Hint: "Run the wizard as root with the service's data directory (sudo roster setup --data-dir " + svc + "), or choose to run the agent in this terminal."}
+	}
+	return nil
+}
+
 // writeAgentConfig turns the wizard's answers into the agent's config file.
 func (b *setupBackend) writeAgentConfig(r tui.Reach) (config.Config, error) {
+	cfg, err := b.agentConfig(r)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Write(b.agentConfigFile())
+}
+
+// agentConfig turns the wizard's answers into the agent's configuration and
+// validates it.
+func (b *setupBackend) agentConfig(r tui.Reach) (config.Config, error) {
 	cfg := config.Default()
 	if old, err := config.Load(b.agentConfigFile()); err == nil {
 		cfg = old // keep what the owner edited by hand
@@ -587,9 +635,9 @@ func (b *setupBackend) writeAgentConfig(r tui.Reach) (config.Config, error) {
 		cfg.TLS.Mode = config.TLSModeOff
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, &tui.HintError{Err: err, Hint: "go back and correct the answer, or edit " + b.agentConfigFile()}
+		return cfg, &tui.HintError{Err: err, Hint: "Go back and correct the answer, or edit " + b.agentConfigFile() + "."}
 	}
-	return cfg, cfg.Write(b.agentConfigFile())
+	return cfg, nil
 }
 
 func (b *setupBackend) StartAgent(ctx context.Context, o tui.AgentOptions) (tui.AgentInfo, error) {
@@ -603,9 +651,8 @@ func (b *setupBackend) StartAgent(ctx context.Context, o tui.AgentOptions) (tui.
 	info := tui.AgentInfo{Listen: cfg.Listen, DataDir: b.rf.dataDir, LogFile: filepath.Join(b.rf.dataDir, "setup.log"),
 		TenantURL: scimhttp.TenantURL(cfg.PublicURL, tenant)}
 	if o.Mode == tui.AgentService {
-		if svc := serviceDataDir(); svc != "" && filepath.Clean(b.rf.dataDir) != svc {
-			return info, &tui.HintError{Err: fmt.Errorf("the service keeps its data in %s, but this setup uses %s", svc, b.rf.dataDir),
-				Hint: "run the wizard as root with the service's data directory (sudo roster setup --data-dir " + svc + "), or choose foreground"}
+		if err := b.checkServiceDir(o.Mode); err != nil {
+			return info, err
 		}
 		name, err := installAgentService(ctx, b.rf, b.agentConfigFile())
 		if err != nil {
@@ -626,7 +673,7 @@ func (b *setupBackend) StartAgent(ctx context.Context, o tui.AgentOptions) (tui.
 	go func() { done <- cmd.ExecuteContext(actx) }()
 	if err := waitListening(ctx, cfg.Listen, done); err != nil {
 		cancel()
-		return info, &tui.HintError{Err: fmt.Errorf("start the agent: %w", err), Hint: "see " + info.LogFile + "; is the port in use, or (automatic certificate) is the host name's DNS pointing here and port 443 reachable?"}
+		return info, &tui.HintError{Err: fmt.Errorf("start the agent: %w", err), Hint: "See " + info.LogFile + ". Check that the port is free and, with an automatic certificate, that the host name points here and port 443 is reachable."}
 	}
 	b.mu.Lock()
 	b.agentCancel, b.agentDone, b.agentInfo = cancel, done, &info
