@@ -127,8 +127,17 @@ func (f *fakeBackend) IssueToken(ctx context.Context, tenant string) (Issued, er
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.tokens++
-	return Issued{TenantURL: "https://scim.contoso.com/scim/v2/" + tenant, Token: Secret(fmt.Sprintf("rst_secret%d", f.tokens))}, nil
+	return Issued{TenantURL: "https://scim.contoso.com/scim/v2/" + tenant, Token: Secret(fakeToken(f.tokens))}, nil
 }
+
+// fakeToken is the n-th token the fake issues: as long as a real one (64
+// characters, agent/token), so that screens are tested with real widths.
+func fakeToken(n int) string {
+	return fmt.Sprintf("roster_%08d", n) + "Zx9" + strings.Repeat("aB3", 13) + "kQ1w2E3"
+}
+
+// fakeTXT is the TXT value the fake asks for: as long as a real one.
+const fakeTXT = "roster-verification=abc123defghijklmnopqrstuvwxyz234"
 
 func (f *fakeBackend) Domains(ctx context.Context, tenant string) ([]Domain, error) {
 	if err := f.enter(ctx, "Domains"); err != nil {
@@ -143,7 +152,7 @@ func (f *fakeBackend) AddDomain(ctx context.Context, tenant, domain string) (Dom
 	if err := f.enter(ctx, "AddDomain"); err != nil {
 		return Domain{}, err
 	}
-	d := Domain{Name: domain, TXTName: "_roster-challenge." + domain, TXTValue: "roster-verification=abc123", State: DomainPending}
+	d := Domain{Name: domain, TXTName: "_roster-challenge." + domain, TXTValue: fakeTXT, State: DomainPending}
 	f.mu.Lock()
 	f.domains = append(f.domains, d)
 	f.mu.Unlock()

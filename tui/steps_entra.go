@@ -157,7 +157,7 @@ func (g *signInStep) view(s *session) string {
 	if g.form != nil {
 		return styles.Muted.Render(g.menu.selected().label) + "\n\n" + g.form.view()
 	}
-	b.WriteString("The wizard creates and configures the Entra enterprise application through\nMicrosoft Graph, as you. How do you want to sign in?\n\n")
+	b.WriteString("The wizard creates and configures the Entra enterprise application through Microsoft Graph, as you. How do you want to sign in?\n\n")
 	if s.resumeAt != "" {
 		b.WriteString(styles.Warn.Render("Sign in again to resume at: "+stepTitles[s.resumeAt]) + "\n\n")
 	}
@@ -269,7 +269,7 @@ func (a *appStep) view(s *session) string {
 	if s.account != nil {
 		b.WriteString(styles.Good.Render("✓ Signed in as "+s.account.Name) + "\n\n")
 	}
-	b.WriteString("Entra provisions through an enterprise application: the wizard creates one\n(non-gallery, like the portal's “Create your own application”) or reuses one.\n\n")
+	b.WriteString("Entra provisions through an enterprise application: the wizard creates one (non-gallery, like the portal's “Create your own application”) or reuses one.\n\n")
 	if a.menu == nil {
 		b.WriteString(styles.Label.Render("Application name") + "\n" + a.name.View())
 		if a.problem != "" {

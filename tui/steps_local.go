@@ -105,10 +105,10 @@ func (w *welcomeStep) update(s *session, msg tea.Msg) tea.Cmd {
 
 func (w *welcomeStep) view(s *session) string {
 	var b strings.Builder
-	b.WriteString("Roster keeps a local copy of your Microsoft Entra users and groups. Entra's\n" +
-		"provisioning service sends them to the Roster agent over SCIM. This wizard\n" +
-		"issues the token, proves your email domain, configures Entra and starts the\n" +
-		"agent. Press esc on any step to go back; your answers are saved as you go.\n\n")
+	b.WriteString("Roster keeps a local copy of your Microsoft Entra users and groups. Entra's " +
+		"provisioning service sends them to the Roster agent over SCIM. This wizard " +
+		"issues the token, proves your email domain, starts the agent and configures " +
+		"Entra. Press esc on any step to go back; your answers are saved as you go.\n\n")
 	if !w.loaded {
 		return b.String()
 	}
@@ -345,7 +345,7 @@ func (r *reachStep) back(*session) (tea.Cmd, bool) {
 
 func (r *reachStep) view(*session) string {
 	if r.form == nil {
-		return "Entra's provisioning service runs in Microsoft's cloud and calls the agent\nover HTTPS. How will it reach this machine?\n\n" + r.menu.view()
+		return "Entra's provisioning service runs in Microsoft's cloud and calls the agent over HTTPS. How will it reach this machine?\n\n" + r.menu.view()
 	}
 	return styles.Muted.Render(r.menu.selected().label) + "\n\n" + r.form.view()
 }
@@ -408,10 +408,10 @@ func (t *tokenStep) update(s *session, msg tea.Msg) tea.Cmd {
 
 func (t *tokenStep) view(s *session) string {
 	var b strings.Builder
-	b.WriteString("Entra authenticates to the agent with a Secret Token. Roster stores only its\nhash, so it is shown once, here.\n\n")
+	b.WriteString("Entra authenticates to the agent with a Secret Token. Roster stores only its hash, so it is shown once, here.\n\n")
 	if s.token == "" {
 		if s.st.TokenIssued {
-			b.WriteString("A token was issued in an earlier run and is not stored in clear. Press n to\nissue a new one (Entra needs it unless it is connected already), or enter to\ncontinue.\n")
+			b.WriteString("A token was issued in an earlier run and is not stored in clear. Press n to issue a new one (Entra needs it unless it is connected already), or enter to continue.\n")
 		}
 		return b.String()
 	}
@@ -421,7 +421,9 @@ func (t *tokenStep) view(s *session) string {
 	return b.String()
 }
 
-func (t *tokenStep) copyValue(s *session) (string, string) { return "Secret Token", s.token.String() }
+func (t *tokenStep) copyValues(s *session) []copyItem {
+	return []copyItem{{"Secret Token", s.token.String()}, {"Tenant URL", s.st.TenantURL}}
+}
 
 func (t *tokenStep) keys(s *session) []key.Binding {
 	if !s.st.TokenIssued {
@@ -608,19 +610,20 @@ func stateMark(state string) string {
 	}
 }
 
-// copyValue is the TXT value of the last domain still pending.
-func (d *domainsStep) copyValue(*session) (string, string) {
+// copyValues are the TXT records still pending, the last added first.
+func (d *domainsStep) copyValues(*session) []copyItem {
+	var out []copyItem
 	for i := len(d.list) - 1; i >= 0; i-- {
-		if d.list[i].State != DomainVerified {
-			return "TXT value of " + d.list[i].Name, d.list[i].TXTValue
+		if x := d.list[i]; x.State != DomainVerified {
+			out = append(out, copyItem{"TXT record value of " + x.Name, x.TXTValue}, copyItem{"TXT record name of " + x.Name, x.TXTName})
 		}
 	}
-	return "", ""
+	return out
 }
 
 func (d *domainsStep) view(s *session) string {
 	var b strings.Builder
-	b.WriteString("The agent accepts only users whose email domain you have proven you own, by\npublishing a DNS TXT record. With no domain, it accepts any.\n")
+	b.WriteString("The agent accepts only users whose email domain you have proven you own, by publishing a DNS TXT record. With no domain, it accepts any.\n")
 	shown := d.list
 	if len(shown) > 3 {
 		shown = shown[len(shown)-3:]
@@ -654,7 +657,7 @@ func (d *domainsStep) view(s *session) string {
 		pending = pending || x.State != DomainVerified
 	}
 	if pending {
-		b.WriteString("Create the record(s) at your DNS provider, then press c to check. You can\ncontinue while they are pending: the agent keeps checking.")
+		b.WriteString("Create the record(s) at your DNS provider, then press c to check. You can continue while they are pending: the agent keeps checking.")
 	} else {
 		b.WriteString(styles.Good.Render("All domains are verified."))
 	}

@@ -64,7 +64,7 @@ func (a *agentStep) update(s *session, msg tea.Msg) tea.Cmd {
 
 func (a *agentStep) view(s *session) string {
 	var b strings.Builder
-	b.WriteString("The agent is the SCIM service Entra calls (every ~40 minutes, and on demand).\nIt will answer at " + styles.Value.Render(s.st.Reach.PublicURL) + ".\n\n")
+	b.WriteString("The agent is the SCIM service Entra calls (every ~40 minutes, and on demand). It will answer at " + styles.Value.Render(s.st.Reach.PublicURL) + ".\n\n")
 	if s.agent != nil {
 		b.WriteString(styles.Good.Render("✓ The agent is running ("+s.st.AgentMode+").") + "\n\n")
 	}
@@ -159,7 +159,7 @@ func (c *connectStep) view(s *session) string {
 	b.WriteString("Tenant URL  " + styles.Value.Render(s.st.TenantURL) + "\nApp         " + s.st.App.Name + "\n\n")
 	switch c.phase {
 	case "token":
-		b.WriteString("Entra needs the Secret Token, which was shown once in an earlier run and is\nnot stored in clear. Press n to issue a new one; the wizard hands it to Entra.")
+		b.WriteString("Entra needs the Secret Token, which was shown once in an earlier run and is not stored in clear. Press n to issue a new one; the wizard hands it to Entra.")
 	case "ok":
 		b.WriteString(styles.Good.Render("✓ Entra reached the agent and accepted the token.") + "\n\nThe settings are saved in the app; next, provisioning starts.")
 	default:
@@ -355,8 +355,8 @@ func (m *manualStep) view(s *session) string {
 	if s.token != "" {
 		tok = copyLine(s, "Secret Token", s.token.String())
 	}
-	b.WriteString(styles.Label.Render("Tenant URL") + "\n" + copyLine(s, "Tenant URL", s.st.TenantURL) + "\n" + styles.Label.Render("Secret Token") + "\n" + tok + "\n\n")
-	b.WriteString("In the Entra admin center: Enterprise applications › New application ›\nCreate your own (non-gallery) › Provisioning › Automatic › Admin Credentials:\npaste both values › Test Connection › Save. Under Mappings, users need:\n\n")
+	b.WriteString(styles.Label.Render("Tenant URL") + "\n" + copyLine(s, "Tenant URL", s.st.TenantURL) + "\n\n" + styles.Label.Render("Secret Token") + "\n" + tok + "\n\n")
+	b.WriteString("In the Entra admin center: Enterprise applications › New application › Create your own (non-gallery) › Provisioning › Automatic › Admin Credentials: paste both values › Test Connection › Save. Under Mappings, users need:\n\n")
 	for _, mp := range Mappings() {
 		if mp.Required {
 			b.WriteString(fmt.Sprintf("  %-18s → %s\n", mp.Source, shortTarget(mp.Target)))
@@ -378,9 +378,11 @@ func (m *manualStep) keys(s *session) []key.Binding {
 	}
 	return nil
 }
-func (m *manualStep) typing() bool   { return false }
+func (m *manualStep) typing() bool { return false }
 
-func (m *manualStep) copyValue(s *session) (string, string) { return "Secret Token", s.token.String() }
+func (m *manualStep) copyValues(s *session) []copyItem {
+	return []copyItem{{"Secret Token", s.token.String()}, {"Tenant URL", s.st.TenantURL}}
+}
 func (m *manualStep) operation() *op { return &m.op }
 
 // ---- summary ----

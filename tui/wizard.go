@@ -81,9 +81,37 @@ type backer interface {
 	back(s *session) (tea.Cmd, bool)
 }
 
-// copier is a step that shows a value to copy: y puts it on the clipboard.
+// copier is a step that shows values to copy: y puts the first on the
+// clipboard, p prints them all whole above the wizard.
 type copier interface {
-	copyValue(s *session) (what string, value string)
+	copyValues(s *session) []copyItem
+}
+
+// copyItem is a value to copy and what it is.
+type copyItem struct{ what, value string }
+
+// firstCopy returns the first value of the step that is not empty.
+func firstCopy(st step, s *session) (copyItem, bool) {
+	if c, ok := st.(copier); ok {
+		for _, it := range c.copyValues(s) {
+			if it.value != "" {
+				return it, true
+			}
+		}
+	}
+	return copyItem{}, false
+}
+
+// tooWide reports whether one of the step's values is wider than the terminal.
+func tooWide(st step, s *session) bool {
+	if c, ok := st.(copier); ok {
+		for _, it := range c.copyValues(s) {
+			if lipgloss.Width(it.value) > s.width {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 type (
@@ -107,6 +135,8 @@ type model struct {
 	warn     string // a problem outside the step (saving the state)
 	note     string // what the last key did outside the step (copied)
 	out      io.Writer
+	alt      bool // the program runs in the alternate screen
+	inline   bool // left the alternate screen to print values whole (p)
 	quitArm  bool // ctrl+c pressed once
 	quitting bool
 	done     bool
@@ -130,7 +160,7 @@ func newModel(ctx context.Context, b Backend, opts Options) *model {
 	if out == nil {
 		out = os.Stdout
 	}
-	m := &model{s: s, spin: sp, help: h, out: out}
+	m := &model{s: s, spin: sp, help: h, out: out, alt: opts.AltScreen}
 	m.id, m.cur = StepWelcome, newStep(StepWelcome)
 	return m
 }
@@ -187,6 +217,13 @@ func (m *model) enter(id string) tea.Cmd {
 	m.s.log.Info("step", "from", m.id, "to", id)
 	m.id, m.cur = id, newStep(id)
 	m.quitArm, m.note = false, ""
+	var back tea.Cmd
+	if m.inline {
+		m.inline = false
+		if m.alt {
+			back = tea.EnterAltScreen
+		}
+	}
 	save := tea.Cmd(nil)
 	if id != StepWelcome {
 		m.s.st.Step = id
@@ -196,7 +233,7 @@ func (m *model) enter(id string) tea.Cmd {
 		s := m.s
 		save = func() tea.Msg { return savedMsg{err: s.b.SaveState(s.ctx, st)} }
 	}
-	return tea.Batch(save, m.cur.init(m.s))
+	return tea.Batch(back, save, m.cur.init(m.s))
 }
 
 // Update implements tea.Model.
@@ -281,11 +318,12 @@ func (m *model) key(msg tea.KeyMsg) (tea.Cmd, bool) {
 	if o != nil && o.failed() && key.Matches(msg, keys.Retry) {
 		return o.again(), true
 	}
-	if c, ok := m.cur.(copier); ok && key.Matches(msg, keys.Copy) {
-		if what, v := c.copyValue(m.s); v != "" {
-			m.copy(what, v)
-			return nil, true
-		}
+	if it, ok := firstCopy(m.cur, m.s); ok && key.Matches(msg, keys.Copy) {
+		m.copy(it.what, it.value)
+		return nil, true
+	}
+	if _, ok := firstCopy(m.cur, m.s); ok && key.Matches(msg, keys.Print) {
+		return m.printValues(), true
 	}
 	if key.Matches(msg, keys.Quit) {
 		return func() tea.Msg { return quitMsg{} }, true
@@ -309,6 +347,26 @@ func (m *model) copy(what, v string) {
 	}
 	m.s.log.Info("copied to the clipboard", "what", what)
 	m.note = "Copied the " + what + " to the clipboard (if your terminal allows OSC 52 copying; otherwise select it with the mouse)."
+}
+
+// printValues prints the step's values above the wizard, each whole on its
+// own line where the terminal wraps it without a newline (the renderer cuts
+// lines wider than the screen). Out of the alternate screen this is the
+// terminal's scrollback; the wizard returns to the full screen on the next step.
+func (m *model) printValues() tea.Cmd {
+	var cmds []tea.Cmd
+	if m.alt && !m.inline {
+		cmds = append(cmds, tea.ExitAltScreen)
+	}
+	m.inline = true
+	for _, it := range m.cur.(copier).copyValues(m.s) {
+		if it.value != "" {
+			cmds = append(cmds, tea.Println(it.what+":"), tea.Println(it.value))
+		}
+	}
+	m.s.log.Info("printed the values to copy")
+	m.note = "Printed above the wizard, each value whole on its own line."
+	return tea.Sequence(cmds...)
 }
 
 // retryKey is the key that retries on the current step.
@@ -359,7 +417,7 @@ const copyMark = "\x1b[0m"
 // and how to get the value instead.
 func copyLine(s *session, what, v string) string {
 	if w := lipgloss.Width(v); s.width > 0 && w > s.width {
-		return styles.Warn.Render(fmt.Sprintf("(The %s is %d characters, wider than this %d-column terminal: widen it to see the %s, or press y to copy it.)", what, w, s.width, what))
+		return styles.Warn.Render(fmt.Sprintf("(The %s is %d characters, wider than this %d-column terminal: press p to print it whole above, y to copy it, or widen the terminal.)", what, w, s.width))
 	}
 	return copyMark + styles.Value.Render(v)
 }
@@ -415,7 +473,7 @@ func (m *model) View() string {
 	if m.quitArm {
 		foot = append(foot, styles.Warn.Render("Press ctrl+c again to quit (progress is saved)."))
 	}
-	helpLine := m.help.ShortHelpView(m.bindings())
+	helpLine := ansi.Truncate(m.help.ShortHelpView(m.bindings()), w, "…")
 
 	footer := wrap.Render(strings.Join(foot, "\n"))
 	if len(foot) == 0 {
@@ -423,7 +481,7 @@ func (m *model) View() string {
 	}
 	body := wrapBody(m.cur.view(m.s), w)
 	// Keep everything on screen: the body gives way to the header and footer.
-	room := m.s.height - 2 - lipgloss.Height(helpLine) - 1
+	room := m.s.height - lipgloss.Height(wrap.Render(head)) - 1 - lipgloss.Height(helpLine) - 1
 	if footer != "" {
 		room -= lipgloss.Height(footer) + 1
 	}
@@ -449,9 +507,14 @@ func (m *model) bindings() []key.Binding {
 	if o != nil && o.failed() {
 		bs = append(bs, m.retryKey())
 	}
-	if c, ok := m.cur.(copier); ok && !m.cur.typing() {
-		if what, v := c.copyValue(m.s); v != "" {
-			bs = append(bs, key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy "+what)))
+	if it, ok := firstCopy(m.cur, m.s); ok && !m.cur.typing() {
+		what := it.what
+		if i := strings.Index(what, " of "); i > 0 {
+			what = what[:i]
+		}
+		bs = append(bs, key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy "+what)))
+		if tooWide(m.cur, m.s) {
+			bs = append(bs, keys.Print)
 		}
 	}
 	if m.id != StepWelcome {

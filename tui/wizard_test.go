@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -31,7 +32,12 @@ func walkToSignIn(t *testing.T, d *driver) {
 	d.typeText("admin@contoso.com")
 	d.press("enter")
 	d.wantStep(StepToken)
-	d.want("https://scim.contoso.com/scim/v2/default", "rst_secret1")
+	d.want("https://scim.contoso.com/scim/v2/default")
+	if d.m.s.width >= len(fakeToken(1)) {
+		d.want(fakeToken(1))
+	} else {
+		d.want("press p to print it whole above")
+	}
 	d.press("enter")
 	d.wantStep(StepDomains)
 	d.typeText("contoso.com")
@@ -88,7 +94,7 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("happy path took %d key presses, want 19 (update the report if the flow changed on purpose)", d.presses)
 	}
 	c := f.configured
-	if c.Token != "rst_secret1" || c.App.ID != "sp-new" || len(c.Mappings) != 5 || !c.ProvisionGroups || c.ScopeAllUsers ||
+	if c.Token.String() != fakeToken(1) || c.App.ID != "sp-new" || len(c.Mappings) != 5 || !c.ProvisionGroups || c.ScopeAllUsers ||
 		c.NotificationEmail != "admin@contoso.com" || len(c.Assign) != 1 || c.Assign[0].ID != "u1" {
 		t.Errorf("Configure got %+v", c)
 	}
@@ -100,7 +106,7 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("last saved state = %+v", last)
 	}
 	for _, s := range f.saves {
-		if strings.Contains(strings.ToLower(s.SignIn.ClientSecret.String()+s.TenantURL), "rst_secret") {
+		if strings.Contains(strings.ToLower(s.SignIn.ClientSecret.String()+s.TenantURL), "roster_0000") {
 			t.Errorf("a saved state holds the token")
 		}
 	}
@@ -114,7 +120,7 @@ func TestManualPath(t *testing.T) {
 	d.press("up", "up", "up", "down", "down", "down") // to the last choice
 	d.press("enter")
 	d.wantStep(StepManual)
-	d.want("Tenant URL", "rst_secret1", "jobTitle", "enterprise:department", "Entra's first request arrived at 10:42:07: GET /scim/v2/default/Users")
+	d.want("Tenant URL", fakeToken(1), "jobTitle", "enterprise:department", "Entra's first request arrived at 10:42:07: GET /scim/v2/default/Users")
 	d.press("enter")
 	d.wantStep(StepSummary)
 	if strings.Contains(d.screen(), "roster entra status") {
@@ -248,7 +254,7 @@ func TestResume(t *testing.T) {
 	d.want("Press n to issue a new one")
 	d.press("n")
 	d.want("Entra reached the agent")
-	if f.configured.Token != "rst_secret1" {
+	if f.configured.Token.String() != fakeToken(1) {
 		t.Errorf("configured token = %q", f.configured.Token)
 	}
 }
@@ -328,12 +334,72 @@ func TestAppPickExisting(t *testing.T) {
 	}
 }
 
-// TestScreensFit renders every step at 80x24 and compares it with its golden
-// file (go test ./tui -run TestScreensFit -update rewrites them).
+// TestScreensFit renders every step at 80x24 and at 60x20, checks that it
+// fits, and compares it with its golden file (go test ./tui -run
+// TestScreensFit -update rewrites them).
 func TestScreensFit(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {60, 20}} {
+		w, h := size[0], size[1]
+		t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
+			shots := screens(t, w, h)
+			for name, s := range shots {
+				t.Run(name, func(t *testing.T) {
+					lines := strings.Split(s, "\n")
+					if len(lines) > h {
+						t.Errorf("%d lines, more than %d", len(lines), h)
+					}
+					for i, l := range lines {
+						if lw := lipgloss.Width(l); lw > w {
+							t.Errorf("line %d is %d columns wide: %q", i+1, lw, l)
+						}
+					}
+					golden.RequireEqual(t, []byte(s))
+				})
+			}
+			// The values to copy are never cut: each is whole on a line of
+			// its own, or (wider than the screen) not shown at all but
+			// offered with p and y.
+			token := fakeToken(1)
+			assertWhole(t, shots["domains"], fakeTXT, true)
+			assertWhole(t, shots["domains"], "_roster-challenge.contoso.com", true)
+			assertWhole(t, shots["token"], token, w >= len(token))
+			assertWhole(t, shots["manual"], token, w >= len(token))
+			if w < len(token) && !strings.Contains(strings.Join(strings.Fields(shots["token"]), " "), "press p to print it whole above") {
+				t.Errorf("at %d columns the token screen does not offer p:\n%s", w, shots["token"])
+			}
+		})
+	}
+}
+
+// assertWhole checks that v appears on screen alone on one line (when shown
+// is true), and that no line shows a part of it cut off.
+func assertWhole(t *testing.T, screen, v string, shown bool) {
+	t.Helper()
+	found := false
+	for _, l := range strings.Split(screen, "\n") {
+		l = strings.TrimSpace(l)
+		if l == v {
+			found = true
+			continue
+		}
+		for n := 16; n < len(v); n++ {
+			if strings.HasSuffix(l, v[:n]) || strings.HasPrefix(l, v[len(v)-n:]) {
+				t.Errorf("a line holds %q cut off: %q", v, l)
+				break
+			}
+		}
+	}
+	if found != shown {
+		t.Errorf("%q alone on a line: %v, want %v; screen:\n%s", v, found, shown, screen)
+	}
+}
+
+// screens walks the whole wizard at w x h and returns the screen of each step.
+func screens(t *testing.T, w, h int) map[string]string {
 	f := newFake()
 	f.block["SignIn"] = true
 	d := newDriver(t, f)
+	d.m.Update(windowSize(w, h))
 	shots := map[string]string{}
 	snap := func(name string) {
 		shots[name] = d.screen()
@@ -353,6 +419,8 @@ func TestScreensFit(t *testing.T) {
 	d.press("enter")
 	snap("domains")
 	d.press("c", "enter")
+	snap("agent")
+	d.press("enter")
 	snap("signin")
 	d.press("enter")
 	snap("signin_code")
@@ -369,32 +437,17 @@ func TestScreensFit(t *testing.T) {
 	d.typeText("a")
 	snap("assign")
 	d.press("tab", "enter")
-	snap("agent")
-	d.press("enter")
 	snap("connect")
-	d.press("enter", "enter")
-	snap("provision")
 	d.press("enter")
+	snap("provision")
+	d.press("enter", "enter")
 	snap("summary")
 	d2 := newDriver(t, newFake())
+	d2.m.Update(windowSize(w, h))
 	walkToSignIn(t, d2)
-	d2.press("down", "down", "down", "enter", "enter")
+	d2.press("down", "down", "down", "enter")
 	shots["manual"] = d2.screen()
-
-	for name, s := range shots {
-		t.Run(name, func(t *testing.T) {
-			lines := strings.Split(s, "\n")
-			if len(lines) > 24 {
-				t.Errorf("%d lines, more than 24", len(lines))
-			}
-			for i, l := range lines {
-				if w := lipgloss.Width(l); w > 80 {
-					t.Errorf("line %d is %d columns wide: %q", i+1, w, l)
-				}
-			}
-			golden.RequireEqual(t, []byte(s))
-		})
-	}
+	return shots
 }
 
 // TestNarrowTerminal: text wraps to a narrow width instead of running off.
