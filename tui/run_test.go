@@ -152,7 +152,7 @@ func TestRunAnswersErrors(t *testing.T) {
 		if err := RunAnswers(context.Background(), a, f, &out); err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"Secret Token: "+fakeToken(1), "✓ Entra's first request arrived", "Listen"[:0] + "listening on 127.0.0.1:8080"} {
+		for _, want := range []string{"Secret Token: " + fakeToken(1), "✓ Entra's first request arrived", "Listen"[:0] + "listening on 127.0.0.1:8080"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, out.String())
 			}
