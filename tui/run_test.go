@@ -152,7 +152,7 @@ func TestRunAnswersErrors(t *testing.T) {
 		if err := RunAnswers(context.Background(), a, f, &out); err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"Secret Token: " + fakeToken(1), "✓ Entra's first request arrived", "Listen"[:0] + "listening on 127.0.0.1:8080"} {
+		for _, want := range []string{"Secret Token:\n" + fakeToken(1), "✓ Entra's first request arrived", "Listen"[:0] + "listening on 127.0.0.1:8080"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, out.String())
 			}
@@ -168,7 +168,7 @@ func TestAnswersValidate(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"tls:", "domains:", "sign_in:", `mappings: "mail"`, "scope:", "notification_email:", "agent:"} {
+	for _, want := range []string{"tls:", "domains:", "sign_in:", `mappings: “mail”`, "scope:", "notification_email:", "agent:"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
@@ -217,15 +217,15 @@ func TestRunPlain(t *testing.T) {
 		"scim.contoso.com", // hostname
 		"admin@contoso.com",
 		"contoso.com",
-		"", // sign in: device code
-		"", // app Roster
-		"", // no optional mappings
-		"", // match on UPN
-		"", // groups yes
-		"", // assigned only
-		"Alice Andrews",
-		"",  // no notification email
 		"2", // service
+		"",  // sign in: device code
+		"",  // app Roster
+		"",  // no optional mappings
+		"",  // match on UPN
+		"",  // groups yes
+		"",  // assigned only
+		"",  // no notification email
+		"Alice Andrews",
 		"alice@contoso.com",
 	}, "\n") + "\n"
 	f := newFake()
@@ -233,7 +233,7 @@ func TestRunPlain(t *testing.T) {
 	if err := RunPlain(context.Background(), strings.NewReader(in), &out, f, Options{}); err != nil {
 		t.Fatalf("RunPlain: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"How will Entra reach the agent?", "enter only the hostname", "✓ Assign user Alice Andrews",
+	for _, want := range []string{"How will Entra reach the agent?", "Enter only the hostname", "✓ Assign user Alice Andrews",
 		"✓ Agent running (service)", "success  Perform action", "Done. Tenant URL: https://scim.contoso.com/scim/v2/default"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

@@ -445,7 +445,7 @@ func (t *settingsStep) update(s *session, msg tea.Msg) tea.Cmd {
 	case key.Matches(k, keys.Enter):
 		e := strings.TrimSpace(t.email.Value())
 		if p := checkEmail(true)(e); p != "" {
-			t.problem = "Notification email: " + p
+			t.problem = "Notification email: " + sentence(p)
 			return nil
 		}
 		s.st.ScopeAllUsers = t.scope.selected().id == "all"

@@ -252,35 +252,23 @@ func notEmpty(what string) func(string) string {
 	}
 }
 
+// openForm opens the form of the chosen TLS mode: the flow's questions for
+// it (flow.go), with the earlier answers as defaults.
 func (r *reachStep) openForm(s *session) {
-	prev := s.st.Reach
-	host := hostOf(prev.PublicURL)
-	if prev.TLS != r.menu.selected().id {
-		prev = Reach{}
-	}
+	prev := answersOf(s.st)
+	a := &Answers{TLS: r.menu.selected().id}
 	f := &form{}
-	switch r.menu.selected().id {
-	case TLSACME:
-		f.fields = []field{
-			{label: "Public hostname", input: newInput("scim.example.com", host), check: checkHost},
-			{label: "Email for the certificate authority (expiry notices)", input: newInput("admin@example.com", prev.ACMEEmail), check: checkEmail(false)},
+	for _, q := range questionsOf(StepReach, a) {
+		if q.kind != askText {
+			continue
 		}
-	case TLSFiles:
-		f.fields = []field{
-			{label: "Public hostname", input: newInput("scim.example.com", host), check: checkHost},
-			{label: "Certificate file (PEM, full chain)", input: newInput("/etc/ssl/roster.crt", prev.CertFile), check: notEmpty("the certificate's path")},
-			{label: "Key file (PEM)", input: newInput("/etc/ssl/roster.key", prev.KeyFile), check: notEmpty("the key's path")},
+		def := q.def
+		if prev.TLS == a.TLS || q.key == "public_url" && (a.TLS == TLSACME || a.TLS == TLSFiles) && hostOf(prev.PublicURL) != "" {
+			def = orDefault(q.get(&prev), def)
 		}
-	case TLSProxy:
-		f.fields = []field{
-			{label: "Public URL (what Entra calls)", input: newInput("https://scim.example.com", prev.PublicURL), check: checkPublicURL},
-			{label: "Address the agent listens on (your proxy forwards here)", input: newInput("127.0.0.1:8080", orDefault(prev.Listen, "127.0.0.1:8080")), check: notEmpty("a host:port")},
-		}
-	default:
-		f.fields = []field{
-			{label: "Local URL the on-premises agent calls", input: newInput("http://localhost:8080", orDefault(prev.PublicURL, "http://localhost:8080")), check: checkURL("http", "https")},
-			{label: "Address the agent listens on", input: newInput("127.0.0.1:8080", orDefault(prev.Listen, "127.0.0.1:8080")), check: notEmpty("a host:port")},
-		}
+		check := q.check
+		f.fields = append(f.fields, field{label: q.label, input: newInput(q.placeholder, def), set: q.set,
+			check: func(v string) string { return check(&checks{}, v) }})
 	}
 	for i := 1; i < len(f.fields); i++ {
 		f.fields[i].input.Blur()
@@ -295,18 +283,13 @@ func orDefault(v, d string) string {
 	return v
 }
 
+// collect returns the form's answers as a Reach.
 func (r *reachStep) collect() Reach {
-	f := r.form
-	rc := Reach{TLS: r.menu.selected().id}
-	switch rc.TLS {
-	case TLSACME:
-		rc.PublicURL, rc.ACMEEmail, rc.Listen = "https://"+f.value(0), f.value(1), ":443"
-	case TLSFiles:
-		rc.PublicURL, rc.CertFile, rc.KeyFile, rc.Listen = "https://"+f.value(0), f.value(1), f.value(2), ":443"
-	default:
-		rc.PublicURL, rc.Listen = strings.TrimRight(f.value(0), "/"), f.value(1)
+	a := &Answers{TLS: r.menu.selected().id}
+	for i, fl := range r.form.fields {
+		fl.set(a, r.form.value(i))
 	}
-	return rc
+	return a.reach()
 }
 
 func (r *reachStep) update(s *session, msg tea.Msg) tea.Cmd {
@@ -331,8 +314,15 @@ func (r *reachStep) update(s *session, msg tea.Msg) tea.Cmd {
 	}
 	r.reach = r.collect()
 	rc := r.reach
-	return r.op.run(s, "saving how Entra reaches the agent", "Check the values, then press r.",
-		func(ctx context.Context) (any, error) { return nil, s.b.SetReach(ctx, rc) })
+	return r.op.run(s, "checking and saving how Entra reaches the agent", "Correct the answer, then press enter.",
+		func(ctx context.Context) (any, error) {
+			// The certificate and key must belong together; the agent's
+			// settings must be valid (the agent starts with them later).
+			if err := s.b.CheckAgent(ctx, AgentOptions{Mode: AgentForeground, Reach: rc}); err != nil {
+				return nil, err
+			}
+			return nil, s.b.SetReach(ctx, rc)
+		})
 }
 
 func (r *reachStep) back(*session) (tea.Cmd, bool) {

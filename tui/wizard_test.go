@@ -197,7 +197,7 @@ func TestValidationGates(t *testing.T) {
 	d.typeText("https://scim")
 	d.press("enter", "enter")
 	d.wantStep(StepReach)
-	d.want("Public hostname: enter only the hostname")
+	d.want("Public hostname: Enter only the hostname")
 	if f.count("SetReach") != 0 {
 		t.Fatal("SetReach called with an invalid hostname")
 	}
@@ -207,7 +207,7 @@ func TestValidationGates(t *testing.T) {
 	d.press("down", "down", "enter") // proxy
 	d.typeText("http://x.example.com")
 	d.press("enter", "enter")
-	d.want("Public URL (what Entra calls): Entra only calls https:// URLs")
+	d.want("Public URL (what Entra calls): Entra only calls https:// URLs (plain http:// only for localhost trials).")
 
 	// settings: a bad notification email
 	d2 := newDriver(t, newFake())
@@ -218,7 +218,7 @@ func TestValidationGates(t *testing.T) {
 	d2.typeText("@@")
 	d2.press("enter")
 	d2.wantStep(StepSettings)
-	d2.want("Notification email: enter an email address")
+	d2.want("Notification email: Enter an email address like admin@example.com.")
 	// assign: nothing chosen
 	d2.press("shift+tab")
 	d2.wantStep(StepMappings)
