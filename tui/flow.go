@@ -162,7 +162,7 @@ func signInIs(m string) func(a *Answers) bool { return func(a *Answers) bool { r
 
 func scopeChoices() []choice {
 	return []choice{
-		{"assigned", "Only the users and groups assigned to the app", "Recommended: you pick them next."},
+		{"assigned", "Only the users and groups assigned to the app", "Recommended: you pick them on the next screen."},
 		{"all", "All users and groups in the directory", ""},
 	}
 }
@@ -177,6 +177,17 @@ func questionsOf(step string, a *Answers) []question {
 		}
 	}
 	return out
+}
+
+// check runs the check of the flow's question key on v, without the backend
+// (for the wizard's own widgets), and returns the problem as a sentence.
+func check(key, v string) string {
+	for _, q := range flowQuestions() {
+		if q.key == key && q.check != nil {
+			return sentence(q.check(&checks{}, v))
+		}
+	}
+	return ""
 }
 
 // checkAnswers checks every question that applies to a, with the backend

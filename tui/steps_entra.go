@@ -222,8 +222,8 @@ func (a *appStep) update(s *session, msg tea.Msg) tea.Cmd {
 	if a.menu == nil {
 		if isKey && key.Matches(k, keys.Enter) {
 			name := strings.TrimSpace(a.name.Value())
-			if name == "" {
-				a.problem = "enter a name for the application"
+			if p := check("app", name); p != "" {
+				a.problem = p
 				return nil
 			}
 			a.problem = ""
@@ -408,10 +408,7 @@ type settingsStep struct {
 }
 
 func (t *settingsStep) init(s *session) tea.Cmd {
-	t.scope.items = []choice{
-		{"assigned", "Only the users and groups assigned to the app", "Recommended: you pick them on the next screen."},
-		{"all", "All users and groups in the directory", ""},
-	}
+	t.scope.items = scopeChoices()
 	if s.st.ScopeAllUsers {
 		t.scope.cursor = 1
 	}
@@ -444,8 +441,8 @@ func (t *settingsStep) update(s *session, msg tea.Msg) tea.Cmd {
 		return nil
 	case key.Matches(k, keys.Enter):
 		e := strings.TrimSpace(t.email.Value())
-		if p := checkEmail(true)(e); p != "" {
-			t.problem = "Notification email: " + sentence(p)
+		if p := check("notification_email", e); p != "" {
+			t.problem = "Notification email: " + p
 			return nil
 		}
 		s.st.ScopeAllUsers = t.scope.selected().id == "all"
