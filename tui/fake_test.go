@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -285,6 +286,7 @@ type driver struct {
 	presses int // keys pressed, typed text excluded
 	typed   int // characters typed
 	quit    bool
+	out     bytes.Buffer // what the model writes outside the renderer (OSC 52)
 }
 
 func newDriver(t *testing.T, f *fakeBackend) *driver {
@@ -292,7 +294,7 @@ func newDriver(t *testing.T, f *fakeBackend) *driver {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	d := &driver{t: t, f: f, msgs: make(chan tea.Msg, 64)}
-	d.m = newModel(ctx, f, Options{Still: true, Debounce: time.Millisecond})
+	d.m = newModel(ctx, f, Options{Still: true, Debounce: time.Millisecond, Output: &d.out})
 	d.spawn(d.m.Init())
 	d.settle()
 	return d
@@ -376,6 +378,8 @@ func keyMsg(n string) tea.KeyMsg {
 		return tea.KeyMsg{Type: tea.KeyBackspace}
 	case "ctrl+c":
 		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	case "ctrl+r":
+		return tea.KeyMsg{Type: tea.KeyCtrlR}
 	}
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(n)}
 }
