@@ -55,7 +55,9 @@ func writeKeyPair(t *testing.T) (cert, key, otherKey string) {
 }
 
 // plainInput joins answers into --plain's input.
-func plainInput(lines ...string) *strings.Reader { return strings.NewReader(strings.Join(lines, "\n") + "\n") }
+func plainInput(lines ...string) *strings.Reader {
+	return strings.NewReader(strings.Join(lines, "\n") + "\n")
+}
 
 // TestPlainChecksEachAnswerAtOnce: a bad answer is refused where it is
 // given and asked again, not after all the questions.
