@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -89,12 +91,26 @@ func problems(ps []string) error {
 func (a Answers) reach() Reach {
 	r := Reach{PublicURL: strings.TrimRight(a.PublicURL, "/"), TLS: a.TLS, Listen: a.Listen, CertFile: a.CertFile, KeyFile: a.KeyFile, ACMEEmail: a.ACMEEmail}
 	if r.Listen == "" {
-		r.Listen = "127.0.0.1:8080"
+		r.Listen = defaultListen(&a)
 		if a.TLS == TLSACME || a.TLS == TLSFiles {
 			r.Listen = ":443"
 		}
 	}
 	return r
+}
+
+// defaultListen is where the agent listens by default behind a proxy or for
+// the on-premises agent: the Tenant URL's own address when that is plain
+// http on this machine (a trial, where the caller reaches the agent
+// directly), else 127.0.0.1:8080.
+func defaultListen(a *Answers) string {
+	u, err := url.Parse(a.PublicURL)
+	if err == nil && u.Scheme == "http" && u.Port() != "" {
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || ip != nil && ip.IsLoopback() {
+			return u.Host
+		}
+	}
+	return "127.0.0.1:8080"
 }
 
 // flow runs the answers against the backend, printing progress lines.

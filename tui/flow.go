@@ -33,6 +33,7 @@ type question struct {
 	kind        int
 	choices     []choice
 	def         string                  // the default when nothing was answered before
+	deflt       func(a *Answers) string // the default from the answers before it (instead of def)
 	fileOnly    bool                    // only in the answers file: the wizard asks it its own way
 	when        func(a *Answers) bool   // nil: always asked
 	get         func(a *Answers) string // the answer as typed
@@ -46,6 +47,14 @@ type checks struct {
 	ctx context.Context
 	b   Backend // nil: only what needs no backend
 	a   *Answers
+}
+
+// defaultFor is q's default after the answers a.
+func (q *question) defaultFor(a *Answers) string {
+	if q.deflt != nil {
+		return q.deflt(a)
+	}
+	return q.def
 }
 
 // applies reports whether q is asked with the answers a.
@@ -114,9 +123,9 @@ func flowQuestions() []question {
 			when: tlsIs(TLSProxy), get: urlGet, set: urlSet, check: plainCheck(checkPublicURL)},
 		{key: "public_url", step: StepReach, label: "Local URL the on-premises agent calls", placeholder: "http://localhost:8080", def: "http://localhost:8080",
 			when: tlsIs(TLSOnPrem), get: urlGet, set: urlSet, check: plainCheck(checkURL("http", "https"))},
-		{key: "listen", step: StepReach, label: "Address the agent listens on (your proxy forwards here)", placeholder: "127.0.0.1:8080", def: "127.0.0.1:8080",
+		{key: "listen", step: StepReach, label: "Address the agent listens on (your proxy forwards here)", placeholder: "127.0.0.1:8080", deflt: defaultListen,
 			when: tlsIs(TLSProxy), get: listenGet, set: listenSet, check: plainCheck(checkListen)},
-		{key: "listen", step: StepReach, label: "Address the agent listens on", placeholder: "127.0.0.1:8080", def: "127.0.0.1:8080",
+		{key: "listen", step: StepReach, label: "Address the agent listens on", placeholder: "127.0.0.1:8080", deflt: defaultListen,
 			when: tlsIs(TLSOnPrem), get: listenGet, set: listenSet, check: plainCheck(checkListen)},
 		{key: "domains", step: StepDomains, label: "Email domains to prove, comma-separated (empty: none)", kind: askList,
 			get: domGet, set: domSet, check: checkDomainList},
@@ -201,7 +210,7 @@ func checkAnswers(ctx context.Context, b Backend, a *Answers) []string {
 		}
 		v := q.get(a)
 		if v == "" {
-			v = q.def
+			v = q.defaultFor(a)
 		}
 		if p := q.check(c, v); p != "" {
 			problems = append(problems, q.key+": "+sentence(p))

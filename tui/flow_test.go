@@ -234,7 +234,6 @@ func TestRetryKeyIsNotTyped(t *testing.T) {
 	d := newDriver(t, f)
 	walkToSignIn(t, d)
 	d.press("enter", "enter", "enter", "enter", "tab", "enter")
-	d.press("enter")
 	d.wantStep(StepProvision)
 	d.press("enter")
 	d.want("✗ Failed while Entra is provisioning alice@contoso.com (import, scope, match, action): the user is not assigned to the app.",
@@ -390,5 +389,41 @@ func TestSummaryAfterExit(t *testing.T) {
 		if !strings.Contains(quit, want) {
 			t.Errorf("after quitting lacks %q:\n%s", want, quit)
 		}
+	}
+}
+
+// TestListenFollowsLocalURL: for a plain http Tenant URL on this machine the
+// agent listens on that address by default, in the wizard and in --plain;
+// an address typed by the owner stays.
+func TestListenFollowsLocalURL(t *testing.T) {
+	f := newFake()
+	d := newDriver(t, f)
+	d.press("enter", "down", "down", "enter")
+	d.typeText("http://127.0.0.1:9443")
+	d.press("enter")
+	if v := d.m.cur.(*reachStep).form.value(1); v != "127.0.0.1:9443" {
+		t.Errorf("listen = %q, want the Tenant URL's address", v)
+	}
+	d.press("enter")
+	if f.reach.Listen != "127.0.0.1:9443" {
+		t.Errorf("SetReach got %+v", f.reach)
+	}
+
+	d = newDriver(t, newFake())
+	d.press("enter", "down", "down", "enter", "down")
+	for range 20 {
+		d.press("backspace")
+	}
+	d.typeText("0.0.0.0:8443")
+	d.press("up")
+	d.typeText("http://127.0.0.1:9443")
+	if v := d.m.cur.(*reachStep).form.value(1); v != "0.0.0.0:8443" {
+		t.Errorf("listen = %q, want the address typed", v)
+	}
+
+	var out bytes.Buffer
+	err := RunPlain(context.Background(), plainInput("3", "http://127.0.0.1:9443"), &out, newFake(), Options{})
+	if !errors.Is(err, errInputEnded) || !strings.Contains(out.String(), "(your proxy forwards here) [127.0.0.1:9443]") {
+		t.Errorf("plain: %v\n%s", err, out.String())
 	}
 }

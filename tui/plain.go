@@ -137,7 +137,7 @@ func RunPlain(ctx context.Context, in io.Reader, out io.Writer, b Backend, opts 
 		}
 		def := qu.get(&prev)
 		if def == "" {
-			def = qu.def
+			def = qu.defaultFor(&a)
 		}
 		v, err := q.question(qu, def, func(v string) string {
 			if qu.check == nil {

@@ -262,12 +262,14 @@ func (r *reachStep) openForm(s *session) {
 		if q.kind != askText {
 			continue
 		}
-		def := q.def
+		def, auto := q.defaultFor(a), q.deflt
 		if prev.TLS == a.TLS || q.key == "public_url" && (a.TLS == TLSACME || a.TLS == TLSFiles) && hostOf(prev.PublicURL) != "" {
-			def = orDefault(q.get(&prev), def)
+			if v := q.get(&prev); v != "" {
+				def, auto = v, nil
+			}
 		}
 		check := q.check
-		f.fields = append(f.fields, field{label: q.label, input: newInput(q.placeholder, def), set: q.set,
+		f.fields = append(f.fields, field{label: q.label, input: newInput(q.placeholder, def), set: q.set, auto: auto, autoValue: def,
 			check: func(v string) string { return check(&checks{}, v) }})
 	}
 	for i := 1; i < len(f.fields); i++ {
@@ -281,6 +283,24 @@ func orDefault(v, d string) string {
 		return d
 	}
 	return v
+}
+
+// refreshDefaults recomputes the defaults that follow from earlier answers
+// (the listen address from the Tenant URL) in the fields not edited yet.
+func (r *reachStep) refreshDefaults() {
+	a := &Answers{TLS: r.menu.selected().id}
+	for i := range r.form.fields {
+		fl := &r.form.fields[i]
+		if fl.auto != nil && i != r.form.focus {
+			if fl.input.Value() != fl.autoValue {
+				fl.auto = nil // edited by the owner: theirs now
+			} else if v := fl.auto(a); v != fl.autoValue {
+				fl.input.SetValue(v)
+				fl.autoValue = v
+			}
+		}
+		fl.set(a, r.form.value(i))
+	}
 }
 
 // collect returns the form's answers as a Reach.
@@ -309,6 +329,7 @@ func (r *reachStep) update(s *session, msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	cmd, submitted := r.form.update(msg)
+	r.refreshDefaults()
 	if !submitted {
 		return cmd
 	}

@@ -138,6 +138,9 @@ func (c *connectStep) update(s *session, msg tea.Msg) tea.Cmd {
 		case tested:
 			c.phase = "ok"
 			s.st.Connected = true
+			if !s.backward {
+				return next // nothing to decide here: provisioning starts
+			}
 		}
 		return nil
 	}
@@ -268,6 +271,9 @@ func (p *provisionStep) view(s *session) string {
 	var b strings.Builder
 	if !p.started {
 		return "Entra's provisioning job runs about every 40 minutes once started."
+	}
+	if s.st.Connected {
+		b.WriteString(styles.Good.Render("✓ Test Connection: Entra reached the agent and accepted the token.") + "\n")
 	}
 	b.WriteString(styles.Good.Render("✓ Provisioning is on.") + " Entra's first full cycle can take up to 40 minutes.\n\n")
 	if p.result == nil {

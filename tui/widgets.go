@@ -86,6 +86,10 @@ type field struct {
 	input textinput.Model
 	check func(string) string // returns a problem, or ""
 	set   func(a *Answers, v string)
+	// auto is the default that follows from the answers above (nil: none,
+	// or edited); autoValue is the value it last gave.
+	auto      func(a *Answers) string
+	autoValue string
 }
 
 // form is a few labelled inputs; enter moves on and submits on the last.

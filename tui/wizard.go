@@ -51,6 +51,7 @@ type session struct {
 	existing *Existing
 	domains  []Domain // the tenant's domains as last shown (printed again at the end)
 	resumeAt string   // step to jump to once signed in again
+	backward bool     // the current step was entered going back (esc)
 	width    int
 	height   int
 	still    bool
@@ -247,16 +248,19 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.spin, cmd = m.spin.Update(msg)
 		return m, cmd
 	case nextMsg:
+		m.s.backward = false
 		if n := nextStep(m.s.st, m.id); n != "" {
 			return m, m.enter(n)
 		}
 		return m, nil
 	case prevMsg:
+		m.s.backward = true
 		if p := prevStep(m.s.st, m.id); p != "" {
 			return m, m.enter(p)
 		}
 		return m, nil
 	case gotoMsg:
+		m.s.backward = false
 		return m, m.enter(msg.step)
 	case savedMsg:
 		if msg.err != nil {

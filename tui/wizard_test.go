@@ -78,11 +78,8 @@ func TestHappyPath(t *testing.T) {
 	d.press("tab")
 	d.want("Assigned (1): Alice Andrews")
 	d.press("enter")
-	d.wantStep(StepConnect)
-	d.want("Entra reached the agent")
-	d.press("enter")
-	d.wantStep(StepProvision)
-	d.want("Provisioning is on", "alice@contoso.com")
+	d.wantStep(StepProvision) // Test Connection passed: on at once
+	d.want("Entra reached the agent", "Provisioning is on", "alice@contoso.com")
 	d.press("enter")
 	d.want("Perform action", "Created the user in Roster")
 	d.press("enter")
@@ -93,8 +90,8 @@ func TestHappyPath(t *testing.T) {
 		t.Fatalf("enter on the summary did not finish the wizard")
 	}
 	t.Logf("happy path: %d key presses + %d typed characters = %d keystrokes", d.presses, d.typed, d.presses+d.typed)
-	if d.presses != 19 {
-		t.Errorf("happy path took %d key presses, want 19 (update the report if the flow changed on purpose)", d.presses)
+	if d.presses != 18 {
+		t.Errorf("happy path took %d key presses, want 18 (update the report if the flow changed on purpose)", d.presses)
 	}
 	c := f.configured
 	if c.Token.String() != fakeToken(1) || c.App.ID != "sp-new" || len(c.Mappings) != 5 || !c.ProvisionGroups || c.ScopeAllUsers ||
@@ -163,10 +160,10 @@ func TestBackEveryStep(t *testing.T) {
 	f := newFake()
 	d := newDriver(t, f)
 	walkToSignIn(t, d)
-	d.press("enter", "enter", "enter", "enter", "tab", "enter") // to connect... assign needs a choice
-	d.wantStep(StepConnect)
+	d.press("enter", "enter", "enter", "enter", "tab", "enter") // to provision... assign needs a choice
+	d.wantStep(StepProvision)
 	o := order(d.m.s.st)
-	for i := slices.Index(o, StepConnect); i > 0; i-- {
+	for i := slices.Index(o, StepProvision); i > 0; i-- {
 		d.wantStep(o[i])
 		d.press("esc")
 		d.wantStep(o[i-1])
@@ -439,9 +436,16 @@ func screens(t *testing.T, w, h int) map[string]string {
 	d.press("enter")
 	d.typeText("a")
 	snap("assign")
+	f.mu.Lock()
+	f.block["TestConnection"] = true
+	f.mu.Unlock()
 	d.press("tab", "enter")
 	snap("connect")
-	d.press("enter")
+	f.mu.Lock()
+	f.block["TestConnection"] = false
+	f.mu.Unlock()
+	d.press("esc", "r") // cancel, then test again: on to provisioning
+	d.wantStep(StepProvision)
 	snap("provision")
 	d.press("enter", "enter")
 	snap("summary")
