@@ -50,18 +50,27 @@ func newSetupCmd(rf *rootFlags) *cobra.Command {
 		Long: `A wizard that takes you from nothing to Entra provisioning users into a running
 agent: how Entra reaches the agent (automatic certificate, your own, a reverse
 proxy, or Entra's on-premises agent), the Secret Token, your email domains
-(DNS TXT records, checked live), signing in to Microsoft, the enterprise app,
-attribute mappings, scope, notification email, users and groups, starting the
-agent, Test Connection, starting provisioning, and one user on demand.
+(DNS TXT records, checked live), starting the agent, signing in to Microsoft,
+the enterprise app, attribute mappings, scope, notification email, users and
+groups, Test Connection, starting provisioning, and one user on demand.
+Nothing is created in Entra before the agent runs.
 
-Progress is saved after each step: quit any time (q) and run 'roster setup'
-again to resume. Esc goes back or cancels what is running. If you cannot sign
-in to Microsoft Graph, choose the manual path: the wizard shows the values to
-type into the Entra admin center and confirms when Entra's first request
-arrives.
+Progress is saved after each step: quit any time (q, or ctrl+c twice) and run
+'roster setup' again to resume. Esc goes back or cancels what is running; r
+(ctrl+r while typing) retries what failed. Values to copy (the Secret Token,
+the Tenant URL, the TXT record) stand alone on their line; y copies one to the
+clipboard (OSC 52), and p prints them whole above the wizard when the terminal
+is too narrow to show them. The summary, the next commands and any TXT record
+still to publish stay in the terminal after the wizard ends. If you cannot
+sign in to Microsoft Graph, choose the manual path: the wizard shows the
+values to type into the Entra admin center and confirms when Entra's first
+request arrives.
 
 Without a terminal (stdin not a TTY, or --plain) the same questions are asked
-line by line. --answers FILE runs the whole flow unattended from JSON:
+line by line, each checked as it is answered; a new run offers the earlier
+answers as defaults (enter keeps one, - clears it). --answers FILE runs the
+whole flow unattended from JSON, checked whole (domains, certificate and key,
+service mode) before anything changes:
 
   {
     "tls": "acme",                     // acme, files, proxy or onprem

@@ -127,17 +127,16 @@ func TestSetupWizardEndToEnd(t *testing.T) {
 		keys += len(s)
 		time.Sleep(50 * time.Millisecond)
 	}
-	const enter, down, tab, clearLine = "\r", "\x1b[B", "\t", "\x15"
+	const enter, down, tab = "\r", "\x1b[B", "\t"
 
 	scr.waitFor(t, "Welcome", "No existing setup found")
 	send(enter)
 	scr.waitFor(t, "How Entra will reach the agent", "Behind a reverse proxy")
 	send(down, down, enter)
 	scr.waitFor(t, "Public URL (what Entra calls)")
-	send(clearLine)
 	typeText(public)
-	send(enter, clearLine)
-	typeText(listen)
+	send(enter) // the listen address follows the local Tenant URL
+	scr.waitFor(t, "> "+listen)
 	send(enter)
 	scr.waitFor(t, "Secret Token", public+"/scim/default/v2", "roster_")
 	send(enter)
@@ -152,6 +151,8 @@ func TestSetupWizardEndToEnd(t *testing.T) {
 	dnsSrv.Add(t, `_roster-challenge.contoso.com. 60 IN TXT "`+txt+`"`)
 	send("c")
 	scr.waitFor(t, "verified")
+	send(enter)
+	scr.waitFor(t, "Start the agent", "Run it in this terminal")
 	send(enter)
 	scr.waitFor(t, "Sign in to Microsoft", "Sign in with a code")
 	send(enter)
@@ -168,17 +169,14 @@ func TestSetupWizardEndToEnd(t *testing.T) {
 	send(tab)
 	scr.waitFor(t, "Assigned (1)")
 	send(enter)
-	scr.waitFor(t, "Start the agent", "Run it in this terminal")
-	send(enter)
-	scr.waitFor(t, "Entra reached the agent and accepted the token")
-	send(enter)
-	scr.waitFor(t, "Provisioning is on", "alice@contoso.com")
+	scr.waitFor(t, "Entra reached the agent and accepted the token", "Provisioning is on", "alice@contoso.com")
 	send(enter)
 	scr.waitFor(t, "Provisioned on demand", "Import", "Scoping", "Matching", "Export", "was created")
 	send(enter)
 	scr.waitFor(t, "Roster is set up", public+"/scim/default/v2", "roster entra status")
 	send(enter)
-	scr.waitFor(t, "The agent keeps running here")
+	// The summary and the next commands stay in the scrollback.
+	scr.waitFor(t, "Roster is set up", public+"/scim/default/v2", "roster users list", "The agent keeps running here")
 	t.Logf("happy path at 80x24: %d keystrokes", keys)
 
 	// Alice is in the agent the wizard started, which answers SCIM.
