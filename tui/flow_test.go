@@ -427,3 +427,26 @@ func TestListenFollowsLocalURL(t *testing.T) {
 		t.Errorf("plain: %v\n%s", err, out.String())
 	}
 }
+
+// TestCopyWhileWaiting: on the manual path the wizard waits for Entra while
+// the owner pastes the token: y still copies it, and esc still cancels.
+func TestCopyWhileWaiting(t *testing.T) {
+	t.Setenv("TMUX", "")
+	t.Setenv("TERM", "xterm-256color")
+	f := newFake()
+	f.first = make(chan FirstRequest)
+	d := newDriver(t, f)
+	d.m.Update(windowSize(60, 20))
+	walkToSignIn(t, d)
+	d.press("down", "down", "down", "enter")
+	d.wantStep(StepManual)
+	d.want("waiting for Entra's first request", "y copy Secret Token", "p print whole", "esc cancel")
+	d.out.Reset()
+	d.press("y")
+	if want := base64.StdEncoding.EncodeToString([]byte(fakeToken(1))); !strings.Contains(d.out.String(), want) {
+		t.Errorf("y while waiting wrote %q", d.out.String())
+	}
+	d.want("waiting for Entra's first request", "Copied the Secret Token")
+	d.press("esc")
+	d.want("Cancelled while waiting for Entra's first request")
+}

@@ -296,6 +296,17 @@ func (m *model) key(msg tea.KeyMsg) (tea.Cmd, bool) {
 		return nil, true
 	}
 	m.quitArm, m.note = false, ""
+	// Copying and printing the values work while an operation runs (the
+	// manual path waits for Entra while the owner pastes the token).
+	if it, ok := firstCopy(m.cur, m.s); ok && !m.cur.typing() {
+		switch {
+		case key.Matches(msg, keys.Copy):
+			m.copy(it.what, it.value)
+			return nil, true
+		case key.Matches(msg, keys.Print):
+			return m.printValues(), true
+		}
+	}
 	if o != nil && o.busy() {
 		if key.Matches(msg, keys.Cancel) {
 			o.stop()
@@ -321,13 +332,6 @@ func (m *model) key(msg tea.KeyMsg) (tea.Cmd, bool) {
 	}
 	if o != nil && o.failed() && key.Matches(msg, keys.Retry) {
 		return o.again(), true
-	}
-	if it, ok := firstCopy(m.cur, m.s); ok && key.Matches(msg, keys.Copy) {
-		m.copy(it.what, it.value)
-		return nil, true
-	}
-	if _, ok := firstCopy(m.cur, m.s); ok && key.Matches(msg, keys.Print) {
-		return m.printValues(), true
 	}
 	if key.Matches(msg, keys.Quit) {
 		return func() tea.Msg { return quitMsg{} }, true
@@ -369,8 +373,25 @@ func (m *model) printValues() tea.Cmd {
 		}
 	}
 	m.s.log.Info("printed the values to copy")
-	m.note = "Printed above the wizard, each value whole on its own line."
+	m.note = "Printed above, each value whole on its own line."
 	return tea.Sequence(cmds...)
+}
+
+// copyBindings are the help line's y and p, where they work.
+func (m *model) copyBindings() []key.Binding {
+	it, ok := firstCopy(m.cur, m.s)
+	if !ok || m.cur.typing() {
+		return nil
+	}
+	what := it.what
+	if i := strings.Index(what, " of "); i > 0 {
+		what = what[:i]
+	}
+	bs := []key.Binding{key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy "+what))}
+	if tooWide(m.cur, m.s) {
+		bs = append(bs, keys.Print)
+	}
+	return bs
 }
 
 // retryKey is the key that retries on the current step.
@@ -436,7 +457,14 @@ func wrapBody(body string, w int) string {
 			out = append(out, l)
 			continue
 		}
-		out = append(out, strings.Split(ansi.Wrap(l, w, ""), "\n")...)
+		// Continuation lines keep the line's indent.
+		n := len(l) - len(strings.TrimLeft(l, " "))
+		if n > w/2 {
+			n = 0
+		}
+		for _, c := range strings.Split(ansi.Wrap(l[n:], w-n, ""), "\n") {
+			out = append(out, strings.Repeat(" ", n)+c)
+		}
 	}
 	return strings.Join(out, "\n")
 }
@@ -450,6 +478,11 @@ func (m *model) View() string {
 	wrap := lipgloss.NewStyle().Width(w)
 	n, total := position(m.s.st, m.id)
 	head := styles.Title.Render(stepTitles[m.id]) + styles.Progress.Render(fmt.Sprintf("  ·  Roster setup, step %d of %d", n, total))
+	if m.inline {
+		// The values were printed above: a short screen keeps them in view.
+		return strings.Join([]string{wrap.Render(head), "", wrap.Render(styles.Good.Render(m.note) + " Select one to copy it; enter goes on."),
+			"", ansi.Truncate(m.help.ShortHelpView(m.bindings()), w, "…")}, "\n")
+	}
 
 	var foot []string
 	if o := m.cur.operation(); o != nil {
@@ -504,23 +537,14 @@ func (m *model) View() string {
 func (m *model) bindings() []key.Binding {
 	o := m.cur.operation()
 	if o != nil && o.busy() {
-		return []key.Binding{keys.Cancel, keys.Interrupt}
+		return append(m.copyBindings(), keys.Cancel, keys.Interrupt)
 	}
 	var bs []key.Binding
 	bs = append(bs, m.cur.keys(m.s)...)
 	if o != nil && o.failed() {
 		bs = append(bs, m.retryKey())
 	}
-	if it, ok := firstCopy(m.cur, m.s); ok && !m.cur.typing() {
-		what := it.what
-		if i := strings.Index(what, " of "); i > 0 {
-			what = what[:i]
-		}
-		bs = append(bs, key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy "+what)))
-		if tooWide(m.cur, m.s) {
-			bs = append(bs, keys.Print)
-		}
-	}
+	bs = append(bs, m.copyBindings()...)
 	if m.id != StepWelcome {
 		bs = append(bs, keys.Back)
 	}
