@@ -256,11 +256,8 @@ func TestRetryKeyIsNotTyped(t *testing.T) {
 func TestDomainWithAt(t *testing.T) {
 	f := newFake()
 	d := newDriver(t, f)
-	d.press("enter", "enter")
-	d.typeText("scim.contoso.com")
+	walkToToken(d)
 	d.press("enter")
-	d.typeText("a@contoso.com")
-	d.press("enter", "enter")
 	d.wantStep(StepDomains)
 	d.typeText("alice@contoso.com")
 	d.press("enter")
@@ -311,11 +308,7 @@ func TestCopyKey(t *testing.T) {
 	f := newFake()
 	f.verify = false
 	d := newDriver(t, f)
-	d.press("enter", "enter")
-	d.typeText("scim.contoso.com")
-	d.press("enter")
-	d.typeText("a@contoso.com")
-	d.press("enter")
+	walkToToken(d)
 	d.press("y")
 	want := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(fakeToken(1))) + "\a"
 	if d.out.String() != want {

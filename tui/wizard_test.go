@@ -17,6 +17,18 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 )
 
+// walkToToken drives a fresh wizard to the token step: an automatic
+// certificate for scim.contoso.com.
+func walkToToken(d *driver) {
+	d.t.Helper()
+	d.press("enter", "enter")
+	d.typeText("scim.contoso.com")
+	d.press("enter")
+	d.typeText("a@contoso.com")
+	d.press("enter")
+	d.wantStep(StepToken)
+}
+
 // walkToSignIn drives a fresh wizard through welcome, reach, token,
 // domains (one domain, verified on check) and the agent (in this terminal).
 func walkToSignIn(t *testing.T, d *driver) {
@@ -265,11 +277,8 @@ func TestDomainsPending(t *testing.T) {
 	f := newFake()
 	f.verify = false
 	d := newDriver(t, f)
-	d.press("enter", "enter")
-	d.typeText("scim.contoso.com")
+	walkToToken(d)
 	d.press("enter")
-	d.typeText("a@contoso.com")
-	d.press("enter", "enter")
 	d.typeText("contoso.com")
 	d.press("enter", "c")
 	d.want("… pending", "no TXT record yet", "You can\ncontinue while they are pending")
