@@ -443,3 +443,36 @@ func TestCopyWhileWaiting(t *testing.T) {
 	d.press("esc")
 	d.want("Cancelled while waiting for Entra's first request")
 }
+
+// TestWizardCertificateChecked: the wizard's own-certificate form refuses an
+// unreadable certificate and a key of another certificate where they are
+// typed, before anything is saved; the right pair goes on.
+func TestWizardCertificateChecked(t *testing.T) {
+	cert, key, other := writeKeyPair(t)
+	f := newFake()
+	d := newDriver(t, f)
+	d.press("enter", "down", "enter")
+	d.typeText("scim.contoso.com")
+	d.press("enter")
+	d.typeText(cert + ".missing")
+	d.press("enter")
+	d.typeText(other)
+	d.press("enter")
+	d.want("Certificate file (PEM, full chain): Cannot read the certificate")
+	form := d.m.cur.(*reachStep).form
+	form.fields[1].input.SetValue(cert)
+	form.setFocus(2)
+	d.press("enter")
+	d.wantStep(StepReach)
+	d.want("✗ Failed while checking and saving how Entra reaches the agent: the certificate", "cannot be used together",
+		"Press ctrl+r to retry")
+	if f.count("SetReach") != 0 {
+		t.Fatal("SetReach called with a key of another certificate")
+	}
+	form.fields[2].input.SetValue(key)
+	d.press("enter")
+	d.wantStep(StepToken)
+	if f.reach.CertFile != cert || f.reach.KeyFile != key {
+		t.Errorf("SetReach got %+v", f.reach)
+	}
+}
