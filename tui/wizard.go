@@ -367,11 +367,13 @@ func (m *model) printValues() tea.Cmd {
 		cmds = append(cmds, tea.ExitAltScreen)
 	}
 	m.inline = true
+	var lines []string
 	for _, it := range m.cur.(copier).copyValues(m.s) {
 		if it.value != "" {
-			cmds = append(cmds, tea.Println(it.what+":"), tea.Println(it.value))
+			lines = append(lines, it.what+":", it.value)
 		}
 	}
+	cmds = append(cmds, tea.Println(strings.Join(lines, "\n"))) // one message: printed together
 	m.s.log.Info("printed the values to copy")
 	m.note = "Printed above, each value whole on its own line."
 	return tea.Sequence(cmds...)
