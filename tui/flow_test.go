@@ -476,3 +476,29 @@ func TestWizardCertificateChecked(t *testing.T) {
 		t.Errorf("SetReach got %+v", f.reach)
 	}
 }
+
+// TestFlowOrderMatchesSteps: the questions come in the order of the wizard's
+// steps, on both paths, so that --plain asks what the wizard shows, in the
+// same order.
+func TestFlowOrderMatchesSteps(t *testing.T) {
+	for _, a := range []Answers{
+		{TLS: TLSProxy, SignIn: SignInDeviceCode, Scope: "assigned"},
+		{TLS: TLSFiles, SignIn: SignInDeviceCode, Scope: "all"},
+		{TLS: TLSOnPrem, SignIn: SignInManual},
+	} {
+		var st State
+		remember(&st, &a)
+		steps := order(st)
+		pos := 0
+		for _, q := range flowQuestions() {
+			if q.fileOnly || !q.applies(&a) {
+				continue
+			}
+			i := slices.Index(steps, q.step)
+			if i < pos {
+				t.Errorf("%+v: %s (step %s) comes after step %s in the wizard's order %v", a, q.key, q.step, steps[pos], steps)
+			}
+			pos = max(pos, i)
+		}
+	}
+}
