@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -71,92 +73,23 @@ func LoadAnswers(path string) (Answers, error) {
 	return a, nil
 }
 
-// Validate checks every field and reports all problems at once.
+// Validate checks every answer that needs no backend (the flow's questions,
+// flow.go) and reports all problems at once.
 func (a Answers) Validate() error {
+	return problems(checkAnswers(context.Background(), nil, &a))
+}
+
+// check checks every answer, with the backend: each domain's syntax, the
+// certificate and key, and whether the agent can run as asked. RunAnswers
+// calls it before it changes anything.
+func (a Answers) check(ctx context.Context, b Backend) error {
+	return problems(checkAnswers(ctx, b, &a))
+}
+
+func problems(ps []string) error {
 	var errs []error
-	bad := func(field, problem string) { errs = append(errs, fmt.Errorf("%s: %s", field, problem)) }
-	switch a.TLS {
-	case TLSACME, TLSFiles:
-		if p := checkURL("https")(a.PublicURL); p != "" {
-			bad("public_url", p)
-		}
-		if a.TLS == TLSACME {
-			if p := checkEmail(false)(a.ACMEEmail); p != "" {
-				bad("acme_email", p)
-			}
-		} else {
-			if a.CertFile == "" {
-				bad("cert_file", "required with tls files")
-			}
-			if a.KeyFile == "" {
-				bad("key_file", "required with tls files")
-			}
-		}
-	case TLSProxy:
-		if p := checkPublicURL(a.PublicURL); p != "" {
-			bad("public_url", p)
-		}
-	case TLSOnPrem:
-		if p := checkURL("http", "https")(a.PublicURL); p != "" {
-			bad("public_url", p)
-		}
-	default:
-		bad("tls", "one of acme, files, proxy, onprem")
-	}
-	for _, d := range a.Domains {
-		if p := checkHost(d); p != "" {
-			bad("domains", fmt.Sprintf("%q: %s", d, strings.Replace(p, "hostname", "domain", 1)))
-		}
-	}
-	switch a.SignIn {
-	case SignInDeviceCode, SignInAzureCLI:
-	case SignInClientSecret:
-		if a.TenantID == "" {
-			bad("tenant_id", "required with sign_in client-secret")
-		}
-		if a.ClientID == "" {
-			bad("client_id", "required with sign_in client-secret")
-		}
-		if a.ClientSecretEnv == "" {
-			bad("client_secret_env", "name the environment variable that holds the secret")
-		} else if os.Getenv(a.ClientSecretEnv) == "" {
-			bad("client_secret_env", "$"+a.ClientSecretEnv+" is empty")
-		}
-	case SignInManual:
-		if a.WaitFirstRequest != "" {
-			if _, err := time.ParseDuration(a.WaitFirstRequest); err != nil {
-				bad("wait_first_request", "a duration such as 10m")
-			}
-		}
-	default:
-		bad("sign_in", "one of device-code, azure-cli, client-secret, manual")
-	}
-	optional := []string{}
-	for _, m := range Mappings() {
-		if !m.Required {
-			optional = append(optional, m.Source)
-		}
-	}
-	for _, m := range a.Mappings {
-		if !slices.Contains(optional, m) {
-			bad("mappings", fmt.Sprintf("%q: one of %s (the required five are always on)", m, strings.Join(optional, ", ")))
-		}
-	}
-	switch a.Scope {
-	case "", "assigned", "all":
-	default:
-		bad("scope", "assigned or all")
-	}
-	if a.Scope != "all" && a.SignIn != SignInManual && a.SignIn != "" && len(a.Assign) == 0 {
-		bad("assign", "name at least one user or group (or set scope to all)")
-	}
-	if p := checkEmail(true)(a.NotificationEmail); p != "" {
-		bad("notification_email", p)
-	}
-	switch a.Agent {
-	case "", AgentForeground, AgentService:
-	default:
-		bad("agent", "foreground or service")
+	for _, p := range ps {
+		errs = append(errs, errors.New(p))
 	}
 	return errors.Join(errs...)
 }
@@ -164,7 +97,7 @@ func (a Answers) Validate() error {
 func (a Answers) reach() Reach {
 	r := Reach{PublicURL: strings.TrimRight(a.PublicURL, "/"), TLS: a.TLS, Listen: a.Listen, CertFile: a.CertFile, KeyFile: a.KeyFile, ACMEEmail: a.ACMEEmail}
 	if r.Listen == "" {
-		r.Listen = "127.0.0.1:8080"
+		r.Listen = defaultListen(&a)
 		if a.TLS == TLSACME || a.TLS == TLSFiles {
 			r.Listen = ":443"
 		}
@@ -172,11 +105,26 @@ func (a Answers) reach() Reach {
 	return r
 }
 
+// defaultListen is where the agent listens by default behind a proxy or for
+// the on-premises agent: the Tenant URL's own address when that is plain
+// http on this machine (a trial, where the caller reaches the agent
+// directly), else 127.0.0.1:8080.
+func defaultListen(a *Answers) string {
+	u, err := url.Parse(a.PublicURL)
+	if err == nil && u.Scheme == "http" && u.Port() != "" {
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || ip != nil && ip.IsLoopback() {
+			return u.Host
+		}
+	}
+	return "127.0.0.1:8080"
+}
+
 // flow runs the answers against the backend, printing progress lines.
 type flow struct {
-	b   Backend
-	out io.Writer
-	st  State
+	b       Backend
+	out     io.Writer
+	st      State
+	pending []Domain // domains not proven yet
 }
 
 func (f *flow) say(format string, args ...any) { fmt.Fprintf(f.out, format+"\n", args...) }
@@ -190,9 +138,12 @@ func (f *flow) save(ctx context.Context, step string) error {
 }
 
 // RunAnswers runs the whole setup from answers without a terminal, printing
-// one progress line per step to out. It stops at the first error.
+// one progress line per step to out. It checks every answer first (with the
+// backend: domains, certificate and key, service mode), so that nothing is
+// changed, in Entra or here, for a file that cannot work. It stops at the
+// first error after that; a domain still pending never stops it.
 func RunAnswers(ctx context.Context, a Answers, b Backend, out io.Writer) error {
-	if err := a.Validate(); err != nil {
+	if err := a.check(ctx, b); err != nil {
 		return fmt.Errorf("answers: %w", err)
 	}
 	f := &flow{b: b, out: out}
@@ -201,6 +152,7 @@ func RunAnswers(ctx context.Context, a Answers, b Backend, out io.Writer) error 
 
 func (f *flow) run(ctx context.Context, a Answers) error {
 	st := &f.st
+	remember(st, &a)
 	st.Tenant = orDefault(a.Tenant, "default")
 	st.Reach = a.reach()
 	if err := f.b.SetReach(ctx, st.Reach); err != nil {
@@ -234,42 +186,48 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 		return err
 	}
 
+	st.Domains = nil
 	for _, name := range a.Domains {
-		name = strings.ToLower(name)
-		d, err := f.b.AddDomain(ctx, st.Tenant, name)
-		if err != nil {
+		norm, p := checkDomain(f.b, name)
+		if p != "" {
+			return fmt.Errorf("add domain %s: %s", name, p)
+		}
+		name = norm
+		if _, err := f.b.AddDomain(ctx, st.Tenant, name); err != nil {
 			return fmt.Errorf("add domain %s: %w", name, err)
 		}
-		if d.State != DomainVerified {
-			if d, err = f.b.CheckDomain(ctx, st.Tenant, name); err != nil {
-				return fmt.Errorf("check domain %s: %w", name, err)
-			}
-		}
+		d := checkDomains(ctx, f.b, st.Tenant, []string{name})[0]
 		if d.State == DomainVerified {
 			f.say("✓ Domain %s verified", d.Name)
 		} else {
-			f.say("… Domain %s %s: add the TXT record %s with the value %s (the agent keeps checking)", d.Name, d.State, d.TXTName, d.TXTValue)
+			f.pending = append(f.pending, d)
+			f.say("… Domain %s is %s: publish this TXT record (the agent keeps checking)", d.Name, d.State)
+			f.sayRecord(d)
 		}
 		st.Domains = append(st.Domains, d.Name)
+	}
+	if err := f.save(ctx, StepAgent); err != nil {
+		return err
+	}
+
+	// The agent answers before anything is created in Entra.
+	if err := f.startAgent(ctx, AgentOptions{Mode: orDefault(a.Agent, AgentForeground), Reach: st.Reach}); err != nil {
+		return err
 	}
 	if err := f.save(ctx, StepSignIn); err != nil {
 		return err
 	}
 
-	agentOpts := AgentOptions{Mode: orDefault(a.Agent, AgentForeground), Reach: st.Reach}
 	if a.SignIn == SignInManual {
 		st.Path = PathManual
-		if err := f.startAgent(ctx, agentOpts); err != nil {
-			return err
-		}
 		f.say("Enter these in the Entra portal (Provisioning › Admin Credentials):")
-		f.say("  Tenant URL:   %s", st.TenantURL)
+		f.say("Tenant URL:\n%s", st.TenantURL)
 		if issued.Token != "" {
-			f.say("  Secret Token: %s", issued.Token.String())
+			f.say("Secret Token:\n%s", issued.Token.String())
 		} else {
-			f.say("  Secret Token: unchanged (set new_token to issue another)")
+			f.say("Secret Token: unchanged (set new_token to issue another)")
 		}
-		f.say("  Required mappings: userPrincipalName→userName, displayName→displayName, jobTitle→title, mail→emails[type eq \"work\"].value, department→enterprise:department")
+		f.say("Required mappings: userPrincipalName→userName, displayName→displayName, jobTitle→title, mail→emails[type eq \"work\"].value, department→enterprise:department")
 		if err := f.save(ctx, StepManual); err != nil {
 			return err
 		}
@@ -303,6 +261,18 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 	st.SignIn = so
 	f.say("✓ Signed in as %s", acc.Name)
 
+	// Resolve the assignments (reading only) before the app is created.
+	st.Assign = nil
+	if a.Scope != "all" {
+		for _, q := range a.Assign {
+			p, err := f.resolve(ctx, q)
+			if err != nil {
+				return err
+			}
+			st.Assign = append(st.Assign, p)
+		}
+	}
+
 	name := orDefault(a.App, "Roster")
 	apps, err := f.b.FindApps(ctx, name)
 	if err != nil {
@@ -325,34 +295,6 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 			return fmt.Errorf("create enterprise app: %w", err)
 		}
 		f.say("✓ Created the app %q (%s)", st.App.Name, st.App.AppID)
-	}
-	if err := f.save(ctx, StepMappings); err != nil {
-		return err
-	}
-
-	st.Mappings = nil // the defaults
-	if a.Mappings != nil {
-		st.Mappings = append([]string{}, a.Mappings...)
-	}
-	if a.MatchOnEmployeeID && st.Mappings != nil && !slices.Contains(st.Mappings, "employeeId") {
-		st.Mappings = append(st.Mappings, "employeeId")
-	}
-	st.MatchOnEmployeeID = a.MatchOnEmployeeID
-	st.ProvisionGroups = a.ProvisionGroups == nil || *a.ProvisionGroups
-	st.ScopeAllUsers = a.Scope == "all"
-	st.NotificationEmail = a.NotificationEmail
-	for _, q := range a.Assign {
-		p, err := f.resolve(ctx, q)
-		if err != nil {
-			return err
-		}
-		st.Assign = append(st.Assign, p)
-	}
-	if err := f.save(ctx, StepAgent); err != nil {
-		return err
-	}
-	if err := f.startAgent(ctx, agentOpts); err != nil {
-		return err
 	}
 	if err := f.save(ctx, StepConnect); err != nil {
 		return err
@@ -383,21 +325,45 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 	st.Provisioning = true
 	f.say("✓ Provisioning started")
 	if a.ProvisionOnDemand != "" {
-		res, err := f.b.ProvisionOnDemand(ctx, a.ProvisionOnDemand)
-		if err != nil {
-			return fmt.Errorf("provision %s on demand: %w", a.ProvisionOnDemand, err)
-		}
-		f.say("✓ Provisioned %s on demand:", a.ProvisionOnDemand)
-		failed := false
-		for _, s := range res.Steps {
-			f.say("  %-8s %s: %s", s.Status, s.Name, s.Description)
-			failed = failed || s.Status == StepFailed
-		}
-		if failed {
-			return fmt.Errorf("provision %s on demand: a step failed (see above)", a.ProvisionOnDemand)
+		if err := f.onDemand(ctx, a.ProvisionOnDemand); err != nil {
+			return err
 		}
 	}
 	return f.finish(ctx)
+}
+
+// onDemand provisions user now. While a domain is pending the agent refuses
+// its users: then a failure is reported, and the run goes on.
+func (f *flow) onDemand(ctx context.Context, user string) error {
+	res, err := f.b.ProvisionOnDemand(ctx, user)
+	failed := err != nil
+	for _, s := range res.Steps {
+		f.say("  %-8s %s: %s", s.Status, s.Name, s.Description)
+		failed = failed || s.Status == StepFailed
+	}
+	if !failed {
+		f.say("✓ Provisioned %s on demand", user)
+		return nil
+	}
+	if err == nil {
+		err = errors.New("a step failed (see above)")
+	}
+	if len(f.pending) > 0 {
+		var names []string
+		for _, d := range f.pending {
+			names = append(names, d.Name)
+		}
+		f.say("… %s was not provisioned on demand (%v). The agent accepts users of %s once the TXT record is found; Entra's next cycle brings them.",
+			user, err, strings.Join(names, ", "))
+		return nil
+	}
+	return fmt.Errorf("provision %s on demand: %w", user, err)
+}
+
+// sayRecord prints a domain's TXT record, the name and the value each alone
+// on a line (copied whole, whatever the terminal's width).
+func (f *flow) sayRecord(d Domain) {
+	f.say("TXT record name:\n%s\nTXT record value:\n%s", d.TXTName, d.TXTValue)
 }
 
 func (f *flow) startAgent(ctx context.Context, o AgentOptions) error {
@@ -456,6 +422,10 @@ func (f *flow) finish(ctx context.Context) error {
 		f.say("Next: roster entra status · roster entra logs · roster log · roster users list")
 	} else {
 		f.say("Next: roster log · roster users list")
+	}
+	for _, d := range f.pending {
+		f.say("Still to publish for %s (the agent keeps checking; see roster domain list):", d.Name)
+		f.sayRecord(d)
 	}
 	return nil
 }

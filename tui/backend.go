@@ -25,6 +25,17 @@ type Backend interface {
 	// Existing describes what is already set up in the data directory.
 	Existing(ctx context.Context) (Existing, error)
 
+	// NormalizeDomain returns the canonical form of an email domain, or an
+	// error saying why it is not one (the wizard checks each domain as it is
+	// typed, before adding it).
+	NormalizeDomain(name string) (string, error)
+	// CheckAgent reports why the agent could not run with o, without starting
+	// it or writing anything: a certificate or key that cannot be read or do
+	// not match, a listen address that is not valid, or (in service mode) a
+	// data directory the service cannot use. The wizard asks it where each
+	// answer is given, and --answers before it changes anything.
+	CheckAgent(ctx context.Context, o AgentOptions) error
+
 	// SetReach records how Entra will reach the agent (its public URL above
 	// all), so that Tenant URLs issued afterwards use it.
 	SetReach(ctx context.Context, r Reach) error

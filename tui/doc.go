@@ -6,7 +6,9 @@
 // interface, which cmd/roster implements over the agent, the store, the DNS
 // checker and the Graph package. The same flow runs three ways: Run (the
 // interactive wizard), RunPlain (line by line, when stdin is not a terminal)
-// and RunAnswers (from an answers file, for automation).
+// and RunAnswers (from an answers file, for automation). Its questions are
+// defined once (flow.go): their order, when each applies, its default and
+// its check, which runs where the answer is given in every mode.
 //
 // Import rule (docs/architecture.md#import-rules, enforced by cmd/roster's TestImportRules): tui never
 // imports store or agent internals; what it persists or starts reaches it as

@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -30,6 +32,8 @@ type fakeBackend struct {
 	reach      Reach
 	tokens     int
 	first      chan FirstRequest
+	// refuseService makes CheckAgent refuse service mode.
+	refuseService bool
 }
 
 func newFake() *fakeBackend {
@@ -124,8 +128,17 @@ func (f *fakeBackend) IssueToken(ctx context.Context, tenant string) (Issued, er
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.tokens++
-	return Issued{TenantURL: "https://scim.contoso.com/scim/v2/" + tenant, Token: Secret(fmt.Sprintf("rst_secret%d", f.tokens))}, nil
+	return Issued{TenantURL: "https://scim.contoso.com/scim/v2/" + tenant, Token: Secret(fakeToken(f.tokens))}, nil
 }
+
+// fakeToken is the n-th token the fake issues: as long as a real one (64
+// characters, agent/token), so that screens are tested with real widths.
+func fakeToken(n int) string {
+	return fmt.Sprintf("roster_%08d", n) + "Zx9" + strings.Repeat("aB3", 13) + "kQ1w2E3"
+}
+
+// fakeTXT is the TXT value the fake asks for: as long as a real one.
+const fakeTXT = "roster-verification=abc123defghijklmnopqrstuvwxyz234"
 
 func (f *fakeBackend) Domains(ctx context.Context, tenant string) ([]Domain, error) {
 	if err := f.enter(ctx, "Domains"); err != nil {
@@ -140,7 +153,7 @@ func (f *fakeBackend) AddDomain(ctx context.Context, tenant, domain string) (Dom
 	if err := f.enter(ctx, "AddDomain"); err != nil {
 		return Domain{}, err
 	}
-	d := Domain{Name: domain, TXTName: "_roster-challenge." + domain, TXTValue: "roster-verification=abc123", State: DomainPending}
+	d := Domain{Name: domain, TXTName: "_roster-challenge." + domain, TXTValue: fakeTXT, State: DomainPending}
 	f.mu.Lock()
 	f.domains = append(f.domains, d)
 	f.mu.Unlock()
@@ -273,6 +286,7 @@ type driver struct {
 	presses int // keys pressed, typed text excluded
 	typed   int // characters typed
 	quit    bool
+	out     bytes.Buffer // what the model writes outside the renderer (OSC 52)
 }
 
 func newDriver(t *testing.T, f *fakeBackend) *driver {
@@ -280,7 +294,7 @@ func newDriver(t *testing.T, f *fakeBackend) *driver {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	d := &driver{t: t, f: f, msgs: make(chan tea.Msg, 64)}
-	d.m = newModel(ctx, f, Options{Still: true, Debounce: time.Millisecond})
+	d.m = newModel(ctx, f, Options{Still: true, Debounce: time.Millisecond, Output: &d.out})
 	d.spawn(d.m.Init())
 	d.settle()
 	return d
@@ -364,6 +378,8 @@ func keyMsg(n string) tea.KeyMsg {
 		return tea.KeyMsg{Type: tea.KeyBackspace}
 	case "ctrl+c":
 		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	case "ctrl+r":
+		return tea.KeyMsg{Type: tea.KeyCtrlR}
 	}
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(n)}
 }
@@ -397,4 +413,28 @@ func (d *driver) wantStep(id string) {
 	if d.m.id != id {
 		d.t.Fatalf("step = %s, want %s; screen:\n%s", d.m.id, id, d.screen())
 	}
+}
+
+func (f *fakeBackend) NormalizeDomain(name string) (string, error) {
+	n := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), "."))
+	if n == "" || !strings.Contains(n, ".") || strings.ContainsAny(n, "@/: ") {
+		return "", fmt.Errorf("invalid domain: %q is not a domain name", name)
+	}
+	return n, nil
+}
+
+func (f *fakeBackend) CheckAgent(ctx context.Context, o AgentOptions) error {
+	if err := f.enter(ctx, "CheckAgent"); err != nil {
+		return err
+	}
+	if o.Mode == AgentService && f.refuseService {
+		return &HintError{Err: errors.New("the service keeps its data in /var/lib/roster, but this setup uses /tmp/x"),
+			Hint: "Run the wizard as root with the service's data directory, or choose to run the agent in this terminal."}
+	}
+	if o.Reach.TLS == TLSFiles {
+		if _, err := tls.LoadX509KeyPair(o.Reach.CertFile, o.Reach.KeyFile); err != nil {
+			return fmt.Errorf("the certificate %s and the key %s cannot be used together: %w", o.Reach.CertFile, o.Reach.KeyFile, err)
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -37,6 +38,9 @@ func (q *asker) ask(question, def string, check func(string) string) (string, er
 		if v == "" {
 			v = def
 		}
+		if v == "-" {
+			v = "" // clears a default
+		}
 		if check == nil {
 			return v, nil
 		}
@@ -44,13 +48,14 @@ func (q *asker) ask(question, def string, check func(string) string) (string, er
 		if p == "" {
 			return v, nil
 		}
-		fmt.Fprintln(q.out, "  "+p)
+		fmt.Fprintln(q.out, "  "+sentence(p))
 	}
-	return "", fmt.Errorf("%s: no valid answer after three tries", question)
+	return "", fmt.Errorf("%s: no valid answer after three tries", strings.TrimRight(question, "?:"))
 }
 
-// pick asks for one of the numbered choices and returns its id.
-func (q *asker) pick(question string, choices []choice, def int) (string, error) {
+// pick asks for one of the numbered choices and returns its id; check may
+// refuse a choice (the answer is asked again).
+func (q *asker) pick(question string, choices []choice, def int, check func(string) string) (string, error) {
 	fmt.Fprintln(q.out, question)
 	for i, c := range choices {
 		fmt.Fprintf(q.out, "  %d) %s — %s\n", i+1, c.label, c.detail)
@@ -58,7 +63,10 @@ func (q *asker) pick(question string, choices []choice, def int) (string, error)
 	v, err := q.ask("Choose 1-"+fmt.Sprint(len(choices)), fmt.Sprint(def+1), func(v string) string {
 		var n int
 		if _, err := fmt.Sscan(v, &n); err != nil || n < 1 || n > len(choices) {
-			return fmt.Sprintf("enter a number from 1 to %d", len(choices))
+			return fmt.Sprintf("Enter a number from 1 to %d.", len(choices))
+		}
+		if check != nil {
+			return check(choices[n-1].id)
 		}
 		return ""
 	})
@@ -77,7 +85,7 @@ func checkYesNo(v string) string {
 	case "y", "yes", "n", "no":
 		return ""
 	}
-	return "answer y or n"
+	return "Answer y or n."
 }
 
 func splitList(v string) []string {
@@ -91,130 +99,87 @@ func splitList(v string) []string {
 }
 
 // RunPlain is the accessible mode for when stdin is not a terminal: it asks
-// the wizard's questions one line at a time on out, reads the answers from
-// in (an empty line takes the default in brackets), then runs the same flow
-// as RunAnswers with progress lines. Opts.Tenant and Opts.Logger apply.
+// the flow's questions (flow.go) one line at a time on out and reads the
+// answers from in. Each answer is checked as it is given and asked again
+// when it does not work; an empty line takes the default in brackets, which
+// is the earlier run's answer when there was one (the answers are saved as
+// they are given). Then it runs the same flow as RunAnswers. Opts.Tenant and
+// Opts.Logger apply.
 func RunPlain(ctx context.Context, in io.Reader, out io.Writer, b Backend, opts Options) error {
 	q := &asker{sc: bufio.NewScanner(in), out: out}
-	a := Answers{Tenant: opts.Tenant}
-	fmt.Fprintln(out, "Roster setup (plain mode). Press enter to accept the default in brackets.")
-	err := func() error {
-		var err error
-		if a.TLS, err = q.pick("How will Entra reach the agent?", (&reachStep{}).choices(), 0); err != nil {
-			return err
+	st, err := b.LoadState(ctx)
+	if err != nil {
+		return fmt.Errorf("read saved progress: %w", err)
+	}
+	prev := answersOf(st)
+	if opts.Tenant != "" {
+		st.Tenant = opts.Tenant
+	}
+	a := Answers{Tenant: orDefault(st.Tenant, opts.Tenant)}
+	if st.Version > 0 {
+		fmt.Fprintln(out, "Roster setup (plain mode). The defaults in brackets are your earlier answers: press enter to keep one.")
+	} else {
+		fmt.Fprintln(out, "Roster setup (plain mode). Press enter to accept the default in brackets.")
+	}
+	c := &checks{ctx: ctx, b: b, a: &a}
+	step := ""
+	for _, qu := range flowQuestions() {
+		if qu.fileOnly || !qu.applies(&a) {
+			continue
 		}
-		switch a.TLS {
-		case TLSACME, TLSFiles:
-			h, err := q.ask("Public hostname", "", checkHost)
-			if err != nil {
-				return err
-			}
-			a.PublicURL = "https://" + h
-			if a.TLS == TLSACME {
-				if a.ACMEEmail, err = q.ask("Email for the certificate authority", "", checkEmail(false)); err != nil {
-					return err
-				}
-			} else {
-				if a.CertFile, err = q.ask("Certificate file (PEM)", "", notEmpty("a path")); err != nil {
-					return err
-				}
-				if a.KeyFile, err = q.ask("Key file (PEM)", "", notEmpty("a path")); err != nil {
-					return err
-				}
-			}
-		case TLSProxy:
-			if a.PublicURL, err = q.ask("Public URL", "", checkPublicURL); err != nil {
-				return err
-			}
-			if a.Listen, err = q.ask("Address the agent listens on", "127.0.0.1:8080", nil); err != nil {
-				return err
-			}
-		default:
-			if a.PublicURL, err = q.ask("Local URL the on-premises agent calls", "http://localhost:8080", checkURL("http", "https")); err != nil {
-				return err
-			}
+		if qu.step != step && step != "" {
+			// Keep what was answered so far: a new run offers it again.
+			saveAnswers(ctx, b, st, &a)
 		}
-		ds, err := q.ask("Email domains to prove, comma-separated (empty: none)", "", func(v string) string {
-			for _, d := range splitList(v) {
-				if p := checkHost(d); p != "" {
-					return d + ": " + strings.Replace(p, "hostname", "domain", 1)
-				}
+		step = qu.step
+		if qu.key == "sign_in" {
+			qu.choices = slices.DeleteFunc(slices.Clone(qu.choices), func(c choice) bool { return c.id == SignInClientSecret })
+		}
+		def := qu.get(&prev)
+		if def == "" {
+			def = qu.defaultFor(&a)
+		}
+		v, err := q.question(qu, def, func(v string) string {
+			if qu.check == nil {
+				return ""
 			}
-			return ""
+			return qu.check(c, v)
 		})
 		if err != nil {
+			saveAnswers(ctx, b, st, &a)
 			return err
 		}
-		a.Domains = splitList(ds)
-		if a.SignIn, err = q.pick("How do you want to configure Entra?", (&signInStep{}).choices(), 0); err != nil {
-			return err
-		}
-		if a.SignIn == SignInClientSecret {
-			return errors.New("client-secret sign-in needs the secret in an environment variable: use an answers file (client_secret_env)")
-		}
-		if a.SignIn != SignInManual {
-			if a.App, err = q.ask("Enterprise application name", "Roster", notEmpty("a name")); err != nil {
-				return err
-			}
-			var opt []string
-			for _, m := range Mappings() {
-				if !m.Required {
-					opt = append(opt, m.Source)
-				}
-			}
-			ms, err := q.ask("Optional mappings to add ("+strings.Join(opt, ", ")+"), comma-separated", "", nil)
-			if err != nil {
-				return err
-			}
-			a.Mappings = splitList(ms)
-			v, err := q.ask("Match users on employeeId instead of userPrincipalName? (y/n)", "n", checkYesNo)
-			if err != nil {
-				return err
-			}
-			a.MatchOnEmployeeID = yes(v)
-			if v, err = q.ask("Provision groups? (y/n)", "y", checkYesNo); err != nil {
-				return err
-			}
-			g := yes(v)
-			a.ProvisionGroups = &g
-			if v, err = q.ask("Provision all users and groups (y), or only those assigned to the app (n)?", "n", checkYesNo); err != nil {
-				return err
-			}
-			if yes(v) {
-				a.Scope = "all"
-			} else {
-				a.Scope = "assigned"
-				as, err := q.ask("Users and groups to assign (names, UPNs or IDs, comma-separated)", "", notEmpty("at least one"))
-				if err != nil {
-					return err
-				}
-				a.Assign = splitList(as)
-			}
-			if a.NotificationEmail, err = q.ask("Notification email for provisioning failures (empty: none)", "", checkEmail(true)); err != nil {
-				return err
-			}
-		}
-		if a.Agent, err = q.pick("How should the agent run?", (&agentStep{}).choices(), 0); err != nil {
-			return err
-		}
-		if a.SignIn != SignInManual {
-			if a.ProvisionOnDemand, err = q.ask("Provision one user on demand now (UPN; empty: skip)", "", nil); err != nil {
-				return err
-			}
-		} else {
-			a.WaitFirstRequest = "1h"
-		}
-		return nil
-	}()
-	if err != nil {
-		return err
+		qu.set(&a, v)
 	}
-	if err := a.Validate(); err != nil {
-		return err
+	if a.SignIn == SignInManual {
+		a.WaitFirstRequest = "1h"
 	}
+	saveAnswers(ctx, b, st, &a)
 	if opts.Logger != nil {
 		opts.Logger.Info("plain setup answers collected", "tls", a.TLS, "sign_in", a.SignIn)
 	}
-	f := &flow{b: b, out: out}
+	f := &flow{b: b, out: out, st: st}
 	return f.run(ctx, a)
+}
+
+// saveAnswers saves the answers given so far into the progress, at the first
+// step (nothing has been done with them yet).
+func saveAnswers(ctx context.Context, b Backend, st State, a *Answers) {
+	remember(&st, a)
+	st.Version, st.Step, st.Done = StateVersion, StepReach, false
+	_ = b.SaveState(ctx, st) // the answers still work without it
+}
+
+// question asks q with the default def until check accepts the answer.
+func (q *asker) question(qu question, def string, check func(string) string) (string, error) {
+	switch qu.kind {
+	case askChoice:
+		i := slices.IndexFunc(qu.choices, func(c choice) bool { return c.id == def })
+		return q.pick(qu.label, qu.choices, max(i, 0), check)
+	case askYesNo:
+		v, err := q.ask(qu.label+" (y/n)", def, checkYesNo)
+		return yesNo(yes(v)), err
+	default:
+		return q.ask(qu.label, def, check)
+	}
 }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,33 +17,83 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 )
 
-// TestTeatestToken runs the program under teatest at 80x24 up to the token
-// step and compares the final screen with testdata/TestTeatestToken.golden.
-func TestTeatestToken(t *testing.T) {
-	m := newModel(context.Background(), newFake(), Options{Still: true})
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
-	waitFor := func(text string) {
-		t.Helper()
-		teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(text)) },
-			teatest.WithDuration(10*time.Second))
+// TestTeatestCopyValues runs the program under teatest at 80x24 and 60x20
+// through the token and the domains steps. The Secret Token and the TXT value
+// each reach the terminal whole on one line: on the screen where they fit, or
+// printed above it with p where they do not (the renderer cuts lines wider
+// than the terminal). No line ever holds a part of one. The final screens are
+// the goldens testdata/TestTeatestCopyValues/*.golden.
+func TestTeatestCopyValues(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {60, 20}} {
+		w, h := size[0], size[1]
+		t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
+			m := newModel(context.Background(), newFake(), Options{Still: true, Output: io.Discard})
+			tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
+			var seen bytes.Buffer // everything the program wrote so far
+			waitFor := func(text string) {
+				t.Helper()
+				read := 0 // WaitFor passes all it has read in this call
+				teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+					seen.Write(b[read:])
+					read = len(b)
+					return strings.Contains(stripped(seen.String()), text)
+				}, teatest.WithDuration(10*time.Second))
+			}
+			token := fakeToken(1)
+			waitFor("Start")
+			tm.Send(keyMsg("enter"))
+			waitFor("Automatic certificate")
+			tm.Send(keyMsg("enter"))
+			waitFor("Public hostname")
+			tm.Type("scim.contoso.com")
+			tm.Send(keyMsg("enter"))
+			tm.Type("admin@contoso.com")
+			tm.Send(keyMsg("enter"))
+			waitFor("Secret Token")
+			if w < len(token) {
+				waitFor("press p to print it whole above")
+				tm.Send(keyMsg("p"))
+			}
+			waitFor(token)
+			tm.Send(keyMsg("enter"))
+			waitFor("Email domain")
+			tm.Type("contoso.com")
+			tm.Send(keyMsg("enter"))
+			waitFor(fakeTXT)
+			tm.Send(keyMsg("q"))
+			fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*model)
+			if fm.id != StepDomains || fm.done {
+				t.Fatalf("final step %s done=%v", fm.id, fm.done)
+			}
+			for _, v := range []string{token, fakeTXT, "_roster-challenge.contoso.com", "https://scim.contoso.com/scim/v2/default"} {
+				if !wholeLine(seen.String(), v) {
+					t.Errorf("%q never appeared whole on a line of its own at %dx%d", v, w, h)
+				}
+			}
+			fm.quitting = false
+			golden.RequireEqual(t, []byte(screenOf(fm)))
+		})
 	}
-	waitFor("Start")
-	tm.Send(keyMsg("enter"))
-	waitFor("Automatic certificate")
-	tm.Send(keyMsg("enter"))
-	waitFor("Public hostname")
-	tm.Type("scim.contoso.com")
-	tm.Send(keyMsg("enter"))
-	tm.Type("admin@contoso.com")
-	tm.Send(keyMsg("enter"))
-	waitFor("rst_secret1")
-	tm.Send(keyMsg("q"))
-	fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*model)
-	if fm.id != StepToken || fm.done {
-		t.Fatalf("final step %s done=%v", fm.id, fm.done)
+}
+
+// wholeLine reports whether the terminal output out shows v alone on one
+// line, and fails if a line shows v cut. Lines are what the terminal draws:
+// split at line feeds and at cursor moves, without escape sequences.
+func wholeLine(out, v string) bool {
+	found := false
+	for _, l := range regexp.MustCompile(`\r?\n|\x1b\[[0-9;]*[ABCDHf]`).Split(out, -1) {
+		l = strings.TrimSpace(stripped(l))
+		if l == v {
+			found = true
+			continue
+		}
+		for n := 16; n < len(v); n++ {
+			if strings.HasSuffix(l, v[:n]) || strings.HasPrefix(l, v[len(v)-n:]) {
+				panic(fmt.Sprintf("a line holds %q cut off: %q", v, l))
+			}
+		}
 	}
-	fm.quitting = false
-	golden.RequireEqual(t, []byte(screenOf(fm)))
+	return found
 }
 
 func goodAnswers() Answers {
@@ -61,10 +114,10 @@ func TestRunAnswers(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if strings.Contains(out.String(), "rst_secret") {
+	if strings.Contains(out.String(), "roster_0000") {
 		t.Errorf("the graph path printed the token:\n%s", out.String())
 	}
-	if c := f.configured; c.Token != "rst_secret1" || len(c.Assign) != 2 || !c.ProvisionGroups {
+	if c := f.configured; c.Token.String() != fakeToken(1) || len(c.Assign) != 2 || !c.ProvisionGroups {
 		t.Errorf("Configure got %+v", c)
 	}
 	if last := f.saves[len(f.saves)-1]; !last.Done || last.Step != StepSummary {
@@ -145,7 +198,7 @@ func TestRunAnswersErrors(t *testing.T) {
 		if err := RunAnswers(context.Background(), a, f, &out); err != nil {
 			t.Fatal(err)
 		}
-		for _, want := range []string{"Secret Token: rst_secret1", "✓ Entra's first request arrived", "Listen"[:0] + "listening on 127.0.0.1:8080"} {
+		for _, want := range []string{"Secret Token:\n" + fakeToken(1), "✓ Entra's first request arrived", "Listen"[:0] + "listening on 127.0.0.1:8080"} {
 			if !strings.Contains(out.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, out.String())
 			}
@@ -161,7 +214,7 @@ func TestAnswersValidate(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"tls:", "domains:", "sign_in:", `mappings: "mail"`, "scope:", "notification_email:", "agent:"} {
+	for _, want := range []string{"tls:", "domains:", "sign_in:", `mappings: “mail”`, "scope:", "notification_email:", "agent:"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
@@ -210,15 +263,15 @@ func TestRunPlain(t *testing.T) {
 		"scim.contoso.com", // hostname
 		"admin@contoso.com",
 		"contoso.com",
-		"", // sign in: device code
-		"", // app Roster
-		"", // no optional mappings
-		"", // match on UPN
-		"", // groups yes
-		"", // assigned only
-		"Alice Andrews",
-		"",  // no notification email
 		"2", // service
+		"",  // sign in: device code
+		"",  // app Roster
+		"",  // no optional mappings
+		"",  // match on UPN
+		"",  // groups yes
+		"",  // assigned only
+		"",  // no notification email
+		"Alice Andrews",
 		"alice@contoso.com",
 	}, "\n") + "\n"
 	f := newFake()
@@ -226,7 +279,7 @@ func TestRunPlain(t *testing.T) {
 	if err := RunPlain(context.Background(), strings.NewReader(in), &out, f, Options{}); err != nil {
 		t.Fatalf("RunPlain: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"How will Entra reach the agent?", "enter only the hostname", "✓ Assign user Alice Andrews",
+	for _, want := range []string{"How will Entra reach the agent?", "Enter only the hostname", "✓ Assign user Alice Andrews",
 		"✓ Agent running (service)", "success  Perform action", "Done. Tenant URL: https://scim.contoso.com/scim/v2/default"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

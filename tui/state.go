@@ -80,14 +80,16 @@ var stepTitles = map[string]string{
 
 // order returns the steps the state's answers lead through, in order.
 func order(s State) []string {
+	// The agent starts before the sign-in: nothing is created in Entra until
+	// it answers (and a service install that cannot work is refused first).
 	if s.Path == PathManual {
-		return []string{StepWelcome, StepReach, StepToken, StepDomains, StepSignIn, StepAgent, StepManual, StepSummary}
+		return []string{StepWelcome, StepReach, StepToken, StepDomains, StepAgent, StepSignIn, StepManual, StepSummary}
 	}
-	steps := []string{StepWelcome, StepReach, StepToken, StepDomains, StepSignIn, StepApp, StepMappings, StepSettings}
+	steps := []string{StepWelcome, StepReach, StepToken, StepDomains, StepAgent, StepSignIn, StepApp, StepMappings, StepSettings}
 	if !s.ScopeAllUsers {
 		steps = append(steps, StepAssign)
 	}
-	return append(steps, StepAgent, StepConnect, StepProvision, StepSummary)
+	return append(steps, StepConnect, StepProvision, StepSummary)
 }
 
 // nextStep returns the step after cur, or "" at the end.

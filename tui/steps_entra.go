@@ -59,7 +59,7 @@ func (g *signInStep) signIn(s *session, o SignInOptions) tea.Cmd {
 		}
 	}
 	g.code = nil
-	run := g.op.run(s, "waiting for you to sign in", "Check the account has the Application Administrator role (or Cloud Application Administrator);",
+	run := g.op.run(s, "waiting for you to sign in", "Check the account has the Application Administrator role (or Cloud Application Administrator).",
 		func(ctx context.Context) (any, error) { return s.b.SignIn(ctx, o, prompt) })
 	seq, ctx := g.op.seq, s.ctx
 	listen := func() tea.Msg {
@@ -157,7 +157,7 @@ func (g *signInStep) view(s *session) string {
 	if g.form != nil {
 		return styles.Muted.Render(g.menu.selected().label) + "\n\n" + g.form.view()
 	}
-	b.WriteString("The wizard creates and configures the Entra enterprise application through\nMicrosoft Graph, as you. How do you want to sign in?\n\n")
+	b.WriteString("The wizard creates and configures the Entra enterprise application through Microsoft Graph, as you. How do you want to sign in?\n\n")
 	if s.resumeAt != "" {
 		b.WriteString(styles.Warn.Render("Sign in again to resume at: "+stepTitles[s.resumeAt]) + "\n\n")
 	}
@@ -235,12 +235,12 @@ func (a *appStep) update(s *session, msg tea.Msg) tea.Cmd {
 	if a.menu == nil {
 		if isKey && key.Matches(k, keys.Enter) {
 			name := strings.TrimSpace(a.name.Value())
-			if name == "" {
-				a.problem = "enter a name for the application"
+			if p := check("app", name); p != "" {
+				a.problem = p
 				return nil
 			}
 			a.problem = ""
-			return a.op.run(s, "looking for enterprise applications named “"+name+"”", "Check your network and that you are still signed in;",
+			return a.op.run(s, "looking for enterprise applications named “"+name+"”", "Check your network and that you are still signed in.",
 				func(ctx context.Context) (any, error) { return s.b.FindApps(ctx, name) })
 		}
 		var cmd tea.Cmd
@@ -265,7 +265,7 @@ func (a *appStep) update(s *session, msg tea.Msg) tea.Cmd {
 
 func (a *appStep) create(s *session, name string) tea.Cmd {
 	return a.op.run(s, "waiting for Entra to finish creating the app (this can take a minute)",
-		"Check that your account may create enterprise applications (Application Administrator);",
+		"Check that your account may create enterprise applications (Application Administrator).",
 		func(ctx context.Context) (any, error) { return s.b.CreateApp(ctx, name) })
 }
 
@@ -282,7 +282,7 @@ func (a *appStep) view(s *session) string {
 	if s.account != nil {
 		b.WriteString(styles.Good.Render("✓ Signed in as "+s.account.Name) + "\n\n")
 	}
-	b.WriteString("Entra provisions through an enterprise application: the wizard creates one\n(non-gallery, like the portal's “Create your own application”) or reuses one.\n\n")
+	b.WriteString("Entra provisions through an enterprise application: the wizard creates one (non-gallery, like the portal's “Create your own application”) or reuses one.\n\n")
 	if a.menu == nil {
 		b.WriteString(styles.Label.Render("Application name") + "\n" + a.name.View())
 		if a.problem != "" {
@@ -421,10 +421,7 @@ type settingsStep struct {
 }
 
 func (t *settingsStep) init(s *session) tea.Cmd {
-	t.scope.items = []choice{
-		{"assigned", "Only the users and groups assigned to the app", "Recommended: you pick them on the next screen."},
-		{"all", "All users and groups in the directory", ""},
-	}
+	t.scope.items = scopeChoices()
 	if s.st.ScopeAllUsers {
 		t.scope.cursor = 1
 	}
@@ -457,7 +454,7 @@ func (t *settingsStep) update(s *session, msg tea.Msg) tea.Cmd {
 		return nil
 	case key.Matches(k, keys.Enter):
 		e := strings.TrimSpace(t.email.Value())
-		if p := checkEmail(true)(e); p != "" {
+		if p := check("notification_email", e); p != "" {
 			t.problem = "Notification email: " + p
 			return nil
 		}
@@ -515,7 +512,7 @@ func (a *assignStep) init(s *session) tea.Cmd {
 
 func (a *assignStep) search(s *session, q string) tea.Cmd {
 	a.lastQ = q
-	return a.op.run(s, "searching users and groups", "Check your network and that you are still signed in;",
+	return a.op.run(s, "searching users and groups", "Check your network and that you are still signed in.",
 		func(ctx context.Context) (any, error) { return s.b.SearchPrincipals(ctx, q) })
 }
 

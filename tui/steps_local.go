@@ -85,8 +85,13 @@ func (w *welcomeStep) update(s *session, msg tea.Msg) tea.Cmd {
 		case "resume":
 			target := w.saved.Step
 			o := order(s.st)
-			if s.st.Path == PathGraph && slices.Index(o, target) > slices.Index(o, StepSignIn) && target != StepSummary {
-				s.resumeAt, target = target, StepSignIn
+			// Past the agent step, the agent (and then the sign-in) are only
+			// in memory: start it again, sign in again, then jump there.
+			if i := slices.Index(o, target); i > slices.Index(o, StepAgent) && target != StepSummary {
+				if target != StepSignIn {
+					s.resumeAt = target
+				}
+				target = StepAgent
 			}
 			return func() tea.Msg { return gotoMsg{target} }
 		default:
@@ -100,10 +105,10 @@ func (w *welcomeStep) update(s *session, msg tea.Msg) tea.Cmd {
 
 func (w *welcomeStep) view(s *session) string {
 	var b strings.Builder
-	b.WriteString("Roster keeps a local copy of your Microsoft Entra users and groups. Entra's\n" +
-		"provisioning service sends them to the Roster agent over SCIM. This wizard\n" +
-		"issues the token, proves your email domain, configures Entra and starts the\n" +
-		"agent. Press esc on any step to go back; your answers are saved as you go.\n\n")
+	b.WriteString("Roster keeps a local copy of your Microsoft Entra users and groups. Entra's " +
+		"provisioning service sends them to the Roster agent over SCIM. This wizard " +
+		"issues the token, proves your email domain, starts the agent and configures " +
+		"Entra. Press esc on any step to go back; your answers are saved as you go.\n\n")
 	if !w.loaded {
 		return b.String()
 	}
@@ -247,35 +252,25 @@ func notEmpty(what string) func(string) string {
 	}
 }
 
+// openForm opens the form of the chosen TLS mode: the flow's questions for
+// it (flow.go), with the earlier answers as defaults.
 func (r *reachStep) openForm(s *session) {
-	prev := s.st.Reach
-	host := hostOf(prev.PublicURL)
-	if prev.TLS != r.menu.selected().id {
-		prev = Reach{}
-	}
+	prev := answersOf(s.st)
+	a := &Answers{TLS: r.menu.selected().id}
 	f := &form{}
-	switch r.menu.selected().id {
-	case TLSACME:
-		f.fields = []field{
-			{label: "Public hostname", input: newInput("scim.example.com", host), check: checkHost},
-			{label: "Email for the certificate authority (expiry notices)", input: newInput("admin@example.com", prev.ACMEEmail), check: checkEmail(false)},
+	for _, q := range questionsOf(StepReach, a) {
+		if q.kind != askText {
+			continue
 		}
-	case TLSFiles:
-		f.fields = []field{
-			{label: "Public hostname", input: newInput("scim.example.com", host), check: checkHost},
-			{label: "Certificate file (PEM, full chain)", input: newInput("/etc/ssl/roster.crt", prev.CertFile), check: notEmpty("the certificate's path")},
-			{label: "Key file (PEM)", input: newInput("/etc/ssl/roster.key", prev.KeyFile), check: notEmpty("the key's path")},
+		def, auto := q.defaultFor(a), q.deflt
+		if prev.TLS == a.TLS || q.key == "public_url" && (a.TLS == TLSACME || a.TLS == TLSFiles) && hostOf(prev.PublicURL) != "" {
+			if v := q.get(&prev); v != "" {
+				def, auto = v, nil
+			}
 		}
-	case TLSProxy:
-		f.fields = []field{
-			{label: "Public URL (what Entra calls)", input: newInput("https://scim.example.com", prev.PublicURL), check: checkPublicURL},
-			{label: "Address the agent listens on (your proxy forwards here)", input: newInput("127.0.0.1:8080", orDefault(prev.Listen, "127.0.0.1:8080")), check: notEmpty("a host:port")},
-		}
-	default:
-		f.fields = []field{
-			{label: "Local URL the on-premises agent calls", input: newInput("http://localhost:8080", orDefault(prev.PublicURL, "http://localhost:8080")), check: checkURL("http", "https")},
-			{label: "Address the agent listens on", input: newInput("127.0.0.1:8080", orDefault(prev.Listen, "127.0.0.1:8080")), check: notEmpty("a host:port")},
-		}
+		check := q.check
+		f.fields = append(f.fields, field{label: q.label, input: newInput(q.placeholder, def), set: q.set, auto: auto, autoValue: def,
+			check: func(v string) string { return check(&checks{}, v) }})
 	}
 	for i := 1; i < len(f.fields); i++ {
 		f.fields[i].input.Blur()
@@ -290,18 +285,31 @@ func orDefault(v, d string) string {
 	return v
 }
 
-func (r *reachStep) collect() Reach {
-	f := r.form
-	rc := Reach{TLS: r.menu.selected().id}
-	switch rc.TLS {
-	case TLSACME:
-		rc.PublicURL, rc.ACMEEmail, rc.Listen = "https://"+f.value(0), f.value(1), ":443"
-	case TLSFiles:
-		rc.PublicURL, rc.CertFile, rc.KeyFile, rc.Listen = "https://"+f.value(0), f.value(1), f.value(2), ":443"
-	default:
-		rc.PublicURL, rc.Listen = strings.TrimRight(f.value(0), "/"), f.value(1)
+// refreshDefaults recomputes the defaults that follow from earlier answers
+// (the listen address from the Tenant URL) in the fields not edited yet.
+func (r *reachStep) refreshDefaults() {
+	a := &Answers{TLS: r.menu.selected().id}
+	for i := range r.form.fields {
+		fl := &r.form.fields[i]
+		if fl.auto != nil && i != r.form.focus {
+			if fl.input.Value() != fl.autoValue {
+				fl.auto = nil // edited by the owner: theirs now
+			} else if v := fl.auto(a); v != fl.autoValue {
+				fl.input.SetValue(v)
+				fl.autoValue = v
+			}
+		}
+		fl.set(a, r.form.value(i))
 	}
-	return rc
+}
+
+// collect returns the form's answers as a Reach.
+func (r *reachStep) collect() Reach {
+	a := &Answers{TLS: r.menu.selected().id}
+	for i, fl := range r.form.fields {
+		fl.set(a, r.form.value(i))
+	}
+	return a.reach()
 }
 
 func (r *reachStep) update(s *session, msg tea.Msg) tea.Cmd {
@@ -321,13 +329,21 @@ func (r *reachStep) update(s *session, msg tea.Msg) tea.Cmd {
 		return nil
 	}
 	cmd, submitted := r.form.update(msg)
+	r.refreshDefaults()
 	if !submitted {
 		return cmd
 	}
 	r.reach = r.collect()
 	rc := r.reach
-	return r.op.run(s, "saving how Entra reaches the agent", "Check the values, then press r.",
-		func(ctx context.Context) (any, error) { return nil, s.b.SetReach(ctx, rc) })
+	return r.op.run(s, "checking and saving how Entra reaches the agent", "Correct the answer, then press enter.",
+		func(ctx context.Context) (any, error) {
+			// The certificate and key must belong together; the agent's
+			// settings must be valid (the agent starts with them later).
+			if err := s.b.CheckAgent(ctx, AgentOptions{Mode: AgentForeground, Reach: rc}); err != nil {
+				return nil, err
+			}
+			return nil, s.b.SetReach(ctx, rc)
+		})
 }
 
 func (r *reachStep) back(*session) (tea.Cmd, bool) {
@@ -340,7 +356,7 @@ func (r *reachStep) back(*session) (tea.Cmd, bool) {
 
 func (r *reachStep) view(*session) string {
 	if r.form == nil {
-		return "Entra's provisioning service runs in Microsoft's cloud and calls the agent\nover HTTPS. How will it reach this machine?\n\n" + r.menu.view()
+		return "Entra's provisioning service runs in Microsoft's cloud and calls the agent over HTTPS. How will it reach this machine?\n\n" + r.menu.view()
 	}
 	return styles.Muted.Render(r.menu.selected().label) + "\n\n" + r.form.view()
 }
@@ -403,17 +419,21 @@ func (t *tokenStep) update(s *session, msg tea.Msg) tea.Cmd {
 
 func (t *tokenStep) view(s *session) string {
 	var b strings.Builder
-	b.WriteString("Entra authenticates to the agent with a Secret Token. Roster stores only its\nhash, so it is shown once, here.\n\n")
+	b.WriteString("Entra authenticates to the agent with a Secret Token. Roster stores only its hash, so it is shown once, here.\n\n")
 	if s.token == "" {
 		if s.st.TokenIssued {
-			b.WriteString("A token was issued in an earlier run and is not stored in clear. Press n to\nissue a new one (Entra needs it unless it is connected already), or enter to\ncontinue.\n")
+			b.WriteString("A token was issued in an earlier run and is not stored in clear. Press n to issue a new one (Entra needs it unless it is connected already), or enter to continue.\n")
 		}
 		return b.String()
 	}
-	b.WriteString(styles.Label.Render("Tenant URL") + "\n  " + styles.Value.Render(s.st.TenantURL) + "\n\n")
-	b.WriteString(styles.Label.Render("Secret Token") + "\n  " + styles.Value.Render(s.token.String()) + "\n\n")
-	b.WriteString(styles.Muted.Render("Copy it now if you want a copy (select it with the mouse; in tmux or\nscreen, use their copy mode). The wizard keeps it in memory and hands it to\nEntra itself. Lost it? `roster token issue` makes a new one.") + "\n")
+	b.WriteString(styles.Label.Render("Tenant URL") + "\n" + copyLine(s, "Tenant URL", s.st.TenantURL) + "\n\n")
+	b.WriteString(styles.Label.Render("Secret Token") + "\n" + copyLine(s, "Secret Token", s.token.String()) + "\n\n")
+	b.WriteString(styles.Muted.Render("Copy it now if you want a copy: press y, or select it with the mouse. The wizard keeps it in memory and hands it to Entra itself. Lost it? `roster token issue` makes a new one.") + "\n")
 	return b.String()
+}
+
+func (t *tokenStep) copyValues(s *session) []copyItem {
+	return []copyItem{{"Secret Token", s.token.String()}, {"Tenant URL", s.st.TenantURL}}
 }
 
 func (t *tokenStep) keys(s *session) []key.Binding {
@@ -466,21 +486,14 @@ func (d *domainsStep) check(s *session) tea.Cmd {
 		return nil
 	}
 	return d.op.run(s, "looking up the TXT record of "+strings.Join(names, ", ")+" at its DNS servers",
-		"DNS changes can take minutes (rarely hours) to show. Check the record at your DNS provider;",
+		"DNS changes can take minutes (rarely hours) to show. Check the record at your DNS provider.",
 		func(ctx context.Context) (any, error) {
-			var out []Domain
-			for _, n := range names {
-				nd, err := s.b.CheckDomain(ctx, tenant, n)
-				if err != nil {
-					return out, fmt.Errorf("check %s: %w", n, err)
-				}
-				out = append(out, nd)
-			}
-			return out, nil
+			return checkDomains(ctx, s.b, tenant, names), nil
 		})
 }
 
 func (d *domainsStep) update(s *session, msg tea.Msg) tea.Cmd {
+	defer func() { s.domains = d.list }()
 	if v, ok := d.op.finish(s, msg); ok {
 		switch v := v.(type) {
 		case []Domain:
@@ -512,11 +525,12 @@ func (d *domainsStep) update(s *session, msg tea.Msg) tea.Cmd {
 				}
 				return d.finish(s)
 			}
-			if p := checkHost(name); p != "" {
-				d.problem = strings.Replace(p, "hostname", "domain", 1)
+			norm, p := checkDomain(s.b, name)
+			if p != "" {
+				d.problem = p
 				return nil
 			}
-			d.problem = ""
+			d.problem, name = "", norm
 			tenant := s.tenant()
 			return d.op.run(s, "adding "+name, "Check the domain's spelling, then press r.",
 				func(ctx context.Context) (any, error) { return s.b.AddDomain(ctx, tenant, name) })
@@ -537,6 +551,45 @@ func (d *domainsStep) update(s *session, msg tea.Msg) tea.Cmd {
 		}
 	}
 	return nil
+}
+
+// checkDomain checks that name is an email domain (not an address, URL or
+// host with a port) and returns its canonical form, or the problem as a
+// sentence.
+func checkDomain(b Backend, name string) (string, string) {
+	if name == "" {
+		return "", "Enter an email domain, e.g. example.com."
+	}
+	if strings.Contains(name, "@") {
+		return "", "Enter only the domain after the @, e.g. example.com for alice@example.com."
+	}
+	norm, err := b.NormalizeDomain(name)
+	if err != nil {
+		return "", sentence("“" + name + "” is not an email domain: " + err.Error())
+	}
+	return norm, ""
+}
+
+// checkDomains looks up the TXT record of each domain. A lookup that fails
+// leaves the domain pending with the failure as its last error: a domain that
+// is not proven yet never stops the setup (the agent keeps checking).
+func checkDomains(ctx context.Context, b Backend, tenant string, names []string) []Domain {
+	var out []Domain
+	for _, n := range names {
+		nd, err := b.CheckDomain(ctx, tenant, n)
+		if err != nil {
+			nd = Domain{Name: n, State: DomainPending, LastError: err.Error()}
+			if ds, lerr := b.Domains(ctx, tenant); lerr == nil {
+				for _, x := range ds {
+					if x.Name == n {
+						nd.TXTName, nd.TXTValue = x.TXTName, x.TXTValue
+					}
+				}
+			}
+		}
+		out = append(out, nd)
+	}
+	return out
 }
 
 func (d *domainsStep) finish(s *session) tea.Cmd {
@@ -568,9 +621,20 @@ func stateMark(state string) string {
 	}
 }
 
-func (d *domainsStep) view(*session) string {
+// copyValues are the TXT records still pending, the last added first.
+func (d *domainsStep) copyValues(*session) []copyItem {
+	var out []copyItem
+	for i := len(d.list) - 1; i >= 0; i-- {
+		if x := d.list[i]; x.State != DomainVerified {
+			out = append(out, copyItem{"TXT record value of " + x.Name, x.TXTValue}, copyItem{"TXT record name of " + x.Name, x.TXTName})
+		}
+	}
+	return out
+}
+
+func (d *domainsStep) view(s *session) string {
 	var b strings.Builder
-	b.WriteString("The agent accepts only users whose email domain you have proven you own, by\npublishing a DNS TXT record. With no domain, it accepts any.\n")
+	b.WriteString("The agent accepts only users whose email domain you have proven you own, by publishing a DNS TXT record. With no domain, it accepts any.\n")
 	shown := d.list
 	if len(shown) > 3 {
 		shown = shown[len(shown)-3:]
@@ -582,8 +646,9 @@ func (d *domainsStep) view(*session) string {
 			b.WriteString("  " + styles.Muted.Render(x.LastError))
 		}
 		if x.State != DomainVerified {
-			b.WriteString("\n  Name:  " + styles.Value.Render(x.TXTName) + "   Type: TXT")
-			b.WriteString("\n  Value: " + styles.Value.Render(x.TXTValue))
+			// Name and value each alone on a line: copied whole at any width.
+			b.WriteString("\nTXT record name:\n" + copyLine(s, "record name", x.TXTName))
+			b.WriteString("\nTXT record value:\n" + copyLine(s, "record value", x.TXTValue))
 		}
 		b.WriteString("\n")
 	}
@@ -603,7 +668,7 @@ func (d *domainsStep) view(*session) string {
 		pending = pending || x.State != DomainVerified
 	}
 	if pending {
-		b.WriteString("Create the record(s) at your DNS provider, then press c to check. You can\ncontinue while they are pending: the agent keeps checking.")
+		b.WriteString("Create the record(s) at your DNS provider, then press c to check. You can continue while they are pending: the agent keeps checking.")
 	} else {
 		b.WriteString(styles.Good.Render("All domains are verified."))
 	}

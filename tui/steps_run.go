@@ -55,7 +55,7 @@ func (a *agentStep) update(s *session, msg tea.Msg) tea.Cmd {
 			return next // started earlier in this run
 		}
 		o := AgentOptions{Mode: a.menu.selected().id, Reach: s.st.Reach}
-		hint := "Check the listen address is free and, for a service, that you run the wizard with sudo;"
+		hint := "Check the listen address is free and, for a service, that you run the wizard with sudo."
 		return a.op.run(s, "starting the agent", hint, func(ctx context.Context) (any, error) { return s.b.StartAgent(ctx, o) })
 	}
 	a.menu.update(msg)
@@ -64,9 +64,12 @@ func (a *agentStep) update(s *session, msg tea.Msg) tea.Cmd {
 
 func (a *agentStep) view(s *session) string {
 	var b strings.Builder
-	b.WriteString("The agent is the SCIM service Entra calls (every ~40 minutes, and on demand).\nIt will answer at " + styles.Value.Render(s.st.Reach.PublicURL) + ".\n\n")
+	b.WriteString("The agent is the SCIM service Entra calls (every ~40 minutes, and on demand). It will answer at " + styles.Value.Render(s.st.Reach.PublicURL) + ".\n\n")
 	if s.agent != nil {
 		b.WriteString(styles.Good.Render("✓ The agent is running ("+s.st.AgentMode+").") + "\n\n")
+	}
+	if s.resumeAt != "" {
+		b.WriteString(styles.Warn.Render("Start the agent again to resume at: "+stepTitles[s.resumeAt]) + "\n\n")
 	}
 	b.WriteString(a.menu.view())
 	return b.String()
@@ -107,7 +110,7 @@ func (c *connectStep) configure(s *session) tea.Cmd {
 		MatchOnEmployeeID: s.st.MatchOnEmployeeID, ProvisionGroups: s.st.ProvisionGroups, ScopeAllUsers: s.st.ScopeAllUsers,
 		NotificationEmail: s.st.NotificationEmail, Assign: s.st.Assign}
 	return c.op.run(s, "writing the Tenant URL, token, mappings, scope and assignments to “"+s.st.App.Name+"”",
-		"Check that you are still signed in and may manage the app;",
+		"Check that you are still signed in and may manage the app.",
 		func(ctx context.Context) (any, error) { return configured{}, s.b.Configure(ctx, o) })
 }
 
@@ -115,7 +118,7 @@ func (c *connectStep) test(s *session) tea.Cmd {
 	c.phase = "test"
 	url := s.st.TenantURL
 	return c.op.run(s, "Entra is testing the connection to "+url,
-		"Entra must reach "+hostOf(url)+" from the internet: check DNS points here, the port is open and the certificate is valid;",
+		"Entra must reach "+hostOf(url)+" from the internet: check DNS points here, the port is open and the certificate is valid.",
 		func(ctx context.Context) (any, error) { return tested{}, s.b.TestConnection(ctx) })
 }
 
@@ -133,6 +136,9 @@ func (c *connectStep) update(s *session, msg tea.Msg) tea.Cmd {
 		case tested:
 			c.phase = "ok"
 			s.st.Connected = true
+			if !s.backward {
+				return next // nothing to decide here: provisioning starts
+			}
 		}
 		return nil
 	}
@@ -142,7 +148,7 @@ func (c *connectStep) update(s *session, msg tea.Msg) tea.Cmd {
 	}
 	switch {
 	case c.phase == "token" && key.Matches(k, keys.NewToken):
-		return issueToken(s, &c.op, "issuing a new Secret Token", "Check that the data directory is writable;")
+		return issueToken(s, &c.op, "issuing a new Secret Token", "Check that the data directory is writable.")
 	case c.phase == "ok" && key.Matches(k, keys.Enter):
 		return next
 	}
@@ -154,7 +160,7 @@ func (c *connectStep) view(s *session) string {
 	b.WriteString("Tenant URL  " + styles.Value.Render(s.st.TenantURL) + "\nApp         " + s.st.App.Name + "\n\n")
 	switch c.phase {
 	case "token":
-		b.WriteString("Entra needs the Secret Token, which was shown once in an earlier run and is\nnot stored in clear. Press n to issue a new one; the wizard hands it to Entra.")
+		b.WriteString("Entra needs the Secret Token, which was shown once in an earlier run and is not stored in clear. Press n to issue a new one; the wizard hands it to Entra.")
 	case "ok":
 		b.WriteString(styles.Good.Render("✓ Entra reached the agent and accepted the token.") + "\n\nThe settings are saved in the app; next, provisioning starts.")
 	default:
@@ -203,7 +209,7 @@ func (p *provisionStep) init(s *session) tea.Cmd {
 		}
 	}
 	p.user = newInput("user@example.com (empty: skip)", def)
-	return p.op.run(s, "starting the provisioning job", "Check that you may manage the app;",
+	return p.op.run(s, "starting the provisioning job", "Check that you may manage the app.",
 		func(ctx context.Context) (any, error) { return provStarted{}, s.b.StartProvisioning(ctx) })
 }
 
@@ -238,7 +244,7 @@ func (p *provisionStep) update(s *session, msg tea.Msg) tea.Cmd {
 		}
 		p.who = u
 		return p.op.run(s, "Entra is provisioning "+u+" (import, scope, match, action)",
-			"Check the user exists and is assigned to the app;",
+			"Check the user exists and is assigned to the app.",
 			func(ctx context.Context) (any, error) { return s.b.ProvisionOnDemand(ctx, u) })
 	}
 	var cmd tea.Cmd
@@ -263,6 +269,9 @@ func (p *provisionStep) view(s *session) string {
 	var b strings.Builder
 	if !p.started {
 		return "Entra's provisioning job runs about every 40 minutes once started."
+	}
+	if s.st.Connected {
+		b.WriteString(styles.Good.Render("✓ Test Connection: Entra reached the agent and accepted the token.") + "\n")
 	}
 	b.WriteString(styles.Good.Render("✓ Provisioning is on.") + " Entra's first full cycle can take up to 40 minutes.\n\n")
 	if p.result == nil {
@@ -309,7 +318,7 @@ func (m *manualStep) init(s *session) tea.Cmd {
 
 func (m *manualStep) wait(s *session) tea.Cmd {
 	return m.op.run(s, "waiting for Entra's first request (click Test Connection in the portal)",
-		"Check the Tenant URL and token in the portal, and that "+hostOf(s.st.TenantURL)+" reaches this machine;",
+		"Check the Tenant URL and token in the portal, and that "+hostOf(s.st.TenantURL)+" reaches this machine.",
 		func(ctx context.Context) (any, error) { return s.b.WaitFirstRequest(ctx) })
 }
 
@@ -334,7 +343,7 @@ func (m *manualStep) update(s *session, msg tea.Msg) tea.Cmd {
 	}
 	switch {
 	case s.token == "" && key.Matches(k, keys.NewToken):
-		return issueToken(s, &m.op, "issuing a new Secret Token", "Check that the data directory is writable;")
+		return issueToken(s, &m.op, "issuing a new Secret Token", "Check that the data directory is writable.")
 	case m.first != nil && key.Matches(k, keys.Enter):
 		return next
 	}
@@ -343,12 +352,15 @@ func (m *manualStep) update(s *session, msg tea.Msg) tea.Cmd {
 
 func (m *manualStep) view(s *session) string {
 	var b strings.Builder
-	tok := styles.Value.Render(s.token.String())
+	tok := ""
 	if s.token == "" {
 		tok = styles.Warn.Render("shown once in an earlier run: press n for a new one")
 	}
-	b.WriteString("Tenant URL    " + styles.Value.Render(s.st.TenantURL) + "\nSecret Token  " + tok + "\n\n")
-	b.WriteString("In the Entra admin center: Enterprise applications › New application ›\nCreate your own (non-gallery) › Provisioning › Automatic › Admin Credentials:\npaste both values › Test Connection › Save. Under Mappings, users need:\n\n")
+	if s.token != "" {
+		tok = copyLine(s, "Secret Token", s.token.String())
+	}
+	b.WriteString(styles.Label.Render("Tenant URL") + "\n" + copyLine(s, "Tenant URL", s.st.TenantURL) + "\n\n" + styles.Label.Render("Secret Token") + "\n" + tok + "\n\n")
+	b.WriteString("In the Entra admin center: Enterprise applications › New application › Create your own (non-gallery) › Provisioning › Automatic › Admin Credentials: paste both values › Test Connection › Save. Under Mappings, users need:\n\n")
 	for _, mp := range Mappings() {
 		if mp.Required {
 			b.WriteString(fmt.Sprintf("  %-18s → %s\n", mp.Source, shortTarget(mp.Target)))
@@ -370,7 +382,11 @@ func (m *manualStep) keys(s *session) []key.Binding {
 	}
 	return nil
 }
-func (m *manualStep) typing() bool   { return false }
+func (m *manualStep) typing() bool { return false }
+
+func (m *manualStep) copyValues(s *session) []copyItem {
+	return []copyItem{{"Secret Token", s.token.String()}, {"Tenant URL", s.st.TenantURL}}
+}
 func (m *manualStep) operation() *op { return &m.op }
 
 // ---- summary ----
@@ -390,7 +406,7 @@ func (*summaryStep) update(s *session, msg tea.Msg) tea.Cmd {
 func (*summaryStep) view(s *session) string {
 	var b strings.Builder
 	b.WriteString(styles.Good.Render("Roster is set up.") + "\n\n")
-	b.WriteString("Tenant URL  " + styles.Value.Render(s.st.TenantURL) + "\n")
+	b.WriteString(styles.Label.Render("Tenant URL") + "\n" + copyLine(s, "Tenant URL", s.st.TenantURL) + "\n")
 	if s.st.DataDir != "" {
 		b.WriteString("Data        " + s.st.DataDir + "\n")
 	}

@@ -85,6 +85,11 @@ type field struct {
 	label string
 	input textinput.Model
 	check func(string) string // returns a problem, or ""
+	set   func(a *Answers, v string)
+	// auto is the default that follows from the answers above (nil: none,
+	// or edited); autoValue is the value it last gave.
+	auto      func(a *Answers) string
+	autoValue string
 }
 
 // form is a few labelled inputs; enter moves on and submits on the last.
@@ -125,7 +130,7 @@ func (f *form) update(msg tea.Msg) (tea.Cmd, bool) {
 					continue
 				}
 				if p := fl.check(strings.TrimSpace(fl.input.Value())); p != "" {
-					f.problem = fl.label + ": " + p
+					f.problem = fl.label + ": " + sentence(p)
 					f.setFocus(i)
 					return nil, false
 				}

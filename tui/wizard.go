@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/aymanbagabas/go-osc52/v2"
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/spinner"
@@ -45,7 +49,9 @@ type session struct {
 	account  *Account // signed in during this run
 	agent    *AgentInfo
 	existing *Existing
-	resumeAt string // step to jump to once signed in again
+	domains  []Domain // the tenant's domains as last shown (printed again at the end)
+	resumeAt string   // step to jump to once signed in again
+	backward bool     // the current step was entered going back (esc)
 	width    int
 	height   int
 	still    bool
@@ -76,6 +82,39 @@ type backer interface {
 	back(s *session) (tea.Cmd, bool)
 }
 
+// copier is a step that shows values to copy: y puts the first on the
+// clipboard, p prints them all whole above the wizard.
+type copier interface {
+	copyValues(s *session) []copyItem
+}
+
+// copyItem is a value to copy and what it is.
+type copyItem struct{ what, value string }
+
+// firstCopy returns the first value of the step that is not empty.
+func firstCopy(st step, s *session) (copyItem, bool) {
+	if c, ok := st.(copier); ok {
+		for _, it := range c.copyValues(s) {
+			if it.value != "" {
+				return it, true
+			}
+		}
+	}
+	return copyItem{}, false
+}
+
+// tooWide reports whether one of the step's values is wider than the terminal.
+func tooWide(st step, s *session) bool {
+	if c, ok := st.(copier); ok {
+		for _, it := range c.copyValues(s) {
+			if lipgloss.Width(it.value) > s.width {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 type (
 	nextMsg  struct{}
 	prevMsg  struct{}
@@ -95,7 +134,11 @@ type model struct {
 	spin     spinner.Model
 	help     help.Model
 	warn     string // a problem outside the step (saving the state)
-	quitArm  bool   // ctrl+c pressed once
+	note     string // what the last key did outside the step (copied)
+	out      io.Writer
+	alt      bool // the program runs in the alternate screen
+	inline   bool // left the alternate screen to print values whole (p)
+	quitArm  bool // ctrl+c pressed once
 	quitting bool
 	done     bool
 }
@@ -114,7 +157,11 @@ func newModel(ctx context.Context, b Backend, opts Options) *model {
 	sp := spinner.New(spinner.WithSpinner(spinner.Dot), spinner.WithStyle(styles.Spinner))
 	h := help.New()
 	h.Width = s.width
-	m := &model{s: s, spin: sp, help: h}
+	out := opts.Output
+	if out == nil {
+		out = os.Stdout
+	}
+	m := &model{s: s, spin: sp, help: h, out: out, alt: opts.AltScreen}
 	m.id, m.cur = StepWelcome, newStep(StepWelcome)
 	return m
 }
@@ -170,7 +217,14 @@ func (m *model) enter(id string) tea.Cmd {
 	}
 	m.s.log.Info("step", "from", m.id, "to", id)
 	m.id, m.cur = id, newStep(id)
-	m.quitArm = false
+	m.quitArm, m.note = false, ""
+	var back tea.Cmd
+	if m.inline {
+		m.inline = false
+		if m.alt {
+			back = tea.EnterAltScreen
+		}
+	}
 	save := tea.Cmd(nil)
 	if id != StepWelcome {
 		m.s.st.Step = id
@@ -180,7 +234,7 @@ func (m *model) enter(id string) tea.Cmd {
 		s := m.s
 		save = func() tea.Msg { return savedMsg{err: s.b.SaveState(s.ctx, st)} }
 	}
-	return tea.Batch(save, m.cur.init(m.s))
+	return tea.Batch(back, save, m.cur.init(m.s))
 }
 
 // Update implements tea.Model.
@@ -194,16 +248,19 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.spin, cmd = m.spin.Update(msg)
 		return m, cmd
 	case nextMsg:
+		m.s.backward = false
 		if n := nextStep(m.s.st, m.id); n != "" {
 			return m, m.enter(n)
 		}
 		return m, nil
 	case prevMsg:
+		m.s.backward = true
 		if p := prevStep(m.s.st, m.id); p != "" {
 			return m, m.enter(p)
 		}
 		return m, nil
 	case gotoMsg:
+		m.s.backward = false
 		return m, m.enter(msg.step)
 	case savedMsg:
 		if msg.err != nil {
@@ -238,7 +295,18 @@ func (m *model) key(msg tea.KeyMsg) (tea.Cmd, bool) {
 		m.quitArm = true
 		return nil, true
 	}
-	m.quitArm = false
+	m.quitArm, m.note = false, ""
+	// Copying and printing the values work while an operation runs (the
+	// manual path waits for Entra while the owner pastes the token).
+	if it, ok := firstCopy(m.cur, m.s); ok && !m.cur.typing() {
+		switch {
+		case key.Matches(msg, keys.Copy):
+			m.copy(it.what, it.value)
+			return nil, true
+		case key.Matches(msg, keys.Print):
+			return m.printValues(), true
+		}
+	}
 	if o != nil && o.busy() {
 		if key.Matches(msg, keys.Cancel) {
 			o.stop()
@@ -256,8 +324,11 @@ func (m *model) key(msg tea.KeyMsg) (tea.Cmd, bool) {
 		}
 		return func() tea.Msg { return prevMsg{} }, true
 	}
+	if o != nil && o.failed() && key.Matches(msg, keys.RetryTyping) {
+		return o.again(), true
+	}
 	if m.cur.typing() {
-		return nil, false
+		return nil, false // every other key is text for the field
 	}
 	if o != nil && o.failed() && key.Matches(msg, keys.Retry) {
 		return o.again(), true
@@ -266,6 +337,138 @@ func (m *model) key(msg tea.KeyMsg) (tea.Cmd, bool) {
 		return func() tea.Msg { return quitMsg{} }, true
 	}
 	return nil, false
+}
+
+// copy puts v on the terminal's clipboard with an OSC 52 escape sequence
+// (through tmux or screen when the wizard runs inside one).
+func (m *model) copy(what, v string) {
+	seq := osc52.New(v)
+	switch {
+	case os.Getenv("TMUX") != "":
+		seq = seq.Tmux()
+	case strings.HasPrefix(os.Getenv("TERM"), "screen"):
+		seq = seq.Screen()
+	}
+	if _, err := seq.WriteTo(m.out); err != nil {
+		m.note = "Could not copy the " + what + ": " + err.Error() + "."
+		return
+	}
+	m.s.log.Info("copied to the clipboard", "what", what)
+	m.note = "Copied the " + what + " to the clipboard (if your terminal allows OSC 52 copying; otherwise select it with the mouse)."
+}
+
+// printValues prints the step's values above the wizard, each whole on its
+// own line where the terminal wraps it without a newline (the renderer cuts
+// lines wider than the screen). Out of the alternate screen this is the
+// terminal's scrollback; the wizard returns to the full screen on the next step.
+func (m *model) printValues() tea.Cmd {
+	var cmds []tea.Cmd
+	if m.alt && !m.inline {
+		cmds = append(cmds, tea.ExitAltScreen)
+	}
+	m.inline = true
+	var lines []string
+	for _, it := range m.cur.(copier).copyValues(m.s) {
+		if it.value != "" {
+			lines = append(lines, it.what+":", it.value)
+		}
+	}
+	cmds = append(cmds, tea.Println(strings.Join(lines, "\n"))) // one message: printed together
+	m.s.log.Info("printed the values to copy")
+	m.note = "Printed above, each value whole on its own line."
+	return tea.Sequence(cmds...)
+}
+
+// copyBindings are the help line's y and p, where they work.
+func (m *model) copyBindings() []key.Binding {
+	it, ok := firstCopy(m.cur, m.s)
+	if !ok || m.cur.typing() {
+		return nil
+	}
+	what := it.what
+	if i := strings.Index(what, " of "); i > 0 {
+		what = what[:i]
+	}
+	bs := []key.Binding{key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy "+what))}
+	if tooWide(m.cur, m.s) {
+		bs = append(bs, keys.Print)
+	}
+	return bs
+}
+
+// retryKey is the key that retries on the current step.
+func (m *model) retryKey() key.Binding {
+	if m.cur.typing() {
+		return keys.RetryTyping
+	}
+	return keys.Retry
+}
+
+// failure is what the footer says when an operation failed: what went wrong
+// and what to do, as whole sentences, the advice only once.
+func failure(o *op) (string, string) {
+	msg := o.err.Error()
+	advice := hintOf(o.err, o.hint)
+	if advice != "" {
+		// An error may carry its advice in its message already (graph.Error).
+		if i := strings.Index(msg, advice); i > 0 {
+			msg = strings.TrimRight(msg[:i], " →\n")
+		}
+	}
+	msg = strings.Join(strings.Fields(msg), " ")
+	return sentence("Failed while " + o.label + ": " + msg), sentence(advice)
+}
+
+// sentence makes s a whole sentence: a capital first letter, and a full stop
+// unless it ends in one (or in ? or !) already.
+func sentence(s string) string {
+	s = strings.TrimRight(strings.TrimSpace(s), ";:, ")
+	if s == "" {
+		return ""
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	s = string(unicode.ToUpper(r)) + s[n:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "?") && !strings.HasSuffix(s, "!") && !strings.HasSuffix(s, ".)") {
+		s += "."
+	}
+	return s
+}
+
+// copyMark starts a line that holds a value to copy (an SGR reset: invisible,
+// and never part of a selection). The router never wraps such a line, so the
+// value is never split by a newline.
+const copyMark = "\x1b[0m"
+
+// copyLine renders v alone on its line, from the first column. A value wider
+// than the terminal would be cut by the renderer, so then the line says so
+// and how to get the value instead.
+func copyLine(s *session, what, v string) string {
+	if w := lipgloss.Width(v); s.width > 0 && w > s.width {
+		return styles.Warn.Render(fmt.Sprintf("(The %s is %d characters, wider than this %d-column terminal: press p to print it whole above, y to copy it, or widen the terminal.)", what, w, s.width))
+	}
+	return copyMark + styles.Value.Render(v)
+}
+
+// wrapBody wraps the step's text to w columns, except the lines holding a
+// value to copy.
+func wrapBody(body string, w int) string {
+	lines := strings.Split(body, "\n")
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		if strings.HasPrefix(l, copyMark) || ansi.StringWidth(l) <= w {
+			out = append(out, l)
+			continue
+		}
+		// Continuation lines keep the line's indent.
+		n := len(l) - len(strings.TrimLeft(l, " "))
+		if n > w/2 {
+			n = 0
+		}
+		for _, c := range strings.Split(ansi.Wrap(l[n:], w-n, ""), "\n") {
+			out = append(out, strings.Repeat(" ", n)+c)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // View implements tea.Model.
@@ -277,6 +480,11 @@ func (m *model) View() string {
 	wrap := lipgloss.NewStyle().Width(w)
 	n, total := position(m.s.st, m.id)
 	head := styles.Title.Render(stepTitles[m.id]) + styles.Progress.Render(fmt.Sprintf("  ·  Roster setup, step %d of %d", n, total))
+	if m.inline {
+		// The values were printed above: a short screen keeps them in view.
+		return strings.Join([]string{wrap.Render(head), "", wrap.Render(styles.Good.Render(m.note) + " Select one to copy it; enter goes on."),
+			"", ansi.Truncate(m.help.ShortHelpView(m.bindings()), w, "…")}, "\n")
+	}
 
 	var foot []string
 	if o := m.cur.operation(); o != nil {
@@ -288,27 +496,31 @@ func (m *model) View() string {
 			}
 			foot = append(foot, frame+" "+o.label+"…")
 		case o.cancelled():
-			foot = append(foot, styles.Warn.Render("Cancelled: "+o.label+". Press r to try again, or esc to go back."))
+			foot = append(foot, styles.Warn.Render(sentence("Cancelled while "+o.label))+" Press "+m.retryKey().Help().Key+" to try again, or esc to go back.")
 		case o.err != nil:
-			foot = append(foot, styles.Bad.Render("✗ Could not finish "+o.label+": ")+o.err.Error())
-			foot = append(foot, hintOf(o.err, o.hint)+" Press r to retry.")
+			what, advice := failure(o)
+			foot = append(foot, styles.Bad.Render("✗ ")+what)
+			foot = append(foot, strings.TrimSpace(advice+" Press "+m.retryKey().Help().Key+" to retry."))
 		}
 	}
 	if m.warn != "" {
 		foot = append(foot, styles.Warn.Render(m.warn))
 	}
+	if m.note != "" {
+		foot = append(foot, styles.Good.Render(m.note))
+	}
 	if m.quitArm {
 		foot = append(foot, styles.Warn.Render("Press ctrl+c again to quit (progress is saved)."))
 	}
-	helpLine := m.help.ShortHelpView(m.bindings())
+	helpLine := ansi.Truncate(m.help.ShortHelpView(m.bindings()), w, "…")
 
 	footer := wrap.Render(strings.Join(foot, "\n"))
 	if len(foot) == 0 {
 		footer = ""
 	}
-	body := wrap.Render(m.cur.view(m.s))
+	body := wrapBody(m.cur.view(m.s), w)
 	// Keep everything on screen: the body gives way to the header and footer.
-	room := m.s.height - 2 - lipgloss.Height(helpLine) - 1
+	room := m.s.height - lipgloss.Height(wrap.Render(head)) - 1 - lipgloss.Height(helpLine) - 1
 	if footer != "" {
 		room -= lipgloss.Height(footer) + 1
 	}
@@ -327,13 +539,14 @@ func (m *model) View() string {
 func (m *model) bindings() []key.Binding {
 	o := m.cur.operation()
 	if o != nil && o.busy() {
-		return []key.Binding{keys.Cancel, keys.Interrupt}
+		return append(m.copyBindings(), keys.Cancel, keys.Interrupt)
 	}
 	var bs []key.Binding
 	bs = append(bs, m.cur.keys(m.s)...)
 	if o != nil && o.failed() {
-		bs = append(bs, keys.Retry)
+		bs = append(bs, m.retryKey())
 	}
+	bs = append(bs, m.copyBindings()...)
 	if m.id != StepWelcome {
 		bs = append(bs, keys.Back)
 	}
@@ -363,10 +576,42 @@ func Run(ctx context.Context, b Backend, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("setup wizard: %w", err)
 	}
-	if fm, ok := final.(*model); ok && fm.done {
+	fm, ok := final.(*model)
+	if !ok {
+		return ErrQuit
+	}
+	// The screen is gone (the alternate screen closed, or the last frame
+	// cleared): what the owner needs later goes to the scrollback.
+	fmt.Fprint(m.out, afterExit(fm.s, fm.done))
+	if fm.done {
 		return nil
 	}
 	return ErrQuit
+}
+
+// afterExit is what stays in the terminal once the wizard has ended: the
+// summary and the next commands when it finished, the Tenant URL otherwise,
+// and the TXT records still to publish. Each value is alone on its line.
+func afterExit(s *session, done bool) string {
+	var b strings.Builder
+	if done {
+		b.WriteString(wrapBody((&summaryStep{}).view(s), max(s.width, 40)) + "\n")
+	} else if s.st.TenantURL != "" {
+		b.WriteString("\n" + styles.Label.Render("Tenant URL") + "\n" + s.st.TenantURL + "\n")
+	}
+	var pending []Domain
+	for _, d := range s.domains {
+		if d.State != DomainVerified && d.TXTValue != "" {
+			pending = append(pending, d)
+		}
+	}
+	if len(pending) > 0 {
+		b.WriteString("\n" + styles.Label.Render("TXT records to publish") + " (the agent keeps checking; see `roster domain list`)\n")
+		for _, d := range pending {
+			b.WriteString("\n" + d.Name + ": name, then value\n" + d.TXTName + "\n" + d.TXTValue + "\n")
+		}
+	}
+	return b.String()
 }
 
 // stripped returns s without ANSI escapes (for tests and width checks).

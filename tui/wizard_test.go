@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -16,8 +17,20 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 )
 
-// walkToSignIn drives a fresh wizard through welcome, reach, token and
-// domains (one domain, verified on check).
+// walkToToken drives a fresh wizard to the token step: an automatic
+// certificate for scim.contoso.com.
+func walkToToken(d *driver) {
+	d.t.Helper()
+	d.press("enter", "enter")
+	d.typeText("scim.contoso.com")
+	d.press("enter")
+	d.typeText("a@contoso.com")
+	d.press("enter")
+	d.wantStep(StepToken)
+}
+
+// walkToSignIn drives a fresh wizard through welcome, reach, token,
+// domains (one domain, verified on check) and the agent (in this terminal).
 func walkToSignIn(t *testing.T, d *driver) {
 	t.Helper()
 	d.wantStep(StepWelcome)
@@ -31,14 +44,24 @@ func walkToSignIn(t *testing.T, d *driver) {
 	d.typeText("admin@contoso.com")
 	d.press("enter")
 	d.wantStep(StepToken)
-	d.want("https://scim.contoso.com/scim/v2/default", "rst_secret1")
+	d.want("https://scim.contoso.com/scim/v2/default")
+	if d.m.s.width >= len(fakeToken(1)) {
+		d.want(fakeToken(1))
+	} else {
+		d.want("press p to print it whole above")
+	}
 	d.press("enter")
 	d.wantStep(StepDomains)
 	d.typeText("contoso.com")
 	d.press("enter")
-	d.want("_roster-challenge.contoso.com", "roster-verification=abc123", "pending")
+	d.want("_roster-challenge.contoso.com", "pending")
+	if d.m.s.width >= len(fakeTXT) {
+		d.want(fakeTXT)
+	}
 	d.press("c")
 	d.want("contoso.com", "verified")
+	d.press("enter")
+	d.wantStep(StepAgent)
 	d.press("enter")
 	d.wantStep(StepSignIn)
 }
@@ -67,13 +90,8 @@ func TestHappyPath(t *testing.T) {
 	d.press("tab")
 	d.want("Assigned (1): Alice Andrews")
 	d.press("enter")
-	d.wantStep(StepAgent)
-	d.press("enter")
-	d.wantStep(StepConnect)
-	d.want("Entra reached the agent")
-	d.press("enter")
-	d.wantStep(StepProvision)
-	d.want("Provisioning is on", "alice@contoso.com")
+	d.wantStep(StepProvision) // Test Connection passed: on at once
+	d.want("Entra reached the agent", "Provisioning is on", "alice@contoso.com")
 	d.press("enter")
 	d.want("Perform action", "Created the user in Roster")
 	d.press("enter")
@@ -84,11 +102,11 @@ func TestHappyPath(t *testing.T) {
 		t.Fatalf("enter on the summary did not finish the wizard")
 	}
 	t.Logf("happy path: %d key presses + %d typed characters = %d keystrokes", d.presses, d.typed, d.presses+d.typed)
-	if d.presses != 19 {
-		t.Errorf("happy path took %d key presses, want 19 (update the report if the flow changed on purpose)", d.presses)
+	if d.presses != 18 {
+		t.Errorf("happy path took %d key presses, want 18 (update the report if the flow changed on purpose)", d.presses)
 	}
 	c := f.configured
-	if c.Token != "rst_secret1" || c.App.ID != "sp-new" || len(c.Mappings) != 9 || !c.ProvisionGroups || c.ScopeAllUsers ||
+	if c.Token.String() != fakeToken(1) || c.App.ID != "sp-new" || len(c.Mappings) != 9 || !c.ProvisionGroups || c.ScopeAllUsers ||
 		c.NotificationEmail != "admin@contoso.com" || len(c.Assign) != 1 || c.Assign[0].ID != "u1" {
 		t.Errorf("Configure got %+v", c)
 	}
@@ -100,7 +118,7 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("last saved state = %+v", last)
 	}
 	for _, s := range f.saves {
-		if strings.Contains(strings.ToLower(s.SignIn.ClientSecret.String()+s.TenantURL), "rst_secret") {
+		if strings.Contains(strings.ToLower(s.SignIn.ClientSecret.String()+s.TenantURL), "roster_0000") {
 			t.Errorf("a saved state holds the token")
 		}
 	}
@@ -113,10 +131,8 @@ func TestManualPath(t *testing.T) {
 	walkToSignIn(t, d)
 	d.press("up", "up", "up", "down", "down", "down") // to the last choice
 	d.press("enter")
-	d.wantStep(StepAgent)
-	d.press("enter")
 	d.wantStep(StepManual)
-	d.want("Tenant URL", "rst_secret1", "jobTitle", "enterprise:department", "Entra's first request arrived at 10:42:07: GET /scim/v2/default/Users")
+	d.want("Tenant URL", fakeToken(1), "jobTitle", "enterprise:department", "Entra's first request arrived at 10:42:07: GET /scim/v2/default/Users")
 	d.press("enter")
 	d.wantStep(StepSummary)
 	if strings.Contains(d.screen(), "roster entra status") {
@@ -136,12 +152,11 @@ func TestManualWaitCancel(t *testing.T) {
 	d := newDriver(t, f)
 	walkToSignIn(t, d)
 	d.press("up", "down", "down", "down", "enter")
-	d.press("enter")
 	d.wantStep(StepManual)
 	d.want("waiting for Entra's first request", "esc cancel")
 	d.press("esc")
 	d.wantStep(StepManual)
-	d.want("Cancelled: waiting for Entra's first request", "r retry")
+	d.want("Cancelled while waiting for Entra's first request", "r retry")
 	d.press("r")
 	d.want("waiting for Entra's first request")
 	f.first <- FirstRequest{Method: "GET", Path: "/scim/v2/default/Users"}
@@ -157,10 +172,10 @@ func TestBackEveryStep(t *testing.T) {
 	f := newFake()
 	d := newDriver(t, f)
 	walkToSignIn(t, d)
-	d.press("enter", "enter", "enter", "enter", "tab", "enter", "enter") // to connect... assign needs a choice
-	d.wantStep(StepConnect)
+	d.press("enter", "enter", "enter", "enter", "tab", "enter") // to provision... assign needs a choice
+	d.wantStep(StepProvision)
 	o := order(d.m.s.st)
-	for i := slices.Index(o, StepConnect); i > 0; i-- {
+	for i := slices.Index(o, StepProvision); i > 0; i-- {
 		d.wantStep(o[i])
 		d.press("esc")
 		d.wantStep(o[i-1])
@@ -175,9 +190,10 @@ func TestRetryAfterError(t *testing.T) {
 	f.fail["TestConnection"] = &HintError{Err: errors.New("the agent answered 401"), Hint: "Issue a new token."}
 	d := newDriver(t, f)
 	walkToSignIn(t, d)
-	d.press("enter", "enter", "enter", "enter", "tab", "enter", "enter")
+	d.press("enter", "enter", "enter", "enter", "tab", "enter")
 	d.wantStep(StepConnect)
-	d.want("Could not finish Entra is testing the connection", "the agent answered 401", "Issue a new token. Press r to retry.")
+	d.want("✗ Failed while Entra is testing the connection to https://scim.contoso.com/scim/v2/default: the agent answered 401.",
+		"Issue a new token. Press r to retry.")
 	d.press("r")
 	d.want("Entra reached the agent")
 	if n := f.count("TestConnection"); n != 2 {
@@ -193,7 +209,7 @@ func TestValidationGates(t *testing.T) {
 	d.typeText("https://scim")
 	d.press("enter", "enter")
 	d.wantStep(StepReach)
-	d.want("Public hostname: enter only the hostname")
+	d.want("Public hostname: Enter only the hostname")
 	if f.count("SetReach") != 0 {
 		t.Fatal("SetReach called with an invalid hostname")
 	}
@@ -203,7 +219,7 @@ func TestValidationGates(t *testing.T) {
 	d.press("down", "down", "enter") // proxy
 	d.typeText("http://x.example.com")
 	d.press("enter", "enter")
-	d.want("Public URL (what Entra calls): Entra only calls https:// URLs")
+	d.want("Public URL (what Entra calls): Entra only calls https:// URLs (plain http:// only for localhost trials).")
 
 	// settings: a bad notification email
 	d2 := newDriver(t, newFake())
@@ -214,7 +230,7 @@ func TestValidationGates(t *testing.T) {
 	d2.typeText("@@")
 	d2.press("enter")
 	d2.wantStep(StepSettings)
-	d2.want("Notification email: enter an email address")
+	d2.want("Notification email: Enter an email address like admin@example.com.")
 	// assign: nothing chosen
 	d2.press("shift+tab")
 	d2.wantStep(StepMappings)
@@ -230,26 +246,27 @@ func TestValidationGates(t *testing.T) {
 	d2.want("Select at least one user or group")
 }
 
-// TestResume: a saved state resumes at its step; past sign-in, it asks to
-// sign in again and then jumps there.
+// TestResume: a saved state resumes at its step; past the agent, it starts
+// the agent and signs in again, then jumps there.
 func TestResume(t *testing.T) {
 	f := newFake()
-	f.state = State{Version: 1, Step: StepAgent, Path: PathGraph, TenantURL: "https://scim.contoso.com/scim/v2/default", TokenIssued: true,
+	f.state = State{Version: 1, Step: StepConnect, Path: PathGraph, TenantURL: "https://scim.contoso.com/scim/v2/default", TokenIssued: true,
 		Reach: Reach{PublicURL: "https://scim.contoso.com", TLS: TLSACME}, App: App{ID: "sp1", Name: "Roster"}, Assign: []Principal{{ID: "u1", Name: "Alice"}}}
 	f.existing = Existing{DataDir: "/var/lib/roster", Tenants: []string{"default"}, Tokens: 1, Domains: []Domain{{Name: "contoso.com", State: DomainVerified}}}
 	d := newDriver(t, f)
-	d.want("Found an existing setup", "default · 1 active token(s)", "contoso.com (verified)", "Resume at: Start the agent")
-	d.press("enter")
-	d.wantStep(StepSignIn)
-	d.want("Sign in again to resume at: Start the agent")
+	d.want("Found an existing setup", "default · 1 active token(s)", "contoso.com (verified)", "Resume at: Test Connection")
 	d.press("enter")
 	d.wantStep(StepAgent)
+	d.want("Start the agent again to resume at: Test Connection")
+	d.press("enter")
+	d.wantStep(StepSignIn)
+	d.want("Sign in again to resume at: Test Connection")
 	d.press("enter")
 	d.wantStep(StepConnect)
 	d.want("Press n to issue a new one")
 	d.press("n")
 	d.want("Entra reached the agent")
-	if f.configured.Token != "rst_secret1" {
+	if f.configured.Token.String() != fakeToken(1) {
 		t.Errorf("configured token = %q", f.configured.Token)
 	}
 }
@@ -263,14 +280,19 @@ func TestResumeConnectedWritesSettings(t *testing.T) {
 		Connected: true, ScopeAllUsers: true, Mappings: []string{"givenName"},
 		Reach: Reach{PublicURL: "https://scim.contoso.com", TLS: TLSACME}, App: App{ID: "sp1", Name: "Roster", Connected: true}}
 	f.existing = Existing{DataDir: "/var/lib/roster", Tenants: []string{"default"}, Tokens: 1, AppConnected: true}
+	f.apps = []App{{ID: "sp1", AppID: "app1", Name: "Roster", Connected: true}} // Entra lists the connected app
 	d := newDriver(t, f)
-	d.press("enter")
-	d.wantStep(StepSignIn)
-	d.press("enter")
-	d.wantStep(StepAgent)
-	d.press("enter")
-	d.wantStep(StepConnect)
-	d.want("Entra reached the agent")
+	// The agent starts before the sign-in; a connected re-run walks
+	// through the saved answers to Test Connection, which moves on to
+	// provisioning by itself once Entra reached the agent.
+	for _, step := range []string{StepAgent, StepSignIn, StepApp, StepMappings, StepSettings, StepProvision} {
+		d.press("enter")
+		d.wantStep(step)
+		if step == StepApp {
+			d.press("enter") // the name: Entra lists the connected app, preselected
+			d.want("connected from this data directory")
+		}
+	}
 	if f.count("Configure") != 1 || f.count("IssueToken") != 0 {
 		t.Fatalf("Configure %d, IssueToken %d; want the settings written once, no new token", f.count("Configure"), f.count("IssueToken"))
 	}
@@ -285,22 +307,19 @@ func TestDomainsPending(t *testing.T) {
 	f := newFake()
 	f.verify = false
 	d := newDriver(t, f)
-	d.press("enter", "enter")
-	d.typeText("scim.contoso.com")
+	walkToToken(d)
 	d.press("enter")
-	d.typeText("a@contoso.com")
-	d.press("enter", "enter")
 	d.typeText("contoso.com")
 	d.press("enter", "c")
 	d.want("… pending", "no TXT record yet", "You can\ncontinue while they are pending")
 	d.typeText("a")
 	d.typeText("not a domain")
 	d.press("enter")
-	d.want("enter only the domain")
+	d.want("“not a domain” is not an email domain")
 	d.press("esc")
 	d.want("press c to check")
 	d.press("enter")
-	d.wantStep(StepSignIn)
+	d.wantStep(StepAgent)
 	if got := d.m.s.st.Domains; len(got) != 1 || got[0] != "contoso.com" {
 		t.Errorf("state domains = %v", got)
 	}
@@ -316,7 +335,7 @@ func TestCtrlC(t *testing.T) {
 	d.want("https://microsoft.com/devicelogin", "ABCD-EFGH")
 	d.press("ctrl+c")
 	d.wantStep(StepSignIn)
-	d.want("Cancelled: waiting for you to sign in")
+	d.want("Cancelled while waiting for you to sign in")
 	if d.quit {
 		t.Fatal("ctrl+c during an operation quit the program")
 	}
@@ -371,12 +390,72 @@ func TestAppPickExisting(t *testing.T) {
 	}
 }
 
-// TestScreensFit renders every step at 80x24 and compares it with its golden
-// file (go test ./tui -run TestScreensFit -update rewrites them).
+// TestScreensFit renders every step at 80x24 and at 60x20, checks that it
+// fits, and compares it with its golden file (go test ./tui -run
+// TestScreensFit -update rewrites them).
 func TestScreensFit(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {60, 20}} {
+		w, h := size[0], size[1]
+		t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
+			shots := screens(t, w, h)
+			for name, s := range shots {
+				t.Run(name, func(t *testing.T) {
+					lines := strings.Split(s, "\n")
+					if len(lines) > h {
+						t.Errorf("%d lines, more than %d", len(lines), h)
+					}
+					for i, l := range lines {
+						if lw := lipgloss.Width(l); lw > w {
+							t.Errorf("line %d is %d columns wide: %q", i+1, lw, l)
+						}
+					}
+					golden.RequireEqual(t, []byte(s))
+				})
+			}
+			// The values to copy are never cut: each is whole on a line of
+			// its own, or (wider than the screen) not shown at all but
+			// offered with p and y.
+			token := fakeToken(1)
+			assertWhole(t, shots["domains"], fakeTXT, true)
+			assertWhole(t, shots["domains"], "_roster-challenge.contoso.com", true)
+			assertWhole(t, shots["token"], token, w >= len(token))
+			assertWhole(t, shots["manual"], token, w >= len(token))
+			if w < len(token) && !strings.Contains(strings.Join(strings.Fields(shots["token"]), " "), "press p to print it whole above") {
+				t.Errorf("at %d columns the token screen does not offer p:\n%s", w, shots["token"])
+			}
+		})
+	}
+}
+
+// assertWhole checks that v appears on screen alone on one line (when shown
+// is true), and that no line shows a part of it cut off.
+func assertWhole(t *testing.T, screen, v string, shown bool) {
+	t.Helper()
+	found := false
+	for _, l := range strings.Split(screen, "\n") {
+		l = strings.TrimSpace(l)
+		if l == v {
+			found = true
+			continue
+		}
+		for n := 16; n < len(v); n++ {
+			if strings.HasSuffix(l, v[:n]) || strings.HasPrefix(l, v[len(v)-n:]) {
+				t.Errorf("a line holds %q cut off: %q", v, l)
+				break
+			}
+		}
+	}
+	if found != shown {
+		t.Errorf("%q alone on a line: %v, want %v; screen:\n%s", v, found, shown, screen)
+	}
+}
+
+// screens walks the whole wizard at w x h and returns the screen of each step.
+func screens(t *testing.T, w, h int) map[string]string {
 	f := newFake()
 	f.block["SignIn"] = true
 	d := newDriver(t, f)
+	d.m.Update(windowSize(w, h))
 	shots := map[string]string{}
 	snap := func(name string) {
 		shots[name] = d.screen()
@@ -396,6 +475,8 @@ func TestScreensFit(t *testing.T) {
 	d.press("enter")
 	snap("domains")
 	d.press("c", "enter")
+	snap("agent")
+	d.press("enter")
 	snap("signin")
 	d.press("enter")
 	snap("signin_code")
@@ -411,33 +492,25 @@ func TestScreensFit(t *testing.T) {
 	d.press("enter")
 	d.typeText("a")
 	snap("assign")
+	f.mu.Lock()
+	f.block["TestConnection"] = true
+	f.mu.Unlock()
 	d.press("tab", "enter")
-	snap("agent")
-	d.press("enter")
 	snap("connect")
-	d.press("enter", "enter")
+	f.mu.Lock()
+	f.block["TestConnection"] = false
+	f.mu.Unlock()
+	d.press("esc", "r") // cancel, then test again: on to provisioning
+	d.wantStep(StepProvision)
 	snap("provision")
-	d.press("enter")
+	d.press("enter", "enter")
 	snap("summary")
 	d2 := newDriver(t, newFake())
+	d2.m.Update(windowSize(w, h))
 	walkToSignIn(t, d2)
-	d2.press("down", "down", "down", "enter", "enter")
+	d2.press("down", "down", "down", "enter")
 	shots["manual"] = d2.screen()
-
-	for name, s := range shots {
-		t.Run(name, func(t *testing.T) {
-			lines := strings.Split(s, "\n")
-			if len(lines) > 24 {
-				t.Errorf("%d lines, more than 24", len(lines))
-			}
-			for i, l := range lines {
-				if w := lipgloss.Width(l); w > 80 {
-					t.Errorf("line %d is %d columns wide: %q", i+1, w, l)
-				}
-			}
-			golden.RequireEqual(t, []byte(s))
-		})
-	}
+	return shots
 }
 
 // TestNarrowTerminal: text wraps to a narrow width instead of running off.

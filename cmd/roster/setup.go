@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,8 +23,10 @@ import (
 	"github.com/rosterhq/roster/agent"
 	"github.com/rosterhq/roster/agent/config"
 	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/agent/domainproof"
 	"github.com/rosterhq/roster/agent/scimhttp"
 	"github.com/rosterhq/roster/agent/setup"
+	"github.com/rosterhq/roster/agent/sysservice"
 	"github.com/rosterhq/roster/graph"
 	"github.com/rosterhq/roster/graph/mappings"
 	"github.com/rosterhq/roster/store"
@@ -45,18 +48,27 @@ func newSetupCmd(rf *rootFlags) *cobra.Command {
 		Long: `A wizard that takes you from nothing to Entra provisioning users into a running
 agent: how Entra reaches the agent (automatic certificate, your own, a reverse
 proxy, or Entra's on-premises agent), the Secret Token, your email domains
-(DNS TXT records, checked live), signing in to Microsoft, the enterprise app,
-attribute mappings, scope, notification email, users and groups, starting the
-agent, Test Connection, starting provisioning, and one user on demand.
+(DNS TXT records, checked live), starting the agent, signing in to Microsoft,
+the enterprise app, attribute mappings, scope, notification email, users and
+groups, Test Connection, starting provisioning, and one user on demand.
+Nothing is created in Entra before the agent runs.
 
-Progress is saved after each step: quit any time (q) and run 'roster setup'
-again to resume. Esc goes back or cancels what is running. If you cannot sign
-in to Microsoft Graph, choose the manual path: the wizard shows the values to
-type into the Entra admin center and confirms when Entra's first request
-arrives.
+Progress is saved after each step: quit any time (q, or ctrl+c twice) and run
+'roster setup' again to resume. Esc goes back or cancels what is running; r
+(ctrl+r while typing) retries what failed. Values to copy (the Secret Token,
+the Tenant URL, the TXT record) stand alone on their line; y copies one to the
+clipboard (OSC 52), and p prints them whole above the wizard when the terminal
+is too narrow to show them. The summary, the next commands and any TXT record
+still to publish stay in the terminal after the wizard ends. If you cannot
+sign in to Microsoft Graph, choose the manual path: the wizard shows the
+values to type into the Entra admin center and confirms when Entra's first
+request arrives.
 
 Without a terminal (stdin not a TTY, or --plain) the same questions are asked
-line by line. --answers FILE runs the whole flow unattended from JSON:
+line by line, each checked as it is answered; a new run offers the earlier
+answers as defaults (enter keeps one, - clears it). --answers FILE runs the
+whole flow unattended from JSON, checked whole (domains, certificate and key,
+service mode) before anything changes:
 
   {
     "tls": "acme",                     // acme, files, proxy or onprem
@@ -524,7 +536,7 @@ func (b *setupBackend) ProvisionOnDemand(ctx context.Context, user string) (tui.
 		out.Steps = append(out.Steps, tui.OnDemandStep{Name: s.Type, Status: status, Description: s.Description})
 	}
 	if err != nil && res.Result == "Failure" {
-		return out, &tui.HintError{Err: err, Hint: "see 'roster log --failed' for what the agent rejected, and 'roster entra logs --failed'"}
+		return out, &tui.HintError{Err: err, Hint: "See 'roster log --failed' for what the agent refused, and 'roster entra logs --failed' for what Entra reports."}
 	}
 	return out, hint(err)
 }
@@ -532,8 +544,57 @@ func (b *setupBackend) ProvisionOnDemand(ctx context.Context, user string) (tui.
 // agentConfigFile is where the wizard writes the agent's configuration.
 func (b *setupBackend) agentConfigFile() string { return filepath.Join(b.rf.dataDir, "roster.conf") }
 
+// NormalizeDomain returns the canonical form of an email domain.
+func (b *setupBackend) NormalizeDomain(name string) (string, error) {
+	return domainproof.NormalizeDomain(name)
+}
+
+// CheckAgent reports why the agent could not run with o, changing nothing.
+func (b *setupBackend) CheckAgent(_ context.Context, o tui.AgentOptions) error {
+	if err := b.checkServiceDir(o.Mode); err != nil {
+		return err
+	}
+	cfg, err := b.agentConfig(o.Reach)
+	if err != nil {
+		return err
+	}
+	if cfg.TLS.Mode == config.TLSModeFiles {
+		if _, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+			return &tui.HintError{Err: fmt.Errorf("the certificate %s and the key %s cannot be used together: %w", cfg.TLS.CertFile, cfg.TLS.KeyFile, err),
+				Hint: "Give the PEM certificate chain and the private key that belongs to it, both readable by this user."}
+		}
+	}
+	return nil
+}
+
+// checkServiceDir refuses service mode when the service could not use this
+// setup's data directory.
+func (b *setupBackend) checkServiceDir(mode string) error {
+	if mode != tui.AgentService {
+		return nil
+	}
+	o := sysservice.Options{DataDir: b.rf.dataDir}
+	if _, err := os.Stat(b.agentConfigFile()); err == nil {
+		o.Config = b.agentConfigFile()
+	}
+	if err := newInstaller(io.Discard, io.Discard).Check(o); err != nil {
+		return &tui.HintError{Err: err, Hint: "Fix what it says, or run the agent in this terminal now and move it into the service later with 'sudo roster service install'."}
+	}
+	return nil
+}
+
 // writeAgentConfig turns the wizard's answers into the agent's config file.
 func (b *setupBackend) writeAgentConfig(r tui.Reach) (config.Config, error) {
+	cfg, err := b.agentConfig(r)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Write(b.agentConfigFile())
+}
+
+// agentConfig turns the wizard's answers into the agent's configuration and
+// validates it.
+func (b *setupBackend) agentConfig(r tui.Reach) (config.Config, error) {
 	cfg := config.Default()
 	if old, err := config.Load(b.agentConfigFile()); err == nil {
 		cfg = old // keep what the owner edited by hand
@@ -560,9 +621,9 @@ func (b *setupBackend) writeAgentConfig(r tui.Reach) (config.Config, error) {
 		cfg.TLS.Mode = config.TLSModeOff
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, &tui.HintError{Err: err, Hint: "go back and correct the answer, or edit " + b.agentConfigFile()}
+		return cfg, &tui.HintError{Err: err, Hint: "Go back and correct the answer, or edit " + b.agentConfigFile() + "."}
 	}
-	return cfg, cfg.Write(b.agentConfigFile())
+	return cfg, nil
 }
 
 func (b *setupBackend) StartAgent(ctx context.Context, o tui.AgentOptions) (tui.AgentInfo, error) {
@@ -576,6 +637,9 @@ func (b *setupBackend) StartAgent(ctx context.Context, o tui.AgentOptions) (tui.
 	info := tui.AgentInfo{Listen: cfg.Listen, DataDir: b.rf.dataDir, LogFile: filepath.Join(b.rf.dataDir, "setup.log"),
 		TenantURL: scimhttp.TenantURL(cfg.PublicURL, tenant)}
 	if o.Mode == tui.AgentService {
+		if err := b.checkServiceDir(o.Mode); err != nil {
+			return info, err
+		}
 		// The install moves this setup's store into the service; the wizard
 		// goes on with the service's copy, where Entra's token now lives.
 		b.StopAgent()
@@ -609,7 +673,7 @@ func (b *setupBackend) StartAgent(ctx context.Context, o tui.AgentOptions) (tui.
 	}()
 	if err := waitServing(ctx, serving, done); err != nil {
 		cancel()
-		return info, &tui.HintError{Err: fmt.Errorf("start the agent: %w", err), Hint: "see " + info.LogFile + "; is the port in use, or (automatic certificate) is the host name's DNS pointing here and port 443 reachable?"}
+		return info, &tui.HintError{Err: fmt.Errorf("start the agent: %w", err), Hint: "See " + info.LogFile + ". Check that the port is free and, with an automatic certificate, that the host name points here and port 443 is reachable."}
 	}
 	b.mu.Lock()
 	b.agentCancel, b.agentDone, b.agentInfo = cancel, done, &info

@@ -127,17 +127,16 @@ func TestSetupWizardEndToEnd(t *testing.T) {
 		keys += len(s)
 		time.Sleep(50 * time.Millisecond)
 	}
-	const enter, down, tab, clearLine = "\r", "\x1b[B", "\t", "\x15"
+	const enter, down, tab = "\r", "\x1b[B", "\t"
 
 	scr.waitFor(t, "Welcome", "No existing setup found")
 	send(enter)
 	scr.waitFor(t, "How Entra will reach the agent", "Behind a reverse proxy")
 	send(down, down, enter)
 	scr.waitFor(t, "Public URL (what Entra calls)")
-	send(clearLine)
 	typeText(public)
-	send(enter, clearLine)
-	typeText(listen)
+	send(enter) // the listen address follows the local Tenant URL
+	scr.waitFor(t, "> "+listen)
 	send(enter)
 	scr.waitFor(t, "Secret Token", public+"/scim/default/v2", "roster_")
 	send(enter)
@@ -152,6 +151,8 @@ func TestSetupWizardEndToEnd(t *testing.T) {
 	dnsSrv.Add(t, `_roster-challenge.contoso.com. 60 IN TXT "`+txt+`"`)
 	send("c")
 	scr.waitFor(t, "verified")
+	send(enter)
+	scr.waitFor(t, "Start the agent", "Run it in this terminal")
 	send(enter)
 	scr.waitFor(t, "Sign in to Microsoft", "Sign in with a code")
 	send(enter)
@@ -168,17 +169,14 @@ func TestSetupWizardEndToEnd(t *testing.T) {
 	send(tab)
 	scr.waitFor(t, "Assigned (1)")
 	send(enter)
-	scr.waitFor(t, "Start the agent", "Run it in this terminal")
-	send(enter)
-	scr.waitFor(t, "Entra reached the agent and accepted the token")
-	send(enter)
-	scr.waitFor(t, "Provisioning is on", "alice@contoso.com")
+	scr.waitFor(t, "Entra reached the agent and accepted the token", "Provisioning is on", "alice@contoso.com")
 	send(enter)
 	scr.waitFor(t, "Provisioned on demand", "Import", "Scoping", "Matching", "Export", "was created")
 	send(enter)
 	scr.waitFor(t, "Roster is set up", public+"/scim/default/v2", "roster entra status")
 	send(enter)
-	scr.waitFor(t, "The agent keeps running here")
+	// The summary and the next commands stay in the scrollback.
+	scr.waitFor(t, "Roster is set up", public+"/scim/default/v2", "roster users list", "The agent keeps running here")
 	t.Logf("happy path at 80x24: %d keystrokes", keys)
 
 	// Alice is in the agent the wizard started, which answers SCIM.
@@ -282,5 +280,89 @@ func TestSetupAnswersFile(t *testing.T) {
 	}
 	if n := activeTokens(t, dir, "entra"); n != 1 {
 		t.Errorf("%d active setup tokens after two runs, want 1", n)
+	}
+}
+
+// TestSetupWizardNarrow runs `roster setup` in the alternate screen of a
+// 60x20 pseudo-terminal, where the Secret Token (64 characters) does not fit
+// a line: p prints it whole above the wizard, and the TXT value stands alone
+// on its line. Quitting leaves the Tenant URL and the TXT record still to
+// publish in the scrollback, each whole on its line.
+func TestSetupWizardNarrow(t *testing.T) {
+	dir := t.TempDir()
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	public := "http://" + listen
+	// No DNS lookup happens here (no c); port 1 answers nothing anyway.
+	cmd := exec.Command(os.Args[0], "--data-dir", dir, "setup", "--dns-nameserver", "127.0.0.1:1")
+	cmd.Env = append(os.Environ(), "ROSTER_TEST_MAIN=1", "TERM=xterm-256color")
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 60, Rows: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); f.Close() }) //nolint:errcheck
+	scr := &ptyScreen{}
+	go io.Copy(scr, f) //nolint:errcheck
+	send := func(s string) {
+		if _, err := f.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	scr.waitFor(t, "No existing setup found")
+	send("\r")
+	scr.waitFor(t, "Behind a reverse proxy")
+	send("\x1b[B")
+	send("\x1b[B")
+	send("\r")
+	scr.waitFor(t, "Public URL (what Entra calls)")
+	send(public)
+	send("\r")
+	scr.waitFor(t, "> "+listen)
+	send("\r")
+	scr.waitFor(t, "Secret Token", "press p to print it whole above")
+	send("p")
+	scr.waitFor(t, "Printed above")
+	token := waitForLine(t, scr, `roster_[0-9A-Za-z]{57}`)
+	send("\r")
+	scr.waitFor(t, "Email domain")
+	send("contoso.com")
+	send("\r")
+	scr.waitFor(t, "TXT record value:")
+	txt := waitForLine(t, scr, `roster-verification=[a-z0-9]{32}`)
+	send("q")
+	rest := scr.waitFor(t, "TXT records to publish", "Setup paused")
+	if !strings.Contains(rest, "\n"+public+"/scim/default/v2\n") || !strings.Contains(rest, "\n"+txt+"\n") {
+		t.Errorf("after quitting, the Tenant URL or the TXT value is not whole on its line:\n%s", rest)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("setup exited with %v after q", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("setup did not end after q")
+	}
+	// The token shown is the one the agent knows.
+	out, _, err := runCLI(t, dir, "token", "list", "--json")
+	if err != nil || !strings.Contains(out, `"id": "`+token[len("roster_"):len("roster_")+8]+`"`) {
+		t.Errorf("token list: %v\n%s", err, out)
+	}
+}
+
+// waitForLine waits until a whole line of the screen matches re, and returns it.
+func waitForLine(t *testing.T, scr *ptyScreen, re string) string {
+	t.Helper()
+	line := regexp.MustCompile(`(?m)^` + re + `$`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := line.FindString(scr.text()); m != "" {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no line is exactly %s:\n%s", re, scr.text())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
