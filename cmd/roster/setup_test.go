@@ -293,7 +293,7 @@ func TestSetupWizardNarrow(t *testing.T) {
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	public := "http://" + listen
 	// No DNS lookup happens here (no c); port 1 answers nothing anyway.
-	cmd := exec.Command(os.Args[0], "--data-dir", dir, "setup", "--dns-nameserver", "127.0.0.1:1")
+	cmd := exec.Command(os.Args[0], "--data-dir", dir, "setup", "--allow-private-url", "--dns-nameserver", "127.0.0.1:1")
 	cmd.Env = append(os.Environ(), "ROSTER_TEST_MAIN=1", "TERM=xterm-256color")
 	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 60, Rows: 20})
 	if err != nil {
