@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -36,6 +37,12 @@ var (
 	ErrClosed   = errors.New("store closed")
 	// ErrVersionMismatch: the resource changed since the version the caller read (If-Match).
 	ErrVersionMismatch = errors.New("version mismatch")
+	// ErrFull: SQLite could not write because the disk holding the database
+	// is full (SQLITE_FULL, ENOSPC) or the database reached Options.MaxSize.
+	ErrFull = errors.New("the disk holding the database is full: free some space on it, then try again")
+	// ErrReadOnly: the database cannot be written (SQLITE_READONLY): a
+	// read-only file, directory or file system.
+	ErrReadOnly = errors.New("the database is read-only: make the data directory and its files writable by the agent's user, on a file system mounted read-write")
 )
 
 // Options tunes Open.
@@ -52,6 +59,10 @@ type Options struct {
 	// memory; without mmap, reads go through a small page cache per connection
 	// and the operating system's file cache.
 	MmapSize int64
+	// MaxSize bounds the database's size in bytes (SQLite's max_page_count);
+	// a write that would grow it further fails with ErrFull, as on a full
+	// disk. 0: no bound.
+	MaxSize int64
 }
 
 // DB is an open store.
@@ -66,6 +77,9 @@ type DB struct {
 	done     chan struct{}
 	max      int
 	once     sync.Once
+
+	writeMu  sync.Mutex
+	writeErr error // the last ErrFull or ErrReadOnly, until a write succeeds
 	closing  sync.RWMutex // guards queuing jobs against Close
 	closeErr error
 }
@@ -148,8 +162,17 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		return fail(err)
 	}
 	db.writer = &conn{c: wc, stmts: map[string]*sql.Stmt{}}
+	if opt.MaxSize > 0 {
+		var pageSize int64
+		if err := wc.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+			return fail(err)
+		}
+		if _, err := wc.ExecContext(ctx, "PRAGMA max_page_count = "+strconv.FormatInt(max(opt.MaxSize/pageSize, 1), 10)); err != nil {
+			return fail(err)
+		}
+	}
 	if err := migrate(ctx, db.writer.c); err != nil {
-		return fail(err)
+		return fail(mapErr(err))
 	}
 	for i := 0; i < opt.Readers; i++ {
 		rc, err := pool.Conn(ctx)
@@ -321,16 +344,27 @@ func (db *DB) runBatch(batch []*job) {
 	w := db.writer
 	results := make([]error, len(batch))
 	finish := func(commitErr error) {
-		for i, j := range batch {
+		ok := false
+		for i := range batch {
 			if results[i] == nil && commitErr != nil {
 				results[i] = commitErr
 			}
+			if results[i] == nil {
+				ok = true
+			} else if errors.Is(results[i], ErrFull) || errors.Is(results[i], ErrReadOnly) {
+				db.setWriteErr(results[i])
+			}
+		}
+		if ok {
+			db.setWriteErr(nil)
+		}
+		for i, j := range batch {
 			j.done <- results[i]
 		}
 	}
 	rollback := func() { w.run(ctx, "ROLLBACK") } //nolint:errcheck
 	if err := w.run(ctx, "BEGIN IMMEDIATE"); err != nil {
-		finish(fmt.Errorf("begin write: %w", err))
+		finish(fmt.Errorf("begin write: %w", mapErr(err)))
 		return
 	}
 	t := &Tx{ctx: ctx, c: w}
@@ -359,8 +393,10 @@ func (db *DB) runBatch(batch []*job) {
 				return
 			}
 			if rerr := w.run(ctx, "ROLLBACK TO w"); rerr != nil {
+				// SQLite may have rolled back the whole transaction (it does
+				// for SQLITE_FULL): the other writes fail for the same reason.
 				rollback()
-				finish(fmt.Errorf("rollback to savepoint: %w", rerr))
+				finish(fmt.Errorf("rollback to savepoint after %w: %v", err, rerr))
 				return
 			}
 		}
@@ -378,6 +414,22 @@ func (db *DB) runBatch(batch []*job) {
 		return
 	}
 	finish(nil)
+}
+
+func (db *DB) setWriteErr(err error) {
+	db.writeMu.Lock()
+	db.writeErr = err
+	db.writeMu.Unlock()
+}
+
+// WriteError returns the error of the last write that failed because the
+// database could not be written (ErrFull or ErrReadOnly), as long as no
+// write has succeeded since; nil otherwise. Readiness checks use it: such a
+// store still answers reads but refuses every change.
+func (db *DB) WriteError() error {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	return db.writeErr
 }
 
 func safeRun(fn func(*Tx) error, t *Tx) (err error) {
@@ -471,6 +523,16 @@ func mapErr(err error) error {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %v", ErrConflict, err)
 		}
+		// Primary result codes (https://www.sqlite.org/rescode.html) in the low byte.
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_FULL:
+			return fmt.Errorf("%w (%v)", ErrFull, err)
+		case sqlite3.SQLITE_READONLY:
+			return fmt.Errorf("%w (%v)", ErrReadOnly, err)
+		}
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%w (%v)", ErrFull, err)
 	}
 	return err
 }
