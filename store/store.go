@@ -67,19 +67,19 @@ type Options struct {
 
 // DB is an open store.
 type DB struct {
-	path     string
-	pool     *sql.DB // owns the connections below
-	writer   *conn   // the only connection that writes
-	readers  chan *conn
-	nread    int
-	jobs     chan *job
-	quit     chan struct{}
-	done     chan struct{}
-	max      int
-	once     sync.Once
+	path    string
+	pool    *sql.DB // owns the connections below
+	writer  *conn   // the only connection that writes
+	readers chan *conn
+	nread   int
+	jobs    chan *job
+	quit    chan struct{}
+	done    chan struct{}
+	max     int
+	once    sync.Once
 
 	writeMu  sync.Mutex
-	writeErr error // the last ErrFull or ErrReadOnly, until a write succeeds
+	writeErr error        // the last ErrFull or ErrReadOnly, until a write succeeds
 	closing  sync.RWMutex // guards queuing jobs against Close
 	closeErr error
 }
