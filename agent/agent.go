@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/agent/scim"
 	"github.com/rosterhq/roster/agent/scimhttp"
 	"github.com/rosterhq/roster/store"
 )
@@ -123,9 +123,7 @@ func (a *Agent) readiness(next http.Handler) http.Handler {
 			}
 			if msg != "" {
 				w.Header().Set("Cache-Control", "no-store")
-				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				io.WriteString(w, "not ready: "+msg+"\n") //nolint:errcheck
+				scimhttp.WriteError(w, scim.Errorf(http.StatusServiceUnavailable, "", "not ready: %s", msg))
 				return
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -260,17 +261,40 @@ type Call struct {
 }
 
 // Record stores a provisioning event for a request rejected before it reached
-// a use case (bad token, malformed body…). err is rendered as the outcome.
+// a use case (bad token, malformed body…). err is rendered as the outcome;
+// status StatusClientClosed records a request whose client went away.
 func (s *Service) Record(ctx context.Context, c Call, status int, err error) {
 	ev := s.event(c, "", "", "")
 	ev.Status = status
 	var se *scim.Error
-	if errors.As(err, &se) {
+	switch {
+	case status == StatusClientClosed:
+		markCancelled(ev)
+	case errors.As(err, &se):
 		ev.Status, ev.ScimType, ev.Detail = se.Status, se.ScimType, se.Detail
-	} else if err != nil {
+	case err != nil:
 		ev.Detail = err.Error()
 	}
 	if werr := s.db.Write(ctx, func(tx *store.Tx) error { return tx.InsertEvent(ev) }); werr != nil {
+		s.log.Error("record event", "err", werr)
+	}
+}
+
+// RecordAuthFailure stores a request refused for its credentials (err, a
+// 401) from the client address client. Such events are counted per tenant,
+// client address and minute: a flood of wrong tokens adds one row per
+// address and minute, with the number of attempts, however many requests
+// it sends.
+func (s *Service) RecordAuthFailure(ctx context.Context, c Call, client string, err error) {
+	ev := s.event(c, "", "", "")
+	ev.Status = scim.StatusUnauthorized
+	var se *scim.Error
+	if errors.As(err, &se) {
+		ev.Status, ev.ScimType, ev.Detail = se.Status, se.ScimType, se.Detail
+	}
+	ev.Detail = strings.TrimSpace(ev.Detail + " (client " + client + ")")
+	key := c.TenantID + "|" + client + "|" + strconv.FormatInt(ev.At.Unix()/60, 10)
+	if werr := s.db.Write(ctx, func(tx *store.Tx) error { return tx.CountEvent(ev, key) }); werr != nil {
 		s.log.Error("record event", "err", werr)
 	}
 }
