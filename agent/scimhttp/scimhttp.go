@@ -329,7 +329,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if db.WriteError() != nil {
-		err := db.Write(ctx, func(tx *store.Tx) error { return tx.SetSetting(settingWriteProbe, s.now().UTC().Format(time.RFC3339Nano)) })
+		err := db.Write(ctx, func(tx *store.Tx) error {
+			return tx.SetSetting(settingWriteProbe, s.now().UTC().Format(time.RFC3339Nano))
+		})
 		if err != nil {
 			s.log.Warn("readiness check: the store cannot be written", "request_id", w.Header().Get("X-Request-Id"), "err", err)
 			msg := "the store cannot be written"
