@@ -138,21 +138,12 @@ func (a *Agent) readiness(next http.Handler) http.Handler {
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	newServer := func(h http.Handler) *http.Server { return scimhttp.NewHTTPServer(h, a.log) }
 	srv := newServer(a.Handler())
-	if a.opt.TLSConfig != nil {
-		srv.TLSConfig = a.opt.TLSConfig.Clone()
-		if srv.TLSConfig.MinVersion < tls.VersionTLS12 {
-			srv.TLSConfig.MinVersion = tls.VersionTLS12
-		}
-	}
 	servers := []*http.Server{srv}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		var err error
-		if srv.TLSConfig != nil {
-			err = srv.ServeTLS(ln, "", "")
-		} else {
-			err = srv.Serve(ln)
-		}
+		// The edge listener terminates TLS itself (TLS 1.2 or later) and
+		// makes net/http's own error answers SCIM JSON.
+		err := srv.Serve(scimhttp.NewListener(ln, a.opt.TLSConfig, a.log))
 		if !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve: %w", err)
 		}
