@@ -330,7 +330,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if db.WriteError() != nil {
 		err := db.Write(ctx, func(tx *store.Tx) error {
-			return tx.SetSetting(settingWriteProbe, s.now().UTC().Format(time.RFC3339Nano))
+			return tx.SetSetting(settingWriteProbe, writeProbe(s.now()))
 		})
 		if err != nil {
 			s.log.Warn("readiness check: the store cannot be written", "request_id", w.Header().Get("X-Request-Id"), "err", err)
@@ -349,6 +349,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // settingWriteProbe is the setting /readyz writes to learn whether a store
 // that could not be written can be again.
 const settingWriteProbe = "readyz_write_probe"
+
+// writeProbe is the value /readyz writes: the time, padded to a whole
+// database page, so that a store that cannot grow by one page is not
+// reported ready.
+func writeProbe(now time.Time) string {
+	v := now.UTC().Format(time.RFC3339Nano)
+	return v + strings.Repeat(" ", 4096-len(v))
+}
 
 // request is what a handler gets.
 type request struct {
