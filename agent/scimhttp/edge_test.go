@@ -138,9 +138,9 @@ func TestEdgeTLS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			io.WriteString(conn, "\x16\x03\x01\x00\x05hello") //nolint:errcheck // a broken ClientHello
-			conn.SetReadDeadline(time.Now().Add(10 * time.Second))   //nolint:errcheck
-			io.Copy(io.Discard, conn)                                //nolint:errcheck // until the server hangs up
+			io.WriteString(conn, "\x16\x03\x01\x00\x05hello")      //nolint:errcheck // a broken ClientHello
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second)) //nolint:errcheck
+			io.Copy(io.Discard, conn)                              //nolint:errcheck // until the server hangs up
 			conn.Close()
 		}
 		if n := strings.Count(logs.String(), "TLS handshake failed"); n < 1 || n > 6 {
