@@ -123,6 +123,7 @@ Try the API with curl:
 	f.StringVar(&af.acmeEmail, "acme-email", "", "contact address for the ACME CA's expiry notices (config tls.acme.email)")
 	f.StringVar(&af.acmeDir, "acme-directory-url", config.LetsEncryptProduction, "ACME directory URL of the CA (config tls.acme.directory_url)")
 	f.StringVar(&af.acmeRoot, "acme-ca-root", "", "PEM file of extra roots to trust for a private ACME CA (config tls.acme.ca_root)")
+	f.Int("event-retention-days", config.Default().EventRetentionDays, "days provisioning events are kept before they are pruned (config event_retention_days)")
 	f.StringVar(&af.metrics, "metrics-listen", config.Default().MetricsListen, `address of the Prometheus /metrics listener; "" disables it (config metrics_listen)`)
 	af.dns.register(cmd)
 	return cmd
@@ -203,6 +204,9 @@ func agentConfig(flags *pflag.FlagSet, rf *rootFlags) (config.Config, error) {
 			*dst, _ = flags.GetString(name)
 		}
 	}
+	if flags.Changed("event-retention-days") {
+		cfg.EventRetentionDays, _ = flags.GetInt("event-retention-days")
+	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = rf.dataDir
 	}
@@ -229,10 +233,12 @@ func tlsModeName(cfg config.Config) string {
 // scimLimits maps the configured rate limits onto the SCIM handler's.
 func scimLimits(r config.RateLimit) scimhttp.Limits {
 	return scimhttp.Limits{
-		AuthFailuresPerMinute:  float64(r.FailedAuthPerMinute),
-		AuthFailureBurst:       r.FailedAuthBurst,
-		TokenRequestsPerSecond: r.RequestsPerSecond,
-		TokenBurst:             r.Burst,
+		AuthFailuresPerMinute:       float64(r.FailedAuthPerMinute),
+		AuthFailureBurst:            r.FailedAuthBurst,
+		GlobalAuthFailuresPerMinute: float64(r.FailedAuthGlobalPerMinute),
+		GlobalAuthFailureBurst:      r.FailedAuthGlobalBurst,
+		TokenRequestsPerSecond:      r.RequestsPerSecond,
+		TokenBurst:                  r.Burst,
 	}
 }
 
@@ -347,6 +353,7 @@ func runAgent(ctx context.Context, cmd *cobra.Command, rf *rootFlags, af *agentF
 		Logger:          log,
 		DomainChecker:   (&dnsFlags{resolver: cfg.DNS.Resolver, nameserver: cfg.DNS.Nameserver}).checker(),
 		ShutdownTimeout: time.Duration(cfg.ShutdownTimeout),
+		EventRetention:  time.Duration(cfg.EventRetentionDays) * 24 * time.Hour,
 		TLSConfig:       tlsCfg,
 		Handler:         scimSrv,
 		Ready:           ready,
