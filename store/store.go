@@ -63,6 +63,12 @@ type Options struct {
 	// a write that would grow it further fails with ErrFull, as on a full
 	// disk. 0: no bound.
 	MaxSize int64
+	// Exclusive makes this the only DB opened with Exclusive on the file,
+	// for the agent: Open takes a lock next to the database (path + ".lock",
+	// holding the process id) until Close, and fails with *LockedError while
+	// another process holds it. Opens without Exclusive (the CLI's commands,
+	// reads and writes alike) are not affected.
+	Exclusive bool
 }
 
 // DB is an open store.
@@ -77,6 +83,7 @@ type DB struct {
 	done    chan struct{}
 	max     int
 	once    sync.Once
+	lock    *os.File // with Options.Exclusive
 
 	writeMu  sync.Mutex
 	writeErr error        // the last ErrFull or ErrReadOnly, until a write succeeds
@@ -136,6 +143,13 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	var lk *os.File
+	if opt.Exclusive {
+		var err error
+		if lk, err = lock(path); err != nil {
+			return nil, err
+		}
+	}
 	pool, err := sql.Open("sqlite", dsn(path, []string{
 		"busy_timeout(10000)",
 		"foreign_keys(1)",
@@ -145,6 +159,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		"mmap_size(" + strconv.FormatInt(opt.MmapSize, 10) + ")",
 	}))
 	if err != nil {
+		unlock(lk) //nolint:errcheck
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	pool.SetMaxOpenConns(opt.Readers + 1)
@@ -152,9 +167,10 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	pool.SetConnMaxLifetime(0)
 	pool.SetConnMaxIdleTime(0)
 	db := &DB{path: path, pool: pool, readers: make(chan *conn, opt.Readers), nread: opt.Readers,
-		jobs: make(chan *job, 4*opt.MaxBatch), quit: make(chan struct{}), done: make(chan struct{}), max: opt.MaxBatch}
+		jobs: make(chan *job, 4*opt.MaxBatch), quit: make(chan struct{}), done: make(chan struct{}), max: opt.MaxBatch, lock: lk}
 	fail := func(err error) (*DB, error) {
 		db.closeConns(len(db.readers))
+		unlock(lk) //nolint:errcheck
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	wc, err := pool.Conn(ctx)
@@ -209,7 +225,7 @@ func (db *DB) Close() error {
 		close(db.quit)
 		db.closing.Unlock()
 		<-db.done
-		db.closeErr = db.closeConns(db.nread)
+		db.closeErr = errors.Join(db.closeConns(db.nread), unlock(db.lock))
 	})
 	return db.closeErr
 }

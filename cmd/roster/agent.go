@@ -260,6 +260,18 @@ func runAgent(ctx context.Context, cmd *cobra.Command, rf *rootFlags, af *agentF
 	if err != nil {
 		return err
 	}
+	opts, err := storeOptions()
+	if err != nil {
+		return err
+	}
+	// One agent per data directory (CLI commands open it alongside); taken
+	// before the port, so a second agent is told which process runs.
+	opts.Exclusive = true
+	db, err := store.Open(ctx, rf.dbPath(), opts)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -273,15 +285,6 @@ func runAgent(ctx context.Context, cmd *cobra.Command, rf *rootFlags, af *agentF
 		}
 		publicURL = scheme + "://" + displayAddr(ln.Addr().String())
 	}
-	opts, err := storeOptions()
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, rf.dbPath(), opts)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	dir := directory.New(db, log, nil)
 	if err := db.Write(ctx, func(tx *store.Tx) error { return tx.SetSetting(settingPublicURL, publicURL) }); err != nil {
 		return err
