@@ -173,6 +173,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // hasDotSegment reports whether a path has a "." or ".." segment (RFC 3986
 // §3.3).
 func hasDotSegment(p string) bool {
+	if !strings.Contains(p, "/.") {
+		return false
+	}
 	for seg := range strings.SplitSeq(p, "/") {
 		if seg == "." || seg == ".." {
 			return true
