@@ -155,9 +155,11 @@ func trunc(s string) string {
 	return s
 }
 
-// startFuzzAgent serves a fresh agent with tenant "fuzz", a few users and a
-// group, and returns its address and a read-write token.
-func startFuzzAgent(tb testing.TB) (string, string) {
+// startEdgeAgent serves a fresh agent the way `roster agent` serves it
+// (scimhttp.NewHTTPServer on scimhttp.NewListener, real TCP on 127.0.0.1, a
+// real SQLite file) with one tenant, and returns its address, a read-write
+// token of the tenant, and the directory behind it.
+func startEdgeAgent(tb testing.TB, tenant string) (string, string, *directory.Service) {
 	tb.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(tb.TempDir(), "roster.db"), store.Options{})
@@ -175,13 +177,22 @@ func startFuzzAgent(tb testing.TB) (string, string) {
 		srv.Close()
 		db.Close()
 	})
-	if _, err := dir.AddTenant(ctx, "fuzz", "", store.TenantSettings{}); err != nil {
+	if _, err := dir.AddTenant(ctx, tenant, "", store.TenantSettings{}); err != nil {
 		tb.Fatal(err)
 	}
-	issued, err := dir.IssueToken(ctx, "fuzz", "fuzz", false, nil)
+	issued, err := dir.IssueToken(ctx, tenant, "edge", false, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return ln.Addr().String(), issued.Token.Reveal(), dir
+}
+
+// startFuzzAgent starts an edge agent with tenant "fuzz", two users and a
+// group, and returns its address and a read-write token.
+func startFuzzAgent(tb testing.TB) (string, string) {
+	tb.Helper()
+	addr, tok, dir := startEdgeAgent(tb, "fuzz")
+	ctx := context.Background()
 	call := directory.Call{TenantID: "fuzz", BaseURL: "http://x", Method: "POST", Path: "/seed", Start: time.Now()}
 	var first string
 	for _, u := range []string{"alice@example.com", "bob@example.com"} {
@@ -194,5 +205,5 @@ func startFuzzAgent(tb testing.TB) (string, string) {
 	if _, err := dir.Create(ctx, call, store.KindGroup, map[string]any{"displayName": "Staff", "members": []any{map[string]any{"value": first}}}); err != nil {
 		tb.Fatal(err)
 	}
-	return ln.Addr().String(), issued.Token.Reveal()
+	return addr, tok
 }

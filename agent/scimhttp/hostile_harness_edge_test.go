@@ -3,7 +3,9 @@ package scimhttp_test
 // A minimal private copy of the hostile-corpus harness (same names and
 // behaviour as hostile_test.go on the branch that owns it), so that the
 // edge rows in hostile_edge_test.go run on this branch. Delete this file
-// when both branches are merged.
+// when both branches are merged; the harness that stays must serve the
+// agent on scimhttp.NewListener (startEdgeAgent in fuzz_edge_test.go), or
+// the rows for net/http's own answers (431, 400, 417, 501) cannot pass.
 
 import (
 	"bufio"
@@ -13,7 +15,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -23,7 +24,6 @@ import (
 
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/scim"
-	"github.com/rosterhq/roster/agent/scimhttp"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -38,42 +38,18 @@ type hostileCase struct {
 	scimType string // expected scimType, "" when the error has none
 }
 
-// hostileAgent is an agent served the way `roster agent` serves it:
-// scimhttp.NewHTTPServer on scimhttp.NewListener, over real TCP on
-// 127.0.0.1, with a real SQLite file.
+// hostileAgent is an agent served as `roster agent` serves it (see
+// startEdgeAgent).
 type hostileAgent struct {
 	addr  string
 	token string
-	db    *store.DB
 	dir   *directory.Service
 }
 
 func startHostileAgent(t testing.TB) *hostileAgent {
 	t.Helper()
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "roster.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := directory.New(db, nil, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := scimhttp.NewHTTPServer(scimhttp.New(dir, scimhttp.Options{}), nil)
-	go srv.Serve(scimhttp.NewListener(ln, nil, nil)) //nolint:errcheck
-	t.Cleanup(func() {
-		srv.Close()
-		db.Close()
-	})
-	if _, err := dir.AddTenant(ctx, directory.DefaultTenant, "", store.TenantSettings{}); err != nil {
-		t.Fatal(err)
-	}
-	issued, err := dir.IssueToken(ctx, directory.DefaultTenant, "hostile", false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &hostileAgent{addr: ln.Addr().String(), token: issued.Token.Reveal(), db: db, dir: dir}
+	addr, tok, dir := startEdgeAgent(t, directory.DefaultTenant)
+	return &hostileAgent{addr: addr, token: tok, dir: dir}
 }
 
 // raw sends one request over a new TCP connection and reads the answer.
