@@ -77,7 +77,7 @@ func FuzzEdge(f *testing.F) {
 		}
 		defer conn.Close()
 		conn.SetDeadline(time.Now().Add(20 * time.Second)) //nolint:errcheck
-		go io.WriteString(conn, req)                         //nolint:errcheck
+		go io.WriteString(conn, req)                       //nolint:errcheck
 		br := bufio.NewReader(conn)
 		var resp *http.Response
 		for {
