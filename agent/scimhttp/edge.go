@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,51 +125,56 @@ func (c *edgeConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
-// cannedError matches the answers net/http writes itself, straight to the
-// connection, when it cannot read a request (net/http server.go: a status
-// line, then exactly these two headers in this order, which its response
-// writer never produces since it sorts headers).
-var cannedError = regexp.MustCompile(`^HTTP/1\.[01] ([0-9]{3}) ([^\r\n]*)\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n`)
+// cannedHeaders follow the status line of the answers net/http writes
+// itself, straight to the connection, when it cannot read a request (see
+// conn.serve in net/http's server.go): exactly these two headers in this
+// order, which its response writer never produces, since it sorts headers.
+const cannedHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
 
 // rewriteCanned returns the SCIM JSON form of an answer net/http wrote on
 // its own, and false for every other write. lineEnded says whether the
 // request line had ended when net/http gave up reading.
 func rewriteCanned(b []byte, lineEnded bool) ([]byte, bool) {
-	if !bytes.HasPrefix(b, []byte("HTTP/1.")) {
+	if !bytes.HasPrefix(b, []byte("HTTP/1.")) || len(b) < len("HTTP/1.1 417 ") {
 		return nil, false
 	}
 	// 417: net/http refuses an Expect other than 100-continue before any
 	// handler runs; the handlers never answer 417 themselves.
-	if bytes.HasPrefix(b[len("HTTP/1.x"):], []byte(" 417 ")) {
-		return scimAnswer(scim.Errorf(417, "", "the Expect header is not supported except for \"Expect: 100-continue\" (RFC 9110 §10.1.1)")), true
+	if string(b[len("HTTP/1.x"):len("HTTP/1.1 417 ")]) == " 417 " {
+		return scimAnswer(scim.Errorf(http.StatusExpectationFailed, "", "the Expect header is not supported except for \"Expect: 100-continue\" (RFC 9110 §10.1.1)")), true
 	}
-	m := cannedError.FindSubmatch(b)
-	if m == nil {
+	statusLine, _, ok := bytes.Cut(b, []byte("\r\n"))
+	if !ok || !bytes.HasPrefix(b[len(statusLine):], []byte(cannedHeaders)) {
 		return nil, false
 	}
-	code, _ := strconv.Atoi(string(m[1]))
-	_, text, _ := strings.Cut(string(m[2]), ": ")
+	// "HTTP/1.1 431 Request Header Fields Too Large", "HTTP/1.1 400 Bad Request: missing required Host header"
+	status := string(statusLine[len("HTTP/1.1 "):])
+	code, err := strconv.Atoi(status[:3])
+	if err != nil {
+		return nil, false
+	}
+	_, text, _ := strings.Cut(status, ": ")
 	var se *scim.Error
 	switch code {
-	case 431:
+	case http.StatusRequestHeaderFieldsTooLarge:
 		if !lineEnded {
-			se = scim.Errorf(414, "", "the request-target is longer than %d bytes", MaxURLBytes)
+			se = scim.Errorf(http.StatusRequestURITooLong, "", "the request-target is longer than %d bytes", MaxURLBytes)
 		} else {
-			se = scim.Errorf(431, "", "the request line and headers are larger than %d bytes", MaxHeaderBytes)
+			se = scim.Errorf(code, "", "the request line and headers are larger than %d bytes", MaxHeaderBytes)
 		}
-	case 400:
+	case http.StatusBadRequest:
 		detail := "the request is not valid HTTP/1.1"
 		if text != "" {
 			detail += ": " + text
 		}
 		se = scim.BadRequest(scim.InvalidSyntax, "%s", detail)
-	case 501:
-		se = scim.Errorf(501, "", "unsupported Transfer-Encoding: send the body with Content-Length or chunked")
-	case 505:
-		se = scim.Errorf(505, "", "unsupported HTTP version: use HTTP/1.1")
+	case http.StatusNotImplemented:
+		se = scim.Errorf(code, "", "unsupported Transfer-Encoding: send the body with Content-Length or chunked")
+	case http.StatusHTTPVersionNotSupported:
+		se = scim.Errorf(code, "", "unsupported HTTP version: use HTTP/1.1")
 	default:
 		if text == "" {
-			text = strings.TrimSpace(strings.TrimPrefix(string(m[2]), string(m[1])))
+			text = strings.TrimSpace(status[3:])
 		}
 		se = scim.Errorf(code, "", "%s", text)
 	}
