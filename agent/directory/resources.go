@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
@@ -101,9 +100,9 @@ func toSCIM(kind store.Kind, id string, doc map[string]any, err error) error {
 func Unavailable(err error) *scim.Error {
 	switch {
 	case errors.Is(err, store.ErrFull):
-		return scim.Errorf(http.StatusServiceUnavailable, "", "the agent cannot store changes now: %v; retry later", store.ErrFull)
+		return scim.Errorf(scim.StatusServiceUnavailable, "", "the agent cannot store changes now: %v; retry later", store.ErrFull)
 	case errors.Is(err, store.ErrReadOnly):
-		return scim.Errorf(http.StatusServiceUnavailable, "", "the agent cannot store changes now: %v; retry later", store.ErrReadOnly)
+		return scim.Errorf(scim.StatusServiceUnavailable, "", "the agent cannot store changes now: %v; retry later", store.ErrReadOnly)
 	}
 	return nil
 }
