@@ -128,6 +128,25 @@ func TestClientGoneIsCancelled(t *testing.T) {
 		}
 	})
 
+	t.Run("a create whose client hangs up halfway through the body", func(t *testing.T) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /scim/acme/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 100\r\n\r\n{\"userName\":", tok)
+		conn.Close()
+		deadline := time.Now().Add(20 * time.Second)
+		for len(cancelled()) < 3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("no cancelled event for the truncated body; log:\n%s", logs.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if e := cancelled()[2]; e.Method != "POST" || e.Status != directory.StatusClientClosed {
+			t.Errorf("cancelled event: got %+v, want the POST", e)
+		}
+	})
+
 	var failed []*store.Event
 	observer.Read(ctx, func(tx *store.Tx) (err error) { //nolint:errcheck
 		failed, err = tx.Events(store.EventQuery{TenantID: "acme", Failed: true})

@@ -468,7 +468,9 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 // cancelled (unless the use case did already). It reports whether err was
 // such a failure.
 func (s *Server) clientGone(w http.ResponseWriter, r *http.Request, call directory.Call, reqID string, err error, recorded bool) bool {
-	if r.Context().Err() == nil || statusOf(err) != http.StatusInternalServerError || directory.Unavailable(err) != nil {
+	gone := errors.Is(err, errClientGone) ||
+		(r.Context().Err() != nil && statusOf(err) == http.StatusInternalServerError && directory.Unavailable(err) == nil)
+	if !gone {
 		return false
 	}
 	if !recorded {
