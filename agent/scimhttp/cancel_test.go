@@ -23,29 +23,14 @@ import (
 func TestClientGoneIsCancelled(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "roster.db")
-	db, err := store.Open(ctx, path, store.Options{Readers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	tok := seedAcme(t, path)
+	db := openStore(t, path, store.Options{Readers: 2})
 	// A second handle on the same file reads the events while every reader
 	// of the first is held.
-	observer, err := store.Open(ctx, path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer observer.Close()
+	observer := openStore(t, path, store.Options{})
 	var logs lockedBuf
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	dir := directory.New(db, log, nil)
-	if _, err := dir.AddTenant(ctx, "acme", "", store.TenantSettings{}); err != nil {
-		t.Fatal(err)
-	}
-	issued, err := dir.IssueToken(ctx, "acme", "entra", false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := issued.Token.Reveal()
 	h := scimhttp.New(dir, scimhttp.Options{Logger: log})
 	srv := httptest.NewServer(h)
 	defer srv.Close()

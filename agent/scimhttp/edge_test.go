@@ -2,7 +2,6 @@ package scimhttp_test
 
 import (
 	"bufio"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -55,20 +54,9 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 // sent to the HTTPS port are answered in SCIM JSON, and failed handshakes
 // are logged a few times a minute, not once each.
 func TestEdgeTLS(t *testing.T) {
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "roster.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	dir := directory.New(db, nil, nil)
-	if _, err := dir.AddTenant(ctx, "acme", "", store.TenantSettings{}); err != nil {
-		t.Fatal(err)
-	}
-	issued, err := dir.IssueToken(ctx, "acme", "t", false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := filepath.Join(t.TempDir(), "roster.db")
+	tok := seedAcme(t, path)
+	dir := directory.New(openStore(t, path, store.Options{}), nil, nil)
 	var logs lockedBuf
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	cert, pool := selfSigned(t)
@@ -87,7 +75,7 @@ func TestEdgeTLS(t *testing.T) {
 		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS, ForceAttemptHTTP2: true}}
 		body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"tls@acme.test"}`
 		req, _ := http.NewRequest(http.MethodPost, "https://"+addr+"/scim/acme/v2/Users", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+issued.Token.Reveal())
+		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Content-Type", scim.MediaType)
 		resp, err := hc.Do(req)
 		if err != nil {

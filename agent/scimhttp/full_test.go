@@ -22,31 +22,15 @@ import (
 func TestFullStore(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "roster.db")
-	db, err := store.Open(ctx, path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := directory.New(db, nil, nil)
-	if _, err := dir.AddTenant(ctx, "acme", "", store.TenantSettings{}); err != nil {
-		t.Fatal(err)
-	}
-	issued, err := dir.IssueToken(ctx, "acme", "entra", false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	tok := seedAcme(t, path)
 	st, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err = store.Open(ctx, path, store.Options{MaxSize: st.Size() + 256<<10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openStore(t, path, store.Options{MaxSize: st.Size() + 256<<10})
 	srv := httptest.NewServer(scimhttp.New(directory.New(db, nil, nil), scimhttp.Options{}))
 	defer srv.Close()
-	c := newClient(scimhttp.TenantURL(srv.URL, "acme"), issued.Token.Reveal())
+	c := newClient(scimhttp.TenantURL(srv.URL, "acme"), tok)
 	ready := func() *reply { return newClient(srv.URL, "").do(t, http.MethodGet, "/readyz", nil, nil) }
 	if r := ready(); r.Status != http.StatusOK {
 		t.Fatalf("/readyz before: %s", r)
@@ -104,4 +88,36 @@ func TestFullStore(t *testing.T) {
 		t.Errorf("/readyz after space was freed: %s, want 200", r)
 	}
 	wantStatus(t, c.do(t, http.MethodPost, "/Users", userDoc("after@acme.test", nil), nil), http.StatusCreated)
+}
+
+// seedAcme creates the database at path with tenant "acme" and a read-write
+// token named "entra", closes it, and returns the token.
+func seedAcme(t *testing.T, path string) string {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	dir := directory.New(db, nil, nil)
+	if _, err := dir.AddTenant(ctx, "acme", "", store.TenantSettings{}); err != nil {
+		t.Fatal(err)
+	}
+	issued, err := dir.IssueToken(ctx, "acme", "entra", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return issued.Token.Reveal()
+}
+
+// openStore opens the database at path until the test ends.
+func openStore(t *testing.T, path string, opt store.Options) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
