@@ -12,7 +12,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/agent/scim"
 	"github.com/rosterhq/roster/agent/scimhttp"
 )
 
@@ -126,9 +126,7 @@ func (a *Agent) readiness(next http.Handler) http.Handler {
 			}
 			if msg != "" {
 				w.Header().Set("Cache-Control", "no-store")
-				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				io.WriteString(w, "not ready: "+msg+"\n") //nolint:errcheck
+				scimhttp.WriteError(w, scim.Errorf(http.StatusServiceUnavailable, "", "not ready: %s", msg))
 				return
 			}
 		}
@@ -143,21 +141,12 @@ func (a *Agent) readiness(next http.Handler) http.Handler {
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	newServer := func(h http.Handler) *http.Server { return scimhttp.NewHTTPServer(h, a.log) }
 	srv := newServer(a.Handler())
-	if a.opt.TLSConfig != nil {
-		srv.TLSConfig = a.opt.TLSConfig.Clone()
-		if srv.TLSConfig.MinVersion < tls.VersionTLS12 {
-			srv.TLSConfig.MinVersion = tls.VersionTLS12
-		}
-	}
 	servers := []*http.Server{srv}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		var err error
-		if srv.TLSConfig != nil {
-			err = srv.ServeTLS(ln, "", "")
-		} else {
-			err = srv.Serve(ln)
-		}
+		// The edge listener terminates TLS itself (TLS 1.2 or later) and
+		// makes net/http's own error answers SCIM JSON.
+		err := srv.Serve(scimhttp.NewListener(ln, a.opt.TLSConfig, a.log))
 		if !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve: %w", err)
 		}

@@ -89,6 +89,16 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 	if err != nil {
 		return &ConfigError{err}
 	}
+	// One agent per data directory (the CLI's commands open it alongside);
+	// the lock is taken before the port, so a second agent is told which
+	// process runs rather than "address in use".
+	sopts := opts.Store
+	sopts.Exclusive = true
+	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), sopts)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -102,11 +112,6 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 		}
 		publicURL = scheme + "://" + displayAddr(ln.Addr().String())
 	}
-	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), opts.Store)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	dir := directory.New(db, log, nil)
 	if err := dir.SetPublicURL(ctx, publicURL); err != nil {
 		return err
@@ -168,6 +173,7 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 		Logger:          log,
 		DomainChecker:   checker,
 		ShutdownTimeout: time.Duration(cfg.ShutdownTimeout),
+		EventRetention:  time.Duration(cfg.EventRetentionDays) * 24 * time.Hour,
 		TLSConfig:       tlsCfg,
 		Handler:         scimSrv,
 		Ready:           ready,
@@ -258,10 +264,12 @@ func domainChecker(c config.DNS) *domainproof.Checker {
 // scimLimits maps the configured rate limits onto the SCIM handler's.
 func scimLimits(r config.RateLimit) scimhttp.Limits {
 	return scimhttp.Limits{
-		AuthFailuresPerMinute:  float64(r.FailedAuthPerMinute),
-		AuthFailureBurst:       r.FailedAuthBurst,
-		TokenRequestsPerSecond: r.RequestsPerSecond,
-		TokenBurst:             r.Burst,
+		AuthFailuresPerMinute:       float64(r.FailedAuthPerMinute),
+		AuthFailureBurst:            r.FailedAuthBurst,
+		GlobalAuthFailuresPerMinute: float64(r.FailedAuthGlobalPerMinute),
+		GlobalAuthFailureBurst:      r.FailedAuthGlobalBurst,
+		TokenRequestsPerSecond:      r.RequestsPerSecond,
+		TokenBurst:                  r.Burst,
 	}
 }
 

@@ -23,15 +23,41 @@ type Event struct {
 	ScimType     string
 	Detail       string
 	Duration     time.Duration
+	// Outcome is "" (the status says it) or OutcomeCancelled.
+	Outcome string
+	// Count is how many requests the event stands for: 1, or more for
+	// failed authentications counted per address and minute (CountEvent).
+	Count int
 }
+
+// OutcomeCancelled marks the event of a request whose client went away
+// before it was answered: neither a success nor a failure of the agent.
+const OutcomeCancelled = "cancelled"
+
+// Failed reports whether the event is a refused or failed request.
+func (e *Event) Failed() bool { return e.Status >= 400 && e.Outcome != OutcomeCancelled }
 
 // InsertEvent records e.
 func (t *Tx) InsertEvent(e *Event) error {
-	_, err := t.exec(`INSERT INTO events(at, tenant_id, token_name, method, path, resource_type, resource_id, name, name_folded, status, scim_type, detail, duration_us)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		nanos(e.At), e.TenantID, e.TokenName, e.Method, e.Path, e.ResourceType, e.ResourceID, e.Name, filter.Fold(e.Name), e.Status, e.ScimType, e.Detail, e.Duration.Microseconds())
+	_, err := t.exec(`INSERT INTO events(at, tenant_id, token_name, method, path, resource_type, resource_id, name, name_folded, status, scim_type, detail, duration_us, outcome)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		nanos(e.At), e.TenantID, e.TokenName, e.Method, e.Path, e.ResourceType, e.ResourceID, e.Name, filter.Fold(e.Name), e.Status, e.ScimType, e.Detail, e.Duration.Microseconds(), e.Outcome)
 	if err != nil {
 		return fmt.Errorf("record event: %w", err)
+	}
+	return nil
+}
+
+// CountEvent records e as one more occurrence of the event identified by
+// key: the first occurrence inserts e with count 1, later ones only add 1
+// to its count (the event keeps the first one's time, request and detail).
+func (t *Tx) CountEvent(e *Event, key string) error {
+	_, err := t.exec(`INSERT INTO events(at, tenant_id, token_name, method, path, resource_type, resource_id, name, name_folded, status, scim_type, detail, duration_us, outcome, agg_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(agg_key) WHERE agg_key IS NOT NULL DO UPDATE SET count = count + 1`,
+		nanos(e.At), e.TenantID, e.TokenName, e.Method, e.Path, e.ResourceType, e.ResourceID, e.Name, filter.Fold(e.Name), e.Status, e.ScimType, e.Detail, e.Duration.Microseconds(), e.Outcome, key)
+	if err != nil {
+		return fmt.Errorf("count event: %w", err)
 	}
 	return nil
 }
@@ -42,7 +68,7 @@ type EventQuery struct {
 	// Name matches userName/displayName or resource id, case-insensitively, as a substring.
 	Name   string
 	Since  time.Time
-	Failed bool // only status >= 400
+	Failed bool // only refused or failed requests (Event.Failed)
 	// ExcludeTokens leaves out the events of requests made with these tokens
 	// (by name): `roster status` leaves out the organisation's own apps to
 	// find Entra's requests.
@@ -68,7 +94,7 @@ func (q EventQuery) where() (string, []any) {
 		args = append(args, nanos(q.Since))
 	}
 	if q.Failed {
-		where = append(where, "status >= 400")
+		where = append(where, "status >= 400 AND outcome != '"+OutcomeCancelled+"'")
 	}
 	if len(q.ExcludeTokens) > 0 {
 		where = append(where, "token_name NOT IN (?"+strings.Repeat(", ?", len(q.ExcludeTokens)-1)+")")
@@ -99,7 +125,7 @@ func (t *Tx) Events(q EventQuery) ([]*Event, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
-	query := `SELECT seq, at, tenant_id, token_name, method, path, resource_type, resource_id, name, status, scim_type, detail, duration_us FROM events` +
+	query := `SELECT seq, at, tenant_id, token_name, method, path, resource_type, resource_id, name, status, scim_type, detail, duration_us, outcome, count FROM events` +
 		where + " ORDER BY seq DESC LIMIT ?"
 	args = append(args, limit)
 	rows, err := t.queryDynamic(query, args...)
@@ -111,7 +137,7 @@ func (t *Tx) Events(q EventQuery) ([]*Event, error) {
 	for rows.Next() {
 		e := &Event{}
 		var at, us int64
-		if err := rows.Scan(&e.Seq, &at, &e.TenantID, &e.TokenName, &e.Method, &e.Path, &e.ResourceType, &e.ResourceID, &e.Name, &e.Status, &e.ScimType, &e.Detail, &us); err != nil {
+		if err := rows.Scan(&e.Seq, &at, &e.TenantID, &e.TokenName, &e.Method, &e.Path, &e.ResourceType, &e.ResourceID, &e.Name, &e.Status, &e.ScimType, &e.Detail, &us, &e.Outcome, &e.Count); err != nil {
 			return nil, err
 		}
 		e.At = fromNanos(at)

@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -38,6 +39,12 @@ var (
 	ErrVersionMismatch = errors.New("version mismatch")
 	// ErrNoDatabase: Options.MustExist was set and there is no database file.
 	ErrNoDatabase = errors.New("no database file")
+	// ErrFull: SQLite could not write because the disk holding the database
+	// is full (SQLITE_FULL, ENOSPC) or the database reached Options.MaxSize.
+	ErrFull = errors.New("the disk holding the database is full: free some space on it, then try again")
+	// ErrReadOnly: the database cannot be written (SQLITE_READONLY): a
+	// read-only file, directory or file system.
+	ErrReadOnly = errors.New("the database is read-only: make the data directory and its files writable by the agent's user, on a file system mounted read-write")
 )
 
 // Options tunes Open.
@@ -58,20 +65,34 @@ type Options struct {
 	// the file does not exist: commands that only read use it, so that a
 	// mistyped path is an error rather than a new empty store.
 	MustExist bool
+	// MaxSize bounds the database's size in bytes (SQLite's max_page_count);
+	// a write that would grow it further fails with ErrFull, as on a full
+	// disk. 0: no bound.
+	MaxSize int64
+	// Exclusive makes this the only DB opened with Exclusive on the file,
+	// for the agent: Open takes a lock next to the database (path + ".lock",
+	// holding the process id) until Close, and fails with *LockedError while
+	// another process holds it. Opens without Exclusive (the CLI's commands,
+	// reads and writes alike) are not affected.
+	Exclusive bool
 }
 
 // DB is an open store.
 type DB struct {
-	path     string
-	pool     *sql.DB // owns the connections below
-	writer   *conn   // the only connection that writes
-	readers  chan *conn
-	nread    int
-	jobs     chan *job
-	quit     chan struct{}
-	done     chan struct{}
-	max      int
-	once     sync.Once
+	path    string
+	pool    *sql.DB // owns the connections below
+	writer  *conn   // the only connection that writes
+	readers chan *conn
+	nread   int
+	jobs    chan *job
+	quit    chan struct{}
+	done    chan struct{}
+	max     int
+	once    sync.Once
+	lock    *os.File // with Options.Exclusive
+
+	writeMu  sync.Mutex
+	writeErr error        // the last ErrFull or ErrReadOnly, until a write succeeds
 	closing  sync.RWMutex // guards queuing jobs against Close
 	closeErr error
 }
@@ -137,6 +158,13 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	var lk *os.File
+	if opt.Exclusive {
+		var err error
+		if lk, err = lock(path); err != nil {
+			return nil, err
+		}
+	}
 	pool, err := sql.Open("sqlite", dsn(path, []string{
 		"busy_timeout(10000)",
 		"foreign_keys(1)",
@@ -146,6 +174,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		"mmap_size(" + strconv.FormatInt(opt.MmapSize, 10) + ")",
 	}))
 	if err != nil {
+		unlock(lk) //nolint:errcheck
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	pool.SetMaxOpenConns(opt.Readers + 1)
@@ -153,9 +182,10 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	pool.SetConnMaxLifetime(0)
 	pool.SetConnMaxIdleTime(0)
 	db := &DB{path: path, pool: pool, readers: make(chan *conn, opt.Readers), nread: opt.Readers,
-		jobs: make(chan *job, 4*opt.MaxBatch), quit: make(chan struct{}), done: make(chan struct{}), max: opt.MaxBatch}
+		jobs: make(chan *job, 4*opt.MaxBatch), quit: make(chan struct{}), done: make(chan struct{}), max: opt.MaxBatch, lock: lk}
 	fail := func(err error) (*DB, error) {
 		db.closeConns(len(db.readers))
+		unlock(lk) //nolint:errcheck
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	wc, err := pool.Conn(ctx)
@@ -163,8 +193,17 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		return fail(err)
 	}
 	db.writer = &conn{c: wc, stmts: map[string]*sql.Stmt{}}
+	if opt.MaxSize > 0 {
+		var pageSize int64
+		if err := wc.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+			return fail(err)
+		}
+		if _, err := wc.ExecContext(ctx, "PRAGMA max_page_count = "+strconv.FormatInt(max(opt.MaxSize/pageSize, 1), 10)); err != nil {
+			return fail(err)
+		}
+	}
 	if err := migrate(ctx, db.writer.c); err != nil {
-		return fail(err)
+		return fail(mapErr(err))
 	}
 	for i := 0; i < opt.Readers; i++ {
 		rc, err := pool.Conn(ctx)
@@ -201,7 +240,7 @@ func (db *DB) Close() error {
 		close(db.quit)
 		db.closing.Unlock()
 		<-db.done
-		db.closeErr = db.closeConns(db.nread)
+		db.closeErr = errors.Join(db.closeConns(db.nread), unlock(db.lock))
 	})
 	return db.closeErr
 }
@@ -336,16 +375,27 @@ func (db *DB) runBatch(batch []*job) {
 	w := db.writer
 	results := make([]error, len(batch))
 	finish := func(commitErr error) {
-		for i, j := range batch {
+		ok := false
+		for i := range batch {
 			if results[i] == nil && commitErr != nil {
 				results[i] = commitErr
 			}
+			if results[i] == nil {
+				ok = true
+			} else if errors.Is(results[i], ErrFull) || errors.Is(results[i], ErrReadOnly) {
+				db.setWriteErr(results[i])
+			}
+		}
+		if ok {
+			db.setWriteErr(nil)
+		}
+		for i, j := range batch {
 			j.done <- results[i]
 		}
 	}
 	rollback := func() { w.run(ctx, "ROLLBACK") } //nolint:errcheck
 	if err := w.run(ctx, "BEGIN IMMEDIATE"); err != nil {
-		finish(fmt.Errorf("begin write: %w", err))
+		finish(fmt.Errorf("begin write: %w", mapErr(err)))
 		return
 	}
 	t := &Tx{ctx: ctx, c: w}
@@ -374,8 +424,10 @@ func (db *DB) runBatch(batch []*job) {
 				return
 			}
 			if rerr := w.run(ctx, "ROLLBACK TO w"); rerr != nil {
+				// SQLite may have rolled back the whole transaction (it does
+				// for SQLITE_FULL): the other writes fail for the same reason.
 				rollback()
-				finish(fmt.Errorf("rollback to savepoint: %w", rerr))
+				finish(fmt.Errorf("rollback to savepoint after %w: %v", err, rerr))
 				return
 			}
 		}
@@ -393,6 +445,22 @@ func (db *DB) runBatch(batch []*job) {
 		return
 	}
 	finish(nil)
+}
+
+func (db *DB) setWriteErr(err error) {
+	db.writeMu.Lock()
+	db.writeErr = err
+	db.writeMu.Unlock()
+}
+
+// WriteError returns the error of the last write that failed because the
+// database could not be written (ErrFull or ErrReadOnly), as long as no
+// write has succeeded since; nil otherwise. Readiness checks use it: such a
+// store still answers reads but refuses every change.
+func (db *DB) WriteError() error {
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	return db.writeErr
 }
 
 func safeRun(fn func(*Tx) error, t *Tx) (err error) {
@@ -486,6 +554,16 @@ func mapErr(err error) error {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %v", ErrConflict, err)
 		}
+		// Primary result codes (https://www.sqlite.org/rescode.html) in the low byte.
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_FULL:
+			return fmt.Errorf("%w (%v)", ErrFull, err)
+		case sqlite3.SQLITE_READONLY:
+			return fmt.Errorf("%w (%v)", ErrReadOnly, err)
+		}
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("%w (%v)", ErrFull, err)
 	}
 	return err
 }

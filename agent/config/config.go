@@ -26,9 +26,12 @@
 //	metrics_listen                ROSTER_METRICS_LISTEN               Prometheus /metrics listener; "" disables it
 //	rate_limit.failed_auth_per_minute ROSTER_RATE_FAILED_AUTH_PER_MINUTE failed authentications allowed per client address
 //	rate_limit.failed_auth_burst      ROSTER_RATE_FAILED_AUTH_BURST      failed authentications allowed at once per address
+//	rate_limit.failed_auth_global_per_minute ROSTER_RATE_FAILED_AUTH_GLOBAL_PER_MINUTE failed authentications allowed from all addresses together
+//	rate_limit.failed_auth_global_burst      ROSTER_RATE_FAILED_AUTH_GLOBAL_BURST      failed authentications allowed at once from all addresses
 //	rate_limit.requests_per_second    ROSTER_RATE_REQUESTS_PER_SECOND    sustained requests allowed per token
 //	rate_limit.burst                  ROSTER_RATE_BURST                  requests per token allowed at once above the rate
 //	shutdown_timeout              ROSTER_SHUTDOWN_TIMEOUT             how long requests in flight may take at shutdown
+//	event_retention_days          ROSTER_EVENT_RETENTION_DAYS         days provisioning events are kept before they are pruned
 //	dns.resolver                  ROSTER_DNS_RESOLVER                 recursive resolver for domain checks (host:port)
 //	dns.nameserver                ROSTER_DNS_NAMESERVER               ask this DNS server directly for every record
 package config
@@ -95,6 +98,9 @@ type Config struct {
 	RateLimit RateLimit `json:"rate_limit"`
 	// ShutdownTimeout bounds how long requests in flight may take at shutdown.
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	// EventRetentionDays is how many days provisioning events are kept; the
+	// agent prunes older ones every hour.
+	EventRetentionDays int `json:"event_retention_days"`
 	// DNS configures the lookups of email-domain TXT records.
 	DNS DNS `json:"dns"`
 }
@@ -144,6 +150,12 @@ type RateLimit struct {
 	// FailedAuthBurst is how many failed authentications one client address
 	// may make at once before the per-minute rate applies.
 	FailedAuthBurst int `json:"failed_auth_burst"`
+	// FailedAuthGlobalPerMinute is how many failed authentications all
+	// client addresses together may make per minute; 0 disables the limit.
+	FailedAuthGlobalPerMinute int `json:"failed_auth_global_per_minute"`
+	// FailedAuthGlobalBurst is how many failed authentications all client
+	// addresses together may make at once before that rate applies.
+	FailedAuthGlobalBurst int `json:"failed_auth_global_burst"`
 	// RequestsPerSecond is the sustained request rate allowed per token; 0
 	// disables the limit.
 	RequestsPerSecond float64 `json:"requests_per_second"`
@@ -218,9 +230,11 @@ func Default() Config {
 				HTTPListen:   ":80",
 			},
 		},
-		MetricsListen:   "127.0.0.1:9464",
-		RateLimit:       RateLimit{FailedAuthPerMinute: 10, FailedAuthBurst: 20, RequestsPerSecond: 100, Burst: 200},
-		ShutdownTimeout: Duration(30 * time.Second),
+		MetricsListen: "127.0.0.1:9464",
+		RateLimit: RateLimit{FailedAuthPerMinute: 10, FailedAuthBurst: 20, FailedAuthGlobalPerMinute: 120, FailedAuthGlobalBurst: 200,
+			RequestsPerSecond: 100, Burst: 200},
+		ShutdownTimeout:    Duration(30 * time.Second),
+		EventRetentionDays: 90,
 	}
 }
 
@@ -461,6 +475,12 @@ func (c *Config) Validate() error {
 	if c.RateLimit.FailedAuthPerMinute > 0 && c.RateLimit.FailedAuthBurst < 1 {
 		add("rate_limit.failed_auth_burst", "%d: use 1 or more (default 20)", c.RateLimit.FailedAuthBurst)
 	}
+	if c.RateLimit.FailedAuthGlobalPerMinute < 0 {
+		add("rate_limit.failed_auth_global_per_minute", "%d: use 0 (no limit) or more", c.RateLimit.FailedAuthGlobalPerMinute)
+	}
+	if c.RateLimit.FailedAuthGlobalPerMinute > 0 && c.RateLimit.FailedAuthGlobalBurst < 1 {
+		add("rate_limit.failed_auth_global_burst", "%d: use 1 or more (default 200)", c.RateLimit.FailedAuthGlobalBurst)
+	}
 	if c.RateLimit.RequestsPerSecond < 0 {
 		add("rate_limit.requests_per_second", "%g: use 0 (no limit) or more; Entra sends up to 25 per second per tenant", c.RateLimit.RequestsPerSecond)
 	} else if c.RateLimit.RequestsPerSecond > 0 && c.RateLimit.RequestsPerSecond < 25 {
@@ -471,6 +491,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout < Duration(time.Second) {
 		add("shutdown_timeout", "%s is too short: use 1s or more, e.g. \"30s\"", c.ShutdownTimeout)
+	}
+	if c.EventRetentionDays < 1 {
+		add("event_retention_days", "%d: use 1 or more (default 90)", c.EventRetentionDays)
 	}
 	if c.DNS.Resolver != "" {
 		if err := checkHostPort(c.DNS.Resolver); err != nil {
@@ -606,6 +629,8 @@ var envVars = []envVar{
 	{"ROSTER_METRICS_LISTEN", "metrics_listen", str(func(c *Config) *string { return &c.MetricsListen })},
 	{"ROSTER_RATE_FAILED_AUTH_PER_MINUTE", "rate_limit.failed_auth_per_minute", integer(func(c *Config) *int { return &c.RateLimit.FailedAuthPerMinute })},
 	{"ROSTER_RATE_FAILED_AUTH_BURST", "rate_limit.failed_auth_burst", integer(func(c *Config) *int { return &c.RateLimit.FailedAuthBurst })},
+	{"ROSTER_RATE_FAILED_AUTH_GLOBAL_PER_MINUTE", "rate_limit.failed_auth_global_per_minute", integer(func(c *Config) *int { return &c.RateLimit.FailedAuthGlobalPerMinute })},
+	{"ROSTER_RATE_FAILED_AUTH_GLOBAL_BURST", "rate_limit.failed_auth_global_burst", integer(func(c *Config) *int { return &c.RateLimit.FailedAuthGlobalBurst })},
 	{"ROSTER_RATE_REQUESTS_PER_SECOND", "rate_limit.requests_per_second", func(c *Config, v string) error {
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil {
@@ -616,6 +641,7 @@ var envVars = []envVar{
 	}},
 	{"ROSTER_RATE_BURST", "rate_limit.burst", integer(func(c *Config) *int { return &c.RateLimit.Burst })},
 	{"ROSTER_SHUTDOWN_TIMEOUT", "shutdown_timeout", duration(func(c *Config) *Duration { return &c.ShutdownTimeout })},
+	{"ROSTER_EVENT_RETENTION_DAYS", "event_retention_days", integer(func(c *Config) *int { return &c.EventRetentionDays })},
 	{"ROSTER_DNS_RESOLVER", "dns.resolver", str(func(c *Config) *string { return &c.DNS.Resolver })},
 	{"ROSTER_DNS_NAMESERVER", "dns.nameserver", str(func(c *Config) *string { return &c.DNS.Nameserver })},
 }

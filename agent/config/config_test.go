@@ -58,6 +58,13 @@ func TestValidate(t *testing.T) {
 			"metrics_listen", "rate_limit.failed_auth_per_minute", "rate_limit.requests_per_second",
 			"rate_limit.burst", "shutdown_timeout", "dns.resolver", "dns.nameserver"},
 			`tls.mode: "on": use acme (automatic certificates), files`},
+		{"global failed-auth budget and event retention", func(c *config.Config) {
+			c.RateLimit.FailedAuthGlobalPerMinute = -5
+			c.EventRetentionDays = 0
+		}, []string{"rate_limit.failed_auth_global_per_minute", "event_retention_days"}, `event_retention_days: 0: use 1 or more`},
+		{"global failed-auth burst", func(c *config.Config) {
+			c.RateLimit.FailedAuthGlobalBurst = 0
+		}, []string{"rate_limit.failed_auth_global_burst"}, `use 1 or more (default 200)`},
 		{"acme needs a public DNS name and valid challenges", func(c *config.Config) {
 			c.TLS.Mode = "acme"
 			c.PublicURL = "http://192.0.2.1"
@@ -181,16 +188,18 @@ func TestLoadMissingFile(t *testing.T) {
 
 func TestApplyEnv(t *testing.T) {
 	env := map[string]string{
-		"ROSTER_LISTEN":                      "0.0.0.0:8443",
-		"ROSTER_TLS_MODE":                    "files",
-		"ROSTER_ACME_CHALLENGES":             "http-01, tls-alpn-01",
-		"ROSTER_TRUSTED_PROXIES":             "10.0.0.0/8,192.0.2.7",
-		"ROSTER_METRICS_LISTEN":              "", // set but empty: disables
-		"ROSTER_RATE_REQUESTS_PER_SECOND":    "250.5",
-		"ROSTER_RATE_BURST":                  "500",
-		"ROSTER_SHUTDOWN_TIMEOUT":            "45s",
-		"ROSTER_DNS_NAMESERVER":              "10.0.0.53:53",
-		"ROSTER_RATE_FAILED_AUTH_PER_MINUTE": "3",
+		"ROSTER_LISTEN":                             "0.0.0.0:8443",
+		"ROSTER_TLS_MODE":                           "files",
+		"ROSTER_ACME_CHALLENGES":                    "http-01, tls-alpn-01",
+		"ROSTER_TRUSTED_PROXIES":                    "10.0.0.0/8,192.0.2.7",
+		"ROSTER_METRICS_LISTEN":                     "", // set but empty: disables
+		"ROSTER_RATE_REQUESTS_PER_SECOND":           "250.5",
+		"ROSTER_RATE_BURST":                         "500",
+		"ROSTER_SHUTDOWN_TIMEOUT":                   "45s",
+		"ROSTER_DNS_NAMESERVER":                     "10.0.0.53:53",
+		"ROSTER_RATE_FAILED_AUTH_PER_MINUTE":        "3",
+		"ROSTER_RATE_FAILED_AUTH_GLOBAL_PER_MINUTE": "600",
+		"ROSTER_EVENT_RETENTION_DAYS":               "30",
 	}
 	c := config.Default()
 	c.PublicURL = "https://from.file.example" // not in env: kept
@@ -204,7 +213,9 @@ func TestApplyEnv(t *testing.T) {
 	want.TLS.ACME.Challenges = []string{"http-01", "tls-alpn-01"}
 	want.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.7"}
 	want.MetricsListen = ""
-	want.RateLimit = config.RateLimit{FailedAuthPerMinute: 3, FailedAuthBurst: 20, RequestsPerSecond: 250.5, Burst: 500}
+	want.RateLimit = config.RateLimit{FailedAuthPerMinute: 3, FailedAuthBurst: 20, FailedAuthGlobalPerMinute: 600, FailedAuthGlobalBurst: 200,
+		RequestsPerSecond: 250.5, Burst: 500}
+	want.EventRetentionDays = 30
 	want.ShutdownTimeout = config.Duration(45 * time.Second)
 	want.DNS.Nameserver = "10.0.0.53:53"
 	if !reflect.DeepEqual(c, want) {

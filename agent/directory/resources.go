@@ -87,7 +87,43 @@ func toSCIM(kind store.Kind, id string, doc map[string]any, err error) error {
 		name, _ := doc[nameAttr(kind)].(string)
 		return scim.Errorf(scim.StatusConflict, scim.Uniqueness, "a %s with %s %q already exists in this tenant (compared case-insensitively)", strings.ToLower(string(kind)), nameAttr(kind), name)
 	}
+	if se := Unavailable(err); se != nil {
+		return se
+	}
 	return err
+}
+
+// Unavailable translates a store that cannot be written (store.ErrFull,
+// store.ErrReadOnly) into 503 Service Unavailable: the request was valid
+// and may be retried once an operator has fixed the disk. It returns nil
+// for any other error.
+func Unavailable(err error) *scim.Error {
+	switch {
+	case errors.Is(err, store.ErrFull):
+		return scim.Errorf(scim.StatusServiceUnavailable, "", "the agent cannot store changes now: %v; retry later", store.ErrFull)
+	case errors.Is(err, store.ErrReadOnly):
+		return scim.Errorf(scim.StatusServiceUnavailable, "", "the agent cannot store changes now: %v; retry later", store.ErrReadOnly)
+	}
+	return nil
+}
+
+// StatusClientClosed is the status recorded for a request whose client
+// went away before it was answered (nginx's 499 "Client Closed Request");
+// its event's outcome is store.OutcomeCancelled.
+const StatusClientClosed = 499
+
+// clientGone reports whether err is the failure of a request whose client
+// went away: its context ended, and the error is not a refusal of the
+// request itself.
+func clientGone(ctx context.Context, err error) bool {
+	var se *scim.Error
+	return ctx.Err() != nil && !errors.As(err, &se)
+}
+
+// markCancelled makes ev the event of a request whose client went away.
+func markCancelled(ev *store.Event) {
+	ev.Status, ev.ScimType, ev.Outcome = StatusClientClosed, "", store.OutcomeCancelled
+	ev.Detail = "cancelled: the client went away before the answer; nothing was changed"
 }
 
 // prepare canonicalises an incoming document for a create or replace and
@@ -194,7 +230,10 @@ func (s *Service) fail(ctx context.Context, c Call, kind store.Kind, id string, 
 	serr := toSCIM(kind, id, doc, err)
 	ev := s.event(c, kind, id, displayName(kind, doc))
 	var se *scim.Error
-	if errors.As(serr, &se) {
+	if clientGone(ctx, err) {
+		markCancelled(ev)
+		serr = err
+	} else if errors.As(serr, &se) {
 		ev.Status, ev.ScimType, ev.Detail = se.Status, se.ScimType, se.Detail
 	} else {
 		ev.Status, ev.Detail = scim.StatusInternalServerError, "internal error"

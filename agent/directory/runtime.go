@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/rosterhq/roster/store"
@@ -26,4 +27,29 @@ func (s *Service) PruneEvents(ctx context.Context, before time.Time) (int64, err
 	var n int64
 	err := s.db.Write(ctx, func(tx *store.Tx) (err error) { n, err = tx.PruneEvents(before); return })
 	return n, err
+}
+
+// Writable reports whether the store can be written: nil while no write has
+// failed for a full disk or a read-only file; after such a failure it tries
+// a small write of its own (one database page, so that a store that cannot
+// grow by a page is not reported writable) and answers nil once one
+// succeeds. /readyz uses it to stay not-ready until writes work again.
+func (s *Service) Writable(ctx context.Context) error {
+	if s.db.WriteError() == nil {
+		return nil
+	}
+	return s.db.Write(ctx, func(tx *store.Tx) error {
+		return tx.SetSetting(settingWriteProbe, writeProbe(s.now()))
+	})
+}
+
+// settingWriteProbe is the setting Writable writes to learn whether a store
+// that could not be written can be again.
+const settingWriteProbe = "readyz_write_probe"
+
+// writeProbe is the value Writable writes: the time, padded to a whole
+// database page.
+func writeProbe(now time.Time) string {
+	v := now.UTC().Format(time.RFC3339Nano)
+	return v + strings.Repeat(" ", 4096-len(v))
 }

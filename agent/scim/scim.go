@@ -131,4 +131,5 @@ const (
 	StatusPreconditionFailed  = 412
 	StatusPayloadTooLarge     = 413
 	StatusInternalServerError = 500
+	StatusServiceUnavailable  = 503
 )

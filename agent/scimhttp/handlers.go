@@ -3,6 +3,7 @@ package scimhttp
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -22,6 +23,9 @@ func readBody(w http.ResponseWriter, r *request) ([]byte, error) {
 	if errors.As(err, &tooBig) {
 		return nil, scim.Errorf(http.StatusRequestEntityTooLarge, "", "request body is larger than %d bytes", MaxBodyBytes)
 	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || (err != nil && r.Context().Err() != nil) {
+		return nil, fmt.Errorf("%w: %w", errClientGone, err)
+	}
 	if err != nil {
 		return nil, scim.BadRequest(scim.InvalidSyntax, "could not read the request body: %v", err)
 	}
@@ -30,6 +34,10 @@ func readBody(w http.ResponseWriter, r *request) ([]byte, error) {
 	}
 	return body, nil
 }
+
+// errClientGone is the failure of a request whose client went away before
+// it had sent the whole body.
+var errClientGone = errors.New("the client went away while sending the body")
 
 // decodeObject parses a JSON object body. Content-Type is not checked:
 // Entra sends application/scim+json, other clients application/json or nothing.

@@ -76,7 +76,9 @@ func runHostile(t *testing.T, cases []hostileCase) {
 		t.Fatal(err)
 	}
 	srv := scimhttp.NewHTTPServer(a.h, nil)
-	go srv.Serve(ln) //nolint:errcheck
+	// Behind the agent's edge listener, which turns net/http's own plain
+	// text answers (431, 414, malformed requests) into SCIM errors.
+	go srv.Serve(scimhttp.NewListener(ln, nil, nil)) //nolint:errcheck
 	t.Cleanup(func() { srv.Close() })
 	if _, err := a.dir.AddTenant(ctx, hostileTenant, "", store.TenantSettings{}); err != nil {
 		t.Fatal(err)

@@ -16,14 +16,15 @@ import (
 // that limit off: the agent passes DefaultLimits unless its configuration
 // says otherwise, and tests that flood the agent on purpose pass nothing.
 //
-// Failed authentication is limited per client address, and only failed
-// attempts count: an address that exhausted its allowance gets 429 instead
+// Failed authentication is limited per client address and, with a larger
+// budget, for all addresses together; only failed attempts count: an address that exhausted its allowance gets 429 instead
 // of 401 for further wrong tokens, while a request with a valid token from
 // the same address is still served. A wrong token therefore never locks out
 // the right one (behind a reverse proxy without trusted-proxy settings every
 // client shares the proxy's address), and a token cannot be guessed faster
-// than the limit; refused attempts are not stored as provisioning events, so
-// a flood of bad tokens cannot fill the database either.
+// than the limit; refused attempts are not stored as provisioning events, and
+// the others are counted per address and minute in one event each, so a
+// flood of bad tokens cannot fill the database either.
 //
 // Requests are limited per token, whatever their outcome. The default is
 // four times Entra's documented 25 requests per second per tenant, with a
@@ -36,6 +37,14 @@ type Limits struct {
 	// AuthFailureBurst is how many failed authentications an address may
 	// make at once before the rate applies (default 20; at least 1).
 	AuthFailureBurst int
+	// GlobalAuthFailuresPerMinute is the sustained rate of failed
+	// authentications allowed from all addresses together (default 120 per
+	// minute; 0 = unlimited): many addresses with a few attempts each are
+	// refused like one address with many.
+	GlobalAuthFailuresPerMinute float64
+	// GlobalAuthFailureBurst is how many failed authentications all
+	// addresses together may make at once (default 200; at least 1).
+	GlobalAuthFailureBurst int
 	// TokenRequestsPerSecond is the sustained request rate allowed per
 	// token (default 100 per second; 0 = unlimited).
 	TokenRequestsPerSecond float64
@@ -47,7 +56,8 @@ type Limits struct {
 // DefaultLimits returns the rate limits the agent runs with unless
 // configured otherwise.
 func DefaultLimits() Limits {
-	return Limits{AuthFailuresPerMinute: 10, AuthFailureBurst: 20, TokenRequestsPerSecond: 100, TokenBurst: 200}
+	return Limits{AuthFailuresPerMinute: 10, AuthFailureBurst: 20, GlobalAuthFailuresPerMinute: 120, GlobalAuthFailureBurst: 200,
+		TokenRequestsPerSecond: 100, TokenBurst: 200}
 }
 
 // SetLimits applies new rate limits at once (a configuration reload): the
@@ -56,6 +66,7 @@ func DefaultLimits() Limits {
 func (s *Server) SetLimits(l Limits) {
 	now := s.now()
 	s.authLim.set(perSecond(l.AuthFailuresPerMinute/60), max(l.AuthFailureBurst, 1), now)
+	s.authGlobal.set(perSecond(l.GlobalAuthFailuresPerMinute/60), max(l.GlobalAuthFailureBurst, 1), now)
 	s.tokenLim.set(perSecond(l.TokenRequestsPerSecond), max(l.TokenBurst, 1), now)
 }
 

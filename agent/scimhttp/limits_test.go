@@ -62,7 +62,7 @@ func events(t *testing.T, a *testAgent, tenant string) map[int]int {
 	}
 	n := map[int]int{}
 	for _, e := range evs {
-		n[e.Status]++
+		n[e.Status] += e.Count
 	}
 	return n
 }

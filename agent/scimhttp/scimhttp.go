@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -47,8 +48,9 @@ const (
 )
 
 // NewHTTPServer returns an http.Server for h with the agent's header limit
-// and timeouts, logging net/http's own errors (TLS handshakes, malformed
-// requests) to log at warn level.
+// and timeouts, logging net/http's own errors to log at warn level, at most
+// a few lines a minute. Serve it on NewListener, so that the answers
+// net/http writes itself are SCIM JSON too.
 func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -60,7 +62,7 @@ func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		WriteTimeout:      WriteTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          stdlog.New(newLimitedLog(log, time.Now), "", 0),
 	}
 }
 
@@ -93,6 +95,7 @@ type Server struct {
 	met        *metrics.Metrics
 	clientAddr func(*http.Request) string
 	authLim    *keyedLimiter // failed authentications per client address
+	authGlobal *keyedLimiter // failed authentications from all addresses (one key)
 	tokenLim   *keyedLimiter // requests per token id
 	now        func() time.Time
 }
@@ -101,7 +104,7 @@ type Server struct {
 func New(dir *directory.Service, opt Options) *Server {
 	s := &Server{dir: dir, opt: opt, log: opt.Logger, mux: http.NewServeMux(), met: opt.Metrics,
 		clientAddr: opt.ClientAddr, now: time.Now,
-		authLim: newKeyedLimiter(0, 0), tokenLim: newKeyedLimiter(0, 0)}
+		authLim: newKeyedLimiter(0, 0), authGlobal: newKeyedLimiter(0, 0), tokenLim: newKeyedLimiter(0, 0)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -113,6 +116,7 @@ func New(dir *directory.Service, opt Options) *Server {
 	s.mux.HandleFunc("/healthz", s.healthz)
 	s.mux.HandleFunc("/readyz", s.readyz)
 	s.mux.Handle("/scim/{tenant}/v2/{rest...}", http.HandlerFunc(s.scim))
+	s.mux.Handle("/scim/{tenant}/v2", http.HandlerFunc(s.scim)) // else ServeMux redirects to .../v2/
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, scim.Errorf(http.StatusNotFound, "", "no such endpoint; SCIM lives under /scim/{tenant}/v2 (see `roster tenant list`)"))
 	})
@@ -154,7 +158,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.finish(sw, r, reqID, start)
 	}()
-	s.mux.ServeHTTP(sw, r)
+	switch {
+	case len(r.RequestURI) > MaxURLBytes:
+		writeError(sw, scim.Errorf(http.StatusRequestURITooLong, "", "the request-target is longer than %d bytes", MaxURLBytes))
+	case !strings.HasPrefix(r.URL.Path, "/") || hasDotSegment(r.URL.Path):
+		// ServeMux would answer these itself: a redirect to the cleaned
+		// path, or a plain-text 404.
+		writeError(sw, scim.Errorf(http.StatusNotFound, "", "no such endpoint: %q is not an absolute path without \".\" or \"..\" segments", r.URL.Path))
+	default:
+		s.mux.ServeHTTP(sw, r)
+	}
+}
+
+// hasDotSegment reports whether a path has a "." or ".." segment (RFC 3986
+// §3.3).
+func hasDotSegment(p string) bool {
+	if !strings.Contains(p, "/.") {
+		return false
+	}
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // finish records a served request in the metrics and the log.
@@ -167,7 +194,7 @@ func (s *Server) finish(sw *statusWriter, r *http.Request, reqID string, start t
 	if s.met != nil {
 		route := routeOf(r.URL.Path)
 		s.met.ObserveRequest(route, status, d)
-		if sw.principal != nil {
+		if sw.principal != nil && status != directory.StatusClientClosed {
 			if res, ok := provisioningResource(route, r.Method); ok {
 				s.met.ProvisioningEvent(res, r.Method, status)
 			}
@@ -286,22 +313,33 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.dir.Ping(ctx); err != nil {
-		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		writeError(w, scim.Errorf(http.StatusServiceUnavailable, "", "the store does not answer"))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, "ok\n") //nolint:errcheck
 }
 
-// readyz answers 200 when the store answers a read of its schema version,
-// 503 otherwise (closed, locked beyond 2 seconds, or unreadable).
+// readyz answers 200 when the store answers a read of its schema version
+// and can be written, 503 otherwise (closed, locked beyond 2 seconds,
+// unreadable, or full or read-only since a write failed so: then readyz
+// tries a small write of its own, and stays 503 until a write succeeds).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	w.Header().Set("Cache-Control", "no-store")
 	if err := s.dir.Ready(ctx); err != nil {
 		s.log.Warn("readiness check: the store did not answer", "request_id", w.Header().Get("X-Request-Id"), "err", err)
-		http.Error(w, "not ready: the store did not answer a read", http.StatusServiceUnavailable)
+		writeError(w, scim.Errorf(http.StatusServiceUnavailable, "", "not ready: the store did not answer a read"))
+		return
+	}
+	if err := s.dir.Writable(ctx); err != nil {
+		s.log.Warn("readiness check: the store cannot be written", "request_id", w.Header().Get("X-Request-Id"), "err", err)
+		msg := "the store cannot be written"
+		if se := directory.Unavailable(err); se != nil {
+			msg = err.Error()
+		}
+		writeError(w, scim.Errorf(http.StatusServiceUnavailable, "", "not ready: %s", msg))
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -352,10 +390,12 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 
 	p, reason, err := s.authenticate(r, tenant)
 	if err != nil {
+		addr := ""
 		if statusOf(err) == http.StatusUnauthorized {
 			s.met.AuthFailed(reason)
-			addr := s.clientAddr(r)
-			if ok, wait, first := s.authLim.allow(limitKey(addr), s.now()); !ok {
+			addr = s.clientAddr(r)
+			now := s.now()
+			if ok, wait, first := s.authLim.allow(limitKey(addr), now); !ok {
 				s.met.RateLimited(metrics.LimitAuthFailures)
 				if first {
 					s.log.Warn("too many failed authentications: answering 429 to further failures from this address",
@@ -365,8 +405,18 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 					"check the token configured in Entra, then retry after %s seconds", addr, retryAfter(wait)))
 				return
 			}
+			if ok, wait, first := s.authGlobal.allow("", now); !ok {
+				s.met.RateLimited(metrics.LimitAuthFailures)
+				if first {
+					s.log.Warn("too many failed authentications from all addresses together: answering 429 to further failures",
+						"request_id", reqID, "client", addr, "tenant", tenant, "retry_after", wait.Round(time.Second))
+				}
+				s.tooMany(w, wait, fmt.Sprintf("too many failed authentications: the Secret Token is not valid for this Tenant URL; "+
+					"check the token configured in Entra, then retry after %s seconds", retryAfter(wait)))
+				return
+			}
 		}
-		s.reject(w, r, call, err)
+		s.reject(w, r, call, addr, err)
 		return
 	}
 	if sw, ok := w.(*statusWriter); ok {
@@ -390,11 +440,35 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		var rec *directory.Recorded
-		if !errors.As(err, &rec) {
+		recorded := errors.As(err, &rec)
+		if s.clientGone(w, r, call, reqID, err, recorded) {
+			return
+		}
+		if !recorded {
 			s.dir.Record(context.WithoutCancel(r.Context()), call, statusOf(err), err)
 		}
 		s.renderErr(w, r, reqID, err)
 	}
+}
+
+// clientGone handles a request that failed because its client went away
+// (its context ended): not an error of the agent, so it is neither logged
+// as one nor answered 500, and its provisioning event is recorded as
+// cancelled (unless the use case did already). It reports whether err was
+// such a failure.
+func (s *Server) clientGone(w http.ResponseWriter, r *http.Request, call directory.Call, reqID string, err error, recorded bool) bool {
+	gone := errors.Is(err, errClientGone) ||
+		(r.Context().Err() != nil && statusOf(err) == http.StatusInternalServerError && directory.Unavailable(err) == nil)
+	if !gone {
+		return false
+	}
+	if !recorded {
+		s.dir.Record(context.WithoutCancel(r.Context()), call, directory.StatusClientClosed, err)
+	}
+	s.log.Debug("the client went away before the answer", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
+	// No one reads this; it keeps the status in the request's log line.
+	writeError(w, scim.Errorf(directory.StatusClientClosed, "", "cancelled: the client went away before the answer"))
+	return true
 }
 
 // tooMany answers 429 with Retry-After (RFC 6585 §4) and a SCIM error body.
@@ -405,9 +479,18 @@ func (s *Server) tooMany(w http.ResponseWriter, wait time.Duration, detail strin
 	writeError(w, scim.Errorf(http.StatusTooManyRequests, "", "%s", detail))
 }
 
-// reject answers and records a request refused before routing.
-func (s *Server) reject(w http.ResponseWriter, r *http.Request, call directory.Call, err error) {
-	s.dir.Record(context.WithoutCancel(r.Context()), call, statusOf(err), err)
+// reject answers and records a request refused before routing; addr is
+// the client address of a failed authentication, whose events are counted
+// per address and minute.
+func (s *Server) reject(w http.ResponseWriter, r *http.Request, call directory.Call, addr string, err error) {
+	if s.clientGone(w, r, call, w.Header().Get("X-Request-Id"), err, false) {
+		return
+	}
+	if statusOf(err) == http.StatusUnauthorized {
+		s.dir.RecordAuthFailure(context.WithoutCancel(r.Context()), call, limitKey(addr), err)
+	} else {
+		s.dir.Record(context.WithoutCancel(r.Context()), call, statusOf(err), err)
+	}
 	var se *scim.Error
 	if errors.As(err, &se) && se.Status == http.StatusUnauthorized {
 		if r.Header.Get("Authorization") == "" {
@@ -449,13 +532,28 @@ func statusOf(err error) int {
 func (s *Server) renderErr(w http.ResponseWriter, r *http.Request, reqID string, err error) {
 	var se *scim.Error
 	if !errors.As(err, &se) {
-		s.log.Error("request failed", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
-		se = scim.Errorf(http.StatusInternalServerError, "", "internal error (request id %s); the agent's log has the details", reqID)
+		if se = directory.Unavailable(err); se != nil {
+			s.log.Warn("request refused: the store cannot be written", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
+		} else {
+			s.log.Error("request failed", "request_id", reqID, "method", r.Method, "path", r.URL.Path, "err", err)
+			se = scim.Errorf(http.StatusInternalServerError, "", "internal error (request id %s); the agent's log has the details", reqID)
+		}
 	}
 	writeError(w, se)
 }
 
+// unavailableRetry is the Retry-After of a 503 (RFC 9110 §10.2.3): when the
+// store cannot be written, an operator has to act; Entra retries anyway.
+const unavailableRetry = "60"
+
+// WriteError writes se as a SCIM error message (RFC 7644 §3.12); a 503
+// carries Retry-After.
+func WriteError(w http.ResponseWriter, se *scim.Error) { writeError(w, se) }
+
 func writeError(w http.ResponseWriter, se *scim.Error) {
+	if se.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", unavailableRetry)
+	}
 	writeJSON(w, se.Status, se.Body())
 }
 

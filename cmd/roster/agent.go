@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -98,6 +99,7 @@ Try the API with curl:
 	f.String("acme-email", "", "contact address for the ACME CA's expiry notices (config tls.acme.email)")
 	f.String("acme-directory-url", config.LetsEncryptProduction, "ACME directory URL of the CA (config tls.acme.directory_url)")
 	f.String("acme-ca-root", "", "PEM file of extra roots to trust for a private ACME CA (config tls.acme.ca_root)")
+	f.Int("event-retention-days", config.Default().EventRetentionDays, "days provisioning events are kept before they are pruned (config event_retention_days)")
 	f.String("metrics-listen", config.Default().MetricsListen, `address of the Prometheus /metrics listener; "" disables it (config metrics_listen)`)
 	af.dns.register(cmd)
 	return cmd
@@ -158,6 +160,10 @@ func agentConfig(flags *pflag.FlagSet, rf *rootFlags) (config.Config, error) {
 			given[name], _ = flags.GetString(name)
 		}
 	}
+	if flags.Changed("event-retention-days") {
+		days, _ := flags.GetInt("event-retention-days")
+		given["event-retention-days"] = strconv.Itoa(days)
+	}
 	return resolveAgentConfig(path, given, rf.dataDir)
 }
 
@@ -171,6 +177,10 @@ func resolveAgentConfig(path string, flags map[string]string, dataDir string) (c
 		return cfg, err
 	}
 	for name, v := range flags {
+		if name == "event-retention-days" { // an int flag, parsed by pflag already
+			cfg.EventRetentionDays, _ = strconv.Atoi(v)
+			continue
+		}
 		*agentSettings[name](&cfg) = v
 	}
 	if cfg.DataDir == "" {

@@ -102,19 +102,24 @@ func TestConfigPrecedence(t *testing.T) {
   "public_url": "https://file.example.com",
   "log": {"level": "warn"},
   "metrics_listen": "127.0.0.1:1002",
-  "rate_limit": {"burst": 300}
+  "rate_limit": {"burst": 300},
+  "event_retention_days": 30
 }`), 0o600) //nolint:errcheck
 	t.Setenv("ROSTER_CONFIG", file)
+	t.Setenv("ROSTER_EVENT_RETENTION_DAYS", "60")
 	t.Setenv("ROSTER_PUBLIC_URL", "https://env.example.com")
 	t.Setenv("ROSTER_LOG_LEVEL", "error")
 	rf := &rootFlags{dataDir: filepath.Join(dir, "data")}
 	cmd := newAgentCmd(rf)
-	if err := cmd.ParseFlags([]string{"--log-level", "debug"}); err != nil {
+	if err := cmd.ParseFlags([]string{"--log-level", "debug", "--event-retention-days", "7"}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := agentConfig(cmd.Flags(), rf)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.EventRetentionDays != 7 {
+		t.Errorf("event_retention_days (flag over env over file) = %d, want 7", cfg.EventRetentionDays)
 	}
 	for _, c := range []struct{ name, got, want string }{
 		{"listen (file)", cfg.Listen, "127.0.0.1:1001"},

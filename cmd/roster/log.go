@@ -49,7 +49,8 @@ made, and every request the agent rejected, with the outcome and the reason.`,
 				for _, e := range evs {
 					out = append(out, map[string]any{"time": e.At.Format(time.RFC3339Nano), "tenant": e.TenantID, "token": e.TokenName,
 						"method": e.Method, "path": e.Path, "resource_type": e.ResourceType, "resource_id": e.ResourceID, "name": e.Name,
-						"status": e.Status, "scim_type": e.ScimType, "detail": e.Detail, "duration_ms": float64(e.Duration.Microseconds()) / 1000})
+						"status": e.Status, "scim_type": e.ScimType, "detail": e.Detail, "duration_ms": float64(e.Duration.Microseconds()) / 1000,
+						"outcome": eventOutcome(e), "count": e.Count})
 				}
 				return printJSON(cmd.OutOrStdout(), out)
 			}
@@ -70,10 +71,21 @@ made, and every request the agent rejected, with the outcome and the reason.`,
 	cmd.Flags().StringVar(&tenant, "tenant", "", "only this tenant")
 	cmd.Flags().StringVar(&user, "user", "", "only events whose userName/displayName contains this text, or whose resource id is this")
 	cmd.Flags().StringVar(&since, "since", "", "only events newer than this, e.g. 24h or 7d")
-	cmd.Flags().BoolVar(&failed, "failed", false, "only rejected requests (status 400 and above)")
+	cmd.Flags().BoolVar(&failed, "failed", false, "only rejected requests (status 400 and above; not those whose client went away)")
 	cmd.Flags().IntVar(&limit, "limit", 200, "at most this many (the newest)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// eventOutcome names an event's outcome: ok, failed or cancelled.
+func eventOutcome(e *store.Event) string {
+	switch {
+	case e.Outcome != "":
+		return e.Outcome
+	case e.Failed():
+		return "failed"
+	}
+	return "ok"
 }
 
 func dash(s string) string {
