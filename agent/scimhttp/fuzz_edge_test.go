@@ -196,13 +196,13 @@ func startFuzzAgent(tb testing.TB) (string, string) {
 	call := directory.Call{TenantID: "fuzz", BaseURL: "http://x", Method: "POST", Path: "/seed", Start: time.Now()}
 	var first string
 	for _, u := range []string{"alice@example.com", "bob@example.com"} {
-		got, err := dir.Create(ctx, call, store.KindUser, map[string]any{"userName": u, "active": true})
+		got, err := dir.Create(ctx, call, store.KindUser, map[string]any{"schemas": []any{scim.SchemaUser}, "userName": u, "active": true})
 		if err != nil {
 			tb.Fatal(err)
 		}
 		first = got.Doc["id"].(string)
 	}
-	if _, err := dir.Create(ctx, call, store.KindGroup, map[string]any{"displayName": "Staff", "members": []any{map[string]any{"value": first}}}); err != nil {
+	if _, err := dir.Create(ctx, call, store.KindGroup, map[string]any{"schemas": []any{scim.SchemaGroup}, "displayName": "Staff", "members": []any{map[string]any{"value": first}}}); err != nil {
 		tb.Fatal(err)
 	}
 	return addr, tok

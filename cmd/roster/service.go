@@ -13,9 +13,6 @@ import (
 	"github.com/rosterhq/roster/agent/sysservice"
 )
 
-// serviceName is the name of the service on every platform (roster.service
-// under systemd).
-const serviceName = "roster"
 // newInstaller returns the host's service installer; tests point its paths
 // into a temporary directory and replace its command runner.
 var newInstaller = sysservice.System
