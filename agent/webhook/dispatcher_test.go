@@ -35,7 +35,7 @@ type rig struct {
 	clock *webhooktest.Clock
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"), store.Options{})
 	if err != nil {
@@ -50,7 +50,7 @@ func newRig(t *testing.T) *rig {
 	return &rig{dir: dir, src: webhooktest.NewSource(), clock: clock}
 }
 
-func (r *rig) addHook(t *testing.T, url, types, format string) *store.Webhook {
+func (r *rig) addHook(t testing.TB, url, types, format string) *store.Webhook {
 	t.Helper()
 	w, err := r.dir.AddWebhook(context.Background(), directory.NewWebhook{Tenant: tenant, URL: url, Types: types, Format: format})
 	if err != nil {
