@@ -31,6 +31,7 @@
 //	shutdown_timeout              ROSTER_SHUTDOWN_TIMEOUT             how long requests in flight may take at shutdown
 //	dns.resolver                  ROSTER_DNS_RESOLVER                 recursive resolver for domain checks (host:port)
 //	dns.nameserver                ROSTER_DNS_NAMESERVER               ask this DNS server directly for every record
+//	webhooks.ca_file              ROSTER_WEBHOOKS_CA_FILE             extra PEM root to trust for webhook receivers (private CA)
 package config
 
 import (
@@ -97,6 +98,8 @@ type Config struct {
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
 	// DNS configures the lookups of email-domain TXT records.
 	DNS DNS `json:"dns"`
+	// Webhooks configures the delivery of the change log to webhook endpoints.
+	Webhooks Webhooks `json:"webhooks"`
 }
 
 // Log configures logging.
@@ -158,6 +161,13 @@ type DNS struct {
 	Resolver string `json:"resolver"`
 	// Nameserver, when set, is asked directly for every record.
 	Nameserver string `json:"nameserver"`
+}
+
+// Webhooks configures webhook delivery (docs/webhooks.md).
+type Webhooks struct {
+	// CAFile is a PEM file of extra roots to trust for receivers' TLS
+	// certificates (a private CA); the system's roots are always trusted.
+	CAFile string `json:"ca_file"`
 }
 
 // PlainHTTP reports whether the agent serves plain HTTP: tls.mode off, or
@@ -460,6 +470,11 @@ func (c *Config) Validate() error {
 			add("dns.nameserver", "%v, e.g. 10.0.0.53:53", err)
 		}
 	}
+	if c.Webhooks.CAFile != "" {
+		if _, err := os.Stat(c.Webhooks.CAFile); err != nil {
+			add("webhooks.ca_file", "cannot read %q: %v", c.Webhooks.CAFile, unwrapPath(err))
+		}
+	}
 	if len(ps) == 0 {
 		return nil
 	}
@@ -596,6 +611,7 @@ var envVars = []envVar{
 	{"ROSTER_SHUTDOWN_TIMEOUT", "shutdown_timeout", duration(func(c *Config) *Duration { return &c.ShutdownTimeout })},
 	{"ROSTER_DNS_RESOLVER", "dns.resolver", str(func(c *Config) *string { return &c.DNS.Resolver })},
 	{"ROSTER_DNS_NAMESERVER", "dns.nameserver", str(func(c *Config) *string { return &c.DNS.Nameserver })},
+	{"ROSTER_WEBHOOKS_CA_FILE", "webhooks.ca_file", str(func(c *Config) *string { return &c.Webhooks.CAFile })},
 }
 
 // EnvVars returns the names of the environment variables ApplyEnv reads, in
