@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/rosterhq/roster/agent/feed"
 	"github.com/rosterhq/roster/agent/webhook"
@@ -220,11 +221,47 @@ func (s *Service) FailingWebhooks(ctx context.Context) ([]*store.Webhook, error)
 	if err != nil {
 		return nil, err
 	}
+	return failingWebhooks(all), nil
+}
+
+func failingWebhooks(all []*store.Webhook) []*store.Webhook {
 	var out []*store.Webhook
 	for _, w := range all {
 		if w.State != store.WebhookActive || w.FailingSince != nil {
 			out = append(out, w)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// WebhookAlert is a webhook endpoint that is not delivering, as `roster
+// status` shows it.
+type WebhookAlert struct {
+	Tenant       string             `json:"tenant"`
+	ID           string             `json:"id"`
+	URL          string             `json:"url"`
+	State        store.WebhookState `json:"state"`
+	FailingSince *time.Time         `json:"failing_since,omitempty"`
+	Detail       string             `json:"detail"`
+}
+
+func newWebhookAlert(w *store.Webhook) WebhookAlert {
+	return WebhookAlert{Tenant: w.TenantID, ID: w.ID, URL: w.URL, State: w.State, FailingSince: w.FailingSince, Detail: w.Detail}
+}
+
+// webhookAttention says in a sentence what is wrong with an endpoint and
+// what to do.
+func webhookAttention(w *store.Webhook) string {
+	switch w.State {
+	case store.WebhookActive:
+		since := ""
+		if w.FailingSince != nil {
+			since = " since " + w.FailingSince.UTC().Format("2006-01-02 15:04 MST")
+		}
+		return fmt.Sprintf("Tenant %q: webhook %s (%s) has not acknowledged a delivery%s and is being retried: %s. See 'roster webhook deliveries %s --failed'.",
+			w.TenantID, w.ID, w.URL, since, w.Detail, w.ID)
+	default:
+		return fmt.Sprintf("Tenant %q: webhook %s (%s) is %s and receives nothing: %s. Fix the receiver, then run 'roster webhook replay %s'.",
+			w.TenantID, w.ID, w.URL, w.State, w.Detail, w.ID)
+	}
 }
