@@ -46,6 +46,7 @@ func TestWebhookEndpoints(t *testing.T) {
 		w.Format != "scim-set" || w.State != store.WebhookActive || w.Cursor != store.WebhookFromNow || !w.Created.Equal(start) {
 		t.Fatalf("added %+v", w)
 	}
+	clock.Add(time.Minute) // listed oldest first
 	local, err := s.AddWebhook(ctx, NewWebhook{Tenant: "acme", URL: "http://127.0.0.1:9000/hook"})
 	if err != nil {
 		t.Fatalf("http:// to loopback: %v", err)
