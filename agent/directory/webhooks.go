@@ -83,7 +83,7 @@ func checkWebhookURL(raw string, allowHTTP bool) error {
 	if u.Scheme == "http" && !allowHTTP {
 		h := u.Hostname()
 		if h != "localhost" && !strings.HasPrefix(h, "127.") && h != "::1" {
-			return fmt.Errorf("the webhook URL %q is not https; deliveries carry the directory, so use https (or allow plain http explicitly)", raw)
+			return fmt.Errorf("the webhook URL %q is not https; deliveries carry the directory, so use https (--allow-http accepts it anyway)", raw)
 		}
 	}
 	return nil

@@ -1,10 +1,13 @@
 package webhook
 
 import (
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/rosterhq/roster/agent/feed"
 )
@@ -110,10 +113,25 @@ func setClaims(c *feed.Change, issuer, audience string) set {
 		s.Events = map[string]any{eventDelete: map[string]any{}}
 	case feed.GroupMembersChanged:
 		s.Events = map[string]any{eventPatchFull: map[string]any{"data": membersPatch(c)}}
-	default:
-		s.Events = map[string]any{eventPatchFull: full}
+	default: // TestType: no SCIM event fits, so a private URN names it
+		s.Events = map[string]any{"urn:rosterhq:roster:event:" + c.Type: map[string]any{}}
 	}
 	return s
+}
+
+// TestType is the type of the change `roster webhook test` sends; it is
+// never in the change log.
+const TestType = "webhook.test"
+
+// TestChange returns a change of TestType for a tenant: a receiver can
+// check its signature and must acknowledge it like any other delivery.
+func TestChange(tenant string, now time.Time) (*feed.Change, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	return &feed.Change{ID: "test_" + hex.EncodeToString(b), Tenant: tenant, Time: now.UTC(), Type: TestType,
+		Resource: feed.Resource{Type: "Test"}}, nil
 }
 
 // membersPatch expresses a membership change as the SCIM PATCH request
