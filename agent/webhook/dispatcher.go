@@ -276,6 +276,9 @@ func (d *Dispatcher) deliverAll(ctx context.Context, w *store.Webhook) {
 			if e.unsaved >= d.opt.FlushEvery || d.opt.Clock.Now().Sub(e.lastSave) >= d.opt.FlushInterval {
 				e.save()
 			}
+			if e.stale || ctx.Err() != nil {
+				return
+			}
 		}
 	}
 }
