@@ -25,6 +25,7 @@ import (
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/scim"
 	"github.com/rosterhq/roster/agent/scimhttp"
+	"github.com/rosterhq/roster/agent/webhook"
 )
 
 // Options configures an Agent.
@@ -60,6 +61,9 @@ type Options struct {
 	// Endpoints are side listeners served next to the API and shut down
 	// with it: the metrics listener, the ACME http-01 listener.
 	Endpoints []Endpoint
+	// Webhooks delivers the change log to webhook endpoints while the
+	// agent serves; nil delivers nothing.
+	Webhooks *webhook.Dispatcher
 }
 
 // Endpoint is a side listener with its handler.
@@ -176,6 +180,9 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return a.maintenanceLoop(ctx) })
 	if a.opt.DomainChecker != nil {
 		g.Go(func() error { return a.domainLoop(ctx) })
+	}
+	if a.opt.Webhooks != nil {
+		g.Go(func() error { return a.opt.Webhooks.Run(ctx) })
 	}
 	return g.Wait()
 }

@@ -21,8 +21,10 @@ import (
 	"github.com/rosterhq/roster/agent/config"
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/domainproof"
+	"github.com/rosterhq/roster/agent/feed"
 	"github.com/rosterhq/roster/agent/metrics"
 	"github.com/rosterhq/roster/agent/scimhttp"
+	"github.com/rosterhq/roster/agent/webhook"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -55,6 +57,9 @@ type RunOptions struct {
 	// ConfigFile names the configuration file in the start-up log; ""
 	// logs that none was given.
 	ConfigFile string
+	// Feed is the change log that webhook delivery reads (docs/webhooks.md);
+	// nil delivers no webhooks.
+	Feed feed.Source
 }
 
 // ConfigError is an error of Run that the configuration caused and that
@@ -168,6 +173,10 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 	if checker == nil {
 		checker = domainChecker(cfg.DNS)
 	}
+	hooks, err := newWebhooks(cfg.Webhooks, opts.Feed, dir, publicURL, log)
+	if err != nil {
+		return err
+	}
 	a := New(dir, Options{
 		PublicURL:       cfg.PublicURL,
 		Logger:          log,
@@ -178,6 +187,7 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 		Handler:         scimSrv,
 		Ready:           ready,
 		Endpoints:       endpoints,
+		Webhooks:        hooks,
 	})
 
 	resolve := opts.Reload
@@ -210,6 +220,27 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 	err = a.Serve(ctx, ln)
 	log.Info("roster agent stopped")
 	return err
+}
+
+// newWebhooks returns the dispatcher that delivers src to the webhook
+// endpoints, trusting cfg's extra CA; nil when src is nil.
+func newWebhooks(cfg config.Webhooks, src feed.Source, dir *directory.Service, publicURL string, log *slog.Logger) (*webhook.Dispatcher, error) {
+	if src == nil {
+		return nil, nil
+	}
+	var ca []byte
+	if cfg.CAFile != "" {
+		var err error
+		if ca, err = os.ReadFile(cfg.CAFile); err != nil {
+			return nil, &ConfigError{fmt.Errorf("webhooks.ca_file: %w", err)}
+		}
+	}
+	client, err := webhook.NewClient(ca, 0)
+	if err != nil {
+		return nil, &ConfigError{fmt.Errorf("webhooks.ca_file %s: %w", cfg.CAFile, err)}
+	}
+	return webhook.New(dir, src, webhook.Options{Client: client, Logger: log,
+		Issuer: func(tenant string) string { return scimhttp.TenantURL(publicURL, tenant) }})
 }
 
 // newLogger returns a logger whose level can change while it runs.

@@ -34,6 +34,7 @@
 //	event_retention_days          ROSTER_EVENT_RETENTION_DAYS         days provisioning events are kept before they are pruned
 //	dns.resolver                  ROSTER_DNS_RESOLVER                 recursive resolver for domain checks (host:port)
 //	dns.nameserver                ROSTER_DNS_NAMESERVER               ask this DNS server directly for every record
+//	webhooks.ca_file              ROSTER_WEBHOOKS_CA_FILE             extra PEM root to trust for webhook receivers (private CA)
 package config
 
 import (
@@ -103,6 +104,8 @@ type Config struct {
 	EventRetentionDays int `json:"event_retention_days"`
 	// DNS configures the lookups of email-domain TXT records.
 	DNS DNS `json:"dns"`
+	// Webhooks configures the delivery of the change log to webhook endpoints.
+	Webhooks Webhooks `json:"webhooks"`
 }
 
 // Log configures logging.
@@ -170,6 +173,13 @@ type DNS struct {
 	Resolver string `json:"resolver"`
 	// Nameserver, when set, is asked directly for every record.
 	Nameserver string `json:"nameserver"`
+}
+
+// Webhooks configures webhook delivery (docs/webhooks.md).
+type Webhooks struct {
+	// CAFile is a PEM file of extra roots to trust for receivers' TLS
+	// certificates (a private CA); the system's roots are always trusted.
+	CAFile string `json:"ca_file"`
 }
 
 // PlainHTTP reports whether the agent serves plain HTTP: tls.mode off, or
@@ -505,6 +515,11 @@ func (c *Config) Validate() error {
 			add("dns.nameserver", "%v, e.g. 10.0.0.53:53", err)
 		}
 	}
+	if c.Webhooks.CAFile != "" {
+		if _, err := os.Stat(c.Webhooks.CAFile); err != nil {
+			add("webhooks.ca_file", "cannot read %q: %v", c.Webhooks.CAFile, unwrapPath(err))
+		}
+	}
 	if len(ps) == 0 {
 		return nil
 	}
@@ -644,6 +659,7 @@ var envVars = []envVar{
 	{"ROSTER_EVENT_RETENTION_DAYS", "event_retention_days", integer(func(c *Config) *int { return &c.EventRetentionDays })},
 	{"ROSTER_DNS_RESOLVER", "dns.resolver", str(func(c *Config) *string { return &c.DNS.Resolver })},
 	{"ROSTER_DNS_NAMESERVER", "dns.nameserver", str(func(c *Config) *string { return &c.DNS.Nameserver })},
+	{"ROSTER_WEBHOOKS_CA_FILE", "webhooks.ca_file", str(func(c *Config) *string { return &c.Webhooks.CAFile })},
 }
 
 // EnvVars returns the names of the environment variables ApplyEnv reads, in

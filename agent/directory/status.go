@@ -106,6 +106,8 @@ type Status struct {
 	Tenants  []TenantStatus `json:"tenants"`
 	Domains  []DomainAlert  `json:"domains"`
 	Expiring []TokenAlert   `json:"expiring_tokens"`
+	// Webhooks are the webhook endpoints that are not delivering (FailingWebhooks).
+	Webhooks []WebhookAlert `json:"webhooks"`
 	// Attention lists, in sentences, what needs someone to act; empty when
 	// all is well.
 	Attention []string `json:"attention"`
@@ -114,7 +116,7 @@ type Status struct {
 // Status reads the overview at now from one snapshot of the store and asks
 // probe (nil: not asked) whether the agent answers.
 func (s *Service) Status(ctx context.Context, now time.Time, probe AgentProber) (*Status, error) {
-	st := &Status{At: now, Tenants: []TenantStatus{}, Domains: []DomainAlert{}, Expiring: []TokenAlert{}, Attention: []string{}}
+	st := &Status{At: now, Tenants: []TenantStatus{}, Domains: []DomainAlert{}, Expiring: []TokenAlert{}, Webhooks: []WebhookAlert{}, Attention: []string{}}
 	attend := func(format string, a ...any) { st.Attention = append(st.Attention, fmt.Sprintf(format, a...)) }
 	err := s.db.Read(ctx, func(tx *store.Tx) error {
 		ts, err := tx.Tenants(now)
@@ -186,6 +188,14 @@ func (s *Service) Status(ctx context.Context, now time.Time, probe AgentProber) 
 				attend("Tenant %q: %s is %s: %s", d.TenantID, d.Domain, d.Status, d.Detail)
 			}
 			st.Domains = append(st.Domains, a)
+		}
+		hooks, err := tx.Webhooks("")
+		if err != nil {
+			return err
+		}
+		for _, w := range failingWebhooks(hooks) {
+			st.Webhooks = append(st.Webhooks, newWebhookAlert(w))
+			attend("%s", webhookAttention(w))
 		}
 		return nil
 	})

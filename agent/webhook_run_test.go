@@ -1,0 +1,75 @@
+package agent_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster/agent"
+	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/agent/feed"
+	"github.com/rosterhq/roster/agent/webhook"
+	"github.com/rosterhq/roster/agent/webhook/webhooktest"
+	"github.com/rosterhq/roster/store"
+)
+
+// TestRunDeliversWebhooks: Run starts webhook delivery over RunOptions.Feed,
+// and an endpoint added by another process (the CLI) receives the changes
+// committed after it, signed.
+func TestRunDeliversWebhooks(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	dir := openDir(t, dataDir)
+	if _, err := dir.AddTenant(ctx, "acme", "", store.TenantSettings{}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var secret string
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		id, err := webhook.Verify(secret, r.Header, body, time.Now(), webhook.DefaultTolerance)
+		if err != nil {
+			t.Errorf("delivery does not verify: %v", err)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		got = append(got, id)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	src := webhooktest.NewSource()
+	startRun(t, testConfig(t, dataDir), agent.RunOptions{Feed: src})
+	w, err := dir.AddWebhook(ctx, directory.NewWebhook{Tenant: "acme", URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	secret = w.Secret
+	mu.Unlock()
+	cs := src.Append("acme", time.Now().Add(time.Second), feed.Change{Type: feed.UserCreated, Resource: feed.Resource{Type: "User", ID: "u1"}})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agent delivered nothing within 20 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got[0] != cs[0].ID {
+		t.Errorf("webhook-id = %q, want %q", got[0], cs[0].ID)
+	}
+}
