@@ -479,7 +479,7 @@ func TestStopHolders(t *testing.T) {
 		t.Errorf("stopped %+v, want pid %d (sleep 600)", stopped, c.Process.Pid)
 	}
 
-	c = hold(`trap '' TERM; exec 3<"$1"; while :; do sleep 1; done`)
+	c = hold(`trap '' TERM; exec 3<"$1"; while :; do sleep 1 3<&-; done`)
 	_, err = h.stopHolders(context.Background(), db)
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("kill %d", c.Process.Pid)) {
 		t.Errorf("got %v, want an error naming kill %d", err, c.Process.Pid)
