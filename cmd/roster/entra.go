@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -28,10 +24,6 @@ type graphFlags struct {
 	verbose                                                                  bool
 	dataDir                                                                  func() string // the --data-dir in effect
 }
-
-// signInRecordFile is where a device code sign-in is remembered (no secret;
-// the tokens are in azidentity's encrypted cache; see graph.Config.SignInRecord).
-func signInRecordFile(dataDir string) string { return filepath.Join(dataDir, "graph-signin.json") }
 
 func (g *graphFlags) register(cmd *cobra.Command) {
 	g.dataDir = func() string {
@@ -53,59 +45,28 @@ func (g *graphFlags) register(cmd *cobra.Command) {
 }
 
 // config builds the Graph configuration from flags, the environment and
-// what connect saved (st may be nil).
-func (g *graphFlags) config(st *directory.EntraConnection, stderr io.Writer) (graph.Config, error) {
-	cfg := graph.Config{
-		Auth: graph.Auth(g.auth), TenantID: g.entraTenant, ClientID: g.clientID, CertificateFile: g.certFile,
-		Cloud: graph.Cloud(g.cloud), BaseURL: g.graphURL, LoginURL: g.loginURL,
-		ClientSecret:        os.Getenv("ROSTER_GRAPH_CLIENT_SECRET"),
-		CertificatePassword: os.Getenv("ROSTER_GRAPH_CERT_PASSWORD"),
-		Token:               os.Getenv("ROSTER_GRAPH_TOKEN"),
-		DeviceCodePrompt: func(_ context.Context, dc graph.DeviceCode) error {
-			fmt.Fprintf(stderr, "To sign in to Microsoft Graph, open %s and enter the code %s\n", dc.VerificationURL, dc.UserCode)
-			return nil
-		},
-		Notice: func(msg string) { fmt.Fprintln(stderr, msg) },
-	}
-	if g.dataDir != nil && g.dataDir() != "" {
-		cfg.SignInRecord = signInRecordFile(g.dataDir())
+// what connect saved (st may be nil); secret overrides ROSTER_GRAPH_CLIENT_SECRET.
+func (g *graphFlags) config(st *directory.EntraConnection, secret string, stderr io.Writer) (graph.Config, error) {
+	o := graph.Options{Auth: g.auth, TenantID: g.entraTenant, ClientID: g.clientID, CertificateFile: g.certFile,
+		Cloud: g.cloud, BaseURL: g.graphURL, LoginURL: g.loginURL, CAFile: g.caFile, ClientSecret: secret}
+	if g.dataDir != nil {
+		o.DataDir = g.dataDir()
 	}
 	if st != nil {
-		if cfg.Auth == "" && cfg.Token == "" {
-			cfg.Auth = graph.Auth(st.Auth)
-		}
-		if cfg.TenantID == "" {
-			cfg.TenantID = st.EntraID
-		}
-		if cfg.ClientID == "" {
-			cfg.ClientID = st.ClientID
-		}
-		if cfg.Cloud == "" {
-			cfg.Cloud = graph.Cloud(st.Cloud)
-		}
+		o.Saved = &graph.Saved{Auth: st.Auth, TenantID: st.EntraID, ClientID: st.ClientID, Cloud: st.Cloud}
 	}
-	if cfg.Auth == "" {
-		cfg.Auth = graph.AuthDeviceCode
-		if cfg.Token != "" {
-			cfg.Auth = graph.AuthToken
-		}
+	cfg, err := o.Config()
+	switch {
+	case errors.Is(err, graph.ErrNoCertificate):
+		return cfg, usageError{fmt.Errorf("--graph-ca-file %w", err)}
+	case err != nil:
+		return cfg, usageError{fmt.Errorf("--graph-ca-file: %w", err)}
 	}
-	if g.caFile != "" {
-		pem, err := os.ReadFile(g.caFile)
-		if err != nil {
-			return cfg, usageError{fmt.Errorf("--graph-ca-file: %w", err)}
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return cfg, usageError{fmt.Errorf("--graph-ca-file %s: no PEM certificate in it", g.caFile)}
-		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		cfg.Transport = tr
+	cfg.DeviceCodePrompt = func(_ context.Context, dc graph.DeviceCode) error {
+		fmt.Fprintf(stderr, "To sign in to Microsoft Graph, open %s and enter the code %s\n", dc.VerificationURL, dc.UserCode)
+		return nil
 	}
+	cfg.Notice = func(msg string) { fmt.Fprintln(stderr, msg) }
 	if g.verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -116,7 +77,7 @@ func (g *graphFlags) config(st *directory.EntraConnection, stderr io.Writer) (gr
 }
 
 func (g *graphFlags) client(st *directory.EntraConnection, stderr io.Writer) (*graph.Client, graph.Config, error) {
-	cfg, err := g.config(st, stderr)
+	cfg, err := g.config(st, "", stderr)
 	if err != nil {
 		return nil, cfg, err
 	}
@@ -125,9 +86,7 @@ func (g *graphFlags) client(st *directory.EntraConnection, stderr io.Writer) (*g
 }
 
 // signIn is what the setup use cases remember of a Graph configuration.
-func signIn(cfg graph.Config) setup.SignIn {
-	return setup.SignIn{Auth: string(cfg.Auth), TenantID: cfg.TenantID, ClientID: cfg.ClientID, Cloud: string(cfg.Cloud)}
-}
+func signIn(cfg graph.Config) setup.SignIn { return setup.SignIn(cfg.Saved()) }
 
 func newEntraCmd(rf *rootFlags) *cobra.Command {
 	cmd := &cobra.Command{
@@ -632,7 +591,7 @@ admin center.`,
 			if rf.dataDir == "" {
 				return usageError{errors.New("--data-dir must not be empty")}
 			}
-			removed, err := graph.ForgetSignIn(signInRecordFile(rf.dataDir))
+			removed, err := graph.ForgetSignIn(graph.SignInRecordFile(rf.dataDir))
 			if err != nil {
 				return fmt.Errorf("forget the Graph sign-in: %w", err)
 			}

@@ -343,12 +343,9 @@ func (b *setupBackend) SignIn(ctx context.Context, o tui.SignInOptions, prompt f
 	if o.Cloud != "" {
 		gf.cloud = o.Cloud
 	}
-	cfg, err := gf.config(nil, io.Discard)
+	cfg, err := gf.config(nil, string(o.ClientSecret), io.Discard)
 	if err != nil {
 		return tui.Account{}, err
-	}
-	if o.ClientSecret != "" {
-		cfg.ClientSecret = string(o.ClientSecret)
 	}
 	cfg.Logger = b.log
 	cfg.DeviceCodePrompt = func(_ context.Context, dc graph.DeviceCode) error {
