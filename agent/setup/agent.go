@@ -237,10 +237,7 @@ type WizardChoices struct {
 // tenant's last connection (or DefaultSettings): every optional mapping not
 // chosen is omitted, except employeeId when users are matched on it.
 func (s *Service) WizardSettings(ctx context.Context, tenant string, c WizardChoices) directory.EntraSettings {
-	set := DefaultSettings()
-	if prev, err := s.Connection(ctx, tenant); err == nil && prev.Settings != nil {
-		set = *prev.Settings
-	}
+	set := s.Settings(ctx, tenant)
 	selected := map[string]bool{}
 	for _, m := range c.Mappings {
 		selected[m] = true

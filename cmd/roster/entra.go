@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -112,28 +112,6 @@ User.Read.All, Group.Read.All and, for logs, AuditLog.Read.All.`,
 	return cmd
 }
 
-// connectFile is the --file format of `roster entra connect`: the same
-// settings as the flags, which override it.
-type connectFile struct {
-	Tenant            string   `json:"tenant"`
-	App               string   `json:"app"`
-	AppName           string   `json:"app_name"`
-	OnPremises        bool     `json:"on_premises"`
-	TenantURL         string   `json:"tenant_url"`
-	NotificationEmail string   `json:"notification_email"`
-	DeleteThreshold   *int     `json:"delete_threshold"`
-	Scope             string   `json:"scope"`
-	Assign            []string `json:"assign"`
-	MatchOnEmployeeID bool     `json:"match_on_employee_id"`
-	Groups            *bool    `json:"provision_groups"`
-	Omit              []string `json:"omit"`
-	NoStart           bool     `json:"no_start"`
-	Auth              string   `json:"auth"`
-	EntraTenant       string   `json:"entra_tenant"`
-	ClientID          string   `json:"client_id"`
-	Cloud             string   `json:"cloud"`
-}
-
 func newEntraConnectCmd(rf *rootFlags) *cobra.Command {
 	var (
 		gf                                                  graphFlags
@@ -190,16 +168,14 @@ which you install and assign in the portal.`,
 			ctx := cmd.Context()
 			changed := cmd.Flags().Changed
 			// Apply the file, then flags that were set explicitly.
-			var cf connectFile
+			var cf setup.ConnectFile
 			if file != "" {
-				b, err := os.ReadFile(file)
-				if err != nil {
+				var err error
+				var pe *fs.PathError
+				if cf, err = setup.LoadConnectFile(file); errors.As(err, &pe) {
 					return usageError{fmt.Errorf("--file: %w", err)}
-				}
-				dec := json.NewDecoder(strings.NewReader(string(b)))
-				dec.DisallowUnknownFields()
-				if err := dec.Decode(&cf); err != nil {
-					return usageError{fmt.Errorf("--file %s: %w", file, err)}
+				} else if err != nil {
+					return usageError{fmt.Errorf("--file %w", err)}
 				}
 				setStr := func(name string, dst *string, v string) {
 					if v != "" && !changed(name) {
@@ -236,30 +212,8 @@ which you install and assign in the portal.`,
 			}
 			// Settings: those saved by the last run (or the defaults), then
 			// the file, then the flags given.
-			set := setup.DefaultSettings()
-			if prev != nil && prev.Settings != nil {
-				set = *prev.Settings
-			}
-			if file != "" {
-				if cf.NotificationEmail != "" {
-					set.NotificationEmail = cf.NotificationEmail
-				}
-				if cf.DeleteThreshold != nil {
-					set.DeleteThreshold = *cf.DeleteThreshold
-				}
-				if cf.Scope != "" {
-					set.SyncAll = cf.Scope == "all"
-				}
-				if cf.Omit != nil {
-					set.Omit = cf.Omit
-				}
-				if cf.MatchOnEmployeeID {
-					set.MatchOnEmployeeID = true
-				}
-				if cf.Groups != nil {
-					set.ProvisionGroups = *cf.Groups
-				}
-			}
+			set := svc.Settings(ctx, tenant)
+			cf.Apply(&set)
 			if changed("notify") {
 				set.NotificationEmail = email
 			}
