@@ -63,3 +63,36 @@ func TestStart(t *testing.T) {
 		t.Errorf("Start with a cancelled context = %v, want context.Canceled (or success)", err)
 	}
 }
+
+// TestLocalProber: the probe finds a running agent at its listen address,
+// and through the port of its public URL when the listen address is wrong
+// (unless exact); a stopped agent is not reachable.
+func TestLocalProber(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	r, err := agent.Start(context.Background(), cfg, agent.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if st := agent.LocalProber(r.Addr.String(), "", true)(ctx); !st.Reachable {
+		t.Errorf("probe at %s = %+v, want reachable", r.Addr, st)
+	}
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := free.Addr().String()
+	free.Close()
+	if st := agent.LocalProber(wrong, r.PublicURL, false)(ctx); !st.Reachable {
+		t.Errorf("probe at %s and the public URL %s = %+v, want reachable", wrong, r.PublicURL, st)
+	}
+	if st := agent.LocalProber(wrong, r.PublicURL, true)(ctx); st.Reachable {
+		t.Errorf("exact probe at %s = %+v, want not reachable", wrong, st)
+	}
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := agent.LocalProber(r.Addr.String(), r.PublicURL, false)(ctx); st.Reachable {
+		t.Errorf("probe of a stopped agent = %+v, want not reachable", st)
+	}
+}
