@@ -15,7 +15,7 @@ type InvalidError struct {
 
 // Error lists the problems, one per line.
 func (e *InvalidError) Error() string {
-	return fmt.Sprintf("%s: %d invalid setting(s):\n%s", e.Source, len(e.Problems), indent(e.Problems.Error(), "  "))
+	return fmt.Sprintf("%s: %d invalid setting(s):\n  %s", e.Source, len(e.Problems), strings.ReplaceAll(e.Problems.Error(), "\n", "\n  "))
 }
 
 // Unwrap returns the problems.
@@ -33,16 +33,6 @@ func Invalid(source string, err error) error {
 		return &InvalidError{Source: source, Problems: ps}
 	}
 	return err
-}
-
-func indent(s, prefix string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		if l != "" {
-			lines[i] = prefix + l
-		}
-	}
-	return strings.Join(lines, "\n")
 }
 
 // LoadEnv returns the defaults overlaid with the file at path (if not "")

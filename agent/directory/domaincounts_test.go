@@ -3,7 +3,6 @@ package directory
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/rosterhq/roster/store"
 )
@@ -12,12 +11,7 @@ import (
 // without domains is absent.
 func TestDomainCounts(t *testing.T) {
 	ctx := context.Background()
-	s := openService(t, &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)})
-	for _, id := range []string{"a", "b"} {
-		if _, err := s.AddTenant(ctx, id, "", store.TenantSettings{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s := withTenants(t, "a", "b")
 	for _, d := range []string{"one.example", "two.example"} {
 		if _, err := s.AddDomain(ctx, "a", d); err != nil {
 			t.Fatal(err)

@@ -12,15 +12,24 @@ import (
 	"github.com/rosterhq/roster/store"
 )
 
+// withTenants opens a Service with these tenants.
+func withTenants(t *testing.T, ids ...string) *Service {
+	t.Helper()
+	s := openService(t, &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)})
+	for _, id := range ids {
+		if _, err := s.AddTenant(context.Background(), id, "", store.TenantSettings{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
 // TestFindAndListDocs: Find by id, userName and displayName; ListDocs past
 // MaxResults, sorted by name, up to a limit, with the search filter and a
 // bad filter.
 func TestFindAndListDocs(t *testing.T) {
 	ctx := context.Background()
-	s := openService(t, &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)})
-	if _, err := s.AddTenant(ctx, "t1", "", store.TenantSettings{}); err != nil {
-		t.Fatal(err)
-	}
+	s := withTenants(t, "t1")
 	call := Call{TenantID: "t1", BaseURL: "http://x"}
 	const n = MaxResults + 5
 	var aliceID string

@@ -32,21 +32,15 @@ func (e *AdviceError) Error() string { return e.Err.Error() }
 // Unwrap returns the wrapped error.
 func (e *AdviceError) Unwrap() error { return e.Err }
 
-// The routes by which Entra reaches the agent (AgentReach.TLS).
-const (
-	TLSACME   = "acme"   // automatic certificate (ACME, e.g. Let's Encrypt)
-	TLSFiles  = "files"  // the owner's own certificate and key files
-	TLSProxy  = "proxy"  // a reverse proxy or tunnel terminates TLS
-	TLSOnPrem = "onprem" // Entra's on-premises provisioning agent calls a local URL
-)
-
 // AgentReach is how Entra reaches the agent, as setup asks it.
 type AgentReach struct {
-	TLS               string // TLSACME, TLSFiles, TLSProxy or TLSOnPrem
+	// TLSMode is config.TLSModeACME, TLSModeFiles, or TLSModeOff behind a
+	// proxy or with Entra's on-premises agent.
+	TLSMode           string
 	PublicURL         string
 	Listen            string // default :443 with TLS, else the config's
-	CertFile, KeyFile string // TLSFiles
-	ACMEEmail         string // TLSACME
+	CertFile, KeyFile string // TLSModeFiles
+	ACMEEmail         string // TLSModeACME
 }
 
 // Agent is the agent a setup configures and starts: its configuration file
@@ -80,14 +74,14 @@ func (a Agent) Config(r AgentReach) (config.Config, error) {
 	if r.Listen != "" {
 		cfg.Listen = r.Listen
 	}
-	switch r.TLS {
-	case TLSACME:
+	switch r.TLSMode {
+	case config.TLSModeACME:
 		cfg.TLS.Mode = config.TLSModeACME
 		cfg.TLS.ACME.Email = r.ACMEEmail
 		if r.Listen == "" {
 			cfg.Listen = ":443"
 		}
-	case TLSFiles:
+	case config.TLSModeFiles:
 		cfg.TLS.Mode = config.TLSModeFiles
 		cfg.TLS.CertFile, cfg.TLS.KeyFile = r.CertFile, r.KeyFile
 		if r.Listen == "" {

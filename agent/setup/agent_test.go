@@ -67,10 +67,10 @@ func TestAgentConfig(t *testing.T) {
 		r            AgentReach
 		mode, listen string
 	}{
-		{AgentReach{TLS: TLSACME, PublicURL: "https://scim.example.com/", ACMEEmail: "it@example.com"}, config.TLSModeACME, ":443"},
-		{AgentReach{TLS: TLSFiles, PublicURL: "https://scim.example.com", CertFile: cert, KeyFile: key, Listen: ":8443"}, config.TLSModeFiles, ":8443"},
-		{AgentReach{TLS: TLSProxy, PublicURL: "https://scim.example.com", Listen: "127.0.0.1:8081"}, config.TLSModeOff, "127.0.0.1:8081"},
-		{AgentReach{TLS: TLSOnPrem, PublicURL: "http://127.0.0.1:8080"}, config.TLSModeOff, config.Default().Listen},
+		{AgentReach{TLSMode: config.TLSModeACME, PublicURL: "https://scim.example.com/", ACMEEmail: "it@example.com"}, config.TLSModeACME, ":443"},
+		{AgentReach{TLSMode: config.TLSModeFiles, PublicURL: "https://scim.example.com", CertFile: cert, KeyFile: key, Listen: ":8443"}, config.TLSModeFiles, ":8443"},
+		{AgentReach{TLSMode: config.TLSModeOff, PublicURL: "https://scim.example.com", Listen: "127.0.0.1:8081"}, config.TLSModeOff, "127.0.0.1:8081"},
+		{AgentReach{TLSMode: config.TLSModeOff, PublicURL: "http://127.0.0.1:8080"}, config.TLSModeOff, config.Default().Listen},
 	} {
 		cfg, err := a.Config(tc.r)
 		if err != nil {
@@ -86,7 +86,7 @@ func TestAgentConfig(t *testing.T) {
 	}
 
 	// An owner's edit survives a rewrite.
-	r := AgentReach{TLS: TLSProxy, PublicURL: "https://scim.example.com", Listen: "127.0.0.1:8081"}
+	r := AgentReach{TLSMode: config.TLSModeOff, PublicURL: "https://scim.example.com", Listen: "127.0.0.1:8081"}
 	cfg, err := a.WriteConfig(r)
 	if err != nil {
 		t.Fatal(err)
@@ -103,10 +103,10 @@ func TestAgentConfig(t *testing.T) {
 	}
 
 	var adv *AdviceError
-	if _, err := a.Config(AgentReach{TLS: TLSFiles, PublicURL: "https://scim.example.com"}); !errors.As(err, &adv) || !strings.Contains(adv.Hint, a.ConfigFile()) {
+	if _, err := a.Config(AgentReach{TLSMode: config.TLSModeFiles, PublicURL: "https://scim.example.com"}); !errors.As(err, &adv) || !strings.Contains(adv.Hint, a.ConfigFile()) {
 		t.Errorf("Config without certificate files = %v, want an AdviceError naming %s", err, a.ConfigFile())
 	}
-	mixed := AgentReach{TLS: TLSFiles, PublicURL: "https://scim.example.com", CertFile: cert2, KeyFile: key}
+	mixed := AgentReach{TLSMode: config.TLSModeFiles, PublicURL: "https://scim.example.com", CertFile: cert2, KeyFile: key}
 	if err := a.Check(mixed, false); !errors.As(err, &adv) || !strings.Contains(err.Error(), "cannot be used together") {
 		t.Errorf("Check with another certificate's key = %v, want an AdviceError", err)
 	}

@@ -511,7 +511,14 @@ func (b *setupBackend) NormalizeDomain(name string) (string, error) {
 }
 
 func agentReach(r tui.Reach) setup.AgentReach {
-	return setup.AgentReach{TLS: r.TLS, PublicURL: r.PublicURL, Listen: r.Listen, CertFile: r.CertFile, KeyFile: r.KeyFile, ACMEEmail: r.ACMEEmail}
+	mode := config.TLSModeOff // behind a proxy, or reached by Entra's on-premises agent
+	switch r.TLS {
+	case tui.TLSACME:
+		mode = config.TLSModeACME
+	case tui.TLSFiles:
+		mode = config.TLSModeFiles
+	}
+	return setup.AgentReach{TLSMode: mode, PublicURL: r.PublicURL, Listen: r.Listen, CertFile: r.CertFile, KeyFile: r.KeyFile, ACMEEmail: r.ACMEEmail}
 }
 
 // CheckAgent reports why the agent could not run with o, changing nothing.
