@@ -2,14 +2,9 @@ package setup
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,31 +19,28 @@ import (
 	"github.com/rosterhq/roster/graph/mappings"
 )
 
-// writePair writes a self-signed certificate and its key as PEM files.
-func writePair(t *testing.T, dir, name string) (certFile, keyFile string) {
+// writePEM writes PEM blocks of type typ to a file in dir.
+func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// writePair writes httptest's certificate and its key as PEM files.
+func writePair(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.StartTLS()
+	srv.Close()
+	pair := srv.TLS.Certificates[0]
+	kder, err := x509.MarshalPKCS8PrivateKey(pair.PrivateKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "scim.example.com"},
-		DNSNames: []string{"scim.example.com"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
+	return writePEM(t, dir, "cert.pem", "CERTIFICATE", pair.Certificate[0]), writePEM(t, dir, "key.pem", "PRIVATE KEY", kder)
 }
 
 // TestAgentConfig: each route maps to its TLS mode and default listen
@@ -61,8 +53,7 @@ func TestAgentConfig(t *testing.T) {
 	if a.ConfigFile() != filepath.Join(dataDir, "roster.conf") {
 		t.Errorf("ConfigFile = %s", a.ConfigFile())
 	}
-	cert, key := writePair(t, dataDir, "a")
-	cert2, _ := writePair(t, dataDir, "b")
+	cert, key := writePair(t, dataDir)
 	for _, tc := range []struct {
 		r            AgentReach
 		mode, listen string
@@ -106,9 +97,9 @@ func TestAgentConfig(t *testing.T) {
 	if _, err := a.Config(AgentReach{TLSMode: config.TLSModeFiles, PublicURL: "https://scim.example.com"}); !errors.As(err, &adv) || !strings.Contains(adv.Hint, a.ConfigFile()) {
 		t.Errorf("Config without certificate files = %v, want an AdviceError naming %s", err, a.ConfigFile())
 	}
-	mixed := AgentReach{TLSMode: config.TLSModeFiles, PublicURL: "https://scim.example.com", CertFile: cert2, KeyFile: key}
-	if err := a.Check(mixed, false); !errors.As(err, &adv) || !strings.Contains(err.Error(), "cannot be used together") {
-		t.Errorf("Check with another certificate's key = %v, want an AdviceError", err)
+	noKey := AgentReach{TLSMode: config.TLSModeFiles, PublicURL: "https://scim.example.com", CertFile: cert, KeyFile: cert}
+	if err := a.Check(noKey, false); !errors.As(err, &adv) || !strings.Contains(err.Error(), "cannot be used together") {
+		t.Errorf("Check with a certificate for a key = %v, want an AdviceError", err)
 	}
 }
 
