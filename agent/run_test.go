@@ -66,52 +66,35 @@ func (l *logLines) wait(t *testing.T, what string) string {
 	}
 }
 
-// running is an agent.Run in a goroutine.
+// running is an agent started by agent.Start.
 type running struct {
-	cancel    context.CancelFunc
-	done      chan error
+	r         *agent.Running
 	addr      net.Addr
 	publicURL string
 }
 
-// startRun runs the agent and waits until it serves.
+// startRun starts the agent and waits until it serves.
 func startRun(t *testing.T, cfg config.Config, opts agent.RunOptions) *running {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{cancel: cancel, done: make(chan error, 1)}
-	serving := make(chan struct{})
-	opts.Listening = func(addr net.Addr, publicURL string) {
-		r.addr, r.publicURL = addr, publicURL
-		close(serving)
+	r, err := agent.Start(context.Background(), cfg, opts)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
 	}
-	go func() { r.done <- agent.Run(ctx, cfg, opts) }()
-	t.Cleanup(func() { r.stop(t) })
-	select {
-	case <-serving:
-	case err := <-r.done:
-		t.Fatalf("Run ended before serving: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not serve within 30 s")
-	}
-	return r
+	rr := &running{r: r, addr: r.Addr, publicURL: r.PublicURL}
+	t.Cleanup(func() { rr.stop(t) })
+	return rr
 }
 
-// stop cancels Run and checks that it returns nil.
+// stop stops the agent and checks that Run returned nil.
 func (r *running) stop(t *testing.T) {
 	t.Helper()
-	if r.done == nil {
+	if r.r == nil {
 		return
 	}
-	r.cancel()
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Errorf("Run after cancel = %v, want nil", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return within 30 s of cancel")
+	if err := r.r.Stop(); err != nil {
+		t.Errorf("Run after Stop = %v, want nil", err)
 	}
-	r.done = nil
+	r.r = nil
 }
 
 func testConfig(t *testing.T, dataDir string) config.Config {

@@ -78,6 +78,24 @@ func (s *Service) Domains(ctx context.Context, tenantID string) ([]*store.Domain
 	return out, err
 }
 
+// DomainCounts returns, per tenant, how many of its domains are in each
+// state ("verified", "pending", "failed", "lapsed"); a tenant without
+// domains, which accepts users of any domain, is absent.
+func (s *Service) DomainCounts(ctx context.Context) (map[string]map[string]int, error) {
+	ds, err := s.Domains(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]int{}
+	for _, d := range ds {
+		if out[d.TenantID] == nil {
+			out[d.TenantID] = map[string]int{}
+		}
+		out[d.TenantID][string(d.Status)]++
+	}
+	return out, nil
+}
+
 // RemoveDomain removes a domain. Users of it stay; once the tenant has no
 // domain left, it accepts users of any domain again.
 func (s *Service) RemoveDomain(ctx context.Context, tenantID, name string) error {

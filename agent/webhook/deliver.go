@@ -134,3 +134,19 @@ func retryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// SendTest sends a test change (TestChange) to w with client, as `roster
+// webhook test` does, and returns it with the attempt and the delivery to
+// record for it.
+func SendTest(ctx context.Context, client *http.Client, w *store.Webhook, now time.Time) (*feed.Change, Attempt, store.WebhookDelivery, error) {
+	c, err := TestChange(w.TenantID, now)
+	if err != nil {
+		return nil, Attempt{}, store.WebhookDelivery{}, err
+	}
+	req, err := NewRequest(w, c, "")
+	if err != nil {
+		return nil, Attempt{}, store.WebhookDelivery{}, err
+	}
+	a := Send(ctx, client, req, now)
+	return c, a, a.Log(w.ID, c, 1, now), nil
+}

@@ -504,3 +504,30 @@ func TestTLSWithAnExtraCA(t *testing.T) {
 		t.Error("NewClient accepted a CA file without a certificate")
 	}
 }
+
+// TestSendTest: the test change reaches the receiver signed, and the
+// delivery to record names the endpoint and the change.
+func TestSendTest(t *testing.T) {
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Header.Get("webhook-id"))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	secret, _ := webhook.NewSecret()
+	w := &store.Webhook{ID: "wh_1", TenantID: "acme", URL: srv.URL, Secret: secret, Format: webhook.FormatJSON}
+	client, err := webhook.NewClient(nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, a, logged, err := webhook.SendTest(context.Background(), client, w, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.OK() || a.Status != http.StatusNoContent || c.Type != webhook.TestType || c.Tenant != "acme" || got.Load() != c.ID {
+		t.Errorf("SendTest = %+v, %+v; receiver saw %v", c, a, got.Load())
+	}
+	if logged.WebhookID != "wh_1" || logged.ChangeID != c.ID {
+		t.Errorf("delivery to record = %+v", logged)
+	}
+}

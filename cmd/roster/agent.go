@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -106,47 +105,13 @@ Try the API with curl:
 }
 
 // loadConfig returns the defaults overlaid with the file at path (if not
-// "") and then the ROSTER_* environment. It does not validate.
+// "") and then the ROSTER_* environment (config.LoadEnv). It does not validate.
 func loadConfig(path string) (config.Config, error) {
-	cfg := config.Default()
-	if path != "" {
-		var err error
-		if cfg, err = config.Load(path); err != nil {
-			return cfg, usageError{err}
-		}
-	}
-	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
-		return cfg, invalidConfig("the environment", err)
+	cfg, err := config.LoadEnv(path, os.LookupEnv)
+	if err != nil {
+		return cfg, usageError{err}
 	}
 	return cfg, nil
-}
-
-// invalidConfig turns validation problems into a usage error listing them.
-func invalidConfig(source string, err error) error {
-	var ps config.Problems
-	if !errors.As(err, &ps) {
-		return usageError{err}
-	}
-	return usageError{fmt.Errorf("%s: %d invalid setting(s):\n%s", source, len(ps), indent(ps.Error(), "  "))}
-}
-
-// agentSettings maps the flags of `roster agent` that carry a setting to
-// the setting.
-var agentSettings = map[string]func(*config.Config) *string{
-	"listen":             func(c *config.Config) *string { return &c.Listen },
-	"public-url":         func(c *config.Config) *string { return &c.PublicURL },
-	"log-level":          func(c *config.Config) *string { return &c.Log.Level },
-	"log-format":         func(c *config.Config) *string { return &c.Log.Format },
-	"tls-mode":           func(c *config.Config) *string { return &c.TLS.Mode },
-	"tls-cert-file":      func(c *config.Config) *string { return &c.TLS.CertFile },
-	"tls-key-file":       func(c *config.Config) *string { return &c.TLS.KeyFile },
-	"acme-email":         func(c *config.Config) *string { return &c.TLS.ACME.Email },
-	"acme-directory-url": func(c *config.Config) *string { return &c.TLS.ACME.DirectoryURL },
-	"acme-ca-root":       func(c *config.Config) *string { return &c.TLS.ACME.CARoot },
-	"metrics-listen":     func(c *config.Config) *string { return &c.MetricsListen },
-	"dns-resolver":       func(c *config.Config) *string { return &c.DNS.Resolver },
-	"dns-nameserver":     func(c *config.Config) *string { return &c.DNS.Nameserver },
-	"data-dir":           func(c *config.Config) *string { return &c.DataDir },
 }
 
 // agentConfig resolves the agent's configuration from the parsed flags of
@@ -155,44 +120,24 @@ var agentSettings = map[string]func(*config.Config) *string{
 func agentConfig(flags *pflag.FlagSet, rf *rootFlags) (config.Config, error) {
 	path, _ := flags.GetString("config")
 	given := map[string]string{}
-	for name := range agentSettings {
+	for _, name := range config.OverrideNames() {
 		if flags.Changed(name) {
 			given[name], _ = flags.GetString(name)
 		}
 	}
 	if flags.Changed("event-retention-days") {
 		days, _ := flags.GetInt("event-retention-days")
-		given["event-retention-days"] = strconv.Itoa(days)
+		given[config.RetentionOverride] = strconv.Itoa(days)
 	}
 	return resolveAgentConfig(path, given, rf.dataDir)
 }
 
-// resolveAgentConfig returns the defaults overlaid with the file at path (if
-// not ""), the ROSTER_* environment and then flags (values by the names of
-// `roster agent`'s flags, see agentSettings), with dataDir when none of them
-// names a data directory; and validates it.
+// resolveAgentConfig resolves and validates the agent's configuration
+// (config.Resolve); its problems are usage errors.
 func resolveAgentConfig(path string, flags map[string]string, dataDir string) (config.Config, error) {
-	cfg, err := loadConfig(path)
+	cfg, err := config.Resolve(path, flags, dataDir, os.LookupEnv)
 	if err != nil {
-		return cfg, err
-	}
-	for name, v := range flags {
-		if name == "event-retention-days" { // an int flag, parsed by pflag already
-			cfg.EventRetentionDays, _ = strconv.Atoi(v)
-			continue
-		}
-		*agentSettings[name](&cfg) = v
-	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = dataDir
-	}
-	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
-	source := "configuration"
-	if path != "" {
-		source = path
-	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, invalidConfig(source, err)
+		return cfg, usageError{err}
 	}
 	return cfg, nil
 }

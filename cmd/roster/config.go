@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rosterhq/roster/agent/config"
 	"github.com/rosterhq/roster/assets"
 )
 
@@ -53,7 +54,7 @@ $ROSTER_CONFIG.`,
 				err = cfg.Validate()
 			}
 			if err != nil {
-				return invalidConfig(path, err)
+				return usageError{config.Invalid(path, err)}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK (tls mode %s, listen %s)\n", path, cfg.TLSModeName(), cfg.Listen)
 			return nil

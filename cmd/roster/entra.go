@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
-	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -28,10 +24,6 @@ type graphFlags struct {
 	verbose                                                                  bool
 	dataDir                                                                  func() string // the --data-dir in effect
 }
-
-// signInRecordFile is where a device code sign-in is remembered (no secret;
-// the tokens are in azidentity's encrypted cache; see graph.Config.SignInRecord).
-func signInRecordFile(dataDir string) string { return filepath.Join(dataDir, "graph-signin.json") }
 
 func (g *graphFlags) register(cmd *cobra.Command) {
 	g.dataDir = func() string {
@@ -53,59 +45,28 @@ func (g *graphFlags) register(cmd *cobra.Command) {
 }
 
 // config builds the Graph configuration from flags, the environment and
-// what connect saved (st may be nil).
-func (g *graphFlags) config(st *directory.EntraConnection, stderr io.Writer) (graph.Config, error) {
-	cfg := graph.Config{
-		Auth: graph.Auth(g.auth), TenantID: g.entraTenant, ClientID: g.clientID, CertificateFile: g.certFile,
-		Cloud: graph.Cloud(g.cloud), BaseURL: g.graphURL, LoginURL: g.loginURL,
-		ClientSecret:        os.Getenv("ROSTER_GRAPH_CLIENT_SECRET"),
-		CertificatePassword: os.Getenv("ROSTER_GRAPH_CERT_PASSWORD"),
-		Token:               os.Getenv("ROSTER_GRAPH_TOKEN"),
-		DeviceCodePrompt: func(_ context.Context, dc graph.DeviceCode) error {
-			fmt.Fprintf(stderr, "To sign in to Microsoft Graph, open %s and enter the code %s\n", dc.VerificationURL, dc.UserCode)
-			return nil
-		},
-		Notice: func(msg string) { fmt.Fprintln(stderr, msg) },
-	}
-	if g.dataDir != nil && g.dataDir() != "" {
-		cfg.SignInRecord = signInRecordFile(g.dataDir())
+// what connect saved (st may be nil); secret overrides ROSTER_GRAPH_CLIENT_SECRET.
+func (g *graphFlags) config(st *directory.EntraConnection, secret string, stderr io.Writer) (graph.Config, error) {
+	o := graph.Options{Auth: g.auth, TenantID: g.entraTenant, ClientID: g.clientID, CertificateFile: g.certFile,
+		Cloud: g.cloud, BaseURL: g.graphURL, LoginURL: g.loginURL, CAFile: g.caFile, ClientSecret: secret}
+	if g.dataDir != nil {
+		o.DataDir = g.dataDir()
 	}
 	if st != nil {
-		if cfg.Auth == "" && cfg.Token == "" {
-			cfg.Auth = graph.Auth(st.Auth)
-		}
-		if cfg.TenantID == "" {
-			cfg.TenantID = st.EntraID
-		}
-		if cfg.ClientID == "" {
-			cfg.ClientID = st.ClientID
-		}
-		if cfg.Cloud == "" {
-			cfg.Cloud = graph.Cloud(st.Cloud)
-		}
+		o.Saved = &graph.Saved{Auth: st.Auth, TenantID: st.EntraID, ClientID: st.ClientID, Cloud: st.Cloud}
 	}
-	if cfg.Auth == "" {
-		cfg.Auth = graph.AuthDeviceCode
-		if cfg.Token != "" {
-			cfg.Auth = graph.AuthToken
-		}
+	cfg, err := o.Config()
+	switch {
+	case errors.Is(err, graph.ErrNoCertificate):
+		return cfg, usageError{fmt.Errorf("--graph-ca-file %w", err)}
+	case err != nil:
+		return cfg, usageError{fmt.Errorf("--graph-ca-file: %w", err)}
 	}
-	if g.caFile != "" {
-		pem, err := os.ReadFile(g.caFile)
-		if err != nil {
-			return cfg, usageError{fmt.Errorf("--graph-ca-file: %w", err)}
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return cfg, usageError{fmt.Errorf("--graph-ca-file %s: no PEM certificate in it", g.caFile)}
-		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		cfg.Transport = tr
+	cfg.DeviceCodePrompt = func(_ context.Context, dc graph.DeviceCode) error {
+		fmt.Fprintf(stderr, "To sign in to Microsoft Graph, open %s and enter the code %s\n", dc.VerificationURL, dc.UserCode)
+		return nil
 	}
+	cfg.Notice = func(msg string) { fmt.Fprintln(stderr, msg) }
 	if g.verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -116,7 +77,7 @@ func (g *graphFlags) config(st *directory.EntraConnection, stderr io.Writer) (gr
 }
 
 func (g *graphFlags) client(st *directory.EntraConnection, stderr io.Writer) (*graph.Client, graph.Config, error) {
-	cfg, err := g.config(st, stderr)
+	cfg, err := g.config(st, "", stderr)
 	if err != nil {
 		return nil, cfg, err
 	}
@@ -125,9 +86,7 @@ func (g *graphFlags) client(st *directory.EntraConnection, stderr io.Writer) (*g
 }
 
 // signIn is what the setup use cases remember of a Graph configuration.
-func signIn(cfg graph.Config) setup.SignIn {
-	return setup.SignIn{Auth: string(cfg.Auth), TenantID: cfg.TenantID, ClientID: cfg.ClientID, Cloud: string(cfg.Cloud)}
-}
+func signIn(cfg graph.Config) setup.SignIn { return setup.SignIn(cfg.Saved()) }
 
 func newEntraCmd(rf *rootFlags) *cobra.Command {
 	cmd := &cobra.Command{
@@ -151,28 +110,6 @@ User.Read.All, Group.Read.All and, for logs, AuditLog.Read.All.`,
 	cmd.AddCommand(newEntraConnectCmd(rf), newEntraStatusCmd(rf), newEntraLogsCmd(rf),
 		newEntraPauseResumeCmd(rf, false), newEntraPauseResumeCmd(rf, true), newEntraDisconnectCmd(rf), newEntraLogoutCmd(rf))
 	return cmd
-}
-
-// connectFile is the --file format of `roster entra connect`: the same
-// settings as the flags, which override it.
-type connectFile struct {
-	Tenant            string   `json:"tenant"`
-	App               string   `json:"app"`
-	AppName           string   `json:"app_name"`
-	OnPremises        bool     `json:"on_premises"`
-	TenantURL         string   `json:"tenant_url"`
-	NotificationEmail string   `json:"notification_email"`
-	DeleteThreshold   *int     `json:"delete_threshold"`
-	Scope             string   `json:"scope"`
-	Assign            []string `json:"assign"`
-	MatchOnEmployeeID bool     `json:"match_on_employee_id"`
-	Groups            *bool    `json:"provision_groups"`
-	Omit              []string `json:"omit"`
-	NoStart           bool     `json:"no_start"`
-	Auth              string   `json:"auth"`
-	EntraTenant       string   `json:"entra_tenant"`
-	ClientID          string   `json:"client_id"`
-	Cloud             string   `json:"cloud"`
 }
 
 func newEntraConnectCmd(rf *rootFlags) *cobra.Command {
@@ -231,16 +168,14 @@ which you install and assign in the portal.`,
 			ctx := cmd.Context()
 			changed := cmd.Flags().Changed
 			// Apply the file, then flags that were set explicitly.
-			var cf connectFile
+			var cf setup.ConnectFile
 			if file != "" {
-				b, err := os.ReadFile(file)
-				if err != nil {
+				var err error
+				var pe *fs.PathError
+				if cf, err = setup.LoadConnectFile(file); errors.As(err, &pe) {
 					return usageError{fmt.Errorf("--file: %w", err)}
-				}
-				dec := json.NewDecoder(strings.NewReader(string(b)))
-				dec.DisallowUnknownFields()
-				if err := dec.Decode(&cf); err != nil {
-					return usageError{fmt.Errorf("--file %s: %w", file, err)}
+				} else if err != nil {
+					return usageError{fmt.Errorf("--file %w", err)}
 				}
 				setStr := func(name string, dst *string, v string) {
 					if v != "" && !changed(name) {
@@ -277,30 +212,8 @@ which you install and assign in the portal.`,
 			}
 			// Settings: those saved by the last run (or the defaults), then
 			// the file, then the flags given.
-			set := setup.DefaultSettings()
-			if prev != nil && prev.Settings != nil {
-				set = *prev.Settings
-			}
-			if file != "" {
-				if cf.NotificationEmail != "" {
-					set.NotificationEmail = cf.NotificationEmail
-				}
-				if cf.DeleteThreshold != nil {
-					set.DeleteThreshold = *cf.DeleteThreshold
-				}
-				if cf.Scope != "" {
-					set.SyncAll = cf.Scope == "all"
-				}
-				if cf.Omit != nil {
-					set.Omit = cf.Omit
-				}
-				if cf.MatchOnEmployeeID {
-					set.MatchOnEmployeeID = true
-				}
-				if cf.Groups != nil {
-					set.ProvisionGroups = *cf.Groups
-				}
-			}
+			set := svc.Settings(ctx, tenant)
+			cf.Apply(&set)
 			if changed("notify") {
 				set.NotificationEmail = email
 			}
@@ -632,7 +545,7 @@ admin center.`,
 			if rf.dataDir == "" {
 				return usageError{errors.New("--data-dir must not be empty")}
 			}
-			removed, err := graph.ForgetSignIn(signInRecordFile(rf.dataDir))
+			removed, err := graph.ForgetSignIn(graph.SignInRecordFile(rf.dataDir))
 			if err != nil {
 				return fmt.Errorf("forget the Graph sign-in: %w", err)
 			}

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rosterhq/roster/agent"
+	"github.com/rosterhq/roster/agent/config"
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/store"
 )
@@ -53,7 +53,7 @@ Roster data in --data-dir); 2 wrong usage (a bad flag, argument or value);
 		//lint:ignore ST1005 a usage error ends with a hint line for the terminal
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, c.CommandPath())}
 	})
-	root.PersistentFlags().StringVar(&rf.dataDir, "data-dir", defaultDataDir(),
+	root.PersistentFlags().StringVar(&rf.dataDir, "data-dir", config.DefaultDataDir(os.Getenv),
 		"directory holding roster.db and other state (env ROSTER_DATA_DIR)")
 	// Every command is added here, and only here; help lists them sorted.
 	for _, c := range []func(*rootFlags) *cobra.Command{
@@ -65,36 +65,6 @@ Roster data in --data-dir); 2 wrong usage (a bad flag, argument or value);
 	}
 	root.AddCommand(newVersionCmd())
 	return root
-}
-
-// defaultDataDir is ROSTER_DATA_DIR, else systemd's STATE_DIRECTORY, else the
-// per-user state directory: $XDG_STATE_HOME/roster or ~/.local/state/roster on
-// Linux, ~/Library/Application Support/roster on macOS, %LocalAppData%\roster
-// on Windows.
-func defaultDataDir() string {
-	if d := os.Getenv("ROSTER_DATA_DIR"); d != "" {
-		return d
-	}
-	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
-		return d
-	}
-	switch runtime.GOOS {
-	case "windows":
-		if d := os.Getenv("LocalAppData"); d != "" {
-			return filepath.Join(d, "roster")
-		}
-	case "darwin":
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, "Library", "Application Support", "roster")
-		}
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "roster")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "state", "roster")
-	}
-	return "roster-data"
 }
 
 func (rf *rootFlags) dbPath() string { return filepath.Join(rf.dataDir, agent.DatabaseFile) }

@@ -141,14 +141,6 @@ func installService(ctx context.Context, out, errOut io.Writer, o *serviceOption
 	return nil
 }
 
-// installAgentService installs the agent as a system service that moves
-// the foreground setup in dataDir (with its configuration file config)
-// into the service, as `roster service install --data-dir dataDir --config
-// config` does; the setup wizard calls it.
-func installAgentService(ctx context.Context, dataDir, config string) (sysservice.Result, error) {
-	return newInstaller(io.Discard, io.Discard).Install(ctx, sysservice.Options{DataDir: dataDir, Config: config})
-}
-
 // runAsService runs the agent under the Windows or macOS service manager
 // when that started this process (see sysservice.RunManaged).
 func runAsService(run func(context.Context) error) (bool, error) { return sysservice.RunManaged(run) }

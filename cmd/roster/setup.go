@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -28,7 +25,6 @@ import (
 	"github.com/rosterhq/roster/agent/setup"
 	"github.com/rosterhq/roster/agent/sysservice"
 	"github.com/rosterhq/roster/graph"
-	"github.com/rosterhq/roster/graph/mappings"
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/tui"
 )
@@ -192,9 +188,9 @@ type setupBackend struct {
 	issued *setup.Issued // the token issued in this run, if any
 	onPrem bool
 
-	agentCancel context.CancelFunc
-	agentDone   chan error
-	agentInfo   *tui.AgentInfo
+	agent     setup.Agent
+	running   *agent.Running
+	agentInfo *tui.AgentInfo
 }
 
 func newSetupBackend(ctx context.Context, rf *rootFlags, gf *graphFlags, dns *dnsFlags, logOut io.Writer, log *slog.Logger) (*setupBackend, error) {
@@ -202,7 +198,8 @@ func newSetupBackend(ctx context.Context, rf *rootFlags, gf *graphFlags, dns *dn
 	if err != nil {
 		return nil, err
 	}
-	b := &setupBackend{rf: rf, gf: gf, dns: dns, log: log, logOut: logOut, tenant: directory.DefaultTenant}
+	b := &setupBackend{rf: rf, gf: gf, dns: dns, log: log, logOut: logOut, tenant: directory.DefaultTenant,
+		agent: setup.Agent{DataDir: rf.dataDir, Installer: newInstaller(io.Discard, io.Discard)}}
 	return b, b.openStore(ctx, rf.dbPath(), opts)
 }
 
@@ -231,6 +228,10 @@ func hint(err error) error {
 	var ge *graph.Error
 	if errors.As(err, &ge) && ge.Hint != "" {
 		return &tui.HintError{Err: err, Hint: ge.Hint}
+	}
+	var adv *setup.AdviceError
+	if errors.As(err, &adv) {
+		return &tui.HintError{Err: err, Hint: adv.Hint}
 	}
 	var ae *setup.AppExistsError
 	if errors.As(err, &ae) {
@@ -261,36 +262,12 @@ func (b *setupBackend) SaveState(ctx context.Context, s tui.State) error {
 }
 
 func (b *setupBackend) Existing(ctx context.Context) (tui.Existing, error) {
-	e := tui.Existing{DataDir: b.rf.dataDir}
-	tenants, err := b.dir.Tenants(ctx)
-	if err != nil {
-		return e, err
+	o, err := b.svc.Overview(ctx)
+	e := tui.Existing{DataDir: b.rf.dataDir, Tenants: o.Tenants, Tokens: o.Tokens, AppConnected: o.AppConnected, AppName: o.AppName, AgentRunning: o.AgentRunning}
+	for _, d := range o.Domains {
+		e.Domains = append(e.Domains, tuiDomain(d))
 	}
-	for _, t := range tenants {
-		e.Tenants = append(e.Tenants, t.ID)
-		e.Tokens += t.ActiveTokens
-		doms, err := b.svc.Domains(ctx, t.ID)
-		if err != nil {
-			return e, err
-		}
-		for _, d := range doms {
-			e.Domains = append(e.Domains, tuiDomain(d))
-		}
-		if c, err := b.svc.Connection(ctx, t.ID); err == nil {
-			e.AppConnected, e.AppName = true, c.App.DisplayName
-		}
-	}
-	// An agent (or service) already answering at the recorded public URL.
-	pub, err := b.svc.PublicURL(ctx)
-	if err != nil {
-		return e, err
-	}
-	hc := &http.Client{Timeout: 700 * time.Millisecond}
-	if resp, err := hc.Get(pub + "/healthz"); err == nil {
-		resp.Body.Close()
-		e.AgentRunning = resp.StatusCode == http.StatusOK
-	}
-	return e, nil
+	return e, err
 }
 
 func (b *setupBackend) reach() setup.Reach {
@@ -366,12 +343,9 @@ func (b *setupBackend) SignIn(ctx context.Context, o tui.SignInOptions, prompt f
 	if o.Cloud != "" {
 		gf.cloud = o.Cloud
 	}
-	cfg, err := gf.config(nil, io.Discard)
+	cfg, err := gf.config(nil, string(o.ClientSecret), io.Discard)
 	if err != nil {
 		return tui.Account{}, err
-	}
-	if o.ClientSecret != "" {
-		cfg.ClientSecret = string(o.ClientSecret)
 	}
 	cfg.Logger = b.log
 	cfg.DeviceCodePrompt = func(_ context.Context, dc graph.DeviceCode) error {
@@ -467,22 +441,12 @@ func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) erro
 	if err != nil {
 		return err
 	}
-	set := setup.DefaultSettings()
-	if prev, err := b.svc.Connection(ctx, tenant); err == nil && prev.Settings != nil {
-		set = *prev.Settings
-	}
-	selected := map[string]bool{}
+	var chosen []string
 	for _, m := range o.Mappings {
-		selected[m.Source] = true
+		chosen = append(chosen, m.Source)
 	}
-	set.Omit = nil
-	for _, m := range tui.Mappings() {
-		if !m.Required && !selected[m.Source] && !(m.Source == mappings.EmployeeID && o.MatchOnEmployeeID) {
-			set.Omit = append(set.Omit, m.Source)
-		}
-	}
-	set.MatchOnEmployeeID, set.ProvisionGroups = o.MatchOnEmployeeID, o.ProvisionGroups
-	set.SyncAll, set.NotificationEmail = o.ScopeAllUsers, o.NotificationEmail
+	set := b.svc.WizardSettings(ctx, tenant, setup.WizardChoices{Mappings: chosen, MatchOnEmployeeID: o.MatchOnEmployeeID,
+		ProvisionGroups: o.ProvisionGroups, ScopeAllUsers: o.ScopeAllUsers, NotificationEmail: o.NotificationEmail})
 	var assign []string
 	for _, p := range o.Assign {
 		if p.Kind == tui.KindGroup {
@@ -541,95 +505,31 @@ func (b *setupBackend) ProvisionOnDemand(ctx context.Context, user string) (tui.
 	return out, hint(err)
 }
 
-// agentConfigFile is where the wizard writes the agent's configuration.
-func (b *setupBackend) agentConfigFile() string { return filepath.Join(b.rf.dataDir, "roster.conf") }
-
 // NormalizeDomain returns the canonical form of an email domain.
 func (b *setupBackend) NormalizeDomain(name string) (string, error) {
 	return domainproof.NormalizeDomain(name)
 }
 
-// CheckAgent reports why the agent could not run with o, changing nothing.
-func (b *setupBackend) CheckAgent(_ context.Context, o tui.AgentOptions) error {
-	if err := b.checkServiceDir(o.Mode); err != nil {
-		return err
-	}
-	cfg, err := b.agentConfig(o.Reach)
-	if err != nil {
-		return err
-	}
-	if cfg.TLS.Mode == config.TLSModeFiles {
-		if _, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
-			return &tui.HintError{Err: fmt.Errorf("the certificate %s and the key %s cannot be used together: %w", cfg.TLS.CertFile, cfg.TLS.KeyFile, err),
-				Hint: "Give the PEM certificate chain and the private key that belongs to it, both readable by this user."}
-		}
-	}
-	return nil
-}
-
-// checkServiceDir refuses service mode when the service could not use this
-// setup's data directory.
-func (b *setupBackend) checkServiceDir(mode string) error {
-	if mode != tui.AgentService {
-		return nil
-	}
-	o := sysservice.Options{DataDir: b.rf.dataDir}
-	if _, err := os.Stat(b.agentConfigFile()); err == nil {
-		o.Config = b.agentConfigFile()
-	}
-	if err := newInstaller(io.Discard, io.Discard).Check(o); err != nil {
-		return &tui.HintError{Err: err, Hint: "Fix what it says, or run the agent in this terminal now and move it into the service later with 'sudo roster service install'."}
-	}
-	return nil
-}
-
-// writeAgentConfig turns the wizard's answers into the agent's config file.
-func (b *setupBackend) writeAgentConfig(r tui.Reach) (config.Config, error) {
-	cfg, err := b.agentConfig(r)
-	if err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Write(b.agentConfigFile())
-}
-
-// agentConfig turns the wizard's answers into the agent's configuration and
-// validates it.
-func (b *setupBackend) agentConfig(r tui.Reach) (config.Config, error) {
-	cfg := config.Default()
-	if old, err := config.Load(b.agentConfigFile()); err == nil {
-		cfg = old // keep what the owner edited by hand
-	}
-	cfg.DataDir = b.rf.dataDir
-	cfg.PublicURL = strings.TrimRight(r.PublicURL, "/")
-	if r.Listen != "" {
-		cfg.Listen = r.Listen
-	}
+func agentReach(r tui.Reach) setup.AgentReach {
+	mode := config.TLSModeOff // behind a proxy, or reached by Entra's on-premises agent
 	switch r.TLS {
 	case tui.TLSACME:
-		cfg.TLS.Mode = config.TLSModeACME
-		cfg.TLS.ACME.Email = r.ACMEEmail
-		if r.Listen == "" {
-			cfg.Listen = ":443"
-		}
+		mode = config.TLSModeACME
 	case tui.TLSFiles:
-		cfg.TLS.Mode = config.TLSModeFiles
-		cfg.TLS.CertFile, cfg.TLS.KeyFile = r.CertFile, r.KeyFile
-		if r.Listen == "" {
-			cfg.Listen = ":443"
-		}
-	default: // behind a proxy, or reached by Entra's on-premises agent
-		cfg.TLS.Mode = config.TLSModeOff
+		mode = config.TLSModeFiles
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, &tui.HintError{Err: err, Hint: "Go back and correct the answer, or edit " + b.agentConfigFile() + "."}
-	}
-	return cfg, nil
+	return setup.AgentReach{TLSMode: mode, PublicURL: r.PublicURL, Listen: r.Listen, CertFile: r.CertFile, KeyFile: r.KeyFile, ACMEEmail: r.ACMEEmail}
+}
+
+// CheckAgent reports why the agent could not run with o, changing nothing.
+func (b *setupBackend) CheckAgent(_ context.Context, o tui.AgentOptions) error {
+	return hint(b.agent.Check(agentReach(o.Reach), o.Mode == tui.AgentService))
 }
 
 func (b *setupBackend) StartAgent(ctx context.Context, o tui.AgentOptions) (tui.AgentInfo, error) {
-	cfg, err := b.writeAgentConfig(o.Reach)
+	cfg, err := b.agent.WriteConfig(agentReach(o.Reach))
 	if err != nil {
-		return tui.AgentInfo{}, err
+		return tui.AgentInfo{}, hint(err)
 	}
 	b.mu.Lock()
 	tenant := b.tenant
@@ -637,14 +537,14 @@ func (b *setupBackend) StartAgent(ctx context.Context, o tui.AgentOptions) (tui.
 	info := tui.AgentInfo{Listen: cfg.Listen, DataDir: b.rf.dataDir, LogFile: filepath.Join(b.rf.dataDir, "setup.log"),
 		TenantURL: scimhttp.TenantURL(cfg.PublicURL, tenant)}
 	if o.Mode == tui.AgentService {
-		if err := b.checkServiceDir(o.Mode); err != nil {
-			return info, err
+		if err := b.agent.CheckService(); err != nil {
+			return info, hint(err)
 		}
 		// The install moves this setup's store into the service; the wizard
 		// goes on with the service's copy, where Entra's token now lives.
 		b.StopAgent()
 		b.db.Close()
-		res, err := installAgentService(ctx, b.rf.dataDir, b.agentConfigFile())
+		res, err := b.agent.InstallService(ctx)
 		dbPath := b.rf.dbPath()
 		if res.MovedFrom != "" {
 			dbPath, info.DataDir = filepath.Join(res.StateDir, filepath.Base(dbPath)), res.StateDir
@@ -654,95 +554,39 @@ func (b *setupBackend) StartAgent(ctx context.Context, o tui.AgentOptions) (tui.
 			return info, errors.Join(err, oerr)
 		}
 		info.Service = res.Service
-		return info, waitListening(ctx, cfg.Listen, nil)
+		return info, sysservice.WaitListening(ctx, cfg.Listen, 90*time.Second)
 	}
 	b.StopAgent()
-	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	serving := make(chan struct{})
 	resolve := func() (config.Config, error) {
-		return resolveAgentConfig(b.agentConfigFile(), map[string]string{"log-format": "json", "metrics-listen": ""}, b.rf.dataDir)
+		return resolveAgentConfig(b.agent.ConfigFile(), map[string]string{"log-format": "json", "metrics-listen": ""}, b.rf.dataDir)
 	}
-	go func() {
-		acfg, err := resolve()
-		if err == nil {
-			err = runAgent(actx, acfg, agent.RunOptions{LogOutput: b.logOut, Stdout: b.logOut, Reload: resolve,
-				ConfigFile: b.agentConfigFile(), Listening: func(net.Addr, string) { close(serving) }})
-		}
-		done <- err
-	}()
-	if err := waitServing(ctx, serving, done); err != nil {
-		cancel()
+	acfg, err := resolve()
+	if err != nil {
+		return info, err
+	}
+	sopts, err := storeOptions()
+	if err != nil {
+		return info, err
+	}
+	r, err := agent.Start(ctx, acfg, agent.RunOptions{LogOutput: b.logOut, Stdout: b.logOut, Reload: resolve,
+		ConfigFile: b.agent.ConfigFile(), Store: sopts, Version: buildVersion()})
+	if err != nil {
 		return info, &tui.HintError{Err: fmt.Errorf("start the agent: %w", err), Hint: "See " + info.LogFile + ". Check that the port is free and, with an automatic certificate, that the host name points here and port 443 is reachable."}
 	}
 	b.mu.Lock()
-	b.agentCancel, b.agentDone, b.agentInfo = cancel, done, &info
+	b.running, b.agentInfo = r, &info
 	b.mu.Unlock()
 	return info, nil
-}
-
-// waitServing waits until an in-process agent serves (serving closed), or
-// it ends (done), or ctx is cancelled.
-func waitServing(ctx context.Context, serving <-chan struct{}, done <-chan error) error {
-	timeout := time.NewTimer(90 * time.Second)
-	defer timeout.Stop()
-	select {
-	case <-serving:
-		return nil
-	case err := <-done:
-		if err == nil {
-			err = errors.New("the agent stopped")
-		}
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timeout.C:
-		return errors.New("the agent did not start serving within 90 s")
-	}
-}
-
-// waitListening waits until something accepts connections on addr, or the
-// in-process agent ends (done), or ctx is cancelled.
-func waitListening(ctx context.Context, addr string, done <-chan error) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return err
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", net.JoinHostPort(host, port), 500*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nothing listens on %s after 90 s", addr)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case err := <-done:
-			if err == nil {
-				err = errors.New("the agent stopped")
-			}
-			return err
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // StopAgent stops an agent started in this process, waiting for it.
 func (b *setupBackend) StopAgent() {
 	b.mu.Lock()
-	cancel, done := b.agentCancel, b.agentDone
-	b.agentCancel, b.agentDone, b.agentInfo = nil, nil, nil
+	r := b.running
+	b.running, b.agentInfo = nil, nil
 	b.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-done
+	if r != nil {
+		r.Stop() //nolint:errcheck // stopping on purpose; its log has any error
 	}
 }
 
@@ -750,9 +594,9 @@ func (b *setupBackend) StopAgent() {
 // ends, until Ctrl-C or SIGTERM.
 func (b *setupBackend) KeepAgentRunning(ctx context.Context, out io.Writer) error {
 	b.mu.Lock()
-	done, info := b.agentDone, b.agentInfo
+	r, info := b.running, b.agentInfo
 	b.mu.Unlock()
-	if done == nil {
+	if r == nil {
 		return nil
 	}
 	fmt.Fprintf(out, "\nThe agent keeps running here at %s (logs: %s). Press Ctrl-C to stop it;\n"+
@@ -763,11 +607,11 @@ func (b *setupBackend) KeepAgentRunning(ctx context.Context, out io.Writer) erro
 	select {
 	case <-sig:
 	case <-ctx.Done():
-	case err := <-done:
+	case <-r.Done():
 		b.mu.Lock()
-		b.agentCancel, b.agentDone = nil, nil
+		b.running = nil
 		b.mu.Unlock()
-		return err
+		return r.Wait()
 	}
 	b.StopAgent()
 	return nil
@@ -780,24 +624,9 @@ func (b *setupBackend) WaitFirstRequest(ctx context.Context) (tui.FirstRequest, 
 		tokenID = b.issued.TokenID
 	}
 	b.mu.Unlock()
-	if tokenID == "" {
-		return tui.FirstRequest{}, errors.New("no Secret Token issued in this run: issue one first")
+	at, err := b.svc.WaitFirstRequest(ctx, tenant, tokenID)
+	if err != nil {
+		return tui.FirstRequest{}, err
 	}
-	for {
-		toks, err := b.dir.Tokens(ctx, tenant)
-		if err != nil {
-			return tui.FirstRequest{}, err
-		}
-		for _, t := range toks {
-			if t.ID == tokenID && t.LastUsed != nil {
-				fr := tui.FirstRequest{At: *t.LastUsed, Method: "GET", Path: "/Users (Test Connection or a provisioning cycle)"}
-				return fr, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return tui.FirstRequest{}, ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
+	return tui.FirstRequest{At: at, Method: "GET", Path: "/Users (Test Connection or a provisioning cycle)"}, nil
 }

@@ -4,15 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rosterhq/roster/agent"
 	"github.com/rosterhq/roster/agent/config"
 	"github.com/rosterhq/roster/agent/directory"
-	"github.com/rosterhq/roster/agent/scimhttp"
 )
 
 // probeFlags say where to look for a running agent.
@@ -26,11 +25,8 @@ func (p *probeFlags) register(cmd *cobra.Command) {
 // prober returns the probe for the agent of this data dir; dir may be nil
 // (no store yet). It asks on 127.0.0.1 only, within 2 seconds.
 func (p *probeFlags) prober(ctx context.Context, dir *directory.Service) (directory.AgentProber, error) {
-	var addrs []string
-	serverName := ""
-	if p.listen != "" {
-		addrs = []string{p.listen}
-	} else {
+	listen := p.listen
+	if listen == "" {
 		cfg := config.Default()
 		if p.config != "" {
 			var err error
@@ -41,20 +37,13 @@ func (p *probeFlags) prober(ctx context.Context, dir *directory.Service) (direct
 		if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
 			return nil, usageError{err}
 		}
-		addrs = []string{cfg.Listen}
+		listen = cfg.Listen
 	}
+	pub := ""
 	if dir != nil {
-		pub := lastPublicURL(ctx, dir)
-		if u, err := url.Parse(pub); err == nil {
-			serverName = u.Hostname()
-		}
-		if a, err := scimhttp.LocalAddr(pub); err == nil && p.listen == "" && a != addrs[0] {
-			addrs = append(addrs, a)
-		}
+		pub = lastPublicURL(ctx, dir)
 	}
-	return func(ctx context.Context) directory.AgentState {
-		return scimhttp.Probe(ctx, addrs, serverName, 2*time.Second)
-	}, nil
+	return agent.LocalProber(listen, pub, p.listen != ""), nil
 }
 
 func newStatusCmd(rf *rootFlags) *cobra.Command {

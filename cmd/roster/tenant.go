@@ -123,16 +123,14 @@ lower-case letters, digits and hyphens. Then issue it a token with
 				return err
 			}
 			base := lastPublicURL(cmd.Context(), dir)
-			domains, err := dir.Domains(cmd.Context(), "")
+			domains, err := dir.DomainCounts(cmd.Context())
 			if err != nil {
 				return err
 			}
 			domainState := func(tenant string) (string, map[string]int) {
-				counts := map[string]int{}
-				for _, d := range domains {
-					if d.TenantID == tenant {
-						counts[string(d.Status)]++
-					}
+				counts := domains[tenant]
+				if counts == nil {
+					counts = map[string]int{}
 				}
 				if len(counts) == 0 {
 					return "ANY (no domains)", counts

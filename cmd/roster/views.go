@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -45,45 +44,14 @@ func openTenant(cmd *cobra.Command, rf *rootFlags, tenant string, args []string)
 	return dir, call, closeFn, nil
 }
 
-// scimString quotes s as a SCIM filter string literal (JSON string syntax,
-// RFC 7644 §3.4.2.2).
-func scimString(s string) string {
-	b, _ := json.Marshal(s) // a string always marshals
-	return string(b)
-}
+// scimString quotes s as a SCIM filter string literal.
+func scimString(s string) string { return directory.QuoteFilter(s) }
 
-// searchFilter builds the SCIM filter behind --search: a case-insensitive
-// substring match on the kind's names, work email (users) and externalId.
-// externalId is case-exact in SCIM (RFC 7643 §3.1), so the text is also tried
-// in lower and upper case: that covers Entra's object ids and most mail nicknames.
-func searchFilter(kind store.Kind, text string) string {
-	q := scimString(text)
-	var terms []string
-	if kind == store.KindUser {
-		terms = append(terms, "userName co "+q, "displayName co "+q, `emails[type eq "work"].value co `+q)
-	} else {
-		terms = append(terms, "displayName co "+q)
-	}
-	seen := map[string]bool{}
-	for _, v := range []string{text, strings.ToLower(text), strings.ToUpper(text)} {
-		if !seen[v] {
-			seen[v] = true
-			terms = append(terms, "externalId co "+scimString(v))
-		}
-	}
-	return strings.Join(terms, " or ")
-}
+// searchFilter builds the SCIM filter behind --search (directory.SearchFilter).
+func searchFilter(kind store.Kind, text string) string { return directory.SearchFilter(kind, text) }
 
-// andFilters joins non-empty filters with "and", each in parentheses.
-func andFilters(fs ...string) string {
-	var parts []string
-	for _, f := range fs {
-		if strings.TrimSpace(f) != "" {
-			parts = append(parts, "("+f+")")
-		}
-	}
-	return strings.Join(parts, " and ")
-}
+// andFilters joins non-empty filters with "and" (directory.AndFilters).
+func andFilters(fs ...string) string { return directory.AndFilters(fs...) }
 
 // checkFilter validates a --filter given by hand: a bad one is a usage error
 // carrying the SCIM parser's detail (which names the position).
@@ -106,92 +74,20 @@ func scimDetail(err error) string {
 	return err.Error()
 }
 
-// listDocs runs a list through the directory, as GET /Users or /Groups
-// would, sorted by name, paging past directory.MaxResults up to limit. It
-// returns the documents and the total number of matches.
+// listDocs lists users or groups through the directory (directory.ListDocs);
+// a bad filter is a usage error.
 func listDocs(ctx context.Context, dir *directory.Service, call directory.Call, kind store.Kind, flt string, proj schema.Projection, limit int) ([]map[string]any, int, error) {
-	sortBy := "userName"
-	if kind == store.KindGroup {
-		sortBy = "displayName"
-	}
-	var docs []map[string]any
-	total := 0
-	for len(docs) < limit {
-		resp, err := dir.List(ctx, call, kind, directory.ListParams{
-			Filter: flt, SortBy: sortBy, StartIndex: len(docs) + 1,
-			Count: min(limit-len(docs), directory.MaxResults), Projection: proj,
-		})
-		if err != nil {
-			var se *scim.Error
-			if errors.As(err, &se) && se.Status == scim.StatusBadRequest {
-				return nil, 0, usageError{fmt.Errorf("filter %s: %s", scimString(flt), se.Detail)}
-			}
-			return nil, 0, err
-		}
-		total = resp.TotalResults
-		for _, r := range resp.Resources {
-			d, err := asDoc(r)
-			if err != nil {
-				return nil, 0, err
-			}
-			docs = append(docs, d)
-		}
-		if len(resp.Resources) == 0 || len(docs) >= total {
-			break
-		}
-	}
-	return docs, total, nil
-}
-
-// asDoc turns a listed resource (a document, or JSON copied from the store) into a document.
-func asDoc(r any) (map[string]any, error) {
-	switch x := r.(type) {
-	case map[string]any:
-		return x, nil
-	case json.RawMessage:
-		var d map[string]any
-		if err := json.Unmarshal(x, &d); err != nil {
-			return nil, fmt.Errorf("decode listed resource: %w", err)
-		}
-		return d, nil
-	}
-	return nil, fmt.Errorf("unexpected listed resource %T", r)
-}
-
-// findResource gets a user or group by id, else by its name (userName or
-// displayName, case-insensitively), with proj. It returns nil when neither matches.
-func findResource(ctx context.Context, dir *directory.Service, call directory.Call, kind store.Kind, ref string, proj schema.Projection) (map[string]any, error) {
-	got, err := dir.Get(ctx, call, kind, ref, proj)
-	if err == nil {
-		return got.Doc, nil
-	}
+	docs, total, err := dir.ListDocs(ctx, call, kind, flt, proj, limit)
 	var se *scim.Error
-	if !errors.As(err, &se) || se.Status != scim.StatusNotFound {
-		return nil, err
+	if errors.As(err, &se) && se.Status == scim.StatusBadRequest {
+		return nil, 0, usageError{fmt.Errorf("filter %s: %s", scimString(flt), se.Detail)}
 	}
-	rt, attr := schema.UserType, "userName"
-	if kind == store.KindGroup {
-		rt, attr = schema.GroupType, "displayName"
-	}
-	resp, err := dir.List(ctx, call, kind, directory.ListParams{
-		Filter: attr + " eq " + scimString(ref), Count: 1, Projection: schema.NewProjection(rt, "id", ""),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(resp.Resources) == 0 {
-		return nil, nil
-	}
-	d, err := asDoc(resp.Resources[0])
-	if err != nil {
-		return nil, err
-	}
-	id, _ := d["id"].(string)
-	got, err = dir.Get(ctx, call, kind, id, proj)
-	if err != nil {
-		return nil, err
-	}
-	return got.Doc, nil
+	return docs, total, err
+}
+
+// findResource gets a user or group by id or name (directory.Find).
+func findResource(ctx context.Context, dir *directory.Service, call directory.Call, kind store.Kind, ref string, proj schema.Projection) (map[string]any, error) {
+	return dir.Find(ctx, call, kind, ref, proj)
 }
 
 // docString returns m[key] as a string ("" when absent or not a string).

@@ -187,16 +187,11 @@ See docs/webhooks.md for the payloads and a receiver that verifies signatures.`,
 				return err
 			}
 			now := time.Now()
-			c, err := webhook.TestChange(w.TenantID, now)
+			c, a, logged, err := webhook.SendTest(cmd.Context(), client, w, now)
 			if err != nil {
 				return err
 			}
-			req, err := webhook.NewRequest(w, c, "")
-			if err != nil {
-				return err
-			}
-			a := webhook.Send(cmd.Context(), client, req, now)
-			if err := dir.LogWebhookDeliveries(cmd.Context(), w.ID, []store.WebhookDelivery{a.Log(w.ID, c, 1, now)}); err != nil {
+			if err := dir.LogWebhookDeliveries(cmd.Context(), w.ID, []store.WebhookDelivery{logged}); err != nil {
 				return err
 			}
 			if asJSON {
