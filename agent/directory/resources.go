@@ -171,6 +171,9 @@ func (s *Service) Create(ctx context.Context, c Call, kind store.Kind, in map[st
 		if _, err := tx.AddMembers(c.TenantID, r.Seq, stored); err != nil {
 			return err
 		}
+		if err := s.logCreate(tx, r); err != nil {
+			return err
+		}
 		ev := s.event(c, kind, r.ID, displayName(kind, doc))
 		ev.Status = scim.StatusCreated
 		return tx.InsertEvent(ev)
@@ -496,6 +499,9 @@ func (s *Service) Replace(ctx context.Context, c Call, kind store.Kind, id strin
 				return err
 			}
 		}
+		if err := s.logUpdate(tx, r); err != nil {
+			return err
+		}
 		ev := s.event(c, kind, id, displayName(kind, doc))
 		ev.Status = scim.StatusOK
 		if err := tx.InsertEvent(ev); err != nil {
@@ -559,6 +565,9 @@ func (s *Service) Patch(ctx context.Context, c Call, kind store.Kind, id string,
 		if changed || n > 0 {
 			r.Version, r.Modified = r.Version+1, s.now()
 			if err := tx.UpdateResource(r); err != nil {
+				return err
+			}
+			if err := s.logUpdate(tx, r); err != nil {
 				return err
 			}
 		}
@@ -660,6 +669,9 @@ func (s *Service) Delete(ctx context.Context, c Call, kind store.Kind, id, ifMat
 		}
 		name = displayName(kind, r.Doc)
 		if err := tx.DeleteResource(c.TenantID, kind, id, s.now()); err != nil {
+			return err
+		}
+		if err := s.logDelete(tx, r); err != nil {
 			return err
 		}
 		ev := s.event(c, kind, id, name)
