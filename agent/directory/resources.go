@@ -252,6 +252,9 @@ type ListParams struct {
 	StartIndex int // 1-based; <1 means 1
 	Count      int // <0 means the default page (MaxResults)
 	Projection schema.Projection
+	// Cursor, when not nil, asks for cursor pagination (RFC 9865): "" for
+	// the first page, then the previous page's nextCursor. See listAfter.
+	Cursor *string
 }
 
 // List queries users or groups and returns a ListResponse.
@@ -311,6 +314,9 @@ func (s *Service) List(ctx context.Context, c Call, kind store.Kind, p ListParam
 			}
 			return sortKey(render(r, c.BaseURL), sp)
 		}
+	}
+	if p.Cursor != nil {
+		return s.listAfter(ctx, c, kind, q, p)
 	}
 	// A user list is one statement (two with a total to count): it needs no
 	// snapshot transaction. Group lists read members per group, so they do.

@@ -72,6 +72,20 @@ func param(q url.Values, name string) string {
 	return ""
 }
 
+// paramPresent is param that also tells whether the parameter was given
+// at all: RFC 9865 asks for cursor pagination with an empty "cursor".
+func paramPresent(q url.Values, name string) (string, bool) {
+	for k, v := range q {
+		if strings.EqualFold(k, name) {
+			if len(v) == 0 {
+				return "", true
+			}
+			return v[0], true
+		}
+	}
+	return "", false
+}
+
 func intParam(q url.Values, name string, def int) (int, error) {
 	s := strings.TrimSpace(param(q, name))
 	if s == "" {
@@ -102,6 +116,9 @@ func (s *Server) list(w http.ResponseWriter, r *request, kind store.Kind) error 
 		StartIndex: start, Count: count,
 		Projection: schema.NewProjection(typeOf(kind), param(q, "attributes"), param(q, "excludedAttributes")),
 	}
+	if cur, ok := paramPresent(q, "cursor"); ok { // RFC 9865 cursor pagination
+		p.Cursor = &cur
+	}
 	resp, err := s.dir.List(r.Context(), r.call, kind, p)
 	if err != nil {
 		return err
@@ -116,10 +133,18 @@ func (s *Server) list(w http.ResponseWriter, r *request, kind store.Kind) error 
 func writeList(w http.ResponseWriter, resp *scim.ListResponse) error {
 	parts := make([][]byte, len(resp.Resources))
 	var head [160]byte
-	h := append(head[:0], `{"schemas":["`+scim.MessageListResponse+`"],"totalResults":`...)
-	h = strconv.AppendInt(h, int64(resp.TotalResults), 10)
-	h = append(h, `,"startIndex":`...)
-	h = strconv.AppendInt(h, int64(resp.StartIndex), 10)
+	h := append(head[:0], `{"schemas":["`+scim.MessageListResponse+`"]`...)
+	if !resp.TotalUnknown {
+		h = append(h, `,"totalResults":`...)
+		h = strconv.AppendInt(h, int64(resp.TotalResults), 10)
+	}
+	if !resp.Cursor {
+		h = append(h, `,"startIndex":`...)
+		h = strconv.AppendInt(h, int64(resp.StartIndex), 10)
+	}
+	if resp.NextCursor != "" { // unreserved characters only (RFC 9865 §2)
+		h = append(h, `,"nextCursor":"`+resp.NextCursor+`"`...)
+	}
 	h = append(h, `,"itemsPerPage":`...)
 	h = strconv.AppendInt(h, int64(resp.ItemsPerPage), 10)
 	h = append(h, `,"Resources":[`...)
@@ -178,6 +203,7 @@ type searchRequest struct {
 	SortOrder          string   `json:"sortOrder"`
 	StartIndex         *int     `json:"startIndex"`
 	Count              *int     `json:"count"`
+	Cursor             *string  `json:"cursor"` // RFC 9865 §3
 }
 
 func (s *Server) search(w http.ResponseWriter, r *request, kind store.Kind) error {
@@ -197,6 +223,7 @@ func (s *Server) search(w http.ResponseWriter, r *request, kind store.Kind) erro
 	if sr.Count != nil {
 		p.Count = max(*sr.Count, 0)
 	}
+	p.Cursor = sr.Cursor
 	resp, err := s.dir.List(r.Context(), r.call, kind, p)
 	if err != nil {
 		return err
@@ -319,7 +346,8 @@ func (s *Server) discovery(w http.ResponseWriter, r *request, seg []string) erro
 		if len(seg) > 1 {
 			break
 		}
-		writeJSON(w, http.StatusOK, schema.ServiceProviderConfig(base, schema.Capabilities{MaxResults: directory.MaxResults, MaxPayloadSize: MaxBodyBytes}))
+		writeJSON(w, http.StatusOK, schema.ServiceProviderConfig(base, schema.Capabilities{MaxResults: directory.MaxResults, MaxPayloadSize: MaxBodyBytes,
+			DefaultCursorPage: directory.DefaultCursorPage}))
 		return nil
 	case "Schemas":
 		docs := make([]discoveryDoc, len(schema.Schemas))
