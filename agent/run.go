@@ -168,6 +168,7 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 		Logger:          log,
 		DomainChecker:   checker,
 		ShutdownTimeout: time.Duration(cfg.ShutdownTimeout),
+		ChangeRetention: time.Duration(cfg.ChangeRetention),
 		TLSConfig:       tlsCfg,
 		Handler:         scimSrv,
 		Ready:           ready,

@@ -97,6 +97,10 @@ type Config struct {
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
 	// DNS configures the lookups of email-domain TXT records.
 	DNS DNS `json:"dns"`
+	// ChangeRetention is how long the change feed keeps its records
+	// (docs/change-feed.md); a consumer further behind starts again from a
+	// snapshot.
+	ChangeRetention Duration `json:"change_retention"`
 }
 
 // Log configures logging.
@@ -199,6 +203,7 @@ func Default() Config {
 		MetricsListen:   "127.0.0.1:9464",
 		RateLimit:       RateLimit{FailedAuthPerMinute: 10, FailedAuthBurst: 20, RequestsPerSecond: 100, Burst: 200},
 		ShutdownTimeout: Duration(30 * time.Second),
+		ChangeRetention: Duration(30 * 24 * time.Hour),
 	}
 }
 
@@ -450,6 +455,9 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout < Duration(time.Second) {
 		add("shutdown_timeout", "%s is too short: use 1s or more, e.g. \"30s\"", c.ShutdownTimeout)
 	}
+	if c.ChangeRetention < Duration(time.Hour) {
+		add("change_retention", "%s is too short: use 1h or more, e.g. \"720h\" (30 days, the default)", c.ChangeRetention)
+	}
 	if c.DNS.Resolver != "" {
 		if err := checkHostPort(c.DNS.Resolver); err != nil {
 			add("dns.resolver", "%v, e.g. 1.1.1.1:53", err)
@@ -594,6 +602,7 @@ var envVars = []envVar{
 	}},
 	{"ROSTER_RATE_BURST", "rate_limit.burst", integer(func(c *Config) *int { return &c.RateLimit.Burst })},
 	{"ROSTER_SHUTDOWN_TIMEOUT", "shutdown_timeout", duration(func(c *Config) *Duration { return &c.ShutdownTimeout })},
+	{"ROSTER_CHANGE_RETENTION", "change_retention", duration(func(c *Config) *Duration { return &c.ChangeRetention })},
 	{"ROSTER_DNS_RESOLVER", "dns.resolver", str(func(c *Config) *string { return &c.DNS.Resolver })},
 	{"ROSTER_DNS_NAMESERVER", "dns.nameserver", str(func(c *Config) *string { return &c.DNS.Nameserver })},
 }
