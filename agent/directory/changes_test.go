@@ -301,3 +301,55 @@ func TestChangeLogFilterAndWait(t *testing.T) {
 		t.Fatalf("wait with a cancelled context: %v", err)
 	}
 }
+
+// TestFollow checks that FollowChanges and FollowEvents deliver what was
+// there, then what is written while they follow, and stop with ctx.
+func TestFollow(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := openService(t, clock)
+	if _, err := s.AddTenant(ctx, "t", "", store.TenantSettings{}); err != nil {
+		t.Fatal(err)
+	}
+	c := Call{TenantID: "t", BaseURL: "http://x", Method: "POST", Path: "/Users"}
+	if _, err := s.Create(ctx, c, store.KindUser, map[string]any{"userName": "a"}); err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	changes := make(chan feed.Change, 10)
+	events := make(chan *store.Event, 10)
+	done := make(chan error, 2)
+	go func() {
+		done <- s.FollowChanges(fctx, "t", 0, nil, true, func(ch feed.Change) error { changes <- ch; return nil })
+	}()
+	go func() {
+		done <- s.FollowEvents(fctx, store.EventQuery{TenantID: "t"}, func(evs []*store.Event) error {
+			for _, e := range evs {
+				events <- e
+			}
+			return nil
+		})
+	}()
+	if ch := <-changes; ch.Seq != 1 {
+		t.Fatalf("first change %+v", ch)
+	}
+	if e := <-events; e.Path != "/Users" {
+		t.Fatalf("first event %+v", e)
+	}
+	c.Path = "/Groups"
+	if _, err := s.Create(ctx, c, store.KindGroup, map[string]any{"displayName": "g"}); err != nil {
+		t.Fatal(err)
+	}
+	if ch := <-changes; ch.Seq != 2 || ch.Type != feed.GroupCreated {
+		t.Fatalf("followed change %+v", ch)
+	}
+	if e := <-events; e.Path != "/Groups" {
+		t.Fatalf("followed event %+v", e)
+	}
+	cancel()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatalf("follow ended with %v", err)
+		}
+	}
+}
