@@ -162,32 +162,28 @@ func (d *MemberDelta) sorted(added bool) []string {
 // (nil in a read, or when no member row changed).
 func (t *Tx) MemberChanges() *MemberDelta { return t.delta }
 
-func (t *Tx) memberAdded(id string) {
-	if t.db == nil {
-		return
-	}
-	if t.delta == nil {
-		t.delta = &MemberDelta{added: map[string]bool{}, removed: map[string]bool{}}
-	}
-	if t.delta.removed[id] {
-		delete(t.delta.removed, id)
-		return
-	}
-	t.delta.added[id] = true
-}
+func (t *Tx) memberAdded(id string) { t.noteMember(id, true) }
 
-func (t *Tx) memberRemoved(id string) {
+func (t *Tx) memberRemoved(id string) { t.noteMember(id, false) }
+
+// noteMember records that a write added (or removed) a member row; undoing
+// an earlier note of the same write cancels it.
+func (t *Tx) noteMember(id string, added bool) {
 	if t.db == nil {
 		return
 	}
 	if t.delta == nil {
 		t.delta = &MemberDelta{added: map[string]bool{}, removed: map[string]bool{}}
 	}
-	if t.delta.added[id] {
-		delete(t.delta.added, id)
+	this, other := t.delta.added, t.delta.removed
+	if !added {
+		this, other = other, this
+	}
+	if other[id] {
+		delete(other, id)
 		return
 	}
-	t.delta.removed[id] = true
+	this[id] = true
 }
 
 // removeAllTracked is RemoveAllMembers in a write: it notes the removed ids.

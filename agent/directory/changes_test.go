@@ -202,11 +202,7 @@ func TestChangeLogOneRecordPerWrite(t *testing.T) {
 // carry on; and that seqs continue after the log was emptied.
 func TestChangeLogExpiry(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := openService(t, clock)
-	if _, err := s.AddTenant(ctx, "t", "", store.TenantSettings{}); err != nil {
-		t.Fatal(err)
-	}
+	s, clock := feedTenant(t)
 	c := Call{TenantID: "t", BaseURL: "http://x"}
 	for _, n := range []string{"a", "b", "c"} {
 		if _, err := s.Create(ctx, c, store.KindUser, map[string]any{"userName": n}); err != nil {
@@ -266,11 +262,7 @@ func TestChangeLogExpiry(t *testing.T) {
 // records, and that Wait returns once a matching write commits.
 func TestChangeLogFilterAndWait(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := openService(t, clock)
-	if _, err := s.AddTenant(ctx, "t", "", store.TenantSettings{}); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := feedTenant(t)
 	c := Call{TenantID: "t", BaseURL: "http://x"}
 	if _, err := s.Create(ctx, c, store.KindUser, map[string]any{"userName": "u"}); err != nil {
 		t.Fatal(err)
@@ -306,11 +298,7 @@ func TestChangeLogFilterAndWait(t *testing.T) {
 // there, then what is written while they follow, and stop with ctx.
 func TestFollow(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	s := openService(t, clock)
-	if _, err := s.AddTenant(ctx, "t", "", store.TenantSettings{}); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := feedTenant(t)
 	c := Call{TenantID: "t", BaseURL: "http://x", Method: "POST", Path: "/Users"}
 	if _, err := s.Create(ctx, c, store.KindUser, map[string]any{"userName": "a"}); err != nil {
 		t.Fatal(err)
@@ -352,4 +340,15 @@ func TestFollow(t *testing.T) {
 			t.Fatalf("follow ended with %v", err)
 		}
 	}
+}
+
+// feedTenant opens a service on a fresh store with tenant "t" and a clock.
+func feedTenant(t *testing.T) (*Service, *fakeClock) {
+	t.Helper()
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := openService(t, clock)
+	if _, err := s.AddTenant(context.Background(), "t", "", store.TenantSettings{}); err != nil {
+		t.Fatal(err)
+	}
+	return s, clock
 }
