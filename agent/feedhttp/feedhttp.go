@@ -43,6 +43,10 @@ const snapshotDeadline = 60 * time.Second
 type Handler struct {
 	dir *directory.Service
 	log *slog.Logger
+	// snapshots admits one snapshot at a time: each holds one of the
+	// store's few reader connections for as long as it streams, and the
+	// SCIM API must keep the others for Entra's lookups.
+	snapshots chan struct{}
 }
 
 // New returns the feed API's handler; log may be nil.
@@ -50,7 +54,7 @@ func New(dir *directory.Service, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{dir: dir, log: log}
+	return &Handler{dir: dir, log: log, snapshots: make(chan struct{}, 1)}
 }
 
 // ServeHTTP implements http.Handler for requests routed by Pattern.
@@ -156,6 +160,12 @@ func (h *Handler) changes(w http.ResponseWriter, r *http.Request, tenant string)
 }
 
 func (h *Handler) snapshot(w http.ResponseWriter, r *http.Request, tenant string) error {
+	select {
+	case h.snapshots <- struct{}{}:
+		defer func() { <-h.snapshots }()
+	case <-r.Context().Done():
+		return nil // the client went away while waiting its turn
+	}
 	rc := http.NewResponseController(w)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)

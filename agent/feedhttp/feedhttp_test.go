@@ -245,10 +245,10 @@ func TestSnapshotThenChangesReproduceTheDirectory(t *testing.T) {
 		groups = append(groups, decode(t, b)["id"].(string))
 	}
 
-	pick := func(r *rand.Rand, ids []string) string {
+	pick := func(r *rand.Rand, ids *[]string) string {
 		mu.Lock()
 		defer mu.Unlock()
-		return ids[r.IntN(len(ids))]
+		return (*ids)[r.IntN(len(*ids))]
 	}
 	// Writers: every kind of write, some of which fail (a deleted id, a
 	// taken name); the feed must carry exactly the ones that succeeded.
@@ -262,7 +262,7 @@ func TestSnapshotThenChangesReproduceTheDirectory(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(w), 7))
 			for i := 0; ctx.Err() == nil; i++ {
 				var err error
-				u, g := pick(r, users), pick(r, groups)
+				u, g := pick(r, &users), pick(r, &groups)
 				switch r.IntN(7) {
 				case 0:
 					err = createUser(fmt.Sprintf("w%d-%d@x.test", w, i))
