@@ -13,15 +13,16 @@ import (
 // The change log (migration 0006, docs/change-feed.md): one row per committed
 // write to a user or group, appended inside that write's transaction.
 //
-// Ordering. Seq is taken from the tenant's row of change_heads inside the
-// write transaction. Every write runs on the store's one writer connection
-// (see Write): transactions never overlap, so the seqs of a tenant are handed
-// out in commit order. A reader's snapshot therefore holds, for each tenant,
-// a prefix 1..n of the seqs ever committed: no reader can see seq n+1
-// without seq n, and a seq seen once is never followed later by a smaller
-// one. A failed write rolls back to its savepoint, seq and all, so no seq is
-// left as a hole either. Seqs are never reused: change_heads keeps the last
-// one even after pruning has emptied the log.
+// Ordering. Seq is computed inside the write transaction, as one more than
+// the tenant's newest seq. Every write runs on the store's one writer
+// connection (see Write): transactions never overlap, so the seqs of a
+// tenant are handed out in commit order. A reader's snapshot therefore
+// holds, for each tenant, a prefix of the seqs ever committed: no reader can
+// see seq n+1 without seq n, and a seq seen once is never followed later by
+// a smaller one. A failed write rolls back to its savepoint, its change
+// with it, so no seq is left as a hole either. Seqs are never reused:
+// change_cuts keeps the highest seq pruned, from which the numbering goes
+// on when pruning has emptied the log.
 
 // Change is one stored record of the change log.
 type Change struct {
@@ -30,16 +31,15 @@ type Change struct {
 	ID       string
 	At       time.Time
 	Type     string
-	// Record is the record as JSON, as the encoder given to AppendChange
-	// wrote it.
+	// Record is the record as JSON, as given to AppendChange.
 	Record []byte
 }
 
-// AppendChange appends a change to the tenant's log and returns its seq.
-// encode receives the seq and returns the record's JSON. With
-// Options.NoChangeLog it appends nothing and returns 0. It must run in a
-// write transaction.
-func (t *Tx) AppendChange(tenantID, id, typ string, at time.Time, encode func(seq int64) ([]byte, error)) (int64, error) {
+// AppendChange appends a change to the tenant's log and returns its seq;
+// record is its JSON (without the seq, which readers get from Change.Seq).
+// With Options.NoChangeLog it appends nothing and returns 0. It must run in
+// a write transaction.
+func (t *Tx) AppendChange(tenantID, id, typ string, at time.Time, record []byte) (int64, error) {
 	if t.db == nil {
 		return 0, errors.New("append change: not in a write transaction")
 	}
@@ -47,18 +47,11 @@ func (t *Tx) AppendChange(tenantID, id, typ string, at time.Time, encode func(se
 		return 0, nil
 	}
 	var seq int64
-	err := t.queryRow(`INSERT INTO change_heads(tenant_id, last_seq) VALUES (?, 1)
-		ON CONFLICT(tenant_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`, tenantID).Scan(&seq)
+	err := t.queryRow(`INSERT INTO changes(tenant_id, seq, id, at, type, record) VALUES (?1,
+		COALESCE((SELECT max(seq) FROM changes WHERE tenant_id = ?1), (SELECT pruned_through FROM change_cuts WHERE tenant_id = ?1), 0) + 1,
+		?2, ?3, ?4, ?5) RETURNING seq`, tenantID, id, nanos(at), typ, string(record)).Scan(&seq)
 	if err != nil {
-		return 0, fmt.Errorf("append change: next seq: %w", err)
-	}
-	rec, err := encode(seq)
-	if err != nil {
-		return 0, fmt.Errorf("append change: %w", err)
-	}
-	if _, err := t.exec(`INSERT INTO changes(tenant_id, seq, id, at, type, record) VALUES (?, ?, ?, ?, ?, ?)`,
-		tenantID, seq, id, nanos(at), typ, string(rec)); err != nil {
-		return 0, fmt.Errorf("append change: %w", err)
+		return 0, fmt.Errorf("append change: %w", mapErr(err))
 	}
 	t.appended = true
 	return seq, nil
@@ -67,10 +60,8 @@ func (t *Tx) AppendChange(tenantID, id, typ string, at time.Time, encode func(se
 // ChangeHead returns the last seq handed out in a tenant's log and the
 // highest seq pruned from it (0 and 0 for a tenant without changes).
 func (t *Tx) ChangeHead(tenantID string) (last, prunedThrough int64, err error) {
-	err = t.queryRow(`SELECT last_seq, pruned_through FROM change_heads WHERE tenant_id = ?`, tenantID).Scan(&last, &prunedThrough)
-	if isNoRows(err) {
-		return 0, 0, nil
-	}
+	err = t.queryRow(`SELECT COALESCE((SELECT max(seq) FROM changes WHERE tenant_id = ?1), (SELECT pruned_through FROM change_cuts WHERE tenant_id = ?1), 0),
+		COALESCE((SELECT pruned_through FROM change_cuts WHERE tenant_id = ?1), 0)`, tenantID).Scan(&last, &prunedThrough)
 	if err != nil {
 		return 0, 0, fmt.Errorf("change head of %s: %w", tenantID, err)
 	}
@@ -111,19 +102,58 @@ func (t *Tx) Changes(tenantID string, after int64, limit int, types []string) ([
 
 // PruneChanges deletes the changes recorded before before, in every tenant,
 // and returns how many it deleted. Each tenant's log is cut at a seq: the
-// changes up to the newest one recorded before before go, later ones stay,
-// and change_heads remembers the cut so that a reader asking for what is gone
-// can be told.
+// changes before the oldest one recorded at or after before go, that one
+// and later ones stay, and change_cuts remembers the cut so that a reader
+// asking for what is gone can be told. Finding the cut reads only the rows
+// it deletes (plus one), in primary-key order.
 func (t *Tx) PruneChanges(before time.Time) (int64, error) {
-	if _, err := t.exec(`UPDATE change_heads SET pruned_through = max(pruned_through,
-		COALESCE((SELECT max(seq) FROM changes c WHERE c.tenant_id = change_heads.tenant_id AND c.at < ?), 0))`, nanos(before)); err != nil {
-		return 0, fmt.Errorf("prune changes: %w", err)
-	}
-	res, err := t.exec(`DELETE FROM changes WHERE seq <= (SELECT pruned_through FROM change_heads h WHERE h.tenant_id = changes.tenant_id)`)
+	rows, err := t.query(`SELECT id FROM tenants`)
 	if err != nil {
 		return 0, fmt.Errorf("prune changes: %w", err)
 	}
-	return res.RowsAffected()
+	var tenants []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("prune changes: %w", err)
+		}
+		tenants = append(tenants, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("prune changes: %w", err)
+	}
+	var deleted int64
+	for _, id := range tenants {
+		last, pruned, err := t.ChangeHead(id)
+		if err != nil {
+			return deleted, err
+		}
+		cut := last
+		var kept int64
+		err = t.queryRow(`SELECT seq FROM changes WHERE tenant_id = ? AND at >= ? ORDER BY seq LIMIT 1`, id, nanos(before)).Scan(&kept)
+		switch {
+		case err == nil:
+			cut = kept - 1
+		case !isNoRows(err):
+			return deleted, fmt.Errorf("prune changes of %s: %w", id, err)
+		}
+		if cut <= pruned {
+			continue
+		}
+		res, err := t.exec(`DELETE FROM changes WHERE tenant_id = ? AND seq <= ?`, id, cut)
+		if err != nil {
+			return deleted, fmt.Errorf("prune changes of %s: %w", id, err)
+		}
+		n, _ := res.RowsAffected()
+		deleted += n
+		if _, err := t.exec(`INSERT INTO change_cuts(tenant_id, pruned_through) VALUES (?, ?)
+			ON CONFLICT(tenant_id) DO UPDATE SET pruned_through = excluded.pruned_through`, id, cut); err != nil {
+			return deleted, fmt.Errorf("prune changes of %s: %w", id, err)
+		}
+	}
+	return deleted, nil
 }
 
 // MemberDelta is the net change to one group's members made by a write: ids
@@ -292,7 +322,7 @@ func (db *DB) pollChanges() {
 	for {
 		var sum int64
 		err := db.ReadLatest(context.Background(), func(tx *Tx) error {
-			return tx.queryRow(`SELECT COALESCE(sum(last_seq), 0) FROM change_heads`).Scan(&sum)
+			return tx.queryRow(`SELECT COALESCE(sum((SELECT max(seq) FROM changes c WHERE c.tenant_id = t.id)), 0) FROM tenants t`).Scan(&sum)
 		})
 		if err == nil && seen >= 0 && sum != seen {
 			db.notify.wake()
