@@ -1,10 +1,12 @@
 package directory
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/rosterhq/roster/agent/feed"
@@ -38,8 +40,40 @@ const MaxChangesPage = 1000
 // feedDoc is a resource as the feed and the snapshot carry it: the stored
 // document with id and meta, but no meta.location (which depends on the URL
 // a request came in on), no members (groups' members travel as ids) and
-// never a password.
+// never a password. It is spliced from the stored JSON (what the write just
+// stored, else what was read), without encoding the document again: on a
+// write it runs on the store's one writer.
 func feedDoc(r *store.Resource) (json.RawMessage, error) {
+	body := r.Written
+	if body == nil {
+		body = r.Raw
+	}
+	body = bytes.TrimSpace(body)
+	// Stored documents never hold a password or a group's members (prepare
+	// and Patch take them out); anything else is decoded and rebuilt.
+	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' || bytes.Contains(body, []byte(`"password"`)) || bytes.Contains(body, []byte(`"members"`)) {
+		return feedDocDecoded(r)
+	}
+	out := make([]byte, 0, len(body)+200)
+	out = append(out, `{"id":`...)
+	out = appendJSONString(out, r.ID)
+	out = append(out, `,"meta":{"created":"`...)
+	out = r.Created.AppendFormat(out, time.RFC3339Nano)
+	out = append(out, `","lastModified":"`...)
+	out = r.Modified.AppendFormat(out, time.RFC3339Nano)
+	out = append(out, `","resourceType":"`...)
+	out = append(out, r.Kind...)
+	out = append(out, `","version":"W/\"`...)
+	out = strconv.AppendInt(out, r.Version, 10)
+	out = append(out, `\""}`...)
+	if inner := bytes.TrimSpace(body[1 : len(body)-1]); len(inner) > 0 {
+		out = append(append(out, ','), inner...)
+	}
+	return append(out, '}'), nil
+}
+
+// feedDocDecoded is feedDoc by way of the decoded document.
+func feedDocDecoded(r *store.Resource) (json.RawMessage, error) {
 	if err := r.Decode(); err != nil {
 		return nil, err
 	}

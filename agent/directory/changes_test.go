@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -351,4 +352,47 @@ func feedTenant(t *testing.T) (*Service, *fakeClock) {
 		t.Fatal(err)
 	}
 	return s, clock
+}
+
+// TestFeedDocSplicedEqualsDecoded checks that the document spliced from
+// stored JSON is the one built from the decoded document.
+func TestFeedDocSplicedEqualsDecoded(t *testing.T) {
+	ctx := context.Background()
+	s, _ := feedTenant(t)
+	got, err := s.Create(ctx, Call{TenantID: "t", BaseURL: "http://x"}, store.KindUser, map[string]any{
+		"userName": "ann", "displayName": `Ann "Q" \ Ünïcode`, "active": false,
+		"emails": []any{map[string]any{"type": "work", "value": "ann@x.test", "primary": true}},
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": map[string]any{"department": "R&D"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.db.Read(ctx, func(tx *store.Tx) error {
+		r, err := tx.Resource("t", store.KindUser, got.Doc["id"].(string))
+		if err != nil {
+			return err
+		}
+		spliced, err := feedDoc(r)
+		if err != nil {
+			return err
+		}
+		decoded, err := feedDocDecoded(r)
+		if err != nil {
+			return err
+		}
+		var a, b map[string]any
+		if err := json.Unmarshal(spliced, &a); err != nil {
+			t.Fatalf("spliced %s: %v", spliced, err)
+		}
+		if err := json.Unmarshal(decoded, &b); err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("spliced %s\ndecoded %s", spliced, decoded)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
