@@ -35,6 +35,9 @@ type Options struct {
 	PublicURL string
 	// EventRetention is how long provisioning events are kept; 0 means 90 days.
 	EventRetention time.Duration
+	// ChangeRetention is how long change-feed records are kept; 0 means
+	// directory.DefaultChangeRetention.
+	ChangeRetention time.Duration
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
 	// DomainChecker checks the TXT records of email domains whose check is
@@ -86,6 +89,9 @@ type Agent struct {
 func New(dir *directory.Service, opt Options) *Agent {
 	if opt.EventRetention == 0 {
 		opt.EventRetention = 90 * 24 * time.Hour
+	}
+	if opt.ChangeRetention == 0 {
+		opt.ChangeRetention = directory.DefaultChangeRetention
 	}
 	if opt.ShutdownTimeout == 0 {
 		opt.ShutdownTimeout = 30 * time.Second
@@ -189,7 +195,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 
 // maintenanceLoop runs at start and then hourly: it purges users disabled
 // for longer than their tenant's retention, and provisioning events older
-// than EventRetention.
+// than EventRetention, and change-feed records older than ChangeRetention.
 func (a *Agent) maintenanceLoop(ctx context.Context) error {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -206,11 +212,23 @@ func (a *Agent) maintenanceLoop(ctx context.Context) error {
 		case n > 0:
 			a.log.Info("pruned provisioning events", "removed", n, "older_than", a.opt.EventRetention)
 		}
+		a.pruneChanges(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+// pruneChanges deletes the change-feed records older than ChangeRetention.
+func (a *Agent) pruneChanges(ctx context.Context) {
+	n, err := a.dir.PruneChanges(ctx, time.Now().Add(-a.opt.ChangeRetention))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		a.log.Warn("prune the change feed", "err", err)
+	case n > 0:
+		a.log.Info("pruned change-feed records", "removed", n, "older_than", a.opt.ChangeRetention)
 	}
 }
 

@@ -57,9 +57,6 @@ type RunOptions struct {
 	// ConfigFile names the configuration file in the start-up log; ""
 	// logs that none was given.
 	ConfigFile string
-	// Feed is the change log that webhook delivery reads (docs/webhooks.md);
-	// nil delivers no webhooks.
-	Feed feed.Source
 }
 
 // ConfigError is an error of Run that the configuration caused and that
@@ -173,7 +170,7 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 	if checker == nil {
 		checker = domainChecker(cfg.DNS)
 	}
-	hooks, err := newWebhooks(cfg.Webhooks, opts.Feed, dir, publicURL, log)
+	hooks, err := newWebhooks(cfg.Webhooks, dir, dir, publicURL, log)
 	if err != nil {
 		return err
 	}
@@ -183,6 +180,7 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 		DomainChecker:   checker,
 		ShutdownTimeout: time.Duration(cfg.ShutdownTimeout),
 		EventRetention:  time.Duration(cfg.EventRetentionDays) * 24 * time.Hour,
+		ChangeRetention: time.Duration(cfg.ChangeRetention),
 		TLSConfig:       tlsCfg,
 		Handler:         scimSrv,
 		Ready:           ready,
@@ -223,11 +221,8 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 }
 
 // newWebhooks returns the dispatcher that delivers src to the webhook
-// endpoints, trusting cfg's extra CA; nil when src is nil.
+// endpoints, trusting cfg's extra CA.
 func newWebhooks(cfg config.Webhooks, src feed.Source, dir *directory.Service, publicURL string, log *slog.Logger) (*webhook.Dispatcher, error) {
-	if src == nil {
-		return nil, nil
-	}
 	var ca []byte
 	if cfg.CAFile != "" {
 		var err error

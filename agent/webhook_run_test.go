@@ -12,14 +12,14 @@ import (
 	"github.com/rosterhq/roster/agent"
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/feed"
+	"github.com/rosterhq/roster/agent/scim"
 	"github.com/rosterhq/roster/agent/webhook"
-	"github.com/rosterhq/roster/agent/webhook/webhooktest"
 	"github.com/rosterhq/roster/store"
 )
 
-// TestRunDeliversWebhooks: Run starts webhook delivery over RunOptions.Feed,
-// and an endpoint added by another process (the CLI) receives the changes
-// committed after it, signed.
+// TestRunDeliversWebhooks: Run delivers the change log to webhook
+// endpoints: an endpoint added by another process (the CLI) receives, signed,
+// the change of a user created after it, also by another process.
 func TestRunDeliversWebhooks(t *testing.T) {
 	ctx := context.Background()
 	dataDir := t.TempDir()
@@ -44,8 +44,7 @@ func TestRunDeliversWebhooks(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	src := webhooktest.NewSource()
-	startRun(t, testConfig(t, dataDir), agent.RunOptions{Feed: src})
+	startRun(t, testConfig(t, dataDir), agent.RunOptions{})
 	w, err := dir.AddWebhook(ctx, directory.NewWebhook{Tenant: "acme", URL: srv.URL})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +52,14 @@ func TestRunDeliversWebhooks(t *testing.T) {
 	mu.Lock()
 	secret = w.Secret
 	mu.Unlock()
-	cs := src.Append("acme", time.Now().Add(time.Second), feed.Change{Type: feed.UserCreated, Resource: feed.Resource{Type: "User", ID: "u1"}})
+	call := directory.Call{TenantID: "acme", BaseURL: "http://x"}
+	if _, err := dir.Create(ctx, call, store.KindUser, map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "alice@acme.example"}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := dir.Changes(ctx, "acme", 0, 10, nil)
+	if err != nil || len(cs) != 1 || cs[0].Type != feed.UserCreated {
+		t.Fatalf("the change log holds %+v, %v; want one user.created", cs, err)
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		mu.Lock()

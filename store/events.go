@@ -74,6 +74,9 @@ type EventQuery struct {
 	// find Entra's requests.
 	ExcludeTokens []string
 	Limit         int // newest Limit events; 0 means 1000
+	// AfterSeq selects the events recorded after the one with this seq
+	// (`roster log --follow`).
+	AfterSeq int64
 }
 
 // where returns q's conditions as a WHERE clause ("" for none) and its arguments.
@@ -95,6 +98,10 @@ func (q EventQuery) where() (string, []any) {
 	}
 	if q.Failed {
 		where = append(where, "status >= 400 AND outcome != '"+OutcomeCancelled+"'")
+	}
+	if q.AfterSeq > 0 {
+		where = append(where, "seq > ?")
+		args = append(args, q.AfterSeq)
 	}
 	if len(q.ExcludeTokens) > 0 {
 		where = append(where, "token_name NOT IN (?"+strings.Repeat(", ?", len(q.ExcludeTokens)-1)+")")
@@ -151,6 +158,15 @@ func (t *Tx) Events(q EventQuery) ([]*Event, error) {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out, nil
+}
+
+// LastEventSeq returns the seq of the newest event (0 when there is none).
+func (t *Tx) LastEventSeq() (int64, error) {
+	var n int64
+	if err := t.queryRow(`SELECT COALESCE(max(seq), 0) FROM events`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("last event: %w", err)
+	}
+	return n, nil
 }
 
 // PruneEvents deletes events older than before and returns how many it removed.

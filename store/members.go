@@ -49,6 +49,9 @@ func (t *Tx) AddMembers(tenantID string, groupSeq int64, ms []Member) (int, erro
 		}
 		n, _ := res.RowsAffected()
 		added += int(n)
+		if n > 0 {
+			t.memberAdded(m.Value)
+		}
 	}
 	return added, nil
 }
@@ -64,12 +67,18 @@ func (t *Tx) RemoveMembers(groupSeq int64, ids []string) (int, error) {
 		}
 		n, _ := res.RowsAffected()
 		removed += int(n)
+		if n > 0 {
+			t.memberRemoved(id)
+		}
 	}
 	return removed, nil
 }
 
 // RemoveAllMembers empties the group.
 func (t *Tx) RemoveAllMembers(groupSeq int64) (int, error) {
+	if t.db != nil { // a write: the change log needs the removed ids
+		return t.removeAllTracked(groupSeq)
+	}
 	res, err := t.exec(`DELETE FROM members WHERE group_seq = ?`, groupSeq)
 	if err != nil {
 		return 0, fmt.Errorf("remove all members: %w", err)

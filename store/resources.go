@@ -32,6 +32,9 @@ type Resource struct {
 	Doc map[string]any
 	// Raw is the document's JSON as stored (set on reads).
 	Raw []byte
+	// Written is the document's JSON as InsertResource or UpdateResource
+	// last stored it (Raw keeps what was read before).
+	Written []byte
 	// Groups are the groups a user is a direct member of, when the read asked
 	// for them (Query.WithGroups); nil otherwise.
 	Groups []GroupRef
@@ -126,6 +129,7 @@ func (t *Tx) InsertResource(r *Resource) error {
 	if ix.active.Valid && ix.active.Int64 == 0 {
 		inactiveSince = nanos(r.Created)
 	}
+	r.Written = doc
 	res, err := t.exec(`INSERT INTO resources(tenant_id, kind, id, name_lc, external_id, work_email_lc, display_name_lc, active, inactive_since, created, modified, version, doc, managed)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.TenantID, string(r.Kind), r.ID, ix.nameLC, ix.externalID, ix.workEmailLC, ix.displayNameLC, ix.active, inactiveSince,
@@ -148,6 +152,7 @@ func (t *Tx) UpdateResource(r *Resource) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", r.Kind, err)
 	}
+	r.Written = doc
 	// inactive_since keeps the moment a user first became inactive, for the
 	// retention purge; it is cleared when the user is active again.
 	res, err := t.exec(`UPDATE resources SET name_lc = ?, external_id = ?, work_email_lc = ?, display_name_lc = ?, active = ?,

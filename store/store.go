@@ -75,6 +75,10 @@ type Options struct {
 	// another process holds it. Opens without Exclusive (the CLI's commands,
 	// reads and writes alike) are not affected.
 	Exclusive bool
+	// NoChangeLog stops writes from appending to the change log (see
+	// Tx.AppendChange). Only the benchmark sets it, to measure what the log
+	// costs; it is not a user-facing setting.
+	NoChangeLog bool
 }
 
 // DB is an open store.
@@ -95,6 +99,8 @@ type DB struct {
 	writeErr error        // the last ErrFull or ErrReadOnly, until a write succeeds
 	closing  sync.RWMutex // guards queuing jobs against Close
 	closeErr error
+	noLog    bool
+	notify   changeNotifier
 }
 
 // conn is one SQLite connection held for the life of the DB, with its own
@@ -182,7 +188,8 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	pool.SetConnMaxLifetime(0)
 	pool.SetConnMaxIdleTime(0)
 	db := &DB{path: path, pool: pool, readers: make(chan *conn, opt.Readers), nread: opt.Readers,
-		jobs: make(chan *job, 4*opt.MaxBatch), quit: make(chan struct{}), done: make(chan struct{}), max: opt.MaxBatch, lock: lk}
+		jobs: make(chan *job, 4*opt.MaxBatch), quit: make(chan struct{}), done: make(chan struct{}), max: opt.MaxBatch, lock: lk,
+		noLog: opt.NoChangeLog}
 	fail := func(err error) (*DB, error) {
 		db.closeConns(len(db.readers))
 		unlock(lk) //nolint:errcheck
@@ -398,9 +405,12 @@ func (db *DB) runBatch(batch []*job) {
 		finish(fmt.Errorf("begin write: %w", mapErr(err)))
 		return
 	}
-	t := &Tx{ctx: ctx, c: w}
+	appended := false
 	single := len(batch) == 1
 	for i, j := range batch {
+		// A Tx per write: what it tracks (appended changes, member deltas)
+		// belongs to that write alone.
+		t := &Tx{ctx: ctx, c: w, db: db}
 		if err := j.ctx.Err(); err != nil {
 			results[i] = err
 			continue
@@ -416,6 +426,7 @@ func (db *DB) runBatch(batch []*job) {
 		// SQLite answers an interrupted statement by rolling back the whole
 		// transaction, which would take the other writes of the batch with it.
 		err := safeRun(j.fn, t)
+		appended = appended || (err == nil && t.appended)
 		if err != nil {
 			results[i] = err
 			if single {
@@ -443,6 +454,9 @@ func (db *DB) runBatch(batch []*job) {
 		rollback()
 		finish(fmt.Errorf("commit: %w", mapErr(err)))
 		return
+	}
+	if appended {
+		db.notify.wake() // after COMMIT: a woken reader sees the new changes
 	}
 	finish(nil)
 }
@@ -476,6 +490,10 @@ func safeRun(fn func(*Tx) error, t *Tx) (err error) {
 type Tx struct {
 	ctx context.Context
 	c   *conn
+	// db, appended and delta are set for write transactions only.
+	db       *DB
+	appended bool
+	delta    *MemberDelta
 }
 
 // maxCachedStatements bounds each connection's statement cache: fixed

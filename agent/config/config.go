@@ -106,6 +106,10 @@ type Config struct {
 	DNS DNS `json:"dns"`
 	// Webhooks configures the delivery of the change log to webhook endpoints.
 	Webhooks Webhooks `json:"webhooks"`
+	// ChangeRetention is how long the change feed keeps its records
+	// (docs/change-feed.md); a consumer further behind starts again from a
+	// snapshot.
+	ChangeRetention Duration `json:"change_retention"`
 }
 
 // Log configures logging.
@@ -245,6 +249,7 @@ func Default() Config {
 			RequestsPerSecond: 100, Burst: 200},
 		ShutdownTimeout:    Duration(30 * time.Second),
 		EventRetentionDays: 90,
+		ChangeRetention:    Duration(30 * 24 * time.Hour),
 	}
 }
 
@@ -505,6 +510,9 @@ func (c *Config) Validate() error {
 	if c.EventRetentionDays < 1 {
 		add("event_retention_days", "%d: use 1 or more (default 90)", c.EventRetentionDays)
 	}
+	if c.ChangeRetention < Duration(time.Hour) {
+		add("change_retention", "%s is too short: use 1h or more, e.g. \"720h\" (30 days, the default)", c.ChangeRetention)
+	}
 	if c.DNS.Resolver != "" {
 		if err := checkHostPort(c.DNS.Resolver); err != nil {
 			add("dns.resolver", "%v, e.g. 1.1.1.1:53", err)
@@ -657,6 +665,7 @@ var envVars = []envVar{
 	{"ROSTER_RATE_BURST", "rate_limit.burst", integer(func(c *Config) *int { return &c.RateLimit.Burst })},
 	{"ROSTER_SHUTDOWN_TIMEOUT", "shutdown_timeout", duration(func(c *Config) *Duration { return &c.ShutdownTimeout })},
 	{"ROSTER_EVENT_RETENTION_DAYS", "event_retention_days", integer(func(c *Config) *int { return &c.EventRetentionDays })},
+	{"ROSTER_CHANGE_RETENTION", "change_retention", duration(func(c *Config) *Duration { return &c.ChangeRetention })},
 	{"ROSTER_DNS_RESOLVER", "dns.resolver", str(func(c *Config) *string { return &c.DNS.Resolver })},
 	{"ROSTER_DNS_NAMESERVER", "dns.nameserver", str(func(c *Config) *string { return &c.DNS.Nameserver })},
 	{"ROSTER_WEBHOOKS_CA_FILE", "webhooks.ca_file", str(func(c *Config) *string { return &c.Webhooks.CAFile })},

@@ -210,6 +210,9 @@ func (s *Service) Create(ctx context.Context, c Call, kind store.Kind, in map[st
 		if _, err := tx.AddMembers(c.TenantID, r.Seq, stored); err != nil {
 			return err
 		}
+		if err := s.logCreate(tx, r); err != nil {
+			return err
+		}
 		ev := s.event(c, kind, r.ID, displayName(kind, doc))
 		ev.Status = scim.StatusCreated
 		return tx.InsertEvent(ev)
@@ -291,6 +294,9 @@ type ListParams struct {
 	StartIndex int // 1-based; <1 means 1
 	Count      int // <0 means the default page (MaxResults)
 	Projection schema.Projection
+	// Cursor, when not nil, asks for cursor pagination (RFC 9865): "" for
+	// the first page, then the previous page's nextCursor. See listAfter.
+	Cursor *string
 }
 
 // List queries users or groups and returns a ListResponse.
@@ -350,6 +356,9 @@ func (s *Service) List(ctx context.Context, c Call, kind store.Kind, p ListParam
 			}
 			return sortKey(render(r, c.BaseURL), sp)
 		}
+	}
+	if p.Cursor != nil {
+		return s.listAfter(ctx, c, kind, q, p)
 	}
 	// A user list is one statement (two with a total to count): it needs no
 	// snapshot transaction. Group lists read members per group, so they do.
@@ -538,6 +547,9 @@ func (s *Service) Replace(ctx context.Context, c Call, kind store.Kind, id strin
 				return err
 			}
 		}
+		if err := s.logUpdate(tx, r); err != nil {
+			return err
+		}
 		ev := s.event(c, kind, id, displayName(kind, doc))
 		ev.Status = scim.StatusOK
 		if err := tx.InsertEvent(ev); err != nil {
@@ -601,6 +613,9 @@ func (s *Service) Patch(ctx context.Context, c Call, kind store.Kind, id string,
 		if changed || n > 0 {
 			r.Version, r.Modified = r.Version+1, s.now()
 			if err := tx.UpdateResource(r); err != nil {
+				return err
+			}
+			if err := s.logUpdate(tx, r); err != nil {
 				return err
 			}
 		}
@@ -702,6 +717,9 @@ func (s *Service) Delete(ctx context.Context, c Call, kind store.Kind, id, ifMat
 		}
 		name = displayName(kind, r.Doc)
 		if err := tx.DeleteResource(c.TenantID, kind, id, s.now()); err != nil {
+			return err
+		}
+		if err := s.logDelete(tx, r); err != nil {
 			return err
 		}
 		ev := s.event(c, kind, id, name)

@@ -42,6 +42,9 @@ func (s *Service) PurgeInactive(ctx context.Context) (int, error) {
 				if err := tx.DeleteResource(t.ID, store.KindUser, u.ID, s.now()); err != nil {
 					return err
 				}
+				if err := s.logDelete(tx, u); err != nil {
+					return err
+				}
 				ev := s.event(c, store.KindUser, u.ID, displayName(store.KindUser, u.Doc))
 				ev.Status = scim.StatusNoContent
 				ev.Detail = fmt.Sprintf("purged: disabled for longer than the tenant's retention of %d days", int(keep.Hours()/24))

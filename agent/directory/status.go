@@ -52,16 +52,23 @@ func newRequest(e *store.Event) *Request {
 // Outcome says in words how a request ended: "ok", the detail of a success
 // that has one, or the SCIM error type and detail of a rejection.
 func Outcome(e *store.Event) string {
+	var out string
 	switch {
+	case e.Outcome == store.OutcomeCancelled:
+		out = "cancelled: the client went away"
 	case e.Status >= 400:
-		if out := strings.TrimSpace(e.ScimType + " " + e.Detail); out != "" {
-			return out
+		if out = strings.TrimSpace(e.ScimType + " " + e.Detail); out == "" {
+			out = fmt.Sprintf("status %d", e.Status)
 		}
-		return fmt.Sprintf("status %d", e.Status)
 	case e.Detail != "":
-		return e.Detail
+		out = e.Detail
+	default:
+		out = "ok"
 	}
-	return "ok"
+	if e.Count > 1 { // failed authentications are counted per address and minute
+		out += fmt.Sprintf(" (%d times in that minute)", e.Count)
+	}
+	return out
 }
 
 // TenantStatus is one tenant in the overview.

@@ -62,7 +62,9 @@ type Change struct {
 	// Data is the resource after the change: users whole, groups without
 	// their members; absent for deletions. Never a password.
 	Data json.RawMessage `json:"data,omitempty"`
-	// Added and Removed are member ids, for group.members_changed.
+	// Added and Removed are member ids: for group.members_changed, for
+	// group.updated when the members changed too, and (Added) for
+	// group.created's initial members (docs/change-feed.md).
 	Added   []string `json:"added,omitempty"`
 	Removed []string `json:"removed,omitempty"`
 	// Paths are the attribute paths that changed, for updates.

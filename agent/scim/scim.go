@@ -99,7 +99,13 @@ type ListResponse struct {
 	ItemsPerPage int      `json:"itemsPerPage"`
 	// Resources holds documents as map[string]any, or already-encoded JSON
 	// objects as json.RawMessage.
-	Resources []any `json:"Resources"`
+	Resources []any `json:"Resources"` // NextCursor continues a cursor-paginated list; "" on its last page
+	// (RFC 9865 §2).
+	NextCursor string `json:"nextCursor,omitempty"`
+	// Cursor marks a page of cursor pagination: it has no startIndex, and
+	// no totalResults when TotalUnknown (RFC 9865 §2 allows omitting it).
+	Cursor       bool `json:"-"`
+	TotalUnknown bool `json:"-"`
 }
 
 // NewListResponse builds a ListResponse; resources may be nil (rendered as []).

@@ -131,6 +131,9 @@ func (s *Server) list(w http.ResponseWriter, r *request, kind store.Kind) error 
 		Filter: q.get("filter"), SortBy: q.get("sortBy"), SortOrder: q.get("sortOrder"),
 		StartIndex: start, Count: count, Projection: proj,
 	}
+	if cur, ok := q.lookup("cursor"); ok { // RFC 9865 cursor pagination
+		p.Cursor = &cur
+	}
 	resp, err := s.dir.List(r.Context(), r.call, kind, p)
 	if err != nil {
 		return err
@@ -145,10 +148,18 @@ func (s *Server) list(w http.ResponseWriter, r *request, kind store.Kind) error 
 func writeList(w http.ResponseWriter, resp *scim.ListResponse) error {
 	parts := make([][]byte, len(resp.Resources))
 	var head [160]byte
-	h := append(head[:0], `{"schemas":["`+scim.MessageListResponse+`"],"totalResults":`...)
-	h = strconv.AppendInt(h, int64(resp.TotalResults), 10)
-	h = append(h, `,"startIndex":`...)
-	h = strconv.AppendInt(h, int64(resp.StartIndex), 10)
+	h := append(head[:0], `{"schemas":["`+scim.MessageListResponse+`"]`...)
+	if !resp.TotalUnknown {
+		h = append(h, `,"totalResults":`...)
+		h = strconv.AppendInt(h, int64(resp.TotalResults), 10)
+	}
+	if !resp.Cursor {
+		h = append(h, `,"startIndex":`...)
+		h = strconv.AppendInt(h, int64(resp.StartIndex), 10)
+	}
+	if resp.NextCursor != "" { // unreserved characters only (RFC 9865 §2)
+		h = append(h, `,"nextCursor":"`+resp.NextCursor+`"`...)
+	}
 	h = append(h, `,"itemsPerPage":`...)
 	h = strconv.AppendInt(h, int64(resp.ItemsPerPage), 10)
 	h = append(h, `,"Resources":[`...)
@@ -207,6 +218,7 @@ type searchRequest struct {
 	SortOrder          string   `json:"sortOrder"`
 	StartIndex         *int     `json:"startIndex"`
 	Count              *int     `json:"count"`
+	Cursor             *string  `json:"cursor"` // RFC 9865 §3
 }
 
 // search answers POST .search on a resource type, or at the service root
@@ -233,6 +245,7 @@ func (s *Server) search(w http.ResponseWriter, r *request, kind store.Kind) erro
 	if sr.Count != nil {
 		p.Count = max(*sr.Count, 0)
 	}
+	p.Cursor = sr.Cursor
 	attrs, excl := strings.Join(sr.Attributes, ","), strings.Join(sr.ExcludedAttributes, ",")
 	var resp *scim.ListResponse
 	if kind == "" {
@@ -387,7 +400,8 @@ func (s *Server) discovery(w http.ResponseWriter, r *request, seg []string) erro
 		if len(seg) > 1 {
 			break
 		}
-		writeJSON(w, http.StatusOK, schema.ServiceProviderConfig(base, schema.Capabilities{MaxResults: directory.MaxResults, MaxPayloadSize: MaxBodyBytes}))
+		writeJSON(w, http.StatusOK, schema.ServiceProviderConfig(base, schema.Capabilities{MaxResults: directory.MaxResults, MaxPayloadSize: MaxBodyBytes,
+			DefaultCursorPage: directory.DefaultCursorPage}))
 		return nil
 	case strings.EqualFold(seg[0], "Schemas"):
 		schemas := schema.SchemasOf(s.dir.ResourceTypes(r.call))

@@ -26,6 +26,16 @@ func (q *query) get(name string) string {
 	return ""
 }
 
+// lookup returns the value of the SCIM parameter name and whether it was
+// given at all: RFC 9865 §3 asks for cursor pagination with an empty
+// "cursor".
+func (q *query) lookup(name string) (string, bool) {
+	if i := paramIndex(name); i >= 0 {
+		return q.vals[i], q.seen&(1<<i) != 0
+	}
+	return "", false
+}
+
 // parseQuery parses a raw query string strictly into q, where url.ParseQuery
 // silently drops what it cannot decode (so a filter with a bad escape would
 // list everything):
@@ -80,7 +90,7 @@ func parseQuery(raw string, q *query) error {
 
 // scimParams are the query parameters SCIM defines (RFC 7644 §3.4.2,
 // §3.9); each may appear once, in any letter case.
-var scimParams = [...]string{"filter", "count", "startIndex", "attributes", "excludedAttributes", "sortBy", "sortOrder"}
+var scimParams = [...]string{"filter", "count", "startIndex", "attributes", "excludedAttributes", "sortBy", "sortOrder", "cursor"}
 
 // paramIndex returns the index of key in scimParams, or -1.
 func paramIndex(key string) int {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/agent/feedhttp"
 	"github.com/rosterhq/roster/agent/metrics"
 	"github.com/rosterhq/roster/agent/scim"
 	"github.com/rosterhq/roster/store"
@@ -117,6 +118,7 @@ func New(dir *directory.Service, opt Options) *Server {
 	s.mux.HandleFunc("/readyz", s.readyz)
 	s.mux.Handle("/scim/{tenant}/v2/{rest...}", http.HandlerFunc(s.scim))
 	s.mux.Handle("/scim/{tenant}/v2", http.HandlerFunc(s.scim)) // else ServeMux redirects to .../v2/
+	s.mux.Handle(feedhttp.Pattern, feedhttp.New(dir, s.log))    // the change feed: docs/change-feed.md
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, scim.Errorf(http.StatusNotFound, "", "no such endpoint; SCIM lives under /scim/{tenant}/v2 (see `roster tenant list`)"))
 	})

@@ -162,6 +162,8 @@ func TestKilledAgentLosesNoAcknowledgedWrite(t *testing.T) {
 		t.Fatalf("lost acknowledged writes: %d of %d users, %d of %d memberships", len(missingUsers), len(users), len(missingMembers), len(members))
 	}
 
+	checkChangeLogAfterCrash(t, dataDir, group.ID, users, members)
+
 	// And a restarted agent serves them.
 	p2 := startAgentProc(t, dataDir, false)
 	var list struct{ TotalResults int }

@@ -21,7 +21,7 @@ func newGroupsCmd(rf *rootFlags) *cobra.Command {
 		Long: `List and show the groups Entra provisioned into a tenant, with their members,
 read from the local database (the agent need not be running).`,
 	}
-	cmd.AddCommand(newGroupsListCmd(rf), newGroupsShowCmd(rf))
+	cmd.AddCommand(newGroupsListCmd(rf), newGroupsShowCmd(rf), newExportCmd(rf, store.KindGroup))
 	return cmd
 }
 

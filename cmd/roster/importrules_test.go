@@ -58,8 +58,11 @@ func TestImportRules(t *testing.T) {
 			func(p string) bool { return in(p, module+"/agent/directory") },
 			func(d string) bool { return d == "net/http" }},
 		{"handlers never run SQL", true,
-			func(p string) bool { return in(p, module+"/agent/scimhttp") },
+			func(p string) bool { return in(p, module+"/agent/scimhttp") || in(p, module+"/agent/feedhttp") },
 			func(d string) bool { return d == "database/sql" || in(d, "modernc.org/sqlite") }},
+		{"agent/feed imports only the standard library", false,
+			func(p string) bool { return in(p, module+"/agent/feed") },
+			func(d string) bool { return !std[d] }},
 		{"store knows nothing of HTTP or the use cases", false,
 			func(p string) bool { return in(p, module+"/store") },
 			func(d string) bool {

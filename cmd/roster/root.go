@@ -58,7 +58,7 @@ Roster data in --data-dir); 2 wrong usage (a bad flag, argument or value);
 	// Every command is added here, and only here; help lists them sorted.
 	for _, c := range []func(*rootFlags) *cobra.Command{
 		newAgentCmd, newSetupCmd, newStatusCmd, newTenantCmd, newTokenCmd, newDomainCmd,
-		newEntraCmd, newProvisionCmd, newLogCmd, newUsersCmd, newGroupsCmd,
+		newEntraCmd, newProvisionCmd, newLogCmd, newUsersCmd, newGroupsCmd, newChangesCmd,
 		newServiceCmd, newConfigCmd, newBackupCmd, newRestoreCmd, newWebhookCmd,
 	} {
 		root.AddCommand(c(rf))

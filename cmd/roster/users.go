@@ -24,7 +24,7 @@ database (the agent need not be running). Entra disables a user (active=false)
 when it is unassigned, out of scope, disabled or soft-deleted; it deletes the
 user only when it is hard-deleted in Entra.`,
 	}
-	cmd.AddCommand(newUsersListCmd(rf), newUsersShowCmd(rf))
+	cmd.AddCommand(newUsersListCmd(rf), newUsersShowCmd(rf), newExportCmd(rf, store.KindUser))
 	return cmd
 }
 

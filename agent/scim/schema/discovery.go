@@ -91,6 +91,9 @@ type Capabilities struct {
 	MaxResults       int   // largest page a list request returns
 	MaxPayloadSize   int64 // largest request body accepted, in bytes
 	DocumentationURI string
+	// DefaultCursorPage is the page size of cursor pagination without a
+	// count (RFC 9865); 0 leaves cursor pagination unadvertised.
+	DefaultCursorPage int
 }
 
 // ServiceProviderConfig renders the /ServiceProviderConfig document (RFC 7643 §5).
@@ -119,6 +122,13 @@ func ServiceProviderConfig(baseURL string, c Capabilities) map[string]any {
 	}
 	if c.DocumentationURI != "" {
 		d["documentationUri"] = c.DocumentationURI
+	}
+	if c.DefaultCursorPage > 0 {
+		// RFC 9865 §4. Index paging stays the default (RFC 9865 §2.5: the
+		// clients of an index-based provider, Entra among them, expect it);
+		// cursors never expire, so no cursorTimeout is advertised.
+		d["pagination"] = map[string]any{"cursor": true, "index": true, "defaultPaginationMethod": "index",
+			"defaultPageSize": c.DefaultCursorPage, "maxPageSize": c.MaxResults}
 	}
 	return d
 }

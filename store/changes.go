@@ -1,0 +1,349 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The change log (migration 0006, docs/change-feed.md): one row per committed
+// write to a user or group, appended inside that write's transaction.
+//
+// Ordering. Seq is computed inside the write transaction, as one more than
+// the tenant's newest seq. Every write runs on the store's one writer
+// connection (see Write): transactions never overlap, so the seqs of a
+// tenant are handed out in commit order. A reader's snapshot therefore
+// holds, for each tenant, a prefix of the seqs ever committed: no reader can
+// see seq n+1 without seq n, and a seq seen once is never followed later by
+// a smaller one. A failed write rolls back to its savepoint, its change
+// with it, so no seq is left as a hole either. Seqs are never reused:
+// change_cuts keeps the highest seq pruned, from which the numbering goes
+// on when pruning has emptied the log.
+
+// Change is one stored record of the change log.
+type Change struct {
+	TenantID string
+	Seq      int64
+	ID       string
+	At       time.Time
+	Type     string
+	// Record is the record as JSON, as given to AppendChange.
+	Record []byte
+}
+
+// AppendChange appends a change to the tenant's log and returns its seq;
+// record is its JSON (without the seq, which readers get from Change.Seq).
+// With Options.NoChangeLog it appends nothing and returns 0. It must run in
+// a write transaction.
+func (t *Tx) AppendChange(tenantID, id, typ string, at time.Time, record []byte) (int64, error) {
+	if t.db == nil {
+		return 0, errors.New("append change: not in a write transaction")
+	}
+	if t.db.noLog {
+		return 0, nil
+	}
+	var seq int64
+	err := t.queryRow(`INSERT INTO changes(tenant_id, seq, id, at, type, record) VALUES (?1,
+		COALESCE((SELECT max(seq) FROM changes WHERE tenant_id = ?1), (SELECT pruned_through FROM change_cuts WHERE tenant_id = ?1), 0) + 1,
+		?2, ?3, ?4, ?5) RETURNING seq`, tenantID, id, nanos(at), typ, string(record)).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("append change: %w", mapErr(err))
+	}
+	t.appended = true
+	return seq, nil
+}
+
+// ChangeHead returns the last seq handed out in a tenant's log and the
+// highest seq pruned from it (0 and 0 for a tenant without changes).
+func (t *Tx) ChangeHead(tenantID string) (last, prunedThrough int64, err error) {
+	err = t.queryRow(`SELECT COALESCE((SELECT max(seq) FROM changes WHERE tenant_id = ?1), (SELECT pruned_through FROM change_cuts WHERE tenant_id = ?1), 0),
+		COALESCE((SELECT pruned_through FROM change_cuts WHERE tenant_id = ?1), 0)`, tenantID).Scan(&last, &prunedThrough)
+	if err != nil {
+		return 0, 0, fmt.Errorf("change head of %s: %w", tenantID, err)
+	}
+	return last, prunedThrough, nil
+}
+
+// Changes returns up to limit changes of the tenant with seq > after, in seq
+// order; types, when not empty, selects the change types returned.
+func (t *Tx) Changes(tenantID string, after int64, limit int, types []string) ([]Change, error) {
+	q := `SELECT seq, id, at, type, record FROM changes WHERE tenant_id = ? AND seq > ?`
+	args := []any{tenantID, after}
+	if len(types) > 0 {
+		q += ` AND type IN (?` + strings.Repeat(", ?", len(types)-1) + `)`
+		for _, ty := range types {
+			args = append(args, ty)
+		}
+	}
+	q += ` ORDER BY seq LIMIT ?`
+	args = append(args, limit)
+	rows, err := t.query(q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
+	defer rows.Close()
+	var out []Change
+	for rows.Next() {
+		c := Change{TenantID: tenantID}
+		var at int64
+		var rec string
+		if err := rows.Scan(&c.Seq, &c.ID, &at, &c.Type, &rec); err != nil {
+			return nil, fmt.Errorf("read changes: %w", err)
+		}
+		c.At, c.Record = fromNanos(at), []byte(rec)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// PruneChanges deletes the changes recorded before before, in every tenant,
+// and returns how many it deleted. Each tenant's log is cut at a seq: the
+// changes before the oldest one recorded at or after before go, that one
+// and later ones stay, and change_cuts remembers the cut so that a reader
+// asking for what is gone can be told. Finding the cut reads only the rows
+// it deletes (plus one), in primary-key order.
+func (t *Tx) PruneChanges(before time.Time) (int64, error) {
+	rows, err := t.query(`SELECT id FROM tenants`)
+	if err != nil {
+		return 0, fmt.Errorf("prune changes: %w", err)
+	}
+	var tenants []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("prune changes: %w", err)
+		}
+		tenants = append(tenants, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("prune changes: %w", err)
+	}
+	var deleted int64
+	for _, id := range tenants {
+		last, pruned, err := t.ChangeHead(id)
+		if err != nil {
+			return deleted, err
+		}
+		cut := last
+		var kept int64
+		err = t.queryRow(`SELECT seq FROM changes WHERE tenant_id = ? AND at >= ? ORDER BY seq LIMIT 1`, id, nanos(before)).Scan(&kept)
+		switch {
+		case err == nil:
+			cut = kept - 1
+		case !isNoRows(err):
+			return deleted, fmt.Errorf("prune changes of %s: %w", id, err)
+		}
+		if cut <= pruned {
+			continue
+		}
+		res, err := t.exec(`DELETE FROM changes WHERE tenant_id = ? AND seq <= ?`, id, cut)
+		if err != nil {
+			return deleted, fmt.Errorf("prune changes of %s: %w", id, err)
+		}
+		n, _ := res.RowsAffected()
+		deleted += n
+		if _, err := t.exec(`INSERT INTO change_cuts(tenant_id, pruned_through) VALUES (?, ?)
+			ON CONFLICT(tenant_id) DO UPDATE SET pruned_through = excluded.pruned_through`, id, cut); err != nil {
+			return deleted, fmt.Errorf("prune changes of %s: %w", id, err)
+		}
+	}
+	return deleted, nil
+}
+
+// MemberDelta is the net change to one group's members made by a write: ids
+// added and ids removed, an id added then removed again (or the reverse)
+// being in neither.
+type MemberDelta struct {
+	added, removed map[string]bool
+}
+
+// Added returns the ids added, sorted.
+func (d *MemberDelta) Added() []string { return d.sorted(true) }
+
+// Removed returns the ids removed, sorted.
+func (d *MemberDelta) Removed() []string { return d.sorted(false) }
+
+// Empty reports whether the members did not change.
+func (d *MemberDelta) Empty() bool { return d == nil || len(d.added)+len(d.removed) == 0 }
+
+func (d *MemberDelta) sorted(added bool) []string {
+	if d == nil {
+		return nil
+	}
+	m := d.removed
+	if added {
+		m = d.added
+	}
+	out := make([]string, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// MemberChanges returns the net change to group members made so far in this write
+// (nil in a read, or when no member row changed).
+func (t *Tx) MemberChanges() *MemberDelta { return t.delta }
+
+func (t *Tx) memberAdded(id string) { t.noteMember(id, true) }
+
+func (t *Tx) memberRemoved(id string) { t.noteMember(id, false) }
+
+// noteMember records that a write added (or removed) a member row; undoing
+// an earlier note of the same write cancels it.
+func (t *Tx) noteMember(id string, added bool) {
+	if t.db == nil {
+		return
+	}
+	if t.delta == nil {
+		t.delta = &MemberDelta{added: map[string]bool{}, removed: map[string]bool{}}
+	}
+	this, other := t.delta.added, t.delta.removed
+	if !added {
+		this, other = other, this
+	}
+	if other[id] {
+		delete(other, id)
+		return
+	}
+	this[id] = true
+}
+
+// removeAllTracked is RemoveAllMembers in a write: it notes the removed ids.
+func (t *Tx) removeAllTracked(groupSeq int64) (int, error) {
+	rows, err := t.query(`DELETE FROM members WHERE group_seq = ? RETURNING member_id`, groupSeq)
+	if err != nil {
+		return 0, fmt.Errorf("remove all members: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("remove all members: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("remove all members: %w", err)
+	}
+	for _, id := range ids {
+		t.memberRemoved(id)
+	}
+	return len(ids), nil
+}
+
+// Waiting for changes. A write that appended a change wakes every waiter
+// after its COMMIT; writes by another process on the same file are noticed
+// by a poller that reads the sum of every tenant's last seq once per
+// pollInterval, and runs only while someone waits.
+
+// pollInterval is how often a waiter notices changes committed by another
+// process.
+const pollInterval = 500 * time.Millisecond
+
+type changeNotifier struct {
+	mu      sync.Mutex
+	ch      chan struct{}
+	waiters int
+	polling bool
+}
+
+// signal returns the channel closed by the next wake.
+func (n *changeNotifier) signal() chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ch == nil {
+		n.ch = make(chan struct{})
+	}
+	return n.ch
+}
+
+func (n *changeNotifier) wake() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ch != nil {
+		close(n.ch)
+		n.ch = nil
+	}
+}
+
+// WaitChange returns once the tenant's log holds a change with seq > after
+// (at once if it does already), or with ctx's error when ctx ends first.
+func (db *DB) WaitChange(ctx context.Context, tenantID string, after int64) error {
+	db.notify.mu.Lock()
+	db.notify.waiters++
+	if !db.notify.polling {
+		db.notify.polling = true
+		go db.pollChanges()
+	}
+	db.notify.mu.Unlock()
+	defer func() {
+		db.notify.mu.Lock()
+		db.notify.waiters--
+		db.notify.mu.Unlock()
+	}()
+	for {
+		// Take the signal before reading, so that a commit between the read
+		// and the wait still wakes this waiter.
+		sig := db.notify.signal()
+		var last int64
+		err := db.ReadLatest(ctx, func(tx *Tx) (err error) { last, _, err = tx.ChangeHead(tenantID); return })
+		if err != nil {
+			return err
+		}
+		if last > after {
+			return nil
+		}
+		select {
+		case <-sig:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-db.quit:
+			return ErrClosed
+		}
+	}
+}
+
+// pollChanges wakes the waiters when the log grew in another process; it
+// returns when nobody waits any more.
+func (db *DB) pollChanges() {
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	var seen int64 = -1
+	for {
+		var sum int64
+		err := db.ReadLatest(context.Background(), func(tx *Tx) error {
+			return tx.queryRow(`SELECT COALESCE(sum((SELECT max(seq) FROM changes c WHERE c.tenant_id = t.id)), 0) FROM tenants t`).Scan(&sum)
+		})
+		if err == nil && seen >= 0 && sum != seen {
+			db.notify.wake()
+		}
+		if err == nil {
+			seen = sum
+		}
+		select {
+		case <-t.C:
+		case <-db.quit:
+			db.notify.mu.Lock()
+			db.notify.polling = false
+			db.notify.mu.Unlock()
+			return
+		}
+		db.notify.mu.Lock()
+		if db.notify.waiters == 0 {
+			db.notify.polling = false
+			db.notify.mu.Unlock()
+			return
+		}
+		db.notify.mu.Unlock()
+	}
+}

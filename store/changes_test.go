@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// TestChangeSeqsAreAPrefix appends changes from concurrent writers (batched
+// by group commit, a third of them rolled back) while readers read the log:
+// every read must see seqs 1..n of a tenant with none missing, heads never
+// go back, and at the end the log holds exactly the committed writes.
+func TestChangeSeqsAreAPrefix(t *testing.T) {
+	db := openTest(t, Options{})
+	tenants := []string{"a", "b"}
+	for _, id := range tenants {
+		addTenant(t, db, id)
+	}
+	ctx := context.Background()
+	errRolledBack := errors.New("rolled back on purpose")
+	var committed [2]atomic.Int64
+	var writers, readers sync.WaitGroup
+	for w := range 6 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for i := range 150 {
+				ti := (w + i) % 2
+				fail := i%3 == 0
+				err := db.Write(ctx, func(tx *Tx) error {
+					if _, err := tx.AppendChange(tenants[ti], fmt.Sprintf("%d-%d", w, i), "user.created", t0, []byte(`{"w":`+strconv.Itoa(w)+`}`)); err != nil {
+						return err
+					}
+					if fail {
+						return errRolledBack
+					}
+					return nil
+				})
+				switch {
+				case fail && !errors.Is(err, errRolledBack):
+					t.Errorf("a failing write returned %v", err)
+				case !fail && err != nil:
+					t.Errorf("write: %v", err)
+				case !fail:
+					committed[ti].Add(1)
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	for range 3 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			var heads [2]int64
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for ti, id := range tenants {
+					err := db.Read(ctx, func(tx *Tx) error {
+						last, _, err := tx.ChangeHead(id)
+						if err != nil {
+							return err
+						}
+						cs, err := tx.Changes(id, 0, 100000, nil)
+						if err != nil {
+							return err
+						}
+						if int64(len(cs)) != last {
+							return fmt.Errorf("tenant %s: head %d but %d changes", id, last, len(cs))
+						}
+						for i, c := range cs {
+							if c.Seq != int64(i+1) || !strings.HasPrefix(string(c.Record), `{"w":`) {
+								return fmt.Errorf("tenant %s: change %d has seq %d, record %s", id, i, c.Seq, c.Record)
+							}
+						}
+						if last < heads[ti] {
+							return fmt.Errorf("tenant %s: head went back from %d to %d", id, heads[ti], last)
+						}
+						heads[ti] = last
+						return nil
+					})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	writers.Wait()
+	close(done)
+	readers.Wait()
+	for ti, id := range tenants {
+		mustRead(t, db, func(tx *Tx) error {
+			last, _, err := tx.ChangeHead(id)
+			if last != committed[ti].Load() {
+				t.Errorf("tenant %s: %d changes, %d writes committed", id, last, committed[ti].Load())
+			}
+			return err
+		})
+	}
+}
+
+// TestWaitChangeSeesAnotherProcess writes through a second store on the
+// same file (as `roster` commands do beside the agent) and checks that a
+// waiter on the first one wakes.
+func TestWaitChangeSeesAnotherProcess(t *testing.T) {
+	db := openTest(t, Options{})
+	addTenant(t, db, "a")
+	other, err := Open(context.Background(), db.Path(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	done := make(chan error, 1)
+	go func() { done <- db.WaitChange(context.Background(), "a", 0) }()
+	mustWrite(t, other, func(tx *Tx) error {
+		_, err := tx.AppendChange("a", "x", "user.created", t0, []byte(`{}`))
+		return err
+	})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
