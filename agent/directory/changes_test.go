@@ -82,7 +82,7 @@ func TestChangeLogOneRecordPerWrite(t *testing.T) {
 		return err
 	}
 
-	ann := create(store.KindUser, map[string]any{"userName": "ann@x.test", "password": "s3cret", "active": true})
+	ann := create(store.KindUser, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "ann@x.test", "password": "s3cret", "active": true})
 	ch := wantOne(t, feed.UserCreated)
 	var data map[string]any
 	if err := json.Unmarshal(ch.Data, &data); err != nil || data["userName"] != "ann@x.test" || data["id"] != ann {
@@ -91,11 +91,11 @@ func TestChangeLogOneRecordPerWrite(t *testing.T) {
 	if ch.Resource != (feed.Resource{Type: "User", ID: ann, UserName: "ann@x.test"}) {
 		t.Fatalf("resource %+v", ch.Resource)
 	}
-	bob := create(store.KindUser, map[string]any{"userName": "bob@x.test"})
+	bob := create(store.KindUser, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "bob@x.test"})
 	wantOne(t, feed.UserCreated)
 
 	wantNone(t, func() error {
-		_, err := s.Create(ctx, c, store.KindUser, map[string]any{"userName": "ANN@x.test"})
+		_, err := s.Create(ctx, c, store.KindUser, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "ANN@x.test"})
 		return err
 	}())
 
@@ -127,18 +127,18 @@ func TestChangeLogOneRecordPerWrite(t *testing.T) {
 	wantOne(t, feed.UserUpdated)
 	wantNone(t, patch(app, store.KindUser, bob, `{"Operations":[{"op":"replace","path":"userName","value":"robert@x.test"}]}`))
 
-	if _, err := s.Replace(ctx, c, store.KindUser, bob, map[string]any{"userName": "bob@x.test", "displayName": "Bob"}, ""); err != nil {
+	if _, err := s.Replace(ctx, c, store.KindUser, bob, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "bob@x.test", "displayName": "Bob"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if ch := wantOne(t, feed.UserUpdated); !slices.Equal(ch.Paths, []string{"displayName", "title"}) {
 		t.Fatalf("replace paths %v", ch.Paths)
 	}
 	wantNone(t, func() error {
-		_, err := s.Replace(ctx, c, store.KindUser, bob, map[string]any{"userName": "bob@x.test"}, `W/"1"`)
+		_, err := s.Replace(ctx, c, store.KindUser, bob, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "bob@x.test"}, `W/"1"`)
 		return err
 	}())
 
-	grp := create(store.KindGroup, map[string]any{"displayName": "Staff", "members": []any{map[string]any{"value": ann}}})
+	grp := create(store.KindGroup, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Staff", "members": []any{map[string]any{"value": ann}}})
 	if ch := wantOne(t, feed.GroupCreated); !slices.Equal(ch.Added, []string{ann}) || strings.Contains(string(ch.Data), "members") {
 		t.Fatalf("group created: added %v, data %s", ch.Added, ch.Data)
 	}
@@ -164,7 +164,7 @@ func TestChangeLogOneRecordPerWrite(t *testing.T) {
 		t.Fatalf("group updated: %+v", ch)
 	}
 	// A PUT that swaps the members reports the net difference.
-	if _, err := s.Replace(ctx, c, store.KindGroup, grp, map[string]any{"displayName": "All staff", "members": []any{map[string]any{"value": ann}}}, ""); err != nil {
+	if _, err := s.Replace(ctx, c, store.KindGroup, grp, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "All staff", "members": []any{map[string]any{"value": ann}}}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if ch := wantOne(t, feed.GroupMembersChanged); !slices.Equal(ch.Added, []string{ann}) || !slices.Equal(ch.Removed, []string{bob}) {
@@ -206,7 +206,7 @@ func TestChangeLogExpiry(t *testing.T) {
 	s, clock := feedTenant(t)
 	c := Call{TenantID: "t", BaseURL: "http://x"}
 	for _, n := range []string{"a", "b", "c"} {
-		if _, err := s.Create(ctx, c, store.KindUser, map[string]any{"userName": n}); err != nil {
+		if _, err := s.Create(ctx, c, store.KindUser, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": n}); err != nil {
 			t.Fatal(err)
 		}
 		clock.Add(time.Hour)
@@ -247,7 +247,7 @@ func TestChangeLogExpiry(t *testing.T) {
 	if _, err := s.PruneChanges(ctx, clock.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Create(ctx, c, store.KindUser, map[string]any{"userName": "d"}); err != nil {
+	if _, err := s.Create(ctx, c, store.KindUser, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "d"}); err != nil {
 		t.Fatal(err)
 	}
 	page, err := s.ReadChanges(ctx, "t", 3, 10, nil)
@@ -265,7 +265,7 @@ func TestChangeLogFilterAndWait(t *testing.T) {
 	ctx := context.Background()
 	s, _ := feedTenant(t)
 	c := Call{TenantID: "t", BaseURL: "http://x"}
-	if _, err := s.Create(ctx, c, store.KindUser, map[string]any{"userName": "u"}); err != nil {
+	if _, err := s.Create(ctx, c, store.KindUser, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "u"}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := feed.ParseFilter("group.*")
@@ -278,7 +278,7 @@ func TestChangeLogFilterAndWait(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Wait(ctx, "t", 1) }()
-	if _, err := s.Create(ctx, c, store.KindGroup, map[string]any{"displayName": "g"}); err != nil {
+	if _, err := s.Create(ctx, c, store.KindGroup, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "g"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
@@ -301,7 +301,7 @@ func TestFollow(t *testing.T) {
 	ctx := context.Background()
 	s, _ := feedTenant(t)
 	c := Call{TenantID: "t", BaseURL: "http://x", Method: "POST", Path: "/Users"}
-	if _, err := s.Create(ctx, c, store.KindUser, map[string]any{"userName": "a"}); err != nil {
+	if _, err := s.Create(ctx, c, store.KindUser, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "a"}); err != nil {
 		t.Fatal(err)
 	}
 	fctx, cancel := context.WithCancel(ctx)
@@ -326,7 +326,7 @@ func TestFollow(t *testing.T) {
 		t.Fatalf("first event %+v", e)
 	}
 	c.Path = "/Groups"
-	if _, err := s.Create(ctx, c, store.KindGroup, map[string]any{"displayName": "g"}); err != nil {
+	if _, err := s.Create(ctx, c, store.KindGroup, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "g"}); err != nil {
 		t.Fatal(err)
 	}
 	if ch := <-changes; ch.Seq != 2 || ch.Type != feed.GroupCreated {
@@ -360,6 +360,7 @@ func TestFeedDocSplicedEqualsDecoded(t *testing.T) {
 	ctx := context.Background()
 	s, _ := feedTenant(t)
 	got, err := s.Create(ctx, Call{TenantID: "t", BaseURL: "http://x"}, store.KindUser, map[string]any{
+		"schemas":  []any{"urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"},
 		"userName": "ann", "displayName": `Ann "Q" \ Ünïcode`, "active": false,
 		"emails": []any{map[string]any{"type": "work", "value": "ann@x.test", "primary": true}},
 		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": map[string]any{"department": "R&D"},

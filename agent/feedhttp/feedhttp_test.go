@@ -223,7 +223,7 @@ func TestSnapshotThenChangesReproduceTheDirectory(t *testing.T) {
 	var mu sync.Mutex
 	var users, groups []string
 	createUser := func(name string) error {
-		status, b, err := a.call("POST", scim+"/Users", tok, map[string]any{"userName": name, "active": true, "password": "pw-" + name})
+		status, b, err := a.call("POST", scim+"/Users", tok, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": name, "active": true, "password": "pw-" + name})
 		if err != nil || status != 201 {
 			return fmt.Errorf("create user: %d %s %v", status, b, err)
 		}
@@ -240,7 +240,7 @@ func TestSnapshotThenChangesReproduceTheDirectory(t *testing.T) {
 		}
 	}
 	for i := range 4 {
-		b := a.must(t, "POST", scim+"/Groups", tok, map[string]any{"displayName": fmt.Sprintf("g%d", i),
+		b := a.must(t, "POST", scim+"/Groups", tok, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": fmt.Sprintf("g%d", i),
 			"members": []any{map[string]any{"value": users[i]}, map[string]any{"value": users[i+1]}}}, 201)
 		groups = append(groups, decode(t, b)["id"].(string))
 	}
@@ -281,7 +281,7 @@ func TestSnapshotThenChangesReproduceTheDirectory(t *testing.T) {
 				case 5:
 					_, _, err = a.call("DELETE", scim+"/Users/"+u, tok, nil)
 				case 6:
-					_, _, err = a.call("PUT", scim+"/Groups/"+g, tok, map[string]any{"displayName": fmt.Sprintf("g-%d-%d", w, i),
+					_, _, err = a.call("PUT", scim+"/Groups/"+g, tok, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": fmt.Sprintf("g-%d-%d", w, i),
 						"members": []any{map[string]any{"value": u}}})
 				}
 				if err != nil {
@@ -369,7 +369,7 @@ func TestChangesAPI(t *testing.T) {
 	tok := a.tenant(t, "acme", false)
 	reader := a.tenant(t, "acme", true)
 	other := a.tenant(t, "other", false)
-	a.must(t, "POST", "/scim/acme/v2/Users", tok, map[string]any{"userName": "a@x.test"}, 201)
+	a.must(t, "POST", "/scim/acme/v2/Users", tok, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "a@x.test"}, 201)
 
 	for _, tc := range []struct {
 		name, path, token string
@@ -432,7 +432,7 @@ func TestChangesAPI(t *testing.T) {
 	}()
 	// The write may land before the poll starts waiting; either way the
 	// poll must answer with it.
-	a.must(t, "POST", "/scim/acme/v2/Groups", tok, map[string]any{"displayName": "g"}, 201)
+	a.must(t, "POST", "/scim/acme/v2/Groups", tok, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "g"}, 201)
 	select {
 	case got := <-done:
 		if len(got.Changes) != 1 || got.Changes[0].Type != feed.GroupCreated || got.NextAfter != 2 {
@@ -444,7 +444,7 @@ func TestChangesAPI(t *testing.T) {
 	// A long poll with a filter the new change does not match keeps waiting
 	// until its wait ends, then answers empty with next_after moved on.
 	start := time.Now()
-	a.must(t, "POST", "/scim/acme/v2/Groups", tok, map[string]any{"displayName": "h"}, 201)
+	a.must(t, "POST", "/scim/acme/v2/Groups", tok, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "h"}, 201)
 	if got := a.changes(t, "acme", reader, "after=2&wait=1s&types=user.*"); len(got.Changes) != 0 || got.NextAfter != 3 {
 		t.Fatalf("filtered long poll %+v", got)
 	}

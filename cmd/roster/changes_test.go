@@ -29,13 +29,13 @@ func TestChangesAndExport(t *testing.T) {
 	c := directory.Call{TenantID: "acme", BaseURL: "http://x"}
 	var ids []string
 	for _, n := range []string{"ann", "bob", "cy,\"quoted\""} {
-		got, err := dir.Create(ctx, c, store.KindUser, map[string]any{"userName": n, "emails": []any{map[string]any{"type": "work", "value": n + "@x.test"}}})
+		got, err := dir.Create(ctx, c, store.KindUser, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": n, "emails": []any{map[string]any{"type": "work", "value": n + "@x.test"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, got.Doc["id"].(string))
 	}
-	if _, err := dir.Create(ctx, c, store.KindGroup, map[string]any{"displayName": "staff", "members": []any{map[string]any{"value": ids[0]}}}); err != nil {
+	if _, err := dir.Create(ctx, c, store.KindGroup, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "staff", "members": []any{map[string]any{"value": ids[0]}}}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
