@@ -324,7 +324,10 @@ func (db *DB) pollChanges() {
 		err := db.ReadLatest(context.Background(), func(tx *Tx) error {
 			return tx.queryRow(`SELECT COALESCE(sum((SELECT max(seq) FROM changes c WHERE c.tenant_id = t.id)), 0) FROM tenants t`).Scan(&sum)
 		})
-		if err == nil && seen >= 0 && sum != seen {
+		// The first poll always wakes the waiters: a write by another
+		// process may have landed between a waiter's read and this
+		// baseline, and a waiter woken for nothing only reads again.
+		if err == nil && sum != seen {
 			db.notify.wake()
 		}
 		if err == nil {
