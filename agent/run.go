@@ -21,7 +21,6 @@ import (
 	"github.com/rosterhq/roster/agent/config"
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/domainproof"
-	"github.com/rosterhq/roster/agent/feed"
 	"github.com/rosterhq/roster/agent/metrics"
 	"github.com/rosterhq/roster/agent/scimhttp"
 	"github.com/rosterhq/roster/agent/webhook"
@@ -170,7 +169,7 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 	if checker == nil {
 		checker = domainChecker(cfg.DNS)
 	}
-	hooks, err := newWebhooks(cfg.Webhooks, dir, dir, publicURL, log)
+	hooks, err := newWebhooks(cfg.Webhooks, dir, publicURL, log)
 	if err != nil {
 		return err
 	}
@@ -220,9 +219,9 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 	return err
 }
 
-// newWebhooks returns the dispatcher that delivers src to the webhook
-// endpoints, trusting cfg's extra CA.
-func newWebhooks(cfg config.Webhooks, src feed.Source, dir *directory.Service, publicURL string, log *slog.Logger) (*webhook.Dispatcher, error) {
+// newWebhooks returns the dispatcher that delivers dir's change log to its
+// webhook endpoints, trusting cfg's extra CA.
+func newWebhooks(cfg config.Webhooks, dir *directory.Service, publicURL string, log *slog.Logger) (*webhook.Dispatcher, error) {
 	var ca []byte
 	if cfg.CAFile != "" {
 		var err error
@@ -234,7 +233,7 @@ func newWebhooks(cfg config.Webhooks, src feed.Source, dir *directory.Service, p
 	if err != nil {
 		return nil, &ConfigError{fmt.Errorf("webhooks.ca_file %s: %w", cfg.CAFile, err)}
 	}
-	return webhook.New(dir, src, webhook.Options{Client: client, Logger: log,
+	return webhook.New(dir, dir, webhook.Options{Client: client, Logger: log,
 		Issuer: func(tenant string) string { return scimhttp.TenantURL(publicURL, tenant) }})
 }
 
