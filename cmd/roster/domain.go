@@ -145,11 +145,7 @@ A running agent picks up changes made with these commands within 2 seconds.`,
 				return err
 			}
 			if asJSON {
-				out := []map[string]any{}
-				for _, d := range ds {
-					out = append(out, domainJSON(d))
-				}
-				return printJSON(cmd.OutOrStdout(), out)
+				return printJSONList(cmd.OutOrStdout(), ds, domainJSON)
 			}
 			w := cmd.OutOrStdout()
 			if err := warnOpenTenants(cmd, dir, listTenant); err != nil {

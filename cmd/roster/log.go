@@ -50,11 +50,7 @@ made, and every request the agent rejected, with the outcome and the reason.`,
 				return err
 			}
 			if asJSON {
-				out := []map[string]any{}
-				for _, e := range evs {
-					out = append(out, eventJSON(e))
-				}
-				return printJSON(cmd.OutOrStdout(), out)
+				return printJSONList(cmd.OutOrStdout(), evs, eventJSON)
 			}
 			if len(evs) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "No provisioning events match.")

@@ -16,6 +16,15 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// printJSONList prints items as a JSON array of row(item), [] when empty.
+func printJSONList[T any](w io.Writer, items []T, row func(T) map[string]any) error {
+	out := make([]map[string]any, 0, len(items))
+	for _, it := range items {
+		out = append(out, row(it))
+	}
+	return printJSON(w, out)
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -112,11 +112,7 @@ See docs/webhooks.md for the payloads and a receiver that verifies signatures.`,
 				return err
 			}
 			if asJSON {
-				out := []map[string]any{}
-				for _, w := range ws {
-					out = append(out, webhookJSON(w))
-				}
-				return printJSON(cmd.OutOrStdout(), out)
+				return printJSONList(cmd.OutOrStdout(), ws, webhookJSON)
 			}
 			if len(ws) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "No webhooks. Add one with 'roster webhook add URL'.")
@@ -268,11 +264,7 @@ Receivers deduplicate by webhook-id, so a replay is safe.`,
 				return err
 			}
 			if asJSON {
-				out := []map[string]any{}
-				for _, d := range ds {
-					out = append(out, deliveryJSON(d))
-				}
-				return printJSON(cmd.OutOrStdout(), out)
+				return printJSONList(cmd.OutOrStdout(), ds, deliveryJSON)
 			}
 			if len(ds) == 0 {
 				fmt.Fprintln(cmd.OutOrStdout(), "No delivery attempts.")
