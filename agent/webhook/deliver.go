@@ -76,13 +76,13 @@ type Request struct {
 	ContentType string
 }
 
-// NewRequest renders c for endpoint w.
-func NewRequest(w *store.Webhook, c *feed.Change, issuer string) (*Request, error) {
+// NewRequest renders c for endpoint w at time now (Body).
+func NewRequest(w *store.Webhook, c *feed.Change, issuer string, now time.Time) (*Request, error) {
 	key, err := DecodeSecret(w.Secret)
 	if err != nil {
 		return nil, fmt.Errorf("webhook %s: %w", w.ID, err)
 	}
-	body, ctype, err := Body(w.Format, c, issuer, w.URL)
+	body, ctype, err := Body(w, c, issuer, now)
 	if err != nil {
 		return nil, fmt.Errorf("render change %s: %w", c.ID, err)
 	}
@@ -143,7 +143,7 @@ func SendTest(ctx context.Context, client *http.Client, w *store.Webhook, now ti
 	if err != nil {
 		return nil, Attempt{}, store.WebhookDelivery{}, err
 	}
-	req, err := NewRequest(w, c, "")
+	req, err := NewRequest(w, c, "", now)
 	if err != nil {
 		return nil, Attempt{}, store.WebhookDelivery{}, err
 	}

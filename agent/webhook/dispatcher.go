@@ -288,7 +288,7 @@ func (d *Dispatcher) deliverAll(ctx context.Context, w *store.Webhook) {
 // whole retry window, or 410 Gone), or it was removed or replayed.
 func (e *endpoint) deliver(ctx context.Context, c *feed.Change) bool {
 	d := e.d
-	req, err := NewRequest(e.w, c, d.opt.Issuer(e.w.TenantID))
+	req, err := NewRequest(e.w, c, d.opt.Issuer(e.w.TenantID), d.opt.Clock.Now())
 	if err != nil {
 		e.park(store.WebhookFailing, err.Error())
 		return false

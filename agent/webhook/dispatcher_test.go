@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -419,62 +420,104 @@ func TestShutdownSavesTheCursorAndARestartResumes(t *testing.T) {
 	}
 }
 
+// TestSCIMSETFormat checks every change type's SET, claim by claim, against
+// RFC 9967 (the SCIM profile) and RFC 8417 (SETs).
 func TestSCIMSETFormat(t *testing.T) {
 	r := newRig(t)
 	rc := &receiver{}
-	r.serve(t, rc, "", webhook.FormatSCIMSET)
-	r.src.Append(tenant, t0.Add(time.Second),
-		feed.Change{Type: feed.UserCreated, Resource: feed.Resource{Type: "User", ID: "u1", ExternalID: "e1"}, Data: json.RawMessage(`{"userName":"a@acme.test"}`)},
-		feed.Change{Type: feed.GroupMembersChanged, Resource: feed.Resource{Type: "Group", ID: "g1"}, Added: []string{"u1"}, Removed: []string{"u2"}},
-		feed.Change{Type: feed.UserDeactivated, Resource: feed.Resource{Type: "User", ID: "u1"}},
+	w, _ := r.serve(t, rc, "", webhook.FormatSCIMSET)
+	user := `{"id":"u1","userName":"a@acme.test","active":true,"meta":{"resourceType":"User","version":"W/\"3\""}}`
+	group := `{"id":"g1","displayName":"Sales","meta":{"resourceType":"Group","version":"W/\"2\""}}`
+	u := feed.Resource{Type: "User", ID: "u1", ExternalID: "e1", UserName: "a@acme.test"}
+	g := feed.Resource{Type: "Group", ID: "g1", DisplayName: "Sales"}
+	cs := r.src.Append(tenant, t0.Add(-time.Minute),
+		feed.Change{Type: feed.UserCreated, Resource: u, Data: json.RawMessage(user)},
+		feed.Change{Type: feed.UserUpdated, Resource: u, Data: json.RawMessage(user), Paths: []string{"title"}},
+		feed.Change{Type: feed.UserDeactivated, Resource: u, Data: json.RawMessage(user), Paths: []string{"active"}},
+		feed.Change{Type: feed.UserReactivated, Resource: u, Data: json.RawMessage(user), Paths: []string{"active"}},
+		feed.Change{Type: feed.UserDeleted, Resource: u},
+		feed.Change{Type: feed.GroupCreated, Resource: g, Data: json.RawMessage(group), Added: []string{"u1"}},
+		feed.Change{Type: feed.GroupUpdated, Resource: g, Data: json.RawMessage(group), Paths: []string{"displayName", "externalId", "members"}, Added: []string{"u3"}},
+		feed.Change{Type: feed.GroupMembersChanged, Resource: g, Data: json.RawMessage(group), Paths: []string{"members"}, Added: []string{"u1", "u4"}, Removed: []string{"u2"}},
+		feed.Change{Type: feed.GroupDeleted, Resource: g},
 	)
-	r.start(t, webhook.Options{Issuer: func(tn string) string { return "https://roster.test/scim/v2/" + tn }})
-	eventually(t, "three SETs arrived", func() bool { return rc.count() == 3 })
+	if _, err := r.dir.ReplayWebhook(context.Background(), w.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	r.start(t, webhook.Options{Issuer: func(tn string) string { return "https://roster.test/scim/" + tn + "/v2" }})
+	eventually(t, "every SET arrived", func() bool { return rc.count() == len(cs) })
 	rc.mu.Lock()
 	bodies, ctypes := rc.bodies, rc.ctypes
 	rc.mu.Unlock()
+	// RFC 8417 §7.2 registers the media type; RFC 8935 §2 sends a SET with it.
 	if !ctypes["application/secevent+jwt"] || len(ctypes) != 1 {
 		t.Errorf("content types %v, want application/secevent+jwt", ctypes)
 	}
+
+	const prov = "urn:ietf:params:scim:event:prov:"
+	userData := `{"id":"u1","userName":"a@acme.test","active":true,"meta":{"resourceType":"User","version":"W/\"3\""}}`
+	// RFC 9967 §2.2: a "full" event carries data (never also attributes)
+	// and the resource's ETag as version.
+	userFull := `{"version":"W/\"3\"","data":` + userData + `}`
 	wantEvents := []string{
-		"urn:ietf:params:scim:event:prov:create:full",
-		"urn:ietf:params:scim:event:prov:patch:full",
-		"urn:ietf:params:scim:event:prov:deactivate",
+		// §2.4.1: the final representation.
+		`{"` + prov + `create:full":` + userFull + `}`,
+		// §2.4.3: the whole user after the change, a PUT body.
+		`{"` + prov + `put:full":` + userFull + `}`,
+		// §2.4.6 and §2.1: the same state change, so one SET with both.
+		`{"` + prov + `put:full":` + userFull + `,"` + prov + `deactivate":{}}`,
+		`{"` + prov + `put:full":` + userFull + `,"` + prov + `activate":{}}`, // §2.4.5
+		// §2.4.4: no payload, no :full or :notice.
+		`{"` + prov + `delete":{}}`,
+		// §2.4.1: a new group's representation holds its members.
+		`{"` + prov + `create:full":{"version":"W/\"2\"","data":{"id":"g1","displayName":"Sales","meta":{"resourceType":"Group","version":"W/\"2\""},"members":[{"value":"u1"}]}}}`,
+		// §2.4.2: data is the PatchOp message that makes the change (RFC
+		// 7644 §3.5.2); an attribute gone from the group is removed.
+		`{"` + prov + `patch:full":{"version":"W/\"2\"","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` +
+			`{"op":"replace","path":"displayName","value":"Sales"},{"op":"remove","path":"externalId"},{"op":"add","path":"members","value":[{"value":"u3"}]}]}}}`,
+		`{"` + prov + `patch:full":{"version":"W/\"2\"","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` +
+			`{"op":"add","path":"members","value":[{"value":"u1"},{"value":"u4"}]},{"op":"remove","path":"members[value eq \"u2\"]"}]}}}`,
+		`{"` + prov + `delete":{}}`,
 	}
 	for i, b := range bodies {
+		c := cs[i]
 		parts := strings.Split(string(b), ".")
 		if len(parts) != 3 || parts[2] != "" {
 			t.Fatalf("SET %d = %q, want an unsecured JWS (header.claims.)", i, b)
 		}
+		// RFC 8417 §2.3: explicitly typed, "typ" without "application/";
+		// RFC 7518 §3.6: "alg":"none" for an unsecured JWS.
 		hdr, _ := base64.RawURLEncoding.DecodeString(parts[0])
-		if string(hdr) != `{"alg":"none","typ":"secevent+jwt"}` {
-			t.Errorf("SET header = %s", hdr)
+		var header map[string]any
+		if err := json.Unmarshal(hdr, &header); err != nil || !reflect.DeepEqual(header, map[string]any{"alg": "none", "typ": "secevent+jwt"}) {
+			t.Errorf("SET %d header = %s", i, hdr)
 		}
 		raw, err := base64.RawURLEncoding.DecodeString(parts[1])
 		if err != nil {
 			t.Fatal(err)
 		}
-		var claims struct {
-			JTI    string                     `json:"jti"`
-			ISS    string                     `json:"iss"`
-			AUD    string                     `json:"aud"`
-			SubID  map[string]string          `json:"sub_id"`
-			Events map[string]json.RawMessage `json:"events"`
-		}
-		if err := json.Unmarshal(raw, &claims); err != nil {
+		var got map[string]any
+		if err := json.Unmarshal(raw, &got); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := claims.Events[wantEvents[i]]; !ok || len(claims.Events) != 1 {
-			t.Errorf("SET %d events = %v, want %s", i, claims.Events, wantEvents[i])
+		uri, ext := "/Users/u1", `,"externalId":"e1"`
+		if c.Resource.Type == "Group" {
+			uri, ext = "/Groups/g1", ""
 		}
-		if claims.JTI != fmt.Sprintf("chg_%s_%d", tenant, i+1) || claims.ISS != "https://roster.test/scim/v2/acme" || claims.SubID["format"] != "scim" {
-			t.Errorf("SET %d claims = %s", i, raw)
+		// RFC 8417 §2.2 and RFC 7519 §4.1: jti names this token (the change
+		// at this endpoint), txn the change (RFC 9967 §2.2), toe when it
+		// happened, iat when the token was made; iss is the SCIM base URL
+		// that sub_id's relative uri (RFC 9967 §2.1) resolves against; no
+		// "sub" (RFC 9967 §2.1) and no "exp".
+		wantJSON := fmt.Sprintf(`{"jti":%q,"txn":%q,"iat":%d,"toe":%d,"iss":"https://roster.test/scim/acme/v2","aud":%q,`+
+			`"sub_id":{"format":"scim","uri":%q%s},"events":%s}`,
+			c.ID+"."+w.ID, c.ID, t0.Unix(), c.Time.Unix(), w.URL, uri, ext, wantEvents[i])
+		var want map[string]any
+		if err := json.Unmarshal([]byte(wantJSON), &want); err != nil {
+			t.Fatalf("SET %d: bad expectation %s: %v", i, wantJSON, err)
 		}
-		if i == 0 && (claims.SubID["uri"] != "/Users/u1" || claims.SubID["externalId"] != "e1" || !strings.Contains(string(claims.Events[wantEvents[0]]), `"userName":"a@acme.test"`)) {
-			t.Errorf("create SET = %s", raw)
-		}
-		if i == 1 && !strings.Contains(string(claims.Events[wantEvents[1]]), `members[value eq \"u2\"]`) {
-			t.Errorf("members SET = %s, want a PATCH removing u2", raw)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("SET %d (%s) claims\n got %s\nwant %s", i, c.Type, raw, wantJSON)
 		}
 	}
 }
@@ -485,7 +528,7 @@ func TestTLSWithAnExtraCA(t *testing.T) {
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
 	secret, _ := webhook.NewSecret()
 	w := &store.Webhook{ID: "wh_1", URL: srv.URL, Secret: secret, Format: webhook.FormatJSON}
-	req, err := webhook.NewRequest(w, &feed.Change{ID: "chg_1", Type: feed.UserCreated}, "")
+	req, err := webhook.NewRequest(w, &feed.Change{ID: "chg_1", Type: feed.UserCreated}, "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
