@@ -178,12 +178,43 @@ func (s *Service) logUpdate(tx *store.Tx, r *store.Resource) error {
 	return s.appendChange(tx, r.TenantID, ch)
 }
 
-// logDelete records the deletion of r.
-func (s *Service) logDelete(tx *store.Tx, r *store.Resource) error {
+// deleteLogged deletes r and records the deletion: its own record, then,
+// for each group r was a direct member of, a group.members_changed record
+// removing r, with the group as the deletion left it (store.DeleteResource
+// moves its version). So the log holds a record for every resource a write
+// changes, and a consumer that follows only groups sees the member leave.
+func (s *Service) deleteLogged(tx *store.Tx, r *store.Resource) error {
+	left, err := tx.GroupsOf(r.TenantID, []string{r.ID})
+	if err != nil {
+		return err
+	}
+	if err := tx.DeleteResource(r.TenantID, r.Kind, r.ID, s.now()); err != nil {
+		return err
+	}
 	if err := r.Decode(); err != nil {
 		return err
 	}
-	return s.appendChange(tx, r.TenantID, feed.Change{Type: typeName(r.Kind, "deleted"), Resource: feedResource(r)})
+	if err := s.appendChange(tx, r.TenantID, feed.Change{Type: typeName(r.Kind, "deleted"), Resource: feedResource(r)}); err != nil {
+		return err
+	}
+	for _, ref := range left[r.ID] {
+		g, err := tx.Resource(r.TenantID, store.KindGroup, ref.ID)
+		if err != nil {
+			return err
+		}
+		if err := g.Decode(); err != nil {
+			return err
+		}
+		data, err := feedDoc(g)
+		if err != nil {
+			return err
+		}
+		if err := s.appendChange(tx, r.TenantID, feed.Change{Type: feed.GroupMembersChanged, Resource: feedResource(g), Data: data,
+			Removed: []string{r.ID}, Paths: []string{"members"}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ChangePage is one read of a tenant's change log.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/agent/feed"
+	"github.com/rosterhq/roster/agent/scim/schema"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -395,5 +396,80 @@ func TestFeedDocSplicedEqualsDecoded(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDeletingAMemberRecordsTheGroupsItLeft: deleting a user removes it
+// from its groups and moves their versions (RFC 7644 §3.14), so the same
+// write records, after the deletion, one group.members_changed per group it
+// left, carrying the group's new version: a consumer that follows only
+// groups sees the member leave, and one that replays the log ends with the
+// groups a full read shows. A rolled-back delete records nothing.
+func TestDeletingAMemberRecordsTheGroupsItLeft(t *testing.T) {
+	ctx := context.Background()
+	s, _ := feedTenant(t)
+	c := Call{TenantID: "t", BaseURL: "http://x/scim/t/v2"}
+	mk := func(kind store.Kind, doc map[string]any) string {
+		t.Helper()
+		r, err := s.Create(ctx, c, kind, doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Doc["id"].(string)
+	}
+	carl := mk(store.KindUser, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "carl@x.test"})
+	dora := mk(store.KindUser, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "dora@x.test"})
+	member := func(ids ...string) []any {
+		var out []any
+		for _, id := range ids {
+			out = append(out, map[string]any{"value": id})
+		}
+		return out
+	}
+	ops := mk(store.KindGroup, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Ops", "members": member(carl, dora)})
+	eng := mk(store.KindGroup, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Eng", "members": member(carl)})
+	mk(store.KindGroup, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:Group"}, "displayName": "Sales", "members": member(dora)})
+	before, err := s.ReadChanges(ctx, "t", 0, 100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := before.Changes[len(before.Changes)-1].Seq
+
+	// A delete that fails (a stale If-Match) records nothing.
+	if err := s.Delete(ctx, c, store.KindUser, carl, `W/"99"`); err == nil {
+		t.Fatal("a delete with a stale If-Match succeeded")
+	}
+	if err := s.Delete(ctx, c, store.KindUser, carl, ""); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.ReadChanges(ctx, "t", last, 100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := page.Changes
+	if len(got) != 3 || got[0].Seq != last+1 || got[0].Type != feed.UserDeleted || got[0].Resource.ID != carl {
+		t.Fatalf("after the delete: %+v; want user.deleted and a record for each of the 2 groups carl left", got)
+	}
+	left := map[string]bool{}
+	for i, ch := range got[1:] {
+		if ch.Seq != last+2+int64(i) || ch.Type != feed.GroupMembersChanged || !slices.Equal(ch.Removed, []string{carl}) || len(ch.Added) != 0 ||
+			!slices.Equal(ch.Paths, []string{"members"}) {
+			t.Fatalf("record %d: %+v; want group.members_changed removing %s", i+1, ch, carl)
+		}
+		left[ch.Resource.ID] = true
+		var data struct{ Meta struct{ Version string } }
+		if err := json.Unmarshal(ch.Data, &data); err != nil {
+			t.Fatal(err)
+		}
+		g, err := s.Get(ctx, c, store.KindGroup, ch.Resource.ID, schema.Projection{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := g.Doc["meta"].(map[string]any)["version"]; data.Meta.Version != v || data.Meta.Version == "" {
+			t.Errorf("group %s: the record's version %q, a read's %v", ch.Resource.DisplayName, data.Meta.Version, v)
+		}
+	}
+	if !left[ops] || !left[eng] {
+		t.Errorf("records for groups %v, want Ops and Eng (not Sales)", left)
 	}
 }

@@ -716,10 +716,7 @@ func (s *Service) Delete(ctx context.Context, c Call, kind store.Kind, id, ifMat
 			return err
 		}
 		name = displayName(kind, r.Doc)
-		if err := tx.DeleteResource(c.TenantID, kind, id, s.now()); err != nil {
-			return err
-		}
-		if err := s.logDelete(tx, r); err != nil {
+		if err := s.deleteLogged(tx, r); err != nil {
 			return err
 		}
 		ev := s.event(c, kind, id, name)

@@ -39,10 +39,7 @@ func (s *Service) PurgeInactive(ctx context.Context) (int, error) {
 		for _, u := range users {
 			c := Call{TenantID: t.ID, TokenName: "retention", Method: "PURGE", Path: "/Users/" + u.ID, Start: now}
 			err := s.db.Write(ctx, func(tx *store.Tx) error {
-				if err := tx.DeleteResource(t.ID, store.KindUser, u.ID, s.now()); err != nil {
-					return err
-				}
-				if err := s.logDelete(tx, u); err != nil {
+				if err := s.deleteLogged(tx, u); err != nil {
 					return err
 				}
 				ev := s.event(c, store.KindUser, u.ID, displayName(store.KindUser, u.Doc))

@@ -3,7 +3,10 @@
 // long-polls with wait=, and the snapshot, GET /api/v1/{tenant}/snapshot,
 // which streams the whole tenant as NDJSON from one consistent read.
 //
-// Any of the tenant's tokens may read (read-only tokens are enough). Errors
+// Any of the tenant's tokens may read (read-only tokens are enough); the
+// SCIM API's server authenticates them (Admit), so that failed
+// authentications count against the same budgets and are recorded alike,
+// and a token's request rate is one limit across both APIs. Errors
 // are JSON bodies of the SCIM error form (RFC 7644 §3.12) with the statuses
 // the SCIM API uses, plus 410 Gone when the asked-for changes have been
 // pruned. Handlers never run SQL: they call the directory package.
@@ -39,22 +42,29 @@ const MaxWait = 50 * time.Second
 // than the listener's write timeout.
 const snapshotDeadline = 60 * time.Second
 
+// Admit authenticates a request for a tenant's feed with any of the
+// tenant's tokens and applies the API's limits; when it reports false it
+// has answered the request (401, 429).
+type Admit func(w http.ResponseWriter, r *http.Request, tenant string) bool
+
 // Handler serves the feed API.
 type Handler struct {
-	dir *directory.Service
-	log *slog.Logger
+	dir   *directory.Service
+	log   *slog.Logger
+	admit Admit
 	// snapshots admits one snapshot at a time: each holds one of the
 	// store's few reader connections for as long as it streams, and the
 	// SCIM API must keep the others for Entra's lookups.
 	snapshots chan struct{}
 }
 
-// New returns the feed API's handler; log may be nil.
-func New(dir *directory.Service, log *slog.Logger) *Handler {
+// New returns the feed API's handler, which admits requests with admit;
+// log may be nil.
+func New(dir *directory.Service, log *slog.Logger, admit Admit) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{dir: dir, log: log, snapshots: make(chan struct{}, 1)}
+	return &Handler{dir: dir, log: log, admit: admit, snapshots: make(chan struct{}, 1)}
 }
 
 // ServeHTTP implements http.Handler for requests routed by Pattern.
@@ -68,30 +78,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		w.Header().Set("Allow", "GET")
 		err = scim.Errorf(http.StatusMethodNotAllowed, "", "%s is not supported here; allowed: GET", r.Method)
+	case !h.admit(w, r, tenant):
+		return
+	case rest == "changes":
+		err = h.changes(w, r, tenant)
 	default:
-		err = h.authenticate(r, tenant)
-		if err == nil && rest == "changes" {
-			err = h.changes(w, r, tenant)
-		} else if err == nil {
-			err = h.snapshot(w, r, tenant)
-		}
+		err = h.snapshot(w, r, tenant)
 	}
 	if err != nil {
 		h.writeErr(w, r, err)
 	}
-}
-
-// authenticate accepts any active token of the tenant.
-func (h *Handler) authenticate(r *http.Request, tenant string) error {
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return scim.Errorf(http.StatusUnauthorized, "", "missing Authorization: Bearer <token> header (any token of the tenant, read-only ones too)")
-	}
-	_, err := h.dir.Authenticate(r.Context(), tenant, strings.TrimSpace(tok))
-	if errors.Is(err, directory.ErrUnauthenticated) {
-		return scim.Errorf(http.StatusUnauthorized, "", "the token is not valid for this tenant (unknown, revoked, expired, or issued for another tenant)")
-	}
-	return err
 }
 
 // ChangesResponse is the body of GET /api/v1/{tenant}/changes.
@@ -223,9 +219,6 @@ func (h *Handler) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		h.log.Error("feed request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		se = scim.Errorf(http.StatusInternalServerError, "", "internal error (request id %s); the agent's log has the details", w.Header().Get("X-Request-Id"))
-	}
-	if se.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="roster"`)
 	}
 	writeJSON(w, se.Status, se.Body())
 }

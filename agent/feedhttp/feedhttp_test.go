@@ -338,8 +338,16 @@ func TestSnapshotThenChangesReproduceTheDirectory(t *testing.T) {
 	if !reflect.DeepEqual(m.users, full.users) {
 		t.Errorf("users differ: %d from the feed, %d in a full read", len(m.users), len(full.users))
 	}
-	if !reflect.DeepEqual(m.groups, full.groups) || !reflect.DeepEqual(m.members, full.members) {
-		t.Errorf("groups differ:\nfeed %v\nfull %v", m.members, full.members)
+	for id, g := range full.groups {
+		if !reflect.DeepEqual(m.groups[id], g) {
+			t.Errorf("group %s differs:\nfeed %v\nfull %v", id, m.groups[id], g)
+		}
+	}
+	if len(m.groups) != len(full.groups) {
+		t.Errorf("%d groups from the feed, %d in a full read", len(m.groups), len(full.groups))
+	}
+	if !reflect.DeepEqual(m.members, full.members) {
+		t.Errorf("members differ:\nfeed %v\nfull %v", m.members, full.members)
 	}
 	// The full read agrees with the SCIM API's own listing.
 	var list struct {

@@ -337,3 +337,59 @@ func TestHTTPServerLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestFeedAPISharesTheLimits: the change feed's API (/api/v1/{tenant}/…,
+// package feedhttp) admits requests as the SCIM API does: its failed
+// authentications spend the same per-address and global budgets, are
+// recorded as the same events and answered with WWW-Authenticate, and a
+// token's request rate is one allowance across both APIs.
+func TestFeedAPISharesTheLimits(t *testing.T) {
+	a, clock := limitedAgent(t, scimhttp.Options{
+		Limits: scimhttp.Limits{AuthFailuresPerMinute: 10, AuthFailureBurst: 3, GlobalAuthFailuresPerMinute: 60, GlobalAuthFailureBurst: 5,
+			TokenRequestsPerSecond: 1, TokenBurst: 4},
+		ClientAddr: func(r *http.Request) string { return r.Header.Get("X-Test-Client") },
+	})
+	base, tok := a.tenant(t, "acme", store.TenantSettings{})
+	const changes = "/api/v1/acme/changes"
+	bad, badSCIM := newClient(a.srv.URL, "not-a-secret-token"), newClient(base, "not-a-secret-token")
+	from := func(addr string) hdr { return hdr{"X-Test-Client": addr} }
+	for i := range 3 {
+		r := bad.do(t, http.MethodGet, changes, nil, from("198.51.100.1"))
+		wantSCIMError(t, r, http.StatusUnauthorized, "")
+		if got := r.Header.Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) {
+			t.Errorf("failure %d: WWW-Authenticate = %q, want Bearer with invalid_token", i+1, got)
+		}
+	}
+	// The address's budget is spent on the feed: the SCIM API refuses it
+	// too, and so does the snapshot, with or without a token.
+	want429(t, badSCIM.do(t, http.MethodGet, "/Users", nil, from("198.51.100.1")), "6", "too many failed authentications from 198.51.100.1")
+	want429(t, bad.do(t, http.MethodGet, "/api/v1/acme/snapshot", nil, from("198.51.100.1")), "6", "from 198.51.100.1")
+	want429(t, newClient(a.srv.URL, "").do(t, http.MethodGet, changes, nil, hdr{"Authorization": "", "X-Test-Client": "198.51.100.1"}), "6", "from 198.51.100.1")
+	// The global budget of 5: two more failures from another address on the
+	// feed spend it, and a third address is refused on the SCIM API.
+	wantSCIMError(t, bad.do(t, http.MethodGet, changes, nil, from("198.51.100.2")), http.StatusUnauthorized, "")
+	wantSCIMError(t, bad.do(t, http.MethodGet, changes, nil, from("198.51.100.2")), http.StatusUnauthorized, "")
+	want429(t, badSCIM.do(t, http.MethodGet, "/Users", nil, from("198.51.100.3")), "1", "too many failed authentications: ")
+	// The feed's 401s are recorded as the SCIM API's are; its 429s are not.
+	if got := events(t, a, "acme"); got[http.StatusUnauthorized] != 5 || got[http.StatusTooManyRequests] != 0 {
+		t.Errorf("events by status: got %v, want 5 × 401 and no 429", got)
+	}
+
+	// The right token from the same address is served, and its requests
+	// on both APIs draw on one allowance of 4.
+	good, feed := newClient(base, tok), newClient(a.srv.URL, tok)
+	if r := feed.do(t, http.MethodGet, changes, nil, from("198.51.100.1")); r.Status != http.StatusOK {
+		t.Fatalf("%s: got %d, want 200", r, r.Status)
+	}
+	good.do(t, http.MethodGet, "/Users", nil, nil).list(t)
+	good.do(t, http.MethodGet, "/Users", nil, nil).list(t)
+	if r := feed.do(t, http.MethodGet, changes, nil, nil); r.Status != http.StatusOK {
+		t.Fatalf("%s: got %d, want 200", r, r.Status)
+	}
+	want429(t, feed.do(t, http.MethodGet, changes, nil, nil), "1", "too many requests with this Secret Token")
+	want429(t, good.do(t, http.MethodGet, "/Users", nil, nil), "1", "too many requests with this Secret Token")
+	clock.Advance(time.Second)
+	if r := feed.do(t, http.MethodGet, changes, nil, nil); r.Status != http.StatusOK {
+		t.Fatalf("after a second: %s: got %d, want 200", r, r.Status)
+	}
+}

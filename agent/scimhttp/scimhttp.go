@@ -117,8 +117,8 @@ func New(dir *directory.Service, opt Options) *Server {
 	s.mux.HandleFunc("/healthz", s.healthz)
 	s.mux.HandleFunc("/readyz", s.readyz)
 	s.mux.Handle("/scim/{tenant}/v2/{rest...}", http.HandlerFunc(s.scim))
-	s.mux.Handle("/scim/{tenant}/v2", http.HandlerFunc(s.scim)) // else ServeMux redirects to .../v2/
-	s.mux.Handle(feedhttp.Pattern, feedhttp.New(dir, s.log))    // the change feed: docs/change-feed.md
+	s.mux.Handle("/scim/{tenant}/v2", http.HandlerFunc(s.scim))           // else ServeMux redirects to .../v2/
+	s.mux.Handle(feedhttp.Pattern, feedhttp.New(dir, s.log, s.admitFeed)) // the change feed: docs/change-feed.md
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, scim.Errorf(http.StatusNotFound, "", "no such endpoint; SCIM lives under /scim/{tenant}/v2 (see `roster tenant list`)"))
 	})
@@ -390,6 +390,38 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 	call := directory.Call{TenantID: tenant, BaseURL: s.baseURL(r, tenant), Method: r.Method, Path: r.URL.Path, Start: start}
 	rest := strings.Split(strings.Trim(r.PathValue("rest"), "/"), "/")
 
+	p, ok := s.admit(w, r, call)
+	if !ok {
+		return
+	}
+	call.TokenName, call.App, call.Extensions = p.TokenName, p.App, p.Tenant.Settings.Extensions
+	req := &request{Request: r, p: p, call: call, rest: rest}
+	err := parseQuery(r.URL.RawQuery, &req.q)
+	if err == nil {
+		err = s.route(w, req)
+	}
+	if err != nil {
+		var rec *directory.Recorded
+		recorded := errors.As(err, &rec)
+		if s.clientGone(w, r, call, reqID, err, recorded) {
+			return
+		}
+		if !recorded {
+			s.dir.Record(context.WithoutCancel(r.Context()), call, statusOf(err), err)
+		}
+		s.renderErr(w, r, reqID, err)
+	}
+}
+
+// admit authenticates a request for call's tenant and applies the limits
+// every authenticated API shares (docs/scim-limits.md): failed
+// authentications count against the client address's and the global
+// budget (429 once spent) and are recorded as events, aggregated per
+// address and minute; a valid token is held to its request rate. It
+// reports false when it has answered the request.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, call directory.Call) (*directory.Principal, bool) {
+	reqID := w.Header().Get("X-Request-Id")
+	tenant := call.TenantID
 	p, reason, err := s.authenticate(r, tenant)
 	if err != nil {
 		addr := ""
@@ -405,7 +437,7 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 				}
 				s.tooMany(w, wait, fmt.Sprintf("too many failed authentications from %s: the Secret Token is not valid for this Tenant URL; "+
 					"check the token configured in Entra, then retry after %s seconds", addr, retryAfter(wait)))
-				return
+				return nil, false
 			}
 			if ok, wait, first := s.authGlobal.allow("", now); !ok {
 				s.met.RateLimited(metrics.LimitAuthFailures)
@@ -415,11 +447,11 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 				}
 				s.tooMany(w, wait, fmt.Sprintf("too many failed authentications: the Secret Token is not valid for this Tenant URL; "+
 					"check the token configured in Entra, then retry after %s seconds", retryAfter(wait)))
-				return
+				return nil, false
 			}
 		}
 		s.reject(w, r, call, addr, err)
-		return
+		return nil, false
 	}
 	if sw, ok := w.(*statusWriter); ok {
 		sw.principal = p
@@ -433,24 +465,15 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 		}
 		s.tooMany(w, wait, fmt.Sprintf("too many requests with this Secret Token (the agent allows %g per second, bursts of %d); retry after %s seconds",
 			float64(lim), burst, retryAfter(wait)))
-		return
+		return nil, false
 	}
-	call.TokenName, call.App, call.Extensions = p.TokenName, p.App, p.Tenant.Settings.Extensions
-	req := &request{Request: r, p: p, call: call, rest: rest}
-	if err = parseQuery(r.URL.RawQuery, &req.q); err == nil {
-		err = s.route(w, req)
-	}
-	if err != nil {
-		var rec *directory.Recorded
-		recorded := errors.As(err, &rec)
-		if s.clientGone(w, r, call, reqID, err, recorded) {
-			return
-		}
-		if !recorded {
-			s.dir.Record(context.WithoutCancel(r.Context()), call, statusOf(err), err)
-		}
-		s.renderErr(w, r, reqID, err)
-	}
+	return p, true
+}
+
+// admitFeed is admit for the change feed's API (package feedhttp).
+func (s *Server) admitFeed(w http.ResponseWriter, r *http.Request, tenant string) bool {
+	_, ok := s.admit(w, r, directory.Call{TenantID: tenant, BaseURL: s.baseURL(r, tenant), Method: r.Method, Path: r.URL.Path, Start: time.Now()})
+	return ok
 }
 
 // clientGone handles a request that failed because its client went away

@@ -29,10 +29,11 @@ const (
 	outcomeRefused                        // the 4xx the client expected (e.g. 409 for a duplicate)
 )
 
-// sentWrite is one write of the load. key names the change record the
-// write makes if it commits (changeKey computes the same from a record).
+// sentWrite is one write of the load. keys name the change records the
+// write makes if it commits (changeKey computes the same from a record):
+// one, or for the deletion of a group member two (docs/change-feed.md).
 type sentWrite struct {
-	key     string
+	keys    []string
 	outcome writeOutcome
 }
 
@@ -56,12 +57,12 @@ func changeKey(t *testing.T, c feed.Change) []string {
 	case feed.GroupCreated:
 		return []string{"group " + c.Resource.DisplayName}
 	case feed.GroupMembersChanged:
-		if len(c.Removed) > 0 {
-			t.Fatalf("change %d removes members %v; the load removed none", c.Seq, c.Removed)
+		var keys []string
+		for _, id := range c.Added {
+			keys = append(keys, "add "+id)
 		}
-		keys := make([]string, len(c.Added))
-		for i, id := range c.Added {
-			keys[i] = "add " + id
+		for _, id := range c.Removed {
+			keys = append(keys, "leave "+id)
 		}
 		return keys
 	}
@@ -133,14 +134,16 @@ func (rc *hookReceiver) distinct() int {
 
 // TestKilledAgentWithWebhooksUnderEntraLoad kills the agent with SIGKILL
 // while clients send Entra-shaped writes (creates; PATCHes that rename,
-// deactivate and add group members; deletes; refused duplicate creates) and
-// two webhook endpoints receive the change log. After the restart:
+// deactivate and add group members; deletes of members; refused duplicate
+// creates) and two webhook endpoints, added with `roster webhook add`,
+// receive the change log. After the restart:
 //   - the log holds, seq 1..n without a gap, exactly one record for each
-//     acknowledged write, none for a refused one, and for a write that got
-//     no answer at most one (it may have committed just before the kill), at
-//     most one such write per client;
-//   - each receiver gets, signed, every record it selects, deduplicated by
-//     webhook-id, new changes in seq order.
+//     acknowledged write (two for a member's deletion: the user's and the
+//     group's, docs/change-feed.md), none for a refused one, and for a
+//     write that got no answer all its records or none, for at most one
+//     such write per client (the one in flight at the kill);
+//   - each receiver gets every record it selects, every signature
+//     verifying, deduplicated by webhook-id, new changes in seq order.
 func TestKilledAgentWithWebhooksUnderEntraLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills an agent process")
@@ -202,8 +205,8 @@ func TestKilledAgentWithWebhooksUnderEntraLoad(t *testing.T) {
 			// send records the write under key before sending it, so that a
 			// write the kill cuts off is known too; it reports whether the
 			// client may go on.
-			send := func(key, method, url string, body any, out any, want ...int) bool {
-				sent[c] = append(sent[c], sentWrite{key: key})
+			send := func(keys []string, method, url string, body any, out any, want ...int) bool {
+				sent[c] = append(sent[c], sentWrite{keys: keys})
 				w := &sent[c][len(sent[c])-1]
 				code, err := scimDo(client, method, url, p.Token, body, out)
 				if err != nil {
@@ -220,13 +223,13 @@ func TestKilledAgentWithWebhooksUnderEntraLoad(t *testing.T) {
 					w.outcome = outcomeRefused
 					return true
 				}
-				unexpected <- fmt.Sprintf("%s %s (%s): status %d", method, url, key, code)
+				unexpected <- fmt.Sprintf("%s %s (%s): status %d", method, url, keys[0], code)
 				return false
 			}
 			for i := 0; i < maxPerClient; i++ {
 				userName := fmt.Sprintf("u%d-%d@contoso.com", c, i)
 				var u struct{ ID string }
-				if !send("create "+userName, "POST", p.TenantURL+"/Users", map[string]any{
+				if !send([]string{"create " + userName}, "POST", p.TenantURL+"/Users", map[string]any{
 					"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": userName, "active": true,
 					"externalId": fmt.Sprintf("e%d-%d", c, i), "displayName": fmt.Sprintf("U %d %d", c, i),
 				}, &u) {
@@ -234,26 +237,26 @@ func TestKilledAgentWithWebhooksUnderEntraLoad(t *testing.T) {
 				}
 				user := p.TenantURL + "/Users/" + u.ID
 				name := fmt.Sprintf("Renamed %d %d", c, i)
-				if !send("rename "+name, "PATCH", user, patchOp("Replace", "displayName", name), nil) {
+				if !send([]string{"rename " + name}, "PATCH", user, patchOp("Replace", "displayName", name), nil) {
 					return
 				}
-				if !send("add "+u.ID, "PATCH", p.TenantURL+"/Groups/"+group.ID, patchOp("Add", "members", []any{map[string]any{"value": u.ID}}), nil) {
+				if !send([]string{"add " + u.ID}, "PATCH", p.TenantURL+"/Groups/"+group.ID, patchOp("Add", "members", []any{map[string]any{"value": u.ID}}), nil) {
 					return
 				}
 				if i%5 == 1 { // Entra's soft delete: active set to the string "False"
-					if !send("deactivate "+u.ID, "PATCH", user, patchOp("Replace", "active", "False"), nil) {
+					if !send([]string{"deactivate " + u.ID}, "PATCH", user, patchOp("Replace", "active", "False"), nil) {
 						return
 					}
 				}
 				if i%7 == 0 { // a create Entra retries: refused, so never in the log
-					if !send("create "+userName, "POST", p.TenantURL+"/Users", map[string]any{
+					if !send([]string{"create " + userName}, "POST", p.TenantURL+"/Users", map[string]any{
 						"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": userName,
 					}, nil, http.StatusConflict) {
 						return
 					}
 				}
-				if i%4 == 3 {
-					if !send("delete "+u.ID, "DELETE", user, nil, nil) {
+				if i%4 == 3 { // the user leaves the group with it: a second record
+					if !send([]string{"delete " + u.ID, "leave " + u.ID}, "DELETE", user, nil, nil) {
 						return
 					}
 				}
@@ -274,19 +277,23 @@ func TestKilledAgentWithWebhooksUnderEntraLoad(t *testing.T) {
 	}
 
 	// The log: every record is a write the load sent.
-	want := map[string]writeOutcome{"group Sales": outcomeAcked}
-	unanswered := 0
+	want := map[string]bool{"group Sales": true} // key → the write was acknowledged
+	var unansweredWrites []sentWrite
 	for _, ws := range sent {
 		for _, w := range ws {
-			switch {
-			case w.outcome == outcomeUnanswered:
-				unanswered++
-				if _, ok := want[w.key]; !ok {
-					want[w.key] = outcomeUnanswered
+			switch w.outcome {
+			case outcomeUnanswered:
+				unansweredWrites = append(unansweredWrites, w)
+				for _, k := range w.keys {
+					if _, ok := want[k]; !ok {
+						want[k] = false
+					}
 				}
-			case w.outcome == outcomeAcked:
-				want[w.key] = outcomeAcked
-			case w.outcome == outcomeRefused:
+			case outcomeAcked:
+				for _, k := range w.keys {
+					want[k] = true
+				}
+			case outcomeRefused:
 				// A refused duplicate create shares its key with the
 				// acknowledged create: one record for both.
 			}
@@ -325,22 +332,32 @@ func TestKilledAgentWithWebhooksUnderEntraLoad(t *testing.T) {
 			}
 		}
 	}
-	committedUnanswered := 0
-	for k, o := range want {
-		n := recorded[k]
-		switch {
-		case o == outcomeAcked && n != 1:
+	for k, ackd := range want {
+		if n := recorded[k]; ackd && n != 1 {
 			t.Errorf("acknowledged write %q has %d records, want exactly 1", k, n)
-		case o == outcomeUnanswered && n > 1:
+		} else if n > 1 {
 			t.Errorf("unanswered write %q has %d records, want at most 1", k, n)
-		case o == outcomeUnanswered && n == 1:
+		}
+	}
+	// A write without an answer committed all its records or none; at most
+	// one per client can have been in flight at the kill.
+	committedUnanswered := 0
+	for _, w := range unansweredWrites {
+		n := 0
+		for _, k := range w.keys {
+			n += recorded[k]
+		}
+		switch {
+		case n == len(w.keys):
 			committedUnanswered++
+		case n != 0:
+			t.Errorf("unanswered write %v committed %d of its %d records", w.keys, n, len(w.keys))
 		}
 	}
 	if committedUnanswered > clients {
 		t.Errorf("%d writes without an answer are in the log; at most %d (one per client) can have been in flight at the kill", committedUnanswered, clients)
 	}
-	t.Logf("killed after %d acknowledged writes: %d records; %d writes unanswered, %d of them committed", acked.Load(), len(log), unanswered, committedUnanswered)
+	t.Logf("killed after %d acknowledged writes: %d records; %d writes unanswered, %d of them committed", acked.Load(), len(log), len(unansweredWrites), committedUnanswered)
 
 	// Restart: the receivers get every record, however far delivery had got.
 	p2 := startAgentProc(t, dataDir, false)
