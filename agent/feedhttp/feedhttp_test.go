@@ -212,8 +212,9 @@ func (m *model) apply(t *testing.T, ch feed.Change) {
 
 // TestSnapshotThenChangesReproduceTheDirectory takes a snapshot while
 // writers change the tenant over SCIM, follows the change feed from the
-// snapshot's seq, and checks that the result equals a full read taken once
-// the writers stopped: no change lost, none applied twice.
+// snapshot's seq, and checks that the result equals a full read (a second
+// snapshot, at its own seq) taken while the writers go on, and again one
+// taken once they stopped: no change lost, none applied twice.
 func TestSnapshotThenChangesReproduceTheDirectory(t *testing.T) {
 	a := start(t)
 	tok := a.tenant(t, "acme", false)
@@ -305,50 +306,72 @@ func TestSnapshotThenChangesReproduceTheDirectory(t *testing.T) {
 	}
 	waitFor(150)
 	m, seq := a.snapshot(t, "acme", reader)
+	// follow applies the feed to m from after up to seq upTo (or to its
+	// end, when upTo < 0) and returns where it stopped and how many
+	// changes it applied.
+	follow := func(after, upTo int64) (int64, int) {
+		applied := 0
+		for {
+			page := a.changes(t, "acme", reader, fmt.Sprintf("after=%d&limit=37", after))
+			for _, ch := range page.Changes {
+				if upTo >= 0 && ch.Seq > upTo {
+					return after, applied
+				}
+				if ch.Seq != after+1 {
+					t.Fatalf("seq %d after %d", ch.Seq, after)
+				}
+				m.apply(t, ch)
+				after = ch.Seq
+				applied++
+			}
+			if !page.HasMore || after == upTo {
+				return after, applied
+			}
+		}
+	}
+	same := func(when string, full *model) {
+		t.Helper()
+		if !reflect.DeepEqual(m.users, full.users) {
+			t.Errorf("%s: users differ: %d from the feed, %d in a full read", when, len(m.users), len(full.users))
+		}
+		for id, g := range full.groups {
+			if !reflect.DeepEqual(m.groups[id], g) {
+				t.Errorf("%s: group %s differs:\nfeed %v\nfull %v", when, id, m.groups[id], g)
+			}
+		}
+		if len(m.groups) != len(full.groups) {
+			t.Errorf("%s: %d groups from the feed, %d in a full read", when, len(m.groups), len(full.groups))
+		}
+		if !reflect.DeepEqual(m.members, full.members) {
+			t.Errorf("%s: members differ:\nfeed %v\nfull %v", when, m.members, full.members)
+		}
+	}
+	// While the writers go on: a second full read at its own seq equals
+	// the first snapshot plus the changes up to that seq.
 	waitFor(seq + 100)
+	mid, midSeq := a.snapshot(t, "acme", reader)
+	after, applied := follow(seq, midSeq)
+	if after != midSeq {
+		t.Fatalf("the feed ended at seq %d, before the full read's %d", after, midSeq)
+	}
+	same("while writes continue", mid)
+	// Then after they stopped: the rest of the feed equals a last full read.
+	waitFor(midSeq + 100)
 	stop()
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
 	}
-
-	after, applied := seq, 0
-	for {
-		page := a.changes(t, "acme", reader, fmt.Sprintf("after=%d&limit=37", after))
-		for _, ch := range page.Changes {
-			if ch.Seq != after+1 {
-				t.Fatalf("seq %d after %d", ch.Seq, after)
-			}
-			m.apply(t, ch)
-			after = ch.Seq
-			applied++
-		}
-		if !page.HasMore {
-			break
-		}
-	}
-	if applied < 100 {
-		t.Fatalf("applied %d changes after the snapshot; the test wants writes throughout", applied)
+	after, more := follow(after, -1)
+	if applied < 100 || more < 100 {
+		t.Fatalf("applied %d changes before the second full read and %d after; the test wants writes throughout", applied, more)
 	}
 	full, fullSeq := a.snapshot(t, "acme", reader)
 	if fullSeq != after {
 		t.Fatalf("full read at seq %d, feed ended at %d", fullSeq, after)
 	}
-	if !reflect.DeepEqual(m.users, full.users) {
-		t.Errorf("users differ: %d from the feed, %d in a full read", len(m.users), len(full.users))
-	}
-	for id, g := range full.groups {
-		if !reflect.DeepEqual(m.groups[id], g) {
-			t.Errorf("group %s differs:\nfeed %v\nfull %v", id, m.groups[id], g)
-		}
-	}
-	if len(m.groups) != len(full.groups) {
-		t.Errorf("%d groups from the feed, %d in a full read", len(m.groups), len(full.groups))
-	}
-	if !reflect.DeepEqual(m.members, full.members) {
-		t.Errorf("members differ:\nfeed %v\nfull %v", m.members, full.members)
-	}
+	same("after the writes", full)
 	// The full read agrees with the SCIM API's own listing.
 	var list struct {
 		TotalResults int
