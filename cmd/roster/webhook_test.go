@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -109,4 +110,64 @@ func TestWebhookCommands(t *testing.T) {
 			t.Errorf("%v = %v, want a usage error", args, err)
 		}
 	}
+}
+
+// TestStatusShowsAStoppedWebhook: a receiver that answers 410 Gone makes the
+// running agent disable its endpoint, and `roster status` lists it (text
+// and JSON) with what to do, exiting 3 (needs attention).
+func TestStatusShowsAStoppedWebhook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an agent process")
+	}
+	dir := t.TempDir()
+	p := startAgentProc(t, dir, true)
+	gone := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusGone) }))
+	defer gone.Close()
+	out, _, err := runCLI(t, dir, "webhook", "add", gone.URL, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &added); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := scimDo(http.DefaultClient, "POST", p.TenantURL+"/Users", p.Token, map[string]any{
+		"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": "ann@contoso.com"}, nil); err != nil || code != 201 {
+		t.Fatalf("create user: %d %v", code, err)
+	}
+	listen := strings.TrimPrefix(p.BaseURL, "http://")
+	var st struct {
+		Webhooks []struct {
+			ID, State, Detail string
+		}
+		Attention []string
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, _, err = runCLI(t, dir, "status", "--json", "--listen", listen)
+		var ae attentionError
+		if err != nil && !errors.As(err, &ae) {
+			t.Fatalf("status --json: %v", err)
+		}
+		if err := json.Unmarshal([]byte(out), &st); err != nil {
+			t.Fatalf("status --json = %s: %v", out, err)
+		}
+		if len(st.Webhooks) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status lists no stopped webhook after 30 s:\n%s\n%s", out, p.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if w := st.Webhooks[0]; len(st.Webhooks) != 1 || w.ID != added.ID || w.State != "disabled" || !strings.Contains(w.Detail, "410") {
+		t.Errorf("status webhooks = %+v, want %s disabled by the 410", st.Webhooks, added.ID)
+	}
+	text, _, err := runCLI(t, dir, "status", "--listen", listen)
+	var ae attentionError
+	if !errors.As(err, &ae) || !strings.Contains(text, "Needs attention") || !strings.Contains(text, "webhook "+added.ID) ||
+		!strings.Contains(text, "roster webhook replay "+added.ID) {
+		t.Errorf("status = %v\n%s\nwant exit 3 and the webhook with the replay advice under Needs attention", err, text)
+	}
+	p.Stop(t)
 }
