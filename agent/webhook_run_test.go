@@ -2,10 +2,15 @@ package agent_test
 
 import (
 	"context"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,4 +83,61 @@ func TestRunDeliversWebhooks(t *testing.T) {
 	if got[0] != cs[0].ID {
 		t.Errorf("webhook-id = %q, want %q", got[0], cs[0].ID)
 	}
+}
+
+// TestRunTrustsTheWebhookCAFile: receivers' TLS certificates are verified;
+// one from a private CA fails (the delivery log says why) until the agent
+// runs with webhooks.ca_file naming that CA.
+func TestRunTrustsTheWebhookCAFile(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	dir := openDir(t, dataDir)
+	if _, err := dir.AddTenant(ctx, "acme", "", store.TenantSettings{}); err != nil {
+		t.Fatal(err)
+	}
+	var delivered atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		delivered.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := dir.AddWebhook(ctx, directory.NewWebhook{Tenant: "acme", URL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := directory.Call{TenantID: "acme", BaseURL: "http://x"}
+	if _, err := dir.Create(ctx, call, store.KindUser, map[string]any{"schemas": []any{scim.SchemaUser}, "userName": "alice@acme.example"}); err != nil {
+		t.Fatal(err)
+	}
+	poll := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("not within 20 s: %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	// Without the CA: the attempt fails on the certificate.
+	r := startRun(t, testConfig(t, dataDir), agent.RunOptions{})
+	poll("a failed attempt is logged", func() bool {
+		log, err := dir.WebhookDeliveries(ctx, store.WebhookDeliveryQuery{WebhookID: w.ID, Failed: true, Limit: 1})
+		return err == nil && len(log) == 1 && strings.Contains(log[0].Error, "certificate")
+	})
+	r.stop(t)
+	if n := delivered.Load(); n != 0 {
+		t.Fatalf("the receiver got %d requests over an unverified connection", n)
+	}
+
+	// With it: delivered.
+	cfg := testConfig(t, dataDir)
+	cfg.Webhooks.CAFile = caFile
+	startRun(t, cfg, agent.RunOptions{})
+	poll("the change is delivered", func() bool { return delivered.Load() > 0 })
 }
