@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,5 +144,31 @@ func TestReceiverRefusesForgeries(t *testing.T) {
 				t.Errorf("status %d, want 401", w.Code)
 			}
 		})
+	}
+}
+
+// TestREADMEShowsThisCode: the Go code the README shows under "Consuming
+// the changes in your application" is this example's, verbatim, so that
+// what readers copy is what the tests build and run.
+func TestREADMEShowsThisCode(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "\n## Consuming the changes in your application\n")
+	if !ok {
+		t.Fatal("README.md has no section \"Consuming the changes in your application\"")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	_, code, ok := strings.Cut(section, "```go\n")
+	if code, _, ok = strings.Cut(code, "```"); !ok || strings.TrimSpace(code) == "" {
+		t.Fatal("the section has no Go code block")
+	}
+	if !strings.Contains(string(src), code) {
+		t.Errorf("README.md's Go code is not in docs/examples/receiver/main.go verbatim:\n%s", code)
 	}
 }
