@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/feed"
 	"github.com/rosterhq/roster/agent/webhook"
 	"github.com/rosterhq/roster/store"
@@ -304,24 +303,7 @@ func TestKilledAgentWithWebhooksUnderEntraLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := directory.New(db, nil, nil)
-	var log []feed.Change
-	for after := int64(0); ; {
-		page, err := dir.ReadChanges(ctx, directory.DefaultTenant, after, directory.MaxChangesPage, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ch := range page.Changes {
-			if ch.Seq != after+1 {
-				t.Fatalf("change log: seq %d follows %d", ch.Seq, after)
-			}
-			after = ch.Seq
-			log = append(log, ch)
-		}
-		if !page.HasMore {
-			break
-		}
-	}
+	log := readChangeLog(t, db)
 	db.Close()
 	recorded := map[string]int{}
 	for _, ch := range log {
