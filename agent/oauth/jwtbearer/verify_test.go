@@ -143,7 +143,9 @@ func TestRefused(t *testing.T) {
 			return iss.Sign(claims(iss, clk, func(c map[string]any) { c["aud"] = []string{"api://a", "api://b"} }))
 		}, jwtbearer.ErrAudience, "api://b"},
 		{"expired", func() string {
-			return iss.Sign(claims(iss, clk, func(c map[string]any) { c["iat"], c["nbf"], c["exp"] = at(-2*time.Hour), at(-2*time.Hour), at(-6*time.Minute) }))
+			return iss.Sign(claims(iss, clk, func(c map[string]any) {
+				c["iat"], c["nbf"], c["exp"] = at(-2*time.Hour), at(-2*time.Hour), at(-6*time.Minute)
+			}))
 		}, jwtbearer.ErrExpired, "exp"},
 		{"no exp", func() string {
 			return iss.Sign(claims(iss, clk, func(c map[string]any) { delete(c, "exp") }))
