@@ -161,7 +161,8 @@ type jwksServer struct {
 	status       int
 	cacheControl string
 	redirect     string
-	block        bool // hold every request until the client gives up
+	block        bool          // hold every request until the client gives up
+	gate         chan struct{} // if set, hold every request until it is closed
 	fetches      map[string]int
 }
 
@@ -176,8 +177,11 @@ func newJWKSServer(t testing.TB, keys ...jose.JSONWebKey) *jwksServer {
 func (s *jwksServer) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.fetches[r.URL.Path]++
-	body, status, cc, redirect, block := s.body, s.status, s.cacheControl, s.redirect, s.block
+	body, status, cc, redirect, block, gate := s.body, s.status, s.cacheControl, s.redirect, s.block, s.gate
 	s.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	if block {
 		<-r.Context().Done()
 		return

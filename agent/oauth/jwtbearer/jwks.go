@@ -30,6 +30,10 @@ const (
 	maxRefresh = 24 * time.Hour
 )
 
+// testHookWait, when a test sets it, runs just before a caller joins or
+// starts a fetch.
+var testHookWait func()
+
 // keySet is what is cached for one JWKS URL.
 type keySet struct {
 	keys        map[string]*jose.JSONWebKey // by kid
@@ -37,6 +41,7 @@ type keySet struct {
 	refreshAt   time.Time                   // when the keys are due for a refetch
 	lastAttempt time.Time                   // of the last fetch, successful or not
 	lastErr     error                       // of the last fetch; nil if it succeeded
+	fetching    bool                        // a fetch is under way
 	used        uint64                      // keyCache.seq when last used, for eviction
 }
 
@@ -77,6 +82,8 @@ func (c *keyCache) key(ctx context.Context, jwksURL, kid string) (*jose.JSONWebK
 		case k != nil && now.Before(s.refreshAt):
 			c.mu.Unlock()
 			return k, nil
+		case s.fetching:
+			// Join the fetch under way below.
 		case !mayFetch(s, now) && k != nil:
 			// Due for refresh, but the refresh just failed: keep using the key.
 			c.mu.Unlock()
@@ -89,6 +96,9 @@ func (c *keyCache) key(ctx context.Context, jwksURL, kid string) (*jose.JSONWebK
 	}
 	c.mu.Unlock()
 
+	if testHookWait != nil {
+		testHookWait()
+	}
 	// The fetch outlives a caller that gives up: other callers may share it.
 	ch := c.group.DoChan(jwksURL, func() (any, error) {
 		c.refresh(context.WithoutCancel(ctx), jwksURL)
@@ -136,7 +146,7 @@ func (c *keyCache) refresh(ctx context.Context, jwksURL string) {
 	if s == nil {
 		s = &keySet{}
 	}
-	s.lastAttempt = now
+	s.lastAttempt, s.fetching = now, true
 	c.insert(jwksURL, s)
 	c.mu.Unlock()
 
@@ -146,6 +156,7 @@ func (c *keyCache) refresh(ctx context.Context, jwksURL string) {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	s.fetching = false
 	if err != nil {
 		// The keys already cached, if any, stay in use.
 		s.lastErr = fmt.Errorf("fetch JWKS %s: %w", jwksURL, err)

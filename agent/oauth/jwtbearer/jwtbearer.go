@@ -59,7 +59,8 @@
 // Cache-Control max-age, clamped to [minRefresh, maxRefresh], else
 // defaultRefresh, so rotated keys are picked up), and when an assertion
 // names a kid the cached set lacks — at most once per refetchInterval (one
-// minute) per URL, and concurrent requests share one fetch. A refetch
+// minute) per URL; concurrent requests share one fetch and wait for it
+// (singleflight), so none fails while the keys are on their way. A refetch
 // replaces the URL's keys, so a key the issuer removed stops verifying. When
 // a refresh fails, the keys already cached stay in use (an issuer's key
 // endpoint being down for a moment should not stop provisioning). Fetches
