@@ -46,7 +46,7 @@ func EntraDefaults(cloud, tenantID string) (issuer, jwksURL string, err error) {
 	case domainErr == nil:
 		return "", "", fmt.Errorf("%w (a GUID, shown as Tenant ID on the Entra admin center's Overview page), not by the domain %q: Entra's tokens name the tenant by its ID", ErrTenantDomain, tenantID)
 	default:
-		return "", "", fmt.Errorf("the Entra tenant %q is not a tenant ID (a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47)", tenantID)
+		return "", "", fmt.Errorf("the Entra tenant %q is not a tenant ID (a GUID such as ce5f061f-abe6-4e40-9615-301f87bcb7f0)", tenantID)
 	}
 	base := "https://" + host + "/" + tenantID
 	return base + "/v2.0", base + "/discovery/v2.0/keys", nil
