@@ -1,6 +1,7 @@
 package jwtbearer_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -57,6 +58,23 @@ func newVerifier(clk *clock, opt jwtbearer.Options) *jwtbearer.Verifier {
 	opt.Now = clk.Now
 	opt.AllowHTTPLoopback = true
 	return jwtbearer.New(opt)
+}
+
+// fixture is a fake issuer with a verifier of its assertions on a clock.
+type fixture struct {
+	iss *fakeissuer.Issuer
+	clk *clock
+	v   *jwtbearer.Verifier
+}
+
+func newFixture(t testing.TB, opt jwtbearer.Options) *fixture {
+	clk := newClock()
+	return &fixture{iss: fakeissuer.New(t), clk: clk, v: newVerifier(clk, opt)}
+}
+
+// verify verifies token as the federation under test.
+func (f *fixture) verify(token string) error {
+	return f.v.VerifyAssertion(context.Background(), token, f.iss.Issuer(), subject, audience, f.iss.JWKSURL())
 }
 
 // claims returns Entra-shaped claims for subject and audience at clk's time,

@@ -17,7 +17,6 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/rosterhq/roster/agent/oauth/jwtbearer"
-	"github.com/rosterhq/roster/internal/fakeissuer"
 )
 
 // ownIssuer is the issuer of the tokens verified against a jwksServer.
@@ -27,13 +26,8 @@ const ownIssuer = "https://login.microsoftonline.com/ce5f061f-abe6-4e40-9615-301
 // most once a minute per URL, counted by the fake issuer and timed by an
 // injected clock.
 func TestUnknownKidRefetch(t *testing.T) {
-	iss := fakeissuer.New(t)
-	clk := newClock()
-	v := newVerifier(clk, jwtbearer.Options{})
-	ctx := context.Background()
-	verify := func(token string) error {
-		return v.VerifyAssertion(ctx, token, iss.Issuer(), subject, audience, iss.JWKSURL())
-	}
+	f := newFixture(t, jwtbearer.Options{})
+	iss, clk, verify := f.iss, f.clk, f.verify
 
 	if err := verify(iss.Sign(claims(iss, clk))); err != nil {
 		t.Fatal(err)
@@ -128,14 +122,9 @@ func TestConcurrentFetch(t *testing.T) {
 // TestKeyRotation shows rotated keys picked up: a new kid after the
 // once-a-minute limit, and a removed key once the JWKS is refreshed.
 func TestKeyRotation(t *testing.T) {
-	ctx := context.Background()
 	t.Run("new kid picked up", func(t *testing.T) {
-		iss := fakeissuer.New(t)
-		clk := newClock()
-		v := newVerifier(clk, jwtbearer.Options{})
-		verify := func(token string) error {
-			return v.VerifyAssertion(ctx, token, iss.Issuer(), subject, audience, iss.JWKSURL())
-		}
+		f := newFixture(t, jwtbearer.Options{})
+		iss, clk, verify := f.iss, f.clk, f.verify
 		if err := verify(iss.Sign(claims(iss, clk))); err != nil {
 			t.Fatal(err)
 		}
@@ -157,12 +146,8 @@ func TestKeyRotation(t *testing.T) {
 		}
 	})
 	t.Run("removed key dropped at the refresh time", func(t *testing.T) {
-		iss := fakeissuer.New(t)
-		clk := newClock()
-		v := newVerifier(clk, jwtbearer.Options{})
-		verify := func(token string) error {
-			return v.VerifyAssertion(ctx, token, iss.Issuer(), subject, audience, iss.JWKSURL())
-		}
+		f := newFixture(t, jwtbearer.Options{})
+		iss, clk, verify := f.iss, f.clk, f.verify
 		if err := verify(iss.Sign(claims(iss, clk))); err != nil {
 			t.Fatal(err)
 		}

@@ -179,27 +179,13 @@ func New(opt Options) *Verifier {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	if opt.MaxAssertionBytes <= 0 {
-		opt.MaxAssertionBytes = DefaultMaxAssertionBytes
-	}
-	if opt.MaxLifetime <= 0 {
-		opt.MaxLifetime = DefaultMaxLifetime
-	}
-	if opt.FetchTimeout <= 0 {
-		opt.FetchTimeout = DefaultFetchTimeout
-	}
-	if opt.MaxJWKSBytes <= 0 {
-		opt.MaxJWKSBytes = DefaultMaxJWKSBytes
-	}
-	if opt.MaxJWKSURLs <= 0 {
-		opt.MaxJWKSURLs = DefaultMaxJWKSURLs
-	}
-	if opt.MaxKeysPerJWKS <= 0 {
-		opt.MaxKeysPerJWKS = DefaultMaxKeysPerJWKS
-	}
-	if opt.MaxReplayEntries <= 0 {
-		opt.MaxReplayEntries = DefaultMaxReplayEntries
-	}
+	orDefault(&opt.MaxAssertionBytes, DefaultMaxAssertionBytes)
+	orDefault(&opt.MaxLifetime, DefaultMaxLifetime)
+	orDefault(&opt.FetchTimeout, DefaultFetchTimeout)
+	orDefault(&opt.MaxJWKSBytes, DefaultMaxJWKSBytes)
+	orDefault(&opt.MaxJWKSURLs, DefaultMaxJWKSURLs)
+	orDefault(&opt.MaxKeysPerJWKS, DefaultMaxKeysPerJWKS)
+	orDefault(&opt.MaxReplayEntries, DefaultMaxReplayEntries)
 	client := http.Client{}
 	if opt.HTTPClient != nil {
 		client = *opt.HTTPClient
@@ -209,6 +195,13 @@ func New(opt Options) *Verifier {
 		opt:    opt,
 		keys:   newKeyCache(opt, &client),
 		replay: newReplayCache(opt.MaxReplayEntries),
+	}
+}
+
+// orDefault sets *v to def unless *v is positive.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
 	}
 }
 
