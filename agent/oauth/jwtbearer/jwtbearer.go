@@ -16,7 +16,9 @@
 //     beyond the ones go-jose knows, and no crit or b64: this package
 //     understands no extension (RFC 7515 §4.1.11). The jku, x5u, jwk and x5c
 //     header parameters are never used to find a key (RFC 8725 §3.10): the
-//     only keys are the ones served at the configured JWKS URL.
+//     only keys are the ones served at the configured JWKS URL. typ is not
+//     checked (RFC 8725 §3.11 explicit typing): Entra writes the generic
+//     "JWT" there, and iss, sub and aud already confine the assertion.
 //   - The key with that kid in the JWKS (RFC 7517 §5) exists, has use "sig"
 //     or no use, has an alg equal to the header's or none, and has the type
 //     the alg needs: RSA of 2048 to 8192 bits for RS256 and PS256, EC P-256
@@ -53,6 +55,10 @@
 // cache. The cache holds at most Options.MaxReplayEntries assertions; when
 // it is full of unexpired ones, VerifyAssertion refuses the assertion
 // (ErrReplayCacheFull) rather than forget one that could then be replayed.
+// Microsoft does not say whether Entra ever presents one assertion twice (say,
+// for Test Connection and then a cycle); if it does, the second is refused.
+// The cache lives in the process: agents that share a database each keep
+// their own.
 //
 // Keys. Keys are cached per JWKS URL and by kid. A JWKS is fetched when a
 // URL is first used, when its refresh time passed (the response's
@@ -88,7 +94,7 @@ import (
 )
 
 // MaxClockSkew is the clock skew allowed when comparing exp, nbf and iat with
-// the current time (issue 14 allows at most 5 minutes).
+// the current time (docs/federation.md: at most 5 minutes).
 const MaxClockSkew = 5 * time.Minute
 
 // Defaults for the zero fields of Options.
@@ -114,7 +120,7 @@ const (
 	maxRSABits = 8192
 )
 
-// allowedAlgs are the only signature algorithms accepted (issue 14).
+// allowedAlgs are the only signature algorithms accepted (docs/federation.md).
 var allowedAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.PS256, jose.ES256}
 
 // The errors VerifyAssertion wraps, so that a caller can tell the reasons
