@@ -4,7 +4,10 @@
 // Workload Identity Federation (RFC 7523 client assertions) with its keys.
 //
 // It holds one RSA key (2048 bits, for RS256 and PS256, the kind Entra uses)
-// and one EC P-256 key (for ES256). Its JWKS is served over plain http, so a
+// and one EC P-256 key (for ES256). Like Entra's, the RSA key is served with
+// a self-signed certificate (x5c), its SHA-1 thumbprint (x5t) is also its
+// kid, and every key carries Entra's extra members issuer and
+// cloud_instance_name. Its JWKS is served over plain http, so a
 // jwtbearer.Verifier needs Options.AllowHTTPLoopback to fetch it.
 //
 //	iss := fakeissuer.New(t)
@@ -18,8 +21,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -42,11 +50,12 @@ type Issuer struct {
 	tenant  string
 	fetches atomic.Int64
 
-	mu     sync.Mutex
-	rsaKey *rsa.PrivateKey
-	rsaKID string
-	ecKey  *ecdsa.PrivateKey
-	ecKID  string
+	mu      sync.Mutex
+	rsaKey  *rsa.PrivateKey
+	rsaKID  string
+	rsaCert *x509.Certificate
+	ecKey   *ecdsa.PrivateKey
+	ecKID   string
 }
 
 // New starts a fake issuer for a new random tenant ID on 127.0.0.1 and
@@ -90,9 +99,25 @@ func (i *Issuer) Rotate() {
 	if err != nil {
 		panic(fmt.Sprintf("fakeissuer: generate EC key: %v", err))
 	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()),
+		Subject:      pkix.Name{CommonName: "accounts.accesscontrol.windows.net"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(5, 0, 0),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, rk.Public(), rk)
+	if err != nil {
+		panic(fmt.Sprintf("fakeissuer: certificate: %v", err))
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		panic(fmt.Sprintf("fakeissuer: certificate: %v", err))
+	}
+	thumb := sha1.Sum(der)
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.rsaKey, i.rsaKID = rk, "rsa-"+uuid.NewString()
+	i.rsaKey, i.rsaKID, i.rsaCert = rk, base64.RawURLEncoding.EncodeToString(thumb[:]), cert
 	i.ecKey, i.ecKID = ek, "ec-"+uuid.NewString()
 }
 
@@ -120,7 +145,7 @@ func (i *Issuer) Claims(subject, audience string, now time.Time) map[string]any 
 }
 
 // Sign returns claims signed with RS256 by the current RSA key, with the
-// header Entra uses (typ JWT, alg, kid). claims is marshalled with
+// header Entra uses (typ JWT, alg, x5t, kid). claims is marshalled with
 // encoding/json; Sign panics if that fails.
 func (i *Issuer) Sign(claims any) string { return i.SignWith(jose.RS256, claims) }
 
@@ -144,8 +169,11 @@ func (i *Issuer) SignWith(alg jose.SignatureAlgorithm, claims any) string {
 	if err != nil {
 		panic(fmt.Sprintf("fakeissuer: marshal claims: %v", err))
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType("JWT"))
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	if alg != jose.ES256 {
+		opts = opts.WithHeader("x5t", kid)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, opts)
 	if err != nil {
 		panic(fmt.Sprintf("fakeissuer: signer: %v", err))
 	}
@@ -160,8 +188,9 @@ func (i *Issuer) SignWith(alg jose.SignatureAlgorithm, claims any) string {
 	return s
 }
 
-// serveKeys serves the JWKS: the public keys with use "sig" and no alg, and
-// Entra's Cache-Control.
+// serveKeys serves the JWKS as Entra does: the public keys with use "sig",
+// no alg, and the members issuer and cloud_instance_name; and Entra's
+// Cache-Control.
 func (i *Issuer) serveKeys(w http.ResponseWriter, r *http.Request) {
 	if r.PathValue("tenant") != i.tenant {
 		http.NotFound(w, r)
@@ -169,13 +198,27 @@ func (i *Issuer) serveKeys(w http.ResponseWriter, r *http.Request) {
 	}
 	i.fetches.Add(1)
 	i.mu.Lock()
-	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-		{Key: i.rsaKey.Public(), KeyID: i.rsaKID, Use: "sig"},
+	thumb := sha1.Sum(i.rsaCert.Raw)
+	jwks := []jose.JSONWebKey{
+		{Key: i.rsaKey.Public(), KeyID: i.rsaKID, Use: "sig", Certificates: []*x509.Certificate{i.rsaCert}, CertificateThumbprintSHA1: thumb[:]},
 		{Key: i.ecKey.Public(), KeyID: i.ecKID, Use: "sig"},
-	}}
+	}
 	i.mu.Unlock()
+	keys := make([]map[string]any, len(jwks))
+	for n, k := range jwks {
+		b, err := k.MarshalJSON()
+		if err == nil {
+			err = json.Unmarshal(b, &keys[n])
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		keys[n]["issuer"] = i.Issuer()
+		keys[n]["cloud_instance_name"] = "microsoftonline.com"
+	}
 	w.Header().Set("Cache-Control", "max-age=86400, private")
-	writeJSON(w, set)
+	writeJSON(w, map[string]any{"keys": keys})
 }
 
 // serveConfig serves the tenant's OpenID Provider Metadata (OpenID Connect

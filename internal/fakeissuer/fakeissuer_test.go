@@ -1,6 +1,7 @@
 package fakeissuer_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -83,6 +84,16 @@ func TestIssuer(t *testing.T) {
 			t.Errorf("key %q: public %v, use %q, alg %q; want a public key with use sig and no alg", k.KeyID, k.IsPublic(), k.Use, k.Algorithm)
 		}
 	}
+	if k := set.Keys[0]; len(k.Certificates) != 1 || base64.RawURLEncoding.EncodeToString(k.CertificateThumbprintSHA1) != k.KeyID {
+		t.Errorf("RSA key %q: %d certificates, x5t %x; want one certificate whose thumbprint is the kid", k.KeyID, len(k.Certificates), k.CertificateThumbprintSHA1)
+	}
+	var raw struct{ Keys []map[string]any }
+	getJSON(t, iss.JWKSURL(), &raw)
+	for _, k := range raw.Keys {
+		if k["issuer"] != iss.Issuer() || k["cloud_instance_name"] != "microsoftonline.com" {
+			t.Errorf("key %v lacks Entra's issuer and cloud_instance_name", k["kid"])
+		}
+	}
 
 	now := time.Unix(1772175916, 0)
 	claims := iss.Claims("sub-1", "api://aud-1", now)
@@ -115,15 +126,15 @@ func TestIssuer(t *testing.T) {
 	if kid, _ := verify(t, rotated, iss.Sign(claims), jose.RS256); kid == kids[jose.RS256] {
 		t.Errorf("after Rotate Sign still uses key %q", kid)
 	}
-	if got := iss.JWKSFetches(); got != 2 {
-		t.Errorf("JWKSFetches() = %d, want 2", got)
+	if got := iss.JWKSFetches(); got != 3 {
+		t.Errorf("JWKSFetches() = %d, want 3", got)
 	}
 
 	other := strings.Replace(iss.JWKSURL(), iss.TenantID(), "00000000-0000-0000-0000-000000000000", 1)
 	if resp := getJSON(t, other, nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("another tenant's JWKS: status %d, want 404", resp.StatusCode)
 	}
-	if got := iss.JWKSFetches(); got != 2 {
-		t.Errorf("JWKSFetches() = %d after another tenant's, want 2", got)
+	if got := iss.JWKSFetches(); got != 3 {
+		t.Errorf("JWKSFetches() = %d after another tenant's, want 3", got)
 	}
 }
