@@ -27,6 +27,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 60s)
 	$(GO) test -run '^$$' -fuzz '^FuzzMatch$$' -fuzztime $(FUZZTIME) ./agent/scim/filter
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./agent/scim/patch
 	$(GO) test -run '^$$' -fuzz '^FuzzEdge$$' -fuzztime $(FUZZTIME) ./agent/scimhttp
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyAssertion$$' -fuzztime $(FUZZTIME) ./agent/oauth/jwtbearer
 
 run: ## Run the agent in the foreground on 127.0.0.1:8080
 	$(GO) run ./cmd/roster agent
