@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -37,10 +36,11 @@ type ACMEOptions struct {
 	ListenAddr string
 	// HTTPListenAddr is the http-01 listener's address (host:port).
 	HTTPListenAddr string
-	// DataDir is the agent's data directory; the ACME account and the
-	// certificates are kept in DataDir/certmagic, so that a restart neither
-	// creates an account nor asks for a certificate again.
-	DataDir string
+	// Storage keeps the ACME account and the certificates, so that a
+	// restart neither creates an account nor asks for a certificate again;
+	// agents that share it (see package dbstorage) share the certificate,
+	// and its locks make one of them obtain and renew it.
+	Storage certmagic.Storage
 	// Logger receives certmagic's log, as slog records.
 	Logger *slog.Logger
 }
@@ -60,6 +60,9 @@ func NewACME(opt ACMEOptions) (*ACME, error) {
 	if len(opt.Domains) == 0 {
 		return nil, errors.New("acme: no domain names: set public_url to https://<the agent's DNS name>")
 	}
+	if opt.Storage == nil {
+		return nil, errors.New("acme: no certificate storage")
+	}
 	if !opt.TLSALPN && !opt.HTTP {
 		return nil, errors.New("acme: no challenge type enabled: enable tls-alpn-01 or http-01")
 	}
@@ -74,7 +77,7 @@ func NewACME(opt ACMEOptions) (*ACME, error) {
 		Logger:           zl,
 	})
 	a.cfg = certmagic.New(a.cache, certmagic.Config{
-		Storage: &certmagic.FileStorage{Path: filepath.Join(opt.DataDir, "certmagic")},
+		Storage: opt.Storage,
 		Logger:  zl,
 		// Let's Encrypt no longer runs OCSP responders; never call out for staples.
 		OCSP: certmagic.OCSPConfig{DisableStapling: true},
@@ -130,7 +133,7 @@ func splitPort(addr string) (string, int, error) {
 // after the listeners serve, since the CA's validation connects to them.
 func (a *ACME) Manage(ctx context.Context) error {
 	a.log.Info("managing TLS certificates with ACME", "domains", a.opt.Domains, "directory", a.opt.DirectoryURL,
-		"tls_alpn_01", a.opt.TLSALPN, "http_01", a.opt.HTTP, "storage", filepath.Join(a.opt.DataDir, "certmagic"))
+		"tls_alpn_01", a.opt.TLSALPN, "http_01", a.opt.HTTP, "storage", fmt.Sprint(a.opt.Storage))
 	if err := a.cfg.ManageAsync(ctx, a.opt.Domains); err != nil {
 		return fmt.Errorf("manage certificates for %s: %w", strings.Join(a.opt.Domains, ", "), err)
 	}
