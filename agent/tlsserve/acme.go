@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -128,14 +129,41 @@ func splitPort(addr string) (string, int, error) {
 	return host, port, nil
 }
 
-// Manage loads the certificates from storage and obtains or renews them in
-// the background, for as long as the ACME value lives (until Stop). Call it
-// after the listeners serve, since the CA's validation connects to them.
+// Manage loads the certificates from storage, before it returns, and
+// obtains or renews them in the background, for as long as the ACME value
+// lives (until Stop). Call it once the listeners are bound, since the CA's
+// validation connects to them.
+//
+// certmagic's ManageAsync loads a stored certificate in a goroutine of its
+// own, so a handshake accepted right after it returned could find the cache
+// still empty and fail with "tls: internal error" (GetCertificate returns no
+// certificate) until the goroutine had read storage; hence the synchronous
+// load first. ManageAsync then skips the names already cached, so the check
+// of a loaded certificate for renewal (and its ARI update) that it would have
+// made is started here instead.
 func (a *ACME) Manage(ctx context.Context) error {
 	a.log.Info("managing TLS certificates with ACME", "domains", a.opt.Domains, "directory", a.opt.DirectoryURL,
 		"tls_alpn_01", a.opt.TLSALPN, "http_01", a.opt.HTTP, "storage", fmt.Sprint(a.opt.Storage))
+	loaded := false
+	for _, d := range a.opt.Domains {
+		_, err := a.cfg.CacheManagedCertificate(ctx, d)
+		switch {
+		case err == nil:
+			loaded = true
+		case !errors.Is(err, fs.ErrNotExist):
+			// ManageAsync tries again, and obtains a new one if it must.
+			a.log.Warn("cannot load the stored TLS certificate", "domain", d, "err", err)
+		}
+	}
 	if err := a.cfg.ManageAsync(ctx, a.opt.Domains); err != nil {
 		return fmt.Errorf("manage certificates for %s: %w", strings.Join(a.opt.Domains, ", "), err)
+	}
+	if loaded {
+		go func() {
+			if err := a.cache.RenewManagedCertificates(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("checking the stored TLS certificates for renewal", "err", err)
+			}
+		}()
 	}
 	return nil
 }

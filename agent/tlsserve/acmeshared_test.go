@@ -146,4 +146,59 @@ func TestACMESharedStorage(t *testing.T) {
 	if obtained != 1 {
 		t.Errorf("the certificate was obtained %d times, want once", obtained)
 	}
+
+	// A third agent starts on the database (as after a restart) and must
+	// serve the stored certificate from its first handshake on, even when
+	// reading storage is slow: its loads of the certificate are held back
+	// until Manage has returned (or for a second, if Manage waits for them).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	returned := make(chan struct{})
+	log, _ := newLog(t)
+	slow := &slowLoads{Storage: dbstorage.New(openStore(t, dbDir), dbstorage.Options{Logger: log}), until: returned}
+	a, err := tlsserve.NewACME(tlsserve.ACMEOptions{
+		Domains: []string{host}, Email: "admin@roster.test", DirectoryURL: pebble.DirectoryURL, Roots: roots,
+		TLSALPN: true, ListenAddr: ln.Addr().String(), Storage: slow, Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	addr := serve(t, ln, a.TLSConfig())
+	err = a.Manage(ctx)
+	close(returned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Ready(); err != nil {
+		t.Errorf("Manage returned before the stored certificate was loaded: %v", err)
+	}
+	leaf, _, err := handshake(addr, host, pebble.IssuerRoots(), tls.VersionTLS12, 0)
+	if err != nil {
+		t.Fatalf("first handshake after Manage returned: %v", err)
+	}
+	if leaf.SerialNumber.String() != serials[0] {
+		t.Errorf("the restarted agent serves serial %s, want the stored %s", leaf.SerialNumber, serials[0])
+	}
+}
+
+// slowLoads holds back each load of a certificate (.crt) until the channel
+// until is closed, for at most a second: storage that is slow to read.
+type slowLoads struct {
+	*dbstorage.Storage
+	until chan struct{}
+}
+
+func (s *slowLoads) Load(ctx context.Context, key string) ([]byte, error) {
+	if strings.HasSuffix(key, ".crt") {
+		t := time.NewTimer(time.Second)
+		select {
+		case <-s.until:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return s.Storage.Load(ctx, key)
 }
