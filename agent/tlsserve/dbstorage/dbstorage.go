@@ -280,14 +280,10 @@ func (s *Storage) refresh(ctx context.Context, name string, h *heldLock) {
 			return
 		case <-t.C:
 		}
-		var ok bool
-		err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
-			ok, err = tx.ExtendCertLock(name, h.owner, s.now().Add(s.ttl))
-			return err
-		})
+		ok, err := s.extend(ctx, name, h.owner)
 		switch {
-		case ctx.Err() != nil:
-			return
+		case ctx.Err() != nil || errors.Is(err, store.ErrClosed):
+			return // unlocked, or the agent is stopping
 		case err != nil:
 			s.log.Warn("cannot extend certificate lock; retrying", "lock", name, "err", err)
 		case !ok:
@@ -295,6 +291,17 @@ func (s *Storage) refresh(ctx context.Context, name string, h *heldLock) {
 			return
 		}
 	}
+}
+
+// extend moves the expiry of owner's lock name to LockTTL from now, and
+// reports whether owner still holds it.
+func (s *Storage) extend(ctx context.Context, name, owner string) (bool, error) {
+	var ok bool
+	err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
+		ok, err = tx.ExtendCertLock(name, owner, s.now().Add(s.ttl))
+		return err
+	})
+	return ok, err
 }
 
 // Unlock releases the lock name that this Storage took. It is an error if
