@@ -174,39 +174,32 @@ func (s *Storage) List(ctx context.Context, prefix string, recursive bool) ([]st
 	if len(keys) == 0 && !isValue && prefix != "" {
 		return nil, notExist(prefix)
 	}
-	if recursive {
-		// Every "directory" on the way, as FileStorage's walk lists them.
-		var out []string
-		seen := map[string]bool{}
-		for _, k := range keys {
-			rest := strings.TrimPrefix(k, prefix+"/")
-			if prefix == "" {
-				rest = k
-			}
-			parts := strings.Split(rest, "/")
-			for i := 1; i < len(parts); i++ {
-				d := path.Join(prefix, strings.Join(parts[:i], "/"))
-				if !seen[d] {
-					seen[d] = true
-					out = append(out, d)
-				}
-			}
-			out = append(out, k)
+	// rel is a key's path below prefix, split into its parts.
+	rel := func(k string) []string {
+		if prefix != "" {
+			k = strings.TrimPrefix(k, prefix+"/")
 		}
-		return out, nil
+		return strings.Split(k, "/")
 	}
 	var out []string
 	seen := map[string]bool{}
+	add := func(k string) {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
 	for _, k := range keys {
-		rest := strings.TrimPrefix(k, prefix+"/")
-		if prefix == "" {
-			rest = k
+		parts := rel(k)
+		if !recursive {
+			add(path.Join(prefix, parts[0])) // a value, or a "directory"
+			continue
 		}
-		child, _, _ := strings.Cut(rest, "/")
-		if c := path.Join(prefix, child); !seen[c] {
-			seen[c] = true
-			out = append(out, c)
+		// Every "directory" on the way, as FileStorage's walk lists them.
+		for i := 1; i < len(parts); i++ {
+			add(path.Join(prefix, path.Join(parts[:i]...)))
 		}
+		add(k)
 	}
 	return out, nil
 }
@@ -255,8 +248,8 @@ func (s *Storage) TryLock(ctx context.Context, name string) (bool, error) {
 	}
 	s.mu.Lock()
 	if _, raced := s.held[name]; raced {
-		// Cannot happen (the row excludes a second holder), but never
-		// lose track of a refresher.
+		// Another goroutine of this agent took the lock over after this
+		// agent's own hold expired unrefreshed: one holder per agent.
 		s.mu.Unlock()
 		s.release(name, owner) //nolint:errcheck
 		return false, nil
