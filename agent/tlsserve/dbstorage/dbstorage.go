@@ -52,7 +52,8 @@ type Storage struct {
 	ttl   time.Duration
 	now   func() time.Time
 	log   *slog.Logger
-	agent string // random, names this Storage in lock owners
+	agent string        // random, names this Storage in lock owners
+	every time.Duration // how often a held lock is extended: ttl/3
 
 	mu   sync.Mutex
 	held map[string]*heldLock
@@ -81,7 +82,7 @@ func New(db *store.DB, opt Options) *Storage {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Storage{db: db, ttl: opt.LockTTL, now: opt.Now, log: opt.Logger, agent: randomID(), held: map[string]*heldLock{}}
+	return &Storage{db: db, ttl: opt.LockTTL, now: opt.Now, log: opt.Logger, agent: randomID(), every: opt.LockTTL / 3, held: map[string]*heldLock{}}
 }
 
 func randomID() string {
@@ -265,7 +266,7 @@ func (s *Storage) TryLock(ctx context.Context, name string) (bool, error) {
 // refresh moves the expiry of a held lock forward until stopped.
 func (s *Storage) refresh(ctx context.Context, name string, h *heldLock) {
 	defer close(h.done)
-	t := time.NewTicker(s.ttl / 3)
+	t := time.NewTicker(s.every)
 	defer t.Stop()
 	for {
 		select {

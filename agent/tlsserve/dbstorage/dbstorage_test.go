@@ -26,14 +26,17 @@ func openDB(t *testing.T, dir string) *store.DB {
 	return db
 }
 
-// clock is a settable clock shared by the storages of a test.
+// clock is a settable clock shared by the storages of a test; it counts
+// how often it was read.
 type clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu    sync.Mutex
+	now   time.Time
+	reads int
 }
 
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); c.reads++; return c.now }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
+func (c *clock) Reads() int      { c.mu.Lock(); defer c.mu.Unlock(); return c.reads }
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
@@ -266,4 +269,39 @@ func TestDeadAgentLock(t *testing.T) {
 	dead.mu.Unlock()
 	h.stop()
 	<-h.done
+}
+
+// TestRefresher: the holder's background refresher moves its lock's expiry
+// forward, so the lock is still held long after its first expiry.
+func TestRefresher(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clk := &clock{now: t0}
+	a := New(openDB(t, dir), Options{LockTTL: time.Hour, Now: clk.Now})
+	a.every = 5 * time.Millisecond
+	if err := a.Lock(ctx, "x"); err != nil { // expires at t0+1h
+		t.Fatal(err)
+	}
+	clk.Set(t0.Add(10 * time.Hour))
+	// The refresher reads the clock once per extension, after the previous
+	// one was written: two reads from now on mean one extension to
+	// t0+11h was written.
+	from := clk.Reads()
+	deadline := time.Now().Add(30 * time.Second)
+	for clk.Reads() < from+2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the refresher did not extend the lock within 30 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b := New(openDB(t, dir), Options{Now: func() time.Time { return t0.Add(10*time.Hour + 30*time.Minute) }})
+	if ok, err := b.TryLock(ctx, "x"); ok || err != nil {
+		t.Fatalf("TryLock of a lock its holder keeps extending = %v, %v", ok, err)
+	}
+	if err := a.Unlock(ctx, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := b.TryLock(ctx, "x"); !ok || err != nil {
+		t.Fatalf("TryLock after Unlock = %v, %v", ok, err)
+	}
 }
