@@ -151,7 +151,7 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 		ClientAddr: ClientAddr(cfg.Prefixes()),
 		Metrics:    mets,
 	})
-	tlsCfg, ready, files, err := setupTLS(ctx, cfg, ln, publicURL, log, &endpoints)
+	tlsCfg, ready, files, err := setupTLS(ctx, cfg, db, ln, publicURL, log, &endpoints)
 	if err != nil {
 		return err
 	}

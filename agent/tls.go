@@ -4,24 +4,27 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/rosterhq/roster/agent/config"
 	"github.com/rosterhq/roster/agent/tlsserve"
+	"github.com/rosterhq/roster/agent/tlsserve/dbstorage"
+	"github.com/rosterhq/roster/store"
 )
 
 // setupTLS prepares the chosen TLS mode: the server configuration, the
 // readiness condition, the certificate files (mode files, for reloads) and,
-// for the ACME http-01 challenge, a side endpoint.
-func setupTLS(ctx context.Context, cfg config.Config, ln net.Listener, publicURL string, log *slog.Logger, endpoints *[]Endpoint) (*tls.Config, func() error, *tlsserve.FilePair, error) {
+// for the ACME http-01 challenge, a side endpoint. ACME keeps its account
+// and certificates in db, shared by every agent on it.
+func setupTLS(ctx context.Context, cfg config.Config, db *store.DB, ln net.Listener, publicURL string, log *slog.Logger, endpoints *[]Endpoint) (*tls.Config, func() error, *tlsserve.FilePair, error) {
 	host := ""
 	if u, err := url.Parse(publicURL); err == nil {
 		host = u.Hostname()
@@ -50,11 +53,11 @@ func setupTLS(ctx context.Context, cfg config.Config, ln net.Listener, publicURL
 		opt := tlsserve.ACMEOptions{
 			Domains: []string{host}, Email: a.Email, DirectoryURL: a.DirectoryURL, Roots: roots,
 			TLSALPN: slices.Contains(a.Challenges, config.ChallengeTLSALPN), HTTP: slices.Contains(a.Challenges, config.ChallengeHTTP),
-			ListenAddr: ln.Addr().String(), DataDir: cfg.DataDir, Logger: log,
+			ListenAddr: ln.Addr().String(), Logger: log,
 		}
-		if opt.DataDir == "" {
-			return nil, nil, nil, errors.New("acme: no data directory")
-		}
+		st := dbstorage.New(db, dbstorage.Options{Logger: log})
+		importFileCerts(ctx, st, cfg.DataDir, log)
+		opt.Storage = st
 		var httpLn net.Listener
 		if opt.HTTP {
 			var err error
@@ -84,4 +87,28 @@ func setupTLS(ctx context.Context, cfg config.Config, ln net.Listener, publicURL
 		return m.TLSConfig(), m.Ready, nil, nil
 	}
 	return nil, nil, nil, nil
+}
+
+// fileCertsDir is where versions before the database storage kept ACME
+// certificates: certmagic's file storage in the data directory.
+const fileCertsDir = "certmagic"
+
+// importFileCerts copies, once per database, the certificates and ACME
+// account that earlier versions kept in <data dir>/certmagic, so that an
+// upgraded agent serves its certificate instead of asking the CA again
+// (Let's Encrypt limits how often a certificate is issued). A failure is
+// logged, not fatal: the agent then obtains a new certificate, and tries the
+// import again at its next start.
+func importFileCerts(ctx context.Context, st *dbstorage.Storage, dataDir string, log *slog.Logger) {
+	if dataDir == "" {
+		return
+	}
+	dir := filepath.Join(dataDir, fileCertsDir)
+	n, err := st.ImportFiles(ctx, dir)
+	switch {
+	case err != nil:
+		log.Error("cannot import the ACME certificates of the data directory into the database; a new certificate will be obtained", "dir", dir, "err", err)
+	case n > 0:
+		log.Info("imported the ACME account and certificates of the data directory into the database; the files there are no longer used", "dir", dir, "keys", n)
+	}
 }

@@ -10,7 +10,7 @@
 //
 //	listen                        ROSTER_LISTEN                       address the SCIM API listens on (host:port)
 //	public_url                    ROSTER_PUBLIC_URL                   base URL Entra uses; its host is the ACME certificate's name
-//	data_dir                      ROSTER_DATA_DIR                     state directory (roster.db, certmagic/)
+//	data_dir                      ROSTER_DATA_DIR                     state directory (roster.db)
 //	log.level                     ROSTER_LOG_LEVEL                    debug, info, warn, error
 //	log.format                    ROSTER_LOG_FORMAT                   text, json
 //	tls.mode                      ROSTER_TLS_MODE                     acme, files, off
@@ -83,7 +83,8 @@ type Config struct {
 	// PublicURL is the base URL Entra reaches the agent at ("" derives it
 	// from the listen address); in ACME mode its host names the certificate.
 	PublicURL string `json:"public_url"`
-	// DataDir holds roster.db and certmagic/; "" means the platform default.
+	// DataDir holds roster.db (and certmagic/ of versions that kept ACME
+	// certificates in files); "" means the platform default.
 	DataDir string `json:"data_dir"`
 	// Log configures logging.
 	Log Log `json:"log"`

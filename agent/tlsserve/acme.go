@@ -6,10 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -37,10 +37,11 @@ type ACMEOptions struct {
 	ListenAddr string
 	// HTTPListenAddr is the http-01 listener's address (host:port).
 	HTTPListenAddr string
-	// DataDir is the agent's data directory; the ACME account and the
-	// certificates are kept in DataDir/certmagic, so that a restart neither
-	// creates an account nor asks for a certificate again.
-	DataDir string
+	// Storage keeps the ACME account and the certificates, so that a
+	// restart neither creates an account nor asks for a certificate again;
+	// agents that share it (see package dbstorage) share the certificate,
+	// and its locks make one of them obtain and renew it.
+	Storage certmagic.Storage
 	// Logger receives certmagic's log, as slog records.
 	Logger *slog.Logger
 }
@@ -60,6 +61,9 @@ func NewACME(opt ACMEOptions) (*ACME, error) {
 	if len(opt.Domains) == 0 {
 		return nil, errors.New("acme: no domain names: set public_url to https://<the agent's DNS name>")
 	}
+	if opt.Storage == nil {
+		return nil, errors.New("acme: no certificate storage")
+	}
 	if !opt.TLSALPN && !opt.HTTP {
 		return nil, errors.New("acme: no challenge type enabled: enable tls-alpn-01 or http-01")
 	}
@@ -74,7 +78,7 @@ func NewACME(opt ACMEOptions) (*ACME, error) {
 		Logger:           zl,
 	})
 	a.cfg = certmagic.New(a.cache, certmagic.Config{
-		Storage: &certmagic.FileStorage{Path: filepath.Join(opt.DataDir, "certmagic")},
+		Storage: opt.Storage,
 		Logger:  zl,
 		// Let's Encrypt no longer runs OCSP responders; never call out for staples.
 		OCSP: certmagic.OCSPConfig{DisableStapling: true},
@@ -125,14 +129,41 @@ func splitPort(addr string) (string, int, error) {
 	return host, port, nil
 }
 
-// Manage loads the certificates from storage and obtains or renews them in
-// the background, for as long as the ACME value lives (until Stop). Call it
-// after the listeners serve, since the CA's validation connects to them.
+// Manage loads the certificates from storage, before it returns, and
+// obtains or renews them in the background, for as long as the ACME value
+// lives (until Stop). Call it once the listeners are bound, since the CA's
+// validation connects to them.
+//
+// certmagic's ManageAsync loads a stored certificate in a goroutine of its
+// own, so a handshake accepted right after it returned could find the cache
+// still empty and fail with "tls: internal error" (GetCertificate returns no
+// certificate) until the goroutine had read storage; hence the synchronous
+// load first. ManageAsync then skips the names already cached, so the check
+// of a loaded certificate for renewal (and its ARI update) that it would have
+// made is started here instead.
 func (a *ACME) Manage(ctx context.Context) error {
 	a.log.Info("managing TLS certificates with ACME", "domains", a.opt.Domains, "directory", a.opt.DirectoryURL,
-		"tls_alpn_01", a.opt.TLSALPN, "http_01", a.opt.HTTP, "storage", filepath.Join(a.opt.DataDir, "certmagic"))
+		"tls_alpn_01", a.opt.TLSALPN, "http_01", a.opt.HTTP, "storage", fmt.Sprint(a.opt.Storage))
+	loaded := false
+	for _, d := range a.opt.Domains {
+		_, err := a.cfg.CacheManagedCertificate(ctx, d)
+		switch {
+		case err == nil:
+			loaded = true
+		case !errors.Is(err, fs.ErrNotExist):
+			// ManageAsync tries again, and obtains a new one if it must.
+			a.log.Warn("cannot load the stored TLS certificate", "domain", d, "err", err)
+		}
+	}
 	if err := a.cfg.ManageAsync(ctx, a.opt.Domains); err != nil {
 		return fmt.Errorf("manage certificates for %s: %w", strings.Join(a.opt.Domains, ", "), err)
+	}
+	if loaded {
+		go func() {
+			if err := a.cache.RenewManagedCertificates(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("checking the stored TLS certificates for renewal", "err", err)
+			}
+		}()
 	}
 	return nil
 }

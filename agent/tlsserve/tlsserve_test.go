@@ -29,6 +29,7 @@ import (
 
 	"github.com/rosterhq/roster/agent/domainproof/dnstest"
 	"github.com/rosterhq/roster/agent/tlsserve"
+	"github.com/rosterhq/roster/agent/tlsserve/dbstorage"
 	"github.com/rosterhq/roster/agent/tlsserve/pebbletest"
 	"github.com/rosterhq/roster/internal/syncbuf"
 )
@@ -368,7 +369,7 @@ func TestACME(t *testing.T) {
 				Domains: []string{host}, Email: "admin@roster.test", DirectoryURL: pebble.DirectoryURL, Roots: roots,
 				TLSALPN: tc.tlsALPN, HTTP: tc.http,
 				ListenAddr: tlsLn.Addr().String(), HTTPListenAddr: httpLn.Addr().String(),
-				DataDir: t.TempDir(), Logger: log,
+				Storage: dbstorage.New(openStore(t, t.TempDir()), dbstorage.Options{}), Logger: log,
 			})
 			if err != nil {
 				t.Fatal(err)

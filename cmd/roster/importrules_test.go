@@ -81,6 +81,9 @@ func TestImportRules(t *testing.T) {
 				return d == module+"/graph" || in(d, module+"/tui") || in(d, "github.com/microsoftgraph") ||
 					in(d, "github.com/microsoft/kiota-abstractions-go") || in(d, "github.com/Azure") || in(d, "github.com/charmbracelet")
 			}},
+		{"only the agent's TLS packages import certmagic", true,
+			func(p string) bool { return in(p, module) && !in(p, module+"/agent/tlsserve") },
+			func(d string) bool { return in(d, "github.com/caddyserver/certmagic") }},
 		{"only graph imports msgraph and kiota", false,
 			func(p string) bool { return in(p, module) && !in(p, module+"/graph") && !in(p, module+"/cmd") },
 			func(d string) bool {
