@@ -64,20 +64,9 @@ Client secrets expire (1 year by default, at most 3): rotate before then with
   roster oauth client add --name reports --read-only`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := secretLifetime(expires)
-			if err != nil {
-				return err
-			}
-			dir, closeFn, err := rf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			added, err := dir.AddOAuthClient(cmd.Context(), directory.NewOAuthClient{Tenant: tenant, Name: name, ReadOnly: readOnly, SecretLifetime: d})
-			if err != nil {
-				return err
-			}
-			return printClientSecret(cmd, dir, added, asJSON)
+			return issueClientSecret(cmd, rf, expires, asJSON, func(dir *directory.Service, d time.Duration) (*directory.IssuedClientSecret, error) {
+				return dir.AddOAuthClient(cmd.Context(), directory.NewOAuthClient{Tenant: tenant, Name: name, ReadOnly: readOnly, SecretLifetime: d})
+			})
 		},
 	}
 	c.Flags().StringVar(&tenant, "tenant", directory.DefaultTenant, "tenant the client belongs to")
@@ -88,8 +77,23 @@ Client secrets expire (1 year by default, at most 3): rotate before then with
 	return c
 }
 
-// printClientSecret prints a client's new secret, the only time it is shown.
-func printClientSecret(cmd *cobra.Command, dir *directory.Service, s *directory.IssuedClientSecret, asJSON bool) error {
+// issueClientSecret parses --expires, has issue create a secret of that
+// lifetime and prints it, the only time it is shown.
+func issueClientSecret(cmd *cobra.Command, rf *rootFlags, expires string, asJSON bool,
+	issue func(*directory.Service, time.Duration) (*directory.IssuedClientSecret, error)) error {
+	d, err := secretLifetime(expires)
+	if err != nil {
+		return err
+	}
+	dir, closeFn, err := rf.open(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	s, err := issue(dir, d)
+	if err != nil {
+		return err
+	}
 	public := lastPublicURL(cmd.Context(), dir)
 	tenantURL, tokenURL := scimhttp.TenantURL(public, s.Client.TenantID), oauth.TokenURL(public, s.Client.TenantID)
 	if asJSON {
@@ -208,20 +212,9 @@ Test Connection, then revoke the old secret with
 		Example: `  roster oauth client rotate oc_4f1c… --expires 2y`,
 		Args:    exactArgs(1, "a client id from 'roster oauth client list'"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := secretLifetime(expires)
-			if err != nil {
-				return err
-			}
-			dir, closeFn, err := rf.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			rot, err := dir.RotateOAuthClient(cmd.Context(), args[0], d)
-			if err != nil {
-				return err
-			}
-			return printClientSecret(cmd, dir, rot, asJSON)
+			return issueClientSecret(cmd, rf, expires, asJSON, func(dir *directory.Service, d time.Duration) (*directory.IssuedClientSecret, error) {
+				return dir.RotateOAuthClient(cmd.Context(), args[0], d)
+			})
 		},
 	}
 	c.Flags().StringVar(&expires, "expires", "1y", "lifetime of the new secret: 1d to 3y")
