@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +23,8 @@ import (
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/domainproof"
 	"github.com/rosterhq/roster/agent/metrics"
+	"github.com/rosterhq/roster/agent/oauth"
+	"github.com/rosterhq/roster/agent/oauth/jwtbearer"
 	"github.com/rosterhq/roster/agent/scimhttp"
 	"github.com/rosterhq/roster/agent/webhook"
 	"github.com/rosterhq/roster/store"
@@ -56,6 +59,10 @@ type RunOptions struct {
 	// ConfigFile names the configuration file in the start-up log; ""
 	// logs that none was given.
 	ConfigFile string
+	// AssertionVerifier checks the assertions of OAuth federation clients
+	// at the token endpoint (docs/oauth.md); nil means a jwtbearer.Verifier
+	// of the agent's own (docs/federation.md).
+	AssertionVerifier oauth.AssertionVerifier
 }
 
 // ConfigError is an error of Run that the configuration caused and that
@@ -150,6 +157,7 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 		Limits:     scimLimits(cfg.RateLimit),
 		ClientAddr: ClientAddr(cfg.Prefixes()),
 		Metrics:    mets,
+		OAuth:      oauth.Options{AccessTokenLifetime: time.Duration(cfg.OAuth.AccessTokenLifetime), Verifier: assertionVerifier(opts.AssertionVerifier)},
 	})
 	tlsCfg, ready, files, err := setupTLS(ctx, cfg, db, ln, publicURL, log, &endpoints)
 	if err != nil {
@@ -254,7 +262,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, *slog.LevelVar,
 }
 
 // logTenants logs each tenant served, and warns about tenants without an
-// active Secret Token or without email domains.
+// active Secret Token or OAuth client, or without email domains.
 func logTenants(ctx context.Context, dir *directory.Service, publicURL string, log *slog.Logger) error {
 	tenants, err := dir.Tenants(ctx)
 	if err != nil {
@@ -263,7 +271,13 @@ func logTenants(ctx context.Context, dir *directory.Service, publicURL string, l
 	for _, t := range tenants {
 		log.Info("serving tenant", "tenant", t.ID, "tenant_url", scimhttp.TenantURL(publicURL, t.ID), "users", t.Users, "groups", t.Groups, "active_tokens", t.ActiveTokens)
 		if t.ActiveTokens == 0 {
-			log.Warn("tenant has no active Secret Token; issue one with `roster token issue --tenant "+t.ID+"`", "tenant", t.ID)
+			clients, err := dir.ListOAuthClients(ctx, t.ID)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(clients, (*store.OAuthClient).Active) {
+				log.Warn("tenant has no active Secret Token nor OAuth client; issue one with `roster token issue --tenant "+t.ID+"`", "tenant", t.ID)
+			}
 		}
 	}
 	open, err := dir.OpenTenants(ctx)
@@ -360,4 +374,15 @@ func tuneGC() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(64 << 20)
 	}
+}
+
+// assertionVerifier is v, or without one the verifier of federation
+// clients' assertions (docs/federation.md). It accepts http JWKS URLs on
+// loopback addresses: a federation's URLs are checked when it is added,
+// where only --allow-private-url (a lab) lets such a URL in.
+func assertionVerifier(v oauth.AssertionVerifier) oauth.AssertionVerifier {
+	if v != nil {
+		return v
+	}
+	return jwtbearer.New(jwtbearer.Options{AllowHTTPLoopback: true})
 }

@@ -36,27 +36,27 @@
 //     configurable token lifetime policies allow at most one day, so 24 h
 //     refuses nothing Entra can issue while bounding how long a stolen
 //     assertion is useful and how long the replay cache must remember it.
-//   - It was not presented before (RFC 7523 §3 item 7, which lets the server
-//     require this): see Replay below.
+//   - An assertion with a jti was not presented before (RFC 7523 §3
+//     item 7, which lets the server require this): see Replay below.
 //
 // Replay. An assertion with a jti is remembered by (iss, jti) until its exp
-// plus MaxClockSkew. Entra's assertions carry no jti (Microsoft's example
-// payload in AzureAD/SCIMReferenceCode,
+// plus MaxClockSkew, and a second presentation is refused (ErrReplayed).
+// Entra's assertions carry no jti (Microsoft's example payload in
+// AzureAD/SCIMReferenceCode,
 // https://github.com/AzureAD/SCIMReferenceCode/blob/master/Workload-Identity-Federation-for-SCIM-Provisioning.md,
-// has iss, sub, aud, iat, nbf, exp, appid, oid, tid and ver, but no jti), so
-// an assertion without a jti is remembered by (iss, SHA-256 of its signed
-// payload) instead: the same assertion presented twice is refused, and two
-// assertions Entra signed apart differ at least in iat. The key hashes the
-// decoded payload rather than the assertion's text because the text is not
-// unique: base64url has non-canonical spellings that decode alike, and an
-// ECDSA signature (r, s) stays valid as (r, n-s), so a replay could change
-// the text without changing what was signed. Only assertions that passed
-// every other check are remembered, so forged assertions cannot fill the
-// cache. The cache holds at most Options.MaxReplayEntries assertions; when
-// it is full of unexpired ones, VerifyAssertion refuses the assertion
-// (ErrReplayCacheFull) rather than forget one that could then be replayed.
-// Microsoft does not say whether Entra ever presents one assertion twice (say,
-// for Test Connection and then a cycle); if it does, the second is refused.
+// has iss, sub, aud, iat, nbf, exp, appid, oid, tid and ver, but no jti).
+// Such an assertion is an access token Entra issued to its provisioning
+// service, which caches it like any access token and may present it again
+// within its lifetime: for Test Connection and then a cycle, or for two
+// cycles 40 minutes apart. Refusing the second presentation would make
+// provisioning fail at random, so an assertion without a jti is not
+// single-use; what bounds its use is its signature, the exact iss, sub and
+// aud, and its lifetime (at most MaxLifetime). docs/federation.md#replay
+// says the same for administrators. Only assertions that passed every other
+// check are remembered, so forged assertions cannot fill the cache. The cache
+// holds at most Options.MaxReplayEntries assertions; when it is full of
+// unexpired ones, VerifyAssertion refuses the assertion (ErrReplayCacheFull)
+// rather than forget one that could then be replayed.
 // The cache lives in the process: agents that share a database each keep
 // their own.
 //
@@ -255,7 +255,10 @@ func (v *Verifier) VerifyAssertion(ctx context.Context, assertion, issuer, subje
 	if err := checkClaims(&c, issuer, subject, audience, now, v.opt.MaxLifetime); err != nil {
 		return err
 	}
-	return v.replay.add(replayKey(&c, payload), c.Expiry.Time().Add(MaxClockSkew), now)
+	if c.ID == "" {
+		return nil // not single-use: see Replay in the package comment
+	}
+	return v.replay.add(replayKey(&c), c.Expiry.Time().Add(MaxClockSkew), now)
 }
 
 // checkHeader refuses headers this package does not understand (RFC 7515
@@ -346,18 +349,13 @@ func checkClaims(c *jwt.Claims, issuer, subject, audience string, now time.Time,
 	return nil
 }
 
-// replayKey identifies an assertion for replay detection: its (iss, jti), or
-// without a jti its (iss, signed payload); the package comment says why.
-func replayKey(c *jwt.Claims, payload []byte) [sha256.Size]byte {
+// replayKey identifies an assertion with a jti for replay detection: its
+// (iss, jti).
+func replayKey(c *jwt.Claims) [sha256.Size]byte {
 	h := sha256.New()
 	h.Write([]byte(c.Issuer))
-	if c.ID != "" {
-		h.Write([]byte("\x00jti\x00"))
-		h.Write([]byte(c.ID))
-	} else {
-		h.Write([]byte("\x00payload\x00"))
-		h.Write(payload)
-	}
+	h.Write([]byte("\x00"))
+	h.Write([]byte(c.ID))
 	var k [sha256.Size]byte
 	h.Sum(k[:0])
 	return k

@@ -1,3 +1,0 @@
--- 0009 is reserved for the OAuth clients' migration (0009_oauth.sql, on
--- another branch); this placeholder keeps the numbering contiguous until it
--- lands. When merging, delete this file.
