@@ -142,7 +142,10 @@ func TestChangeHeadsRollback(t *testing.T) {
 	before, failing, after := make(chan res, 1), make(chan error, 1), make(chan res, 1)
 	appendTo := func(out chan res) {
 		var seq int64
-		err := db.Write(ctx, func(tx *Tx) (err error) { seq, err = tx.AppendChange("a", "y", "user.created", t0, []byte(`{}`)); return })
+		err := db.Write(ctx, func(tx *Tx) (err error) {
+			seq, err = tx.AppendChange("a", "y", "user.created", t0, []byte(`{}`))
+			return
+		})
 		out <- res{seq, err}
 	}
 	queued := func(n int) {
