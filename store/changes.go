@@ -48,6 +48,11 @@ type Change struct {
 	Record []byte
 }
 
+// LogsChanges reports whether AppendChange appends in this write (false
+// with Options.NoChangeLog, and outside a write): callers need not build a
+// record it would drop.
+func (t *Tx) LogsChanges() bool { return t.db != nil && !t.db.noLog }
+
 // AppendChange appends a change to the tenant's log and returns its seq;
 // record is its JSON (without the seq, which readers get from Change.Seq).
 // With Options.NoChangeLog it appends nothing and returns 0. It must run in
