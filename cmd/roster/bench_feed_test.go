@@ -37,12 +37,14 @@ import (
 //     the cost of the last pages beside the first ones (and, for contrast,
 //     startIndex paging at the same two ends).
 //
-// `make bench` runs it with the rest; ROSTER_BENCH_ONLY=feed runs it alone.
+// `make bench` runs it with the rest; ROSTER_BENCH_ONLY=feed runs it alone,
+// ROSTER_BENCH_ONLY=create only its create figures.
 func BenchmarkChangeFeed(b *testing.B) {
 	if os.Getenv("ROSTER_BENCH") != "1" {
 		b.Skip("set ROSTER_BENCH=1 (make bench)")
 	}
-	if only := os.Getenv("ROSTER_BENCH_ONLY"); only != "" && only != "feed" {
+	only := os.Getenv("ROSTER_BENCH_ONLY")
+	if only != "" && only != "feed" && only != "create" {
 		b.Skip("ROSTER_BENCH_ONLY=" + only)
 	}
 	const (
@@ -142,6 +144,10 @@ func BenchmarkChangeFeed(b *testing.B) {
 	agentOff.Stop(b)
 	closeOn()
 	closeOff()
+	if only == "create" { // the create figures alone, for quicker turns
+		rep.print(b)
+		return
+	}
 
 	// The walk: 100k users written without the log (faster to fill), then
 	// served over real HTTP on loopback.
