@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// The change log (migration 0006, docs/change-feed.md): one row per committed
-// write to a user or group, appended inside that write's transaction.
+// The change log (migrations 0008 and 0011, docs/change-feed.md): one row
+// per committed write to a user or group, appended inside that write's
+// transaction.
 //
 // Ordering. Seq is computed inside the write transaction, as one more than
 // the tenant's newest seq. Every write runs on the store's one writer
@@ -23,6 +24,18 @@ import (
 // with it, so no seq is left as a hole either. Seqs are never reused:
 // change_cuts keeps the highest seq pruned, from which the numbering goes
 // on when pruning has emptied the log.
+//
+// The newest seq of each tenant is read from the log once and then kept by
+// the writer (changeHeads), so that an append is a plain INSERT: finding
+// the head with a subquery and returning the seq doubled what an append
+// cost. What the writer keeps always equals what the log holds in the open
+// transaction: a write rolled back to its savepoint forgets the heads it
+// moved, a transaction rolled back forgets them all, deleting a tenant
+// forgets its head, and a commit by any other connection to the file
+// (another process's writer, seen by PRAGMA data_version) forgets them all
+// before the next append. A forgotten head is read from the log again. The
+// unique (tenant_id, seq) index is the backstop: a seq handed out twice
+// would fail the write, never be stored twice.
 
 // Change is one stored record of the change log.
 type Change struct {
@@ -35,6 +48,11 @@ type Change struct {
 	Record []byte
 }
 
+// LogsChanges reports whether AppendChange appends in this write (false
+// with Options.NoChangeLog, and outside a write): callers need not build a
+// record it would drop.
+func (t *Tx) LogsChanges() bool { return t.db != nil && !t.db.noLog }
+
 // AppendChange appends a change to the tenant's log and returns its seq;
 // record is its JSON (without the seq, which readers get from Change.Seq).
 // With Options.NoChangeLog it appends nothing and returns 0. It must run in
@@ -46,15 +64,82 @@ func (t *Tx) AppendChange(tenantID, id, typ string, at time.Time, record []byte)
 	if t.db.noLog {
 		return 0, nil
 	}
-	var seq int64
-	err := t.queryRow(`INSERT INTO changes(tenant_id, seq, id, at, type, record) VALUES (?1,
-		COALESCE((SELECT max(seq) FROM changes WHERE tenant_id = ?1), (SELECT pruned_through FROM change_cuts WHERE tenant_id = ?1), 0) + 1,
-		?2, ?3, ?4, ?5) RETURNING seq`, tenantID, id, nanos(at), typ, string(record)).Scan(&seq)
+	last, err := t.changeHead(tenantID)
 	if err != nil {
-		return 0, fmt.Errorf("append change: %w", mapErr(err))
+		return 0, fmt.Errorf("append change: %w", err)
 	}
+	seq := last + 1
+	if _, err := t.exec(`INSERT INTO changes(tenant_id, seq, id, at, type, record) VALUES (?, ?, ?, ?, ?, ?)`,
+		tenantID, seq, id, nanos(at), typ, string(record)); err != nil {
+		return 0, fmt.Errorf("append change: %w", err)
+	}
+	t.db.heads.moved(t, tenantID, seq)
 	t.appended = true
 	return seq, nil
+}
+
+// changeHeads is the newest seq of each tenant's log as the writer's open
+// transaction sees it, for the tenants appended to since it was last
+// forgotten (see the top of this file). Only the writer goroutine uses it.
+type changeHeads struct {
+	seqs map[string]int64
+	// checked: data_version was compared in the open transaction.
+	checked     bool
+	dataVersion int64
+}
+
+// begin is called after each BEGIN of the writer.
+func (h *changeHeads) begin() { h.checked = false }
+
+// forgetAll is called when the writer's transaction rolls back.
+func (h *changeHeads) forgetAll() { clear(h.seqs) }
+
+// forget drops one tenant's head (its log was removed or rolled back).
+func (h *changeHeads) forget(tenantID string) { delete(h.seqs, tenantID) }
+
+// moved records a write's append: t's savepoint rolling back forgets it.
+func (h *changeHeads) moved(t *Tx, tenantID string, seq int64) {
+	if h.seqs == nil {
+		h.seqs = map[string]int64{}
+	}
+	h.seqs[tenantID] = seq
+	if !slices.Contains(t.moved, tenantID) {
+		t.moved = append(t.moved, tenantID)
+	}
+}
+
+// rolledBack is called when t's savepoint rolled back.
+func (h *changeHeads) rolledBack(t *Tx) {
+	for _, id := range t.moved {
+		h.forget(id)
+	}
+	t.moved = nil
+}
+
+// changeHead returns the newest seq of the tenant's log (or the cut it goes
+// on from) in a write transaction, from the writer's heads when it holds
+// the tenant's.
+func (t *Tx) changeHead(tenantID string) (int64, error) {
+	h := &t.db.heads
+	if !h.checked {
+		// PRAGMA data_version changes when another connection commits
+		// (https://www.sqlite.org/pragma.html#pragma_data_version); this
+		// one's own commits leave it as it is.
+		var v int64
+		if err := t.queryRow(`PRAGMA data_version`).Scan(&v); err != nil {
+			return 0, fmt.Errorf("data version: %w", err)
+		}
+		if v != h.dataVersion {
+			h.forgetAll()
+			h.dataVersion = v
+		}
+		h.checked = true
+	}
+	if last, ok := h.seqs[tenantID]; ok {
+		return last, nil
+	}
+	last, _, err := t.ChangeHead(tenantID)
+	return last, err
 }
 
 // ChangeHead returns the last seq handed out in a tenant's log and the

@@ -101,6 +101,7 @@ type DB struct {
 	closeErr error
 	noLog    bool
 	notify   changeNotifier
+	heads    changeHeads // the writer's
 }
 
 // conn is one SQLite connection held for the life of the DB, with its own
@@ -400,11 +401,15 @@ func (db *DB) runBatch(batch []*job) {
 			j.done <- results[i]
 		}
 	}
-	rollback := func() { w.run(ctx, "ROLLBACK") } //nolint:errcheck
+	rollback := func() {
+		w.run(ctx, "ROLLBACK") //nolint:errcheck
+		db.heads.forgetAll()
+	}
 	if err := w.run(ctx, "BEGIN IMMEDIATE"); err != nil {
 		finish(fmt.Errorf("begin write: %w", mapErr(err)))
 		return
 	}
+	db.heads.begin()
 	appended := false
 	single := len(batch) == 1
 	for i, j := range batch {
@@ -441,6 +446,7 @@ func (db *DB) runBatch(batch []*job) {
 				finish(fmt.Errorf("rollback to savepoint after %w: %v", err, rerr))
 				return
 			}
+			db.heads.rolledBack(t)
 		}
 		if !single {
 			if err := w.run(ctx, "RELEASE w"); err != nil {
@@ -490,9 +496,10 @@ func safeRun(fn func(*Tx) error, t *Tx) (err error) {
 type Tx struct {
 	ctx context.Context
 	c   *conn
-	// db, appended and delta are set for write transactions only.
+	// db, appended, moved and delta are set for write transactions only.
 	db       *DB
 	appended bool
+	moved    []string // tenants whose change head this write moved
 	delta    *MemberDelta
 }
 

@@ -98,6 +98,9 @@ func (t *Tx) DeleteTenant(id string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("tenant %q: %w", id, ErrNotFound)
 	}
+	if t.db != nil {
+		t.db.heads.forget(id) // its change log went with it
+	}
 	return nil
 }
 

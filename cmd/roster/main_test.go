@@ -15,6 +15,7 @@ import (
 
 	"github.com/rosterhq/roster/agent/tlsserve/pebbletest"
 	"github.com/rosterhq/roster/internal/syncbuf"
+	"github.com/rosterhq/roster/store"
 )
 
 // TestMain lets the test binary act as the roster binary: with
@@ -22,6 +23,9 @@ import (
 // real agent process (to kill it, or to measure its memory).
 func TestMain(m *testing.M) {
 	if os.Getenv("ROSTER_TEST_MAIN") == "1" {
+		if os.Getenv("ROSTER_BENCH_NO_CHANGE_LOG") == "1" { // BenchmarkChangeFeed's agent without the log
+			benchStoreOptions = func(o *store.Options) { o.NoChangeLog = true }
+		}
 		main()
 		os.Exit(0)
 	}

@@ -122,5 +122,12 @@ func storeOptions() (store.Options, error) {
 		}
 		o.MmapSize = n
 	}
+	if benchStoreOptions != nil {
+		benchStoreOptions(&o)
+	}
 	return o, nil
 }
+
+// benchStoreOptions is nil but in the benchmark's re-executed agent
+// (main_test.go), which measures the agent with the change log off.
+var benchStoreOptions func(*store.Options)
