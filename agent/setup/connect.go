@@ -159,7 +159,7 @@ func (s *Service) Connect(ctx context.Context, g graphapi.Client, req ConnectReq
 		NotificationEmail: req.Settings.NotificationEmail, DeleteThreshold: req.Settings.DeleteThreshold, SyncAll: req.Settings.SyncAll,
 		Mappings: MappingOptions(req.Settings), Assign: req.Assign, SkipTest: req.SkipTest, NoStart: req.NoStart}
 	if issued != nil {
-		o.Token = issued.Token.Reveal()
+		o.Credentials = graphapi.Credentials{Kind: graphapi.CredentialToken, Token: issued.Token.Reveal()}
 	}
 	gres, err := g.Connect(ctx, o, req.Progress)
 	res.ConnectResult = gres

@@ -18,7 +18,7 @@ func (s *Service) TestConnection(ctx context.Context, g graphapi.Client, tenant 
 	if err != nil {
 		return err
 	}
-	return g.TestConnection(ctx, appOf(c), c.JobID, c.TenantURL, "")
+	return g.TestConnection(ctx, appOf(c), c.JobID, c.TenantURL, graphapi.Credentials{})
 }
 
 // StartProvisioning starts the tenant's provisioning job unless it runs

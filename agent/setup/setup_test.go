@@ -148,23 +148,23 @@ func (f *fakeGraph) Connect(_ context.Context, o graphapi.ConnectOptions, _ func
 		}
 	}
 	if res.App.ServicePrincipalID == "" {
-		if o.Token == "" {
-			return res, errors.New("a new app needs a token")
+		if o.Credentials.Empty() {
+			return res, errors.New("a new app needs credentials")
 		}
 		res.App, res.AppCreated, res.JobCreated = f.addApp(o.AppName), true, true
 	}
 	res.Job = graphapi.Job{ID: "scim." + res.App.ServicePrincipalID}
-	if o.Token != "" {
-		f.secrets[res.App.ServicePrincipalID] = o.Token
+	if !o.Credentials.Empty() {
+		f.secrets[res.App.ServicePrincipalID] = o.Credentials.Token + o.Credentials.ClientSecret
 	}
 	f.conn[res.App.ServicePrincipalID] = o
 	return res, nil
 }
 
-func (f *fakeGraph) TestConnection(_ context.Context, app graphapi.App, _, _, token string) error {
+func (f *fakeGraph) TestConnection(_ context.Context, app graphapi.App, _, _ string, cred graphapi.Credentials) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if token == "" && f.secrets[app.ServicePrincipalID] == "" {
+	if cred.Empty() && f.secrets[app.ServicePrincipalID] == "" {
 		return errors.New("no saved credentials")
 	}
 	return f.call("TestConnection")
@@ -288,7 +288,7 @@ func TestConnectTwiceKeepsOneTokenAndOneApp(t *testing.T) {
 	if !first.AppCreated || !first.NewToken || first.TokenID == "" {
 		t.Fatalf("first connect = %+v", first)
 	}
-	if got := e.g.conn[first.App.ServicePrincipalID]; got.Token == "" || got.TenantURL != first.TenantURL {
+	if got := e.g.conn[first.App.ServicePrincipalID]; got.Credentials.Token == "" || got.TenantURL != first.TenantURL {
 		t.Errorf("first connect sent %+v, want the Tenant URL and a token", got)
 	}
 	// A re-run changes settings in place: same app, no new token.
@@ -299,7 +299,7 @@ func TestConnectTwiceKeepsOneTokenAndOneApp(t *testing.T) {
 		t.Errorf("second connect = %+v", second)
 	}
 	got := e.g.conn[first.App.ServicePrincipalID]
-	if got.Token != "" || !got.SyncAll || len(got.Mappings.Omit) != 1 || got.App != first.App.ServicePrincipalID {
+	if got.Credentials.Token != "" || !got.SyncAll || len(got.Mappings.Omit) != 1 || got.App != first.App.ServicePrincipalID {
 		t.Errorf("second connect sent %+v, want the new settings without a token, to the same app", got)
 	}
 	if len(e.g.apps) != 1 {

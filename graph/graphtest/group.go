@@ -43,7 +43,8 @@ func (s *Server) provisionGroupOnDemand(w http.ResponseWriter, r *http.Request, 
 			members = append(members, *u)
 		}
 	}
-	base, token := secret(sp, "BaseAddress"), secret(sp, "SecretToken")
+	cred := credentialsOf(sp.secrets, sp.federation)
+	base := cred.base
 	scoped := secret(sp, "SyncAll") == "true"
 	for _, a := range sp.assignments {
 		scoped = scoped || a.PrincipalID == group.ID
@@ -65,6 +66,13 @@ func (s *Server) provisionGroupOnDemand(w http.ResponseWriter, r *http.Request, 
 	res.step("EntrySynchronizationScoping", "Scoping", "Success", fmt.Sprintf("Group '%s' is assigned to the application", name), nil)
 
 	ctx := r.Context()
+	token, msg := s.bearer(ctx, cred)
+	if msg != "" {
+		res.step("EntryImport", "Matching", "Failure", "Could not obtain an access token for "+targetDirectory+". "+msg, nil)
+		res.fail("SystemForCrossDomainIdentityManagementCredentialValidationUnavailable", msg)
+		s.finishOnDemand(w, spID, spName, res.pair(jobID))
+		return
+	}
 	// Resolve members: the agent's ids of the member users it already has.
 	var memberIDs []string
 	var missing []string
