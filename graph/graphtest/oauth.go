@@ -192,9 +192,11 @@ func credentialError(detail string) string {
 }
 
 // bearer returns the bearer token for SCIM calls with c: the Secret Token,
-// or an access token from the token endpoint (cached until shortly before
-// it expires). msg is the failure as Entra words it, "" on success.
-func (s *Server) bearer(ctx context.Context, c credentials) (token, msg string) {
+// or an access token from the token endpoint, cached until shortly before
+// it expires unless fresh (Test Connection tests the credentials, so it
+// always exchanges them). msg is the failure as Entra words it, "" on
+// success.
+func (s *Server) bearer(ctx context.Context, c credentials, fresh bool) (token, msg string) {
 	var form url.Values
 	var key, user, pass string
 	switch {
@@ -236,7 +238,7 @@ func (s *Server) bearer(ctx context.Context, c credentials) (token, msg string) 
 	s.mu.Lock()
 	t, ok := s.tokens[key]
 	s.mu.Unlock()
-	if ok && s.now().Before(t.refreshAt()) {
+	if ok && !fresh && s.now().Before(t.refreshAt()) {
 		return t.token, ""
 	}
 	t, msg = s.exchange(ctx, c.exchange, form, user, pass)

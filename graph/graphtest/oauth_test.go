@@ -137,10 +137,11 @@ func TestOAuthTokenExchange(t *testing.T) {
 			wantStatus(t, code, http.StatusCreated, b)
 			clk.add(30 * time.Minute)
 			provision(t, s, spID, jobID, alice.ID)
-			clk.add(26 * time.Minute) // 4 minutes left: within the refresh margin
-			if code, msg := testSaved(t, s, spID); code != http.StatusNoContent {
-				t.Fatalf("Test Connection = %d %s", code, msg)
+			if n := len(s.TokenRequests()); n != 1 {
+				t.Errorf("%d token requests, want 1 (the token is fresh)", n)
 			}
+			clk.add(26 * time.Minute) // 4 minutes left: within the refresh margin
+			provision(t, s, spID, jobID, alice.ID)
 			if n := len(s.TokenRequests()); n != 2 {
 				t.Errorf("%d token requests, want 2 (one refresh)", n)
 			}
@@ -149,7 +150,7 @@ func TestOAuthTokenExchange(t *testing.T) {
 				t.Errorf("bearers = %q … %q", calls[1].Auth, calls[len(calls)-1].Auth)
 			}
 
-			// A cycle uses (and would refresh) the token as well.
+			// A cycle uses (and refreshes) the token as well.
 			code, b = call(t, s, "POST", "/servicePrincipals/"+spID+"/synchronization/jobs/"+jobID+"/start", nil)
 			wantStatus(t, code, http.StatusNoContent, b)
 			clk.add(time.Hour)
@@ -161,6 +162,10 @@ func TestOAuthTokenExchange(t *testing.T) {
 			}
 			if c := agent.Calls(); c[len(c)-1].Auth != "Bearer at-3" {
 				t.Errorf("cycle bearer = %q", c[len(c)-1].Auth)
+			}
+			// Test Connection tests the credentials: it always exchanges them.
+			if code, msg := testSaved(t, s, spID); code != http.StatusNoContent || len(s.TokenRequests()) != 4 {
+				t.Errorf("Test Connection = %d %s, %d token requests (want 4)", code, msg, len(s.TokenRequests()))
 			}
 		})
 	}

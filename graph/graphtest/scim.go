@@ -81,10 +81,11 @@ func userFilter(attr, value string) string {
 const credentialsMessage = "You appear to have entered invalid credentials. Please confirm you are using the correct information for an administrative account.\r\n"
 
 // testConnection runs Entra's Test Connection (docs/entra.md#test-connection):
-// with OAuth or federated credentials it first obtains an access token, then
+// with OAuth or federated credentials it first obtains an access token
+// (a new one if fresh, else the one held while it is current), then
 // queries for a random GUID, which must answer 200 with an empty
 // ListResponse. The returned message is empty on success.
-func (s *Server) testConnection(ctx context.Context, c credentials) string {
+func (s *Server) testConnection(ctx context.Context, c credentials, fresh bool) string {
 	base := c.base
 	if base == "" {
 		return credentialsMessage + "Error code: SystemForCrossDomainIdentityManagementCredentialValidationUnavailable\r\nDetails: the Tenant URL (BaseAddress) is empty."
@@ -92,7 +93,7 @@ func (s *Server) testConnection(ctx context.Context, c credentials) string {
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return credentialsMessage + "Error code: SystemForCrossDomainIdentityManagementCredentialValidationUnavailable\r\nDetails: the Tenant URL '" + base + "' is not a valid absolute URL."
 	}
-	token, msg := s.bearer(ctx, c)
+	token, msg := s.bearer(ctx, c, fresh)
 	if msg != "" {
 		return msg
 	}
@@ -146,7 +147,7 @@ func (s *Server) validateCredentials(w http.ResponseWriter, r *http.Request, p m
 		c = credentialsOf(req.Credentials, nil)
 	}
 	s.mu.Unlock()
-	if msg := s.testConnection(r.Context(), c); msg != "" {
+	if msg := s.testConnection(r.Context(), c, true); msg != "" {
 		graphError(w, r, http.StatusBadRequest, "BadRequest", msg)
 		return
 	}
@@ -480,7 +481,7 @@ func (s *Server) provisionOnDemand(w http.ResponseWriter, r *http.Request, p map
 		map[string]string{"Active in the source system": fmt.Sprint(!user.AccountDisabled), "Assigned to the application": "True"})
 
 	ctx := r.Context()
-	token, msg := s.bearer(ctx, cred)
+	token, msg := s.bearer(ctx, cred, false)
 	if msg != "" {
 		res.step("EntryImport", "Matching", "Failure", "Could not obtain an access token for "+targetDirectory+". "+msg, nil)
 		res.fail("SystemForCrossDomainIdentityManagementCredentialValidationUnavailable", msg)

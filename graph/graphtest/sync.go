@@ -381,7 +381,7 @@ func (s *Server) RunCycle(jobID string) bool {
 	s.mu.Unlock()
 	var msg string
 	if c.federation != nil || c.authType == OAuth2ClientCredentialsGrant {
-		msg = s.testConnection(context.Background(), c)
+		msg = s.testConnection(context.Background(), c, false)
 	}
 
 	s.mu.Lock()
