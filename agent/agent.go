@@ -194,8 +194,9 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // maintenanceLoop runs at start and then hourly: it purges users disabled
-// for longer than their tenant's retention, and provisioning events older
-// than EventRetention, and change-feed records older than ChangeRetention.
+// for longer than their tenant's retention, OAuth access tokens expired or
+// revoked for a day, provisioning events older than EventRetention, and
+// change-feed records older than ChangeRetention.
 func (a *Agent) maintenanceLoop(ctx context.Context) error {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -204,6 +205,11 @@ func (a *Agent) maintenanceLoop(ctx context.Context) error {
 			a.log.Warn("purge disabled users", "err", err)
 		} else if n > 0 {
 			a.log.Info("purged users disabled for longer than the retention", "removed", n)
+		}
+		if n, err := a.dir.PurgeAccessTokens(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("purge expired OAuth access tokens", "err", err)
+		} else if n > 0 {
+			a.log.Info("purged expired OAuth access tokens", "removed", n)
 		}
 		n, err := a.dir.PruneEvents(ctx, time.Now().Add(-a.opt.EventRetention))
 		switch {

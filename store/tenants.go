@@ -126,12 +126,13 @@ type TenantSummary struct {
 	Users, Groups, ActiveTokens int
 }
 
-// Tenants lists every tenant with its user, group and active-token counts.
+// Tenants lists every tenant with its user, group and active-Secret-Token
+// counts (OAuth access tokens are not counted).
 func (t *Tx) Tenants(now time.Time) ([]TenantSummary, error) {
 	rows, err := t.query(`SELECT t.id, t.name, t.created, t.settings,
 		(SELECT count(*) FROM resources r WHERE r.tenant_id = t.id AND r.kind = 'User'),
 		(SELECT count(*) FROM resources r WHERE r.tenant_id = t.id AND r.kind = 'Group'),
-		(SELECT count(*) FROM tokens k WHERE k.tenant_id = t.id AND k.revoked IS NULL AND (k.expires IS NULL OR k.expires > ?))
+		(SELECT count(*) FROM tokens k WHERE k.tenant_id = t.id AND k.client_id IS NULL AND k.revoked IS NULL AND (k.expires IS NULL OR k.expires > ?))
 		FROM tenants t ORDER BY t.created, t.id`, nanos(now))
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)

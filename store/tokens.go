@@ -18,7 +18,10 @@ type Token struct {
 	// App marks a read-write token for the organisation's own applications:
 	// unlike a provisioning token (Entra's), it may not change the
 	// attributes Entra manages.
-	App      bool
+	App bool
+	// ClientID is the OAuth client an access token was issued to; "" for
+	// a Secret Token.
+	ClientID string
 	Created  time.Time
 	Expires  *time.Time
 	Revoked  *time.Time
@@ -32,24 +35,26 @@ func (k *Token) Active(now time.Time) bool {
 
 // InsertToken records a new token.
 func (t *Tx) InsertToken(k *Token) error {
-	_, err := t.exec(`INSERT INTO tokens(id, tenant_id, name, hash, read_only, app, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.TenantID, k.Name, k.Hash, boolInt(k.ReadOnly), boolInt(k.App), nanos(k.Created), nullNanos(k.Expires))
+	_, err := t.exec(`INSERT INTO tokens(id, tenant_id, name, hash, read_only, app, created, expires, client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.TenantID, k.Name, k.Hash, boolInt(k.ReadOnly), boolInt(k.App), nanos(k.Created), nullNanos(k.Expires), nullString(k.ClientID))
 	if err != nil {
 		return fmt.Errorf("insert token: %w", err)
 	}
 	return nil
 }
 
-const tokenCols = `id, tenant_id, name, hash, read_only, app, created, expires, revoked, last_used`
+const tokenCols = `id, tenant_id, name, hash, read_only, app, created, expires, revoked, last_used, client_id`
 
 func scanToken(sc interface{ Scan(...any) error }) (*Token, error) {
 	k := &Token{}
 	var ro, app int
 	var created int64
 	var expires, revoked, lastUsed sql.NullInt64
-	if err := sc.Scan(&k.ID, &k.TenantID, &k.Name, &k.Hash, &ro, &app, &created, &expires, &revoked, &lastUsed); err != nil {
+	var client sql.NullString
+	if err := sc.Scan(&k.ID, &k.TenantID, &k.Name, &k.Hash, &ro, &app, &created, &expires, &revoked, &lastUsed, &client); err != nil {
 		return nil, err
 	}
+	k.ClientID = client.String
 	k.ReadOnly, k.App = ro != 0, app != 0
 	k.Created = fromNanos(created)
 	k.Expires, k.Revoked, k.LastUsed = fromNullNanos(expires), fromNullNanos(revoked), fromNullNanos(lastUsed)
@@ -65,9 +70,10 @@ func (t *Tx) Token(id string) (*Token, error) {
 	return k, err
 }
 
-// Tokens lists the tokens of a tenant ("" for all tenants), newest first.
+// Tokens lists the Secret Tokens of a tenant ("" for all tenants), newest
+// first; the OAuth access tokens are not listed.
 func (t *Tx) Tokens(tenantID string) ([]*Token, error) {
-	rows, err := t.query(`SELECT `+tokenCols+` FROM tokens WHERE ? = '' OR tenant_id = ? ORDER BY created DESC, id`, tenantID, tenantID)
+	rows, err := t.query(`SELECT `+tokenCols+` FROM tokens WHERE (? = '' OR tenant_id = ?) AND client_id IS NULL ORDER BY created DESC, id`, tenantID, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
@@ -100,6 +106,13 @@ func (t *Tx) RevokeToken(id string, now time.Time) error {
 func (t *Tx) TouchToken(id string, now time.Time) error {
 	_, err := t.exec(`UPDATE tokens SET last_used = ? WHERE id = ?`, nanos(now), id)
 	return err
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func boolInt(b bool) int {

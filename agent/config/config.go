@@ -110,7 +110,25 @@ type Config struct {
 	// (docs/change-feed.md); a consumer further behind starts again from a
 	// snapshot.
 	ChangeRetention Duration `json:"change_retention"`
+	// OAuth configures the token endpoint (docs/oauth.md).
+	OAuth OAuth `json:"oauth"`
 }
+
+// OAuth configures the OAuth 2.0 token endpoint, POST /oauth/{tenant}/token.
+type OAuth struct {
+	// AccessTokenLifetime is how long an issued access token is valid,
+	// from MinAccessTokenLifetime to MaxAccessTokenLifetime.
+	AccessTokenLifetime Duration `json:"access_token_lifetime"`
+}
+
+// Bounds of oauth.access_token_lifetime. Microsoft's gallery rules ask for
+// access tokens that live 60 minutes to 6 hours
+// (https://learn.microsoft.com/entra/identity/enterprise-apps/app-gallery-user-provisioning-requirements);
+// shorter ones are for tests and cautious operators.
+const (
+	MinAccessTokenLifetime = 5 * time.Minute
+	MaxAccessTokenLifetime = 6 * time.Hour
+)
 
 // Log configures logging.
 type Log struct {
@@ -250,6 +268,7 @@ func Default() Config {
 		ShutdownTimeout:    Duration(30 * time.Second),
 		EventRetentionDays: 90,
 		ChangeRetention:    Duration(30 * 24 * time.Hour),
+		OAuth:              OAuth{AccessTokenLifetime: Duration(time.Hour)},
 	}
 }
 
@@ -513,6 +532,9 @@ func (c *Config) Validate() error {
 	if c.ChangeRetention < Duration(time.Hour) {
 		add("change_retention", "%s is too short: use 1h or more, e.g. \"720h\" (30 days, the default)", c.ChangeRetention)
 	}
+	if l := c.OAuth.AccessTokenLifetime; l < Duration(MinAccessTokenLifetime) || l > Duration(MaxAccessTokenLifetime) {
+		add("oauth.access_token_lifetime", "%s: use 5m to 6h, e.g. \"1h\" (the default); Microsoft's gallery rules ask for 1h to 6h", l)
+	}
 	if c.DNS.Resolver != "" {
 		if err := checkHostPort(c.DNS.Resolver); err != nil {
 			add("dns.resolver", "%v, e.g. 1.1.1.1:53", err)
@@ -669,6 +691,7 @@ var envVars = []envVar{
 	{"ROSTER_DNS_RESOLVER", "dns.resolver", str(func(c *Config) *string { return &c.DNS.Resolver })},
 	{"ROSTER_DNS_NAMESERVER", "dns.nameserver", str(func(c *Config) *string { return &c.DNS.Nameserver })},
 	{"ROSTER_WEBHOOKS_CA_FILE", "webhooks.ca_file", str(func(c *Config) *string { return &c.Webhooks.CAFile })},
+	{"ROSTER_OAUTH_ACCESS_TOKEN_LIFETIME", "oauth.access_token_lifetime", duration(func(c *Config) *Duration { return &c.OAuth.AccessTokenLifetime })},
 }
 
 // EnvVars returns the names of the environment variables ApplyEnv reads, in

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/rosterhq/roster/agent/scim"
 	"github.com/rosterhq/roster/store"
@@ -57,4 +58,17 @@ func (s *Service) PurgeInactive(ctx context.Context) (int, error) {
 		}
 	}
 	return purged, nil
+}
+
+// PurgeAccessTokens deletes the access tokens that expired or were revoked
+// more than a day ago, and returns how many it deleted. They can never be
+// used again; the day keeps them visible to an investigation of the last
+// hours.
+func (s *Service) PurgeAccessTokens(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
+		n, err = tx.PurgeAccessTokens(s.now().Add(-24 * time.Hour))
+		return err
+	})
+	return n, err
 }
