@@ -165,6 +165,7 @@ func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(st
 		NotificationEmail: o.NotificationEmail, DeleteThreshold: o.DeleteThreshold, SyncAll: o.SyncAll}); err != nil {
 		return res, err
 	}
+	res.Saved = sent
 	if testing && sent {
 		// Graph answers 204 to a save it dropped (see SaveSecrets): only a
 		// Test Connection with the saved credentials proves they are there.

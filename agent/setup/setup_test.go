@@ -148,7 +148,7 @@ func (f *fakeGraph) Connect(_ context.Context, o graphapi.ConnectOptions, _ func
 		}
 	}
 	if res.App.ServicePrincipalID == "" {
-		if o.Credentials.Empty() {
+		if o.Credentials.Empty() && o.Credentials.Kind != graphapi.CredentialFederation {
 			return res, errors.New("a new app needs credentials")
 		}
 		res.App, res.AppCreated, res.JobCreated = f.addApp(o.AppName), true, true
@@ -156,6 +156,11 @@ func (f *fakeGraph) Connect(_ context.Context, o graphapi.ConnectOptions, _ func
 	res.Job = graphapi.Job{ID: "scim." + res.App.ServicePrincipalID}
 	if !o.Credentials.Empty() {
 		f.secrets[res.App.ServicePrincipalID] = o.Credentials.Token + o.Credentials.ClientSecret
+		res.Saved = true
+	}
+	res.Tested = !o.SkipTest && o.Credentials.Kind != graphapi.CredentialFederation
+	if o.Credentials.Kind == graphapi.CredentialFederation {
+		res.Manual = []string{"portal step"}
 	}
 	f.conn[res.App.ServicePrincipalID] = o
 	return res, nil
@@ -254,8 +259,13 @@ func newEnv(t *testing.T) *env {
 // lab is the documented escape for tests on 127.0.0.1.
 var lab = Reach{AllowPrivateURL: true}
 
+// connect connects with req; these tests are about the Secret Token unless
+// req says otherwise (oauth_test.go has the other kinds).
 func (e *env) connect(t *testing.T, req ConnectRequest) ConnectResult {
 	t.Helper()
+	if req.Credential == "" {
+		req.Credential = graphapi.CredentialToken
+	}
 	if req.Settings.DeleteThreshold == 0 && !req.Settings.ProvisionGroups {
 		req.Settings = DefaultSettings()
 	}
@@ -417,7 +427,7 @@ func must(s string, err error) string {
 func TestConnectFailureRevokesTheUnusedToken(t *testing.T) {
 	e := newEnv(t)
 	e.g.failOn = "Connect"
-	_, err := e.svc.Connect(context.Background(), e.g, ConnectRequest{Settings: DefaultSettings(), Reach: lab})
+	_, err := e.svc.Connect(context.Background(), e.g, ConnectRequest{Credential: graphapi.CredentialToken, Settings: DefaultSettings(), Reach: lab})
 	if err == nil {
 		t.Fatal("connect succeeded although Graph failed")
 	}

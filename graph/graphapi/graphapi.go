@@ -442,11 +442,14 @@ func (c Credentials) Validate() error {
 
 // ConnectResult is what Connect found, created and changed.
 type ConnectResult struct {
-	App             App               `json:"app"`
-	AppCreated      bool              `json:"app_created"`
-	Job             Job               `json:"job"`
-	JobCreated      bool              `json:"job_created"`
-	Tested          bool              `json:"tested"`
+	App        App  `json:"app"`
+	AppCreated bool `json:"app_created"`
+	Job        Job  `json:"job"`
+	JobCreated bool `json:"job_created"`
+	Tested     bool `json:"tested"`
+	// Saved says the credentials were saved in the app (a failure after
+	// that leaves Entra holding them).
+	Saved           bool              `json:"credentials_saved"`
 	MappingChanges  []mappings.Change `json:"mapping_changes"`
 	Assigned        []Principal       `json:"assigned"`
 	AlreadyAssigned []Principal       `json:"already_assigned"`
