@@ -216,6 +216,14 @@ func (s *Service) Connect(ctx context.Context, g graphapi.Client, req ConnectReq
 	res.TokenURL = TokenURL(res.TenantURL, tenant)
 	// same: a re-run on the app and job this data directory connected.
 	same := prev != nil && appRef != "" && appRef == prev.App.ServicePrincipalID && prev.JobID != ""
+	if f := req.Federation; f != nil && f.EntraTenant == "" && f.Issuer == "" {
+		// The assertions come from the signed-in Entra tenant.
+		acct, err := g.Account(ctx)
+		if err != nil {
+			return res, err
+		}
+		f.EntraTenant = acct.TenantID
+	}
 	cr, err := s.credentials(ctx, tenant, kind, req, prev, same, res.TenantURL != prevURL(prev))
 	if err != nil {
 		return res, err
@@ -468,7 +476,6 @@ func (s *Service) confirmFederation(ctx context.Context, g graphapi.Client, req 
 	}
 	return nil
 }
-
 
 // chooseApp returns the service principal id of the app to configure, or
 // "" to create one named name.
