@@ -22,6 +22,7 @@ import (
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/domainproof"
 	"github.com/rosterhq/roster/agent/metrics"
+	"github.com/rosterhq/roster/agent/oauth"
 	"github.com/rosterhq/roster/agent/scimhttp"
 	"github.com/rosterhq/roster/agent/webhook"
 	"github.com/rosterhq/roster/store"
@@ -56,6 +57,9 @@ type RunOptions struct {
 	// ConfigFile names the configuration file in the start-up log; ""
 	// logs that none was given.
 	ConfigFile string
+	// AssertionVerifier checks the assertions of OAuth federation clients
+	// at the token endpoint (docs/oauth.md); nil refuses them.
+	AssertionVerifier oauth.AssertionVerifier
 }
 
 // ConfigError is an error of Run that the configuration caused and that
@@ -150,6 +154,7 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 		Limits:     scimLimits(cfg.RateLimit),
 		ClientAddr: ClientAddr(cfg.Prefixes()),
 		Metrics:    mets,
+		OAuth:      oauth.Options{AccessTokenLifetime: time.Duration(cfg.OAuth.AccessTokenLifetime), Verifier: opts.AssertionVerifier},
 	})
 	tlsCfg, ready, files, err := setupTLS(ctx, cfg, ln, publicURL, log, &endpoints)
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/feedhttp"
 	"github.com/rosterhq/roster/agent/metrics"
+	"github.com/rosterhq/roster/agent/oauth"
 	"github.com/rosterhq/roster/agent/scim"
 	"github.com/rosterhq/roster/store"
 )
@@ -85,6 +86,10 @@ type Options struct {
 	// Metrics counts requests, latencies, provisioning events,
 	// authentication failures and rate-limited requests; nil counts nothing.
 	Metrics *metrics.Metrics
+	// OAuth configures the token endpoint, /oauth/{tenant}/token
+	// (docs/oauth.md); its failed client authentications count with the
+	// SCIM API's (its Failures and Logger are set here).
+	OAuth oauth.Options
 }
 
 // Server serves the SCIM API of every tenant.
@@ -119,6 +124,9 @@ func New(dir *directory.Service, opt Options) *Server {
 	s.mux.Handle("/scim/{tenant}/v2/{rest...}", http.HandlerFunc(s.scim))
 	s.mux.Handle("/scim/{tenant}/v2", http.HandlerFunc(s.scim)) // else ServeMux redirects to .../v2/
 	s.mux.Handle(feedhttp.Pattern, feedhttp.New(dir, s.log))    // the change feed: docs/change-feed.md
+	oopt := opt.OAuth
+	oopt.Failures, oopt.Logger = s, s.log
+	s.mux.Handle(oauth.Pattern, oauth.New(dir, oopt)) // the token endpoint: docs/oauth.md
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, scim.Errorf(http.StatusNotFound, "", "no such endpoint; SCIM lives under /scim/{tenant}/v2 (see `roster tenant list`)"))
 	})
@@ -394,27 +402,15 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		addr := ""
 		if statusOf(err) == http.StatusUnauthorized {
-			s.met.AuthFailed(reason)
-			addr = s.clientAddr(r)
-			now := s.now()
-			if ok, wait, first := s.authLim.allow(limitKey(addr), now); !ok {
-				s.met.RateLimited(metrics.LimitAuthFailures)
-				if first {
-					s.log.Warn("too many failed authentications: answering 429 to further failures from this address",
-						"request_id", reqID, "client", addr, "tenant", tenant, "retry_after", wait.Round(time.Second))
+			var wait time.Duration
+			var global, limited bool
+			if addr, wait, global, limited = s.limitAuthFailure(r, reqID, tenant, reason); limited {
+				from := " from " + addr
+				if global {
+					from = ""
 				}
-				s.tooMany(w, wait, fmt.Sprintf("too many failed authentications from %s: the Secret Token is not valid for this Tenant URL; "+
-					"check the token configured in Entra, then retry after %s seconds", addr, retryAfter(wait)))
-				return
-			}
-			if ok, wait, first := s.authGlobal.allow("", now); !ok {
-				s.met.RateLimited(metrics.LimitAuthFailures)
-				if first {
-					s.log.Warn("too many failed authentications from all addresses together: answering 429 to further failures",
-						"request_id", reqID, "client", addr, "tenant", tenant, "retry_after", wait.Round(time.Second))
-				}
-				s.tooMany(w, wait, fmt.Sprintf("too many failed authentications: the Secret Token is not valid for this Tenant URL; "+
-					"check the token configured in Entra, then retry after %s seconds", retryAfter(wait)))
+				s.tooMany(w, wait, fmt.Sprintf("too many failed authentications%s: the Secret Token is not valid for this Tenant URL; "+
+					"check the token configured in Entra, then retry after %s seconds", from, retryAfter(wait)))
 				return
 			}
 		}
@@ -451,6 +447,47 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 		}
 		s.renderErr(w, r, reqID, err)
 	}
+}
+
+// limitAuthFailure counts a failed authentication of r's client (request
+// reqID, for tenant, because of reason) against the per-address and the global limit
+// and returns the client's address. limited says the client is over one of
+// them (global: the one of all addresses together) and must wait wait; the
+// first refusal of a streak is logged.
+func (s *Server) limitAuthFailure(r *http.Request, reqID, tenant string, reason metrics.AuthFailure) (addr string, wait time.Duration, global, limited bool) {
+	s.met.AuthFailed(reason)
+	addr = s.clientAddr(r)
+	now := s.now()
+	if ok, wait, first := s.authLim.allow(limitKey(addr), now); !ok {
+		s.met.RateLimited(metrics.LimitAuthFailures)
+		if first {
+			s.log.Warn("too many failed authentications: answering 429 to further failures from this address",
+				"request_id", reqID, "client", addr, "tenant", tenant, "retry_after", wait.Round(time.Second))
+		}
+		return addr, wait, false, true
+	}
+	if ok, wait, first := s.authGlobal.allow("", now); !ok {
+		s.met.RateLimited(metrics.LimitAuthFailures)
+		if first {
+			s.log.Warn("too many failed authentications from all addresses together: answering 429 to further failures",
+				"request_id", reqID, "client", addr, "tenant", tenant, "retry_after", wait.Round(time.Second))
+		}
+		return addr, wait, true, true
+	}
+	return addr, 0, false, false
+}
+
+// ClientAuthFailed implements oauth.FailureLimiter: the token endpoint's
+// failed client authentications count against the same limits as the SCIM
+// API's failed bearer tokens, and are recorded the same way, one event per
+// tenant, address and minute.
+func (s *Server) ClientAuthFailed(r *http.Request, reqID string, call directory.Call, err error) (time.Duration, bool) {
+	addr, wait, _, limited := s.limitAuthFailure(r, reqID, call.TenantID, metrics.AuthInvalid)
+	if limited {
+		return wait, true
+	}
+	s.dir.RecordAuthFailure(context.WithoutCancel(r.Context()), call, limitKey(addr), err)
+	return 0, false
 }
 
 // clientGone handles a request that failed because its client went away
