@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/agent/oauth"
 	"github.com/rosterhq/roster/graph/graphapi"
 	"github.com/rosterhq/roster/store"
 )
@@ -111,8 +112,8 @@ const DefaultCredential = graphapi.CredentialOAuth2
 // OAuthClientName names the OAuth clients Connect issues for Entra.
 const OAuthClientName = "entra"
 
-// TokenURL is the agent's OAuth token endpoint for a tenant, beside its
-// Tenant URL: <public URL>/oauth/<tenant>/token.
+// TokenURL is the agent's OAuth token endpoint for a tenant beside its
+// Tenant URL (oauth.TokenURL of the public URL the Tenant URL is under).
 func TokenURL(tenantURL, tenant string) string {
 	base := strings.TrimRight(tenantURL, "/")
 	if b, ok := strings.CutSuffix(base, "/scim/"+tenant+"/v2"); ok {
@@ -120,7 +121,7 @@ func TokenURL(tenantURL, tenant string) string {
 	} else if u, err := url.Parse(base); err == nil && u.Host != "" {
 		base = u.Scheme + "://" + u.Host
 	}
-	return base + "/oauth/" + tenant + "/token"
+	return oauth.TokenURL(base, tenant)
 }
 
 // AppExistsError is returned when an enterprise app with the wanted name
