@@ -122,7 +122,7 @@ func newEntraConnectCmd(rf *rootFlags) *cobra.Command {
 		assign, omit                                        []string
 		onPrem, byEmployeeID, noGroups, skipTest, noStart   bool
 		newToken, allowPrivate, asJSON                      bool
-		credential, subject, audience                       string
+		credential, subject, audience, issuer, jwksURL      string
 	)
 	cmd := &cobra.Command{
 		Use:   "connect",
@@ -236,14 +236,14 @@ which you install and assign in the portal.`,
 				kind = k
 			}
 			var fed *directory.NewFederation
-			if subject != "" || audience != "" {
+			if subject != "" || audience != "" || issuer != "" || jwksURL != "" {
 				if kind != graph.CredentialFederation {
-					return usageError{errors.New("--subject and --audience describe Workload Identity Federation: add --credential federation")}
+					return usageError{errors.New("--subject, --audience, --issuer and --jwks-url describe Workload Identity Federation: add --credential federation")}
 				}
 				if subject == "" || audience == "" {
 					return usageError{errors.New("--credential federation needs both --subject and --audience (as the portal shows them), or neither to use the federation added with 'roster oauth federation add'")}
 				}
-				fed = &directory.NewFederation{Subject: subject, Audience: audience, AllowHTTP: allowPrivate}
+				fed = &directory.NewFederation{Subject: subject, Audience: audience, Issuer: issuer, JWKSURL: jwksURL, AllowHTTP: allowPrivate}
 				if gf.entraTenant != "" && gf.entraTenant != "organizations" && gf.entraTenant != "common" {
 					fed.EntraTenant = gf.entraTenant
 				}
@@ -335,6 +335,8 @@ which you install and assign in the portal.`,
 	f.StringVar(&credential, "credential", "", "how Entra authenticates to the agent: oauth2 (OAuth client credentials, the default), token (a long-lived Secret Token) or federation (Workload Identity Federation); default: the tenant's current kind, else oauth2")
 	f.StringVar(&subject, "subject", "", "with --credential federation: the Subject (sub) the portal shows for the workload identity")
 	f.StringVar(&audience, "audience", "", "with --credential federation: the Audience (aud) the portal shows for the workload identity")
+	f.StringVar(&issuer, "issuer", "", "with --credential federation: the assertions' issuer (default: https://login.microsoftonline.com/<Entra tenant id>/v2.0, or the national cloud's)")
+	f.StringVar(&jwksURL, "jwks-url", "", "with --credential federation: where the issuer's signing keys are (default: the issuer's /discovery/v2.0/keys)")
 	f.BoolVar(&newToken, "new-token", false, "give Entra new credentials even if it holds current ones: a new Secret Token (the old one is revoked); OAuth clients get a new secret on every run anyway")
 	f.BoolVar(&skipTest, "skip-test", false, "skip Test Connection (not recommended)")
 	f.BoolVar(&noStart, "no-start", false, "configure everything but leave provisioning stopped")
@@ -787,6 +789,9 @@ connect' (or 'roster setup') connects again.`,
 				}
 				if res.RevokedTokenID != "" {
 					fmt.Fprintf(w, "Revoked Entra's Secret Token %s.\n", res.RevokedTokenID)
+				}
+				if res.RevokedClientID != "" {
+					fmt.Fprintf(w, "Revoked Entra's OAuth client %s (its secrets and access tokens).\n", res.RevokedClientID)
 				}
 				fmt.Fprintf(w, "Tenant %s is no longer connected to Entra.\n", tenant)
 				return nil

@@ -221,7 +221,7 @@ func TestEntraDisconnect(t *testing.T) {
 	fake := fakeGraph(t)
 	dir := t.TempDir()
 	startAgentProc(t, dir, true)
-	if _, errOut, err := runCLI(t, dir, "entra", "connect", "--allow-private-url"); err != nil {
+	if _, errOut, err := runCLI(t, dir, "entra", "connect", "--credential", "token", "--allow-private-url"); err != nil {
 		t.Fatalf("connect: %v\n%s", err, errOut)
 	}
 	sp, _ := connection(t, dir)
