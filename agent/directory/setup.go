@@ -52,8 +52,11 @@ type EntraConnection struct {
 	// Credential is how Entra authenticates to the agent: "oauth2",
 	// "token" or "federation"; "" in connections saved before the choice
 	// (a Secret Token).
-	Credential    string    `json:"credential,omitempty"`
-	OAuthClientID string    `json:"oauth_client_id,omitempty"`
+	Credential    string `json:"credential,omitempty"`
+	OAuthClientID string `json:"oauth_client_id,omitempty"`
+	// OAuthSecretID is the client secret Entra holds: once it has passed
+	// Test Connection, the client's other secrets are revoked.
+	OAuthSecretID string    `json:"oauth_secret_id,omitempty"`
 	TokenID       string    `json:"token_id,omitempty"`
 	OnPremises    bool      `json:"on_premises,omitempty"`
 	Auth          string    `json:"auth"`

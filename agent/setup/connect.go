@@ -250,7 +250,7 @@ func (s *Service) Connect(ctx context.Context, g graphapi.Client, req ConnectReq
 		}
 	}
 	conn := &directory.EntraConnection{App: directory.EntraApp(gres.App), JobID: gres.Job.ID, TenantURL: res.TenantURL,
-		Credential: string(kind), OAuthClientID: cr.clientID,
+		Credential: string(kind), OAuthClientID: cr.clientID, OAuthSecretID: cr.secretID,
 		OnPremises: req.Reach.OnPremises, Auth: req.SignIn.Auth, EntraID: req.SignIn.TenantID, ClientID: req.SignIn.ClientID,
 		Cloud: req.SignIn.Cloud, Connected: s.now().UTC(), Settings: &req.Settings}
 	switch {
@@ -259,11 +259,17 @@ func (s *Service) Connect(ctx context.Context, g graphapi.Client, req ConnectReq
 	case kind == graphapi.CredentialToken:
 		conn.TokenID = prev.TokenID
 	}
+	if kind == graphapi.CredentialOAuth2 && cr.secretID == "" {
+		conn.OAuthSecretID = prev.OAuthSecretID
+	}
 	res.TokenID, res.OAuthClientID, res.NewSecretID = conn.TokenID, conn.OAuthClientID, cr.secretID
 	if err := s.dir.SaveEntraConnection(ctx, tenant, conn); err != nil {
 		return res, err
 	}
-	s.retire(ctx, &res, prev, conn, cr, gres.Tested)
+	s.retire(ctx, &res, prev, conn)
+	if gres.Tested {
+		res.RevokedSecretIDs = s.retireSecrets(ctx, conn)
+	}
 	return res, nil
 }
 
@@ -398,10 +404,8 @@ func (s *Service) discard(ctx context.Context, cr credentialRun) {
 }
 
 // retire revokes what Entra no longer uses once the new credentials are
-// saved: the Secret Token or OAuth client of the previous connection and,
-// after a rotation, the client's other secrets — only when the new secret
-// tested OK, so that Entra is never left without a working one.
-func (s *Service) retire(ctx context.Context, res *ConnectResult, prev, conn *directory.EntraConnection, cr credentialRun, tested bool) {
+// saved: the Secret Token or OAuth client of the previous connection.
+func (s *Service) retire(ctx context.Context, res *ConnectResult, prev, conn *directory.EntraConnection) {
 	if prev == nil {
 		return
 	}
@@ -419,24 +423,33 @@ func (s *Service) retire(ctx context.Context, res *ConnectResult, prev, conn *di
 			s.log.Warn("could not revoke the OAuth client Entra no longer uses", "client", prev.OAuthClientID, "err", err)
 		}
 	}
-	if cr.secretID == "" || cr.newClient || !tested {
-		return
+}
+
+// retireSecrets ends a rotation: called once the secret Entra holds
+// (c.OAuthSecretID) passed Test Connection, it revokes the client's other
+// secrets, so that Entra is never left without a working one. It returns
+// the ids it revoked.
+func (s *Service) retireSecrets(ctx context.Context, c *directory.EntraConnection) []string {
+	if connectionKind(c) != graphapi.CredentialOAuth2 || c.OAuthClientID == "" || c.OAuthSecretID == "" {
+		return nil
 	}
-	c, err := s.dir.OAuthClient(ctx, cr.clientID)
+	cl, err := s.dir.OAuthClient(ctx, c.OAuthClientID)
 	if err != nil {
-		s.log.Warn("could not read the OAuth client to revoke its old secrets", "client", cr.clientID, "err", err)
-		return
+		s.log.Warn("could not read the OAuth client to revoke its old secrets", "client", c.OAuthClientID, "err", err)
+		return nil
 	}
-	for _, sec := range c.Secrets {
-		if sec.ID == cr.secretID || sec.Revoked != nil {
+	var out []string
+	for _, sec := range cl.Secrets {
+		if sec.ID == c.OAuthSecretID || sec.Revoked != nil {
 			continue
 		}
-		if _, err := s.dir.RevokeOAuthClientSecret(ctx, c.ID, sec.ID); err != nil {
-			s.log.Warn("could not revoke the OAuth client's old secret", "client", c.ID, "secret", sec.ID, "err", err)
+		if _, err := s.dir.RevokeOAuthClientSecret(ctx, cl.ID, sec.ID); err != nil {
+			s.log.Warn("could not revoke the OAuth client's old secret", "client", cl.ID, "secret", sec.ID, "err", err)
 			continue
 		}
-		res.RevokedSecretIDs = append(res.RevokedSecretIDs, sec.ID)
+		out = append(out, sec.ID)
 	}
+	return out
 }
 
 // confirmFederation waits for the portal steps (when req.AwaitPortal is

@@ -74,6 +74,13 @@ func TestConnectDefaultsToOAuth2AndRotates(t *testing.T) {
 	if len(third.RevokedSecretIDs) != 0 || len(e.activeSecrets(t, first.OAuthClientID)) != 2 {
 		t.Errorf("skip-test rotation revoked %v; active %v", third.RevokedSecretIDs, e.activeSecrets(t, first.OAuthClientID))
 	}
+	// The wizard's separate Test Connection ends the rotation.
+	if err := e.svc.TestConnection(ctx, e.g, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.activeSecrets(t, first.OAuthClientID); len(got) != 1 || got[0] != third.NewSecretID {
+		t.Errorf("after Test Connection active secrets = %v, want only %s", got, third.NewSecretID)
+	}
 
 	// A failed rotation takes back only the new secret.
 	before := e.activeSecrets(t, first.OAuthClientID)

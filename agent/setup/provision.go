@@ -12,13 +12,19 @@ import (
 )
 
 // TestConnection asks Entra to call the agent with the Tenant URL and
-// token saved in the tenant's app (the portal's Test Connection button).
+// credentials saved in the tenant's app (the portal's Test Connection
+// button). Passed, it ends a pending OAuth secret rotation: the client's
+// secrets other than the one Entra holds are revoked.
 func (s *Service) TestConnection(ctx context.Context, g graphapi.Client, tenant string) error {
 	c, err := s.Connection(ctx, tenant)
 	if err != nil {
 		return err
 	}
-	return g.TestConnection(ctx, appOf(c), c.JobID, c.TenantURL, graphapi.Credentials{})
+	if err := g.TestConnection(ctx, appOf(c), c.JobID, c.TenantURL, graphapi.Credentials{}); err != nil {
+		return err
+	}
+	s.retireSecrets(ctx, c)
+	return nil
 }
 
 // StartProvisioning starts the tenant's provisioning job unless it runs
