@@ -106,7 +106,8 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("happy path took %d key presses, want 18 (update the report if the flow changed on purpose)", d.presses)
 	}
 	c := f.configured
-	if c.Token.String() != fakeToken(1) || c.App.ID != "sp-new" || len(c.Mappings) != 9 || !c.ProvisionGroups || c.ScopeAllUsers ||
+	// OAuth is the default: the token shown earlier is not given to Entra.
+	if c.Credential != CredentialOAuth2 || c.Token != "" || c.App.ID != "sp-new" || len(c.Mappings) != 9 || !c.ProvisionGroups || c.ScopeAllUsers ||
 		c.NotificationEmail != "admin@contoso.com" || len(c.Assign) != 1 || c.Assign[0].ID != "u1" {
 		t.Errorf("Configure got %+v", c)
 	}
