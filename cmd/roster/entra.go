@@ -96,7 +96,8 @@ func newEntraCmd(rf *rootFlags) *cobra.Command {
 		Short: "Create and run the Entra enterprise app that provisions into Roster (Microsoft Graph)",
 		Long: `Configure Microsoft Entra provisioning through Microsoft Graph, instead of the
 Entra admin center: the enterprise app, its users and groups, the Tenant URL
-and Secret Token, Test Connection, attribute mappings, scope, notification
+and credentials (an OAuth client by default, a Secret Token, or Workload
+Identity Federation), Test Connection, attribute mappings, scope, notification
 email, and starting, pausing and watching provisioning.
 
 Sign-in (--auth): device code by default (open a URL, enter a code), or the

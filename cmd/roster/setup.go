@@ -79,7 +79,12 @@ service mode) before anything changes:
     "app": "Roster",                   // or the service principal id of an app to adopt;
                                        // an app of this name is reused only if this
                                        // data dir connected it
-    "new_token": false,                // default: a token only when not connected yet
+    "credential": "oauth2",            // how Entra authenticates: oauth2 (default, an
+                                       // OAuth client), token (a Secret Token) or
+                                       // federation (finished in the portal)
+    "subject": "", "audience": "",     // federation: as the portal shows them (or
+                                       // from 'roster oauth federation add')
+    "new_token": false,                // token: a new one only when not connected yet
     "mappings": ["givenName", "surname", "employeeId", "manager"],
     "match_on_employee_id": false, "provision_groups": true,
     "scope": "assigned",               // or all
@@ -94,8 +99,9 @@ service mode) before anything changes:
 token in ROSTER_GRAPH_TOKEN is used instead of any sign-in method.
 
 Running setup again changes the same Entra app in place (mappings, scope,
-notification email and assignments); Entra keeps its Secret Token unless a
-new one is issued. A loopback or private public URL is refused outside the
+notification email and assignments). With OAuth (the default) each run gives
+the client a new secret and revokes the old one once Test Connection passed;
+with a Secret Token, Entra keeps its token unless a new one is issued. A loopback or private public URL is refused outside the
 on-premises route; --allow-private-url accepts one for labs and tests.`,
 		Example: `  roster setup
   roster setup --answers setup.json

@@ -66,11 +66,8 @@ func (s *Server) provisionGroupOnDemand(w http.ResponseWriter, r *http.Request, 
 	res.step("EntrySynchronizationScoping", "Scoping", "Success", fmt.Sprintf("Group '%s' is assigned to the application", name), nil)
 
 	ctx := r.Context()
-	token, msg := s.bearer(ctx, cred, false)
-	if msg != "" {
-		res.step("EntryImport", "Matching", "Failure", "Could not obtain an access token for "+targetDirectory+". "+msg, nil)
-		res.fail("SystemForCrossDomainIdentityManagementCredentialValidationUnavailable", msg)
-		s.finishOnDemand(w, spID, spName, res.pair(jobID))
+	token, ok := s.podBearer(ctx, w, res, cred, jobID, spID, spName)
+	if !ok {
 		return
 	}
 	// Resolve members: the agent's ids of the member users it already has.

@@ -318,3 +318,17 @@ func (s *Server) exchange(ctx context.Context, tokenURL string, form url.Values,
 	}
 	return cachedToken{token: ok.AccessToken, expires: s.now().Add(life), life: life}, ""
 }
+
+// podBearer obtains the bearer of an on-demand run (reusing the token the
+// service holds); when it cannot, it fails res as Entra does, before any
+// SCIM call, answers, and reports false.
+func (s *Server) podBearer(ctx context.Context, w http.ResponseWriter, res *podResult, cred credentials, jobID, spID, spName string) (string, bool) {
+	token, msg := s.bearer(ctx, cred, false)
+	if msg != "" {
+		res.step("EntryImport", "Matching", "Failure", "Could not obtain an access token for "+targetDirectory+". "+msg, nil)
+		res.fail("SystemForCrossDomainIdentityManagementCredentialValidationUnavailable", msg)
+		s.finishOnDemand(w, spID, spName, res.pair(jobID))
+		return "", false
+	}
+	return token, true
+}

@@ -481,11 +481,8 @@ func (s *Server) provisionOnDemand(w http.ResponseWriter, r *http.Request, p map
 		map[string]string{"Active in the source system": fmt.Sprint(!user.AccountDisabled), "Assigned to the application": "True"})
 
 	ctx := r.Context()
-	token, msg := s.bearer(ctx, cred, false)
-	if msg != "" {
-		res.step("EntryImport", "Matching", "Failure", "Could not obtain an access token for "+targetDirectory+". "+msg, nil)
-		res.fail("SystemForCrossDomainIdentityManagementCredentialValidationUnavailable", msg)
-		s.finishOnDemand(w, spID, spName, res.pair(jobID))
+	token, ok := s.podBearer(ctx, w, res, cred, jobID, spID, spName)
+	if !ok {
 		return
 	}
 	found, err := s.scimDo(ctx, http.MethodGet, base, token, userFilter(matchAttr.path, matchValue), nil)
