@@ -28,7 +28,7 @@ var errNeedsToken = &Error{Op: "configure provisioning", Err: errors.New("a new 
 func FederationSteps(appName, tenantURL string, cred Credentials) []string {
 	return []string{
 		"In the Microsoft Entra admin center → Enterprise applications → " + appName + " → Provisioning → Admin Credentials (Connectivity), choose the authentication method \"Workload Identity Federation\" and select (or register) its workload identity",
-		"Check the Issuer, Subject (sub) and Audience (aud) the portal shows against what `roster oauth federation list` shows for client " + cred.ClientID + "; if they differ, add the federation again with the portal's values (roster oauth federation add --subject … --audience …)",
+		"Check the Issuer, Subject (sub) and Audience (aud) the portal shows against what `roster oauth client list` shows for client " + cred.ClientID + "; if they differ, add the federation again with the portal's values (roster oauth federation add --subject … --audience …)",
 		"Paste these values: Client ID " + cred.ClientID + ", Token URL " + cred.TokenURL + ", Tenant URL " + tenantURL + "; then select Test Connection and Save",
 	}
 }

@@ -174,7 +174,7 @@ func TestSetupOAuth2(t *testing.T) {
 	a["provision_on_demand"] = "alice@contoso.com"
 	p := startSetup(t, dir, a)
 	out := p.out.text()
-	for _, want := range []string{"✓ Tenant URL, OAuth client", "✓ Test Connection", "success  Perform action"} {
+	for _, want := range []string{"✓ Tenant URL, OAuth client", "✓ Test Connection", "✓ Provisioned alice@contoso.com on demand"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("setup lacks %q:\n%s", want, out)
 		}
