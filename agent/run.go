@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -259,7 +260,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, *slog.LevelVar,
 }
 
 // logTenants logs each tenant served, and warns about tenants without an
-// active Secret Token or without email domains.
+// active Secret Token or OAuth client, or without email domains.
 func logTenants(ctx context.Context, dir *directory.Service, publicURL string, log *slog.Logger) error {
 	tenants, err := dir.Tenants(ctx)
 	if err != nil {
@@ -268,7 +269,13 @@ func logTenants(ctx context.Context, dir *directory.Service, publicURL string, l
 	for _, t := range tenants {
 		log.Info("serving tenant", "tenant", t.ID, "tenant_url", scimhttp.TenantURL(publicURL, t.ID), "users", t.Users, "groups", t.Groups, "active_tokens", t.ActiveTokens)
 		if t.ActiveTokens == 0 {
-			log.Warn("tenant has no active Secret Token; issue one with `roster token issue --tenant "+t.ID+"`", "tenant", t.ID)
+			clients, err := dir.ListOAuthClients(ctx, t.ID)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(clients, (*store.OAuthClient).Active) {
+				log.Warn("tenant has no active Secret Token nor OAuth client; issue one with `roster token issue --tenant "+t.ID+"`", "tenant", t.ID)
+			}
 		}
 	}
 	open, err := dir.OpenTenants(ctx)

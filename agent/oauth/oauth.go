@@ -171,7 +171,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if oe.code == ErrInvalidClient && h.opt.Failures != nil {
-		if wait, limited := h.opt.Failures.ClientAuthFailed(r, w.Header().Get("X-Request-Id"), call, scim.Errorf(http.StatusUnauthorized, "", "%s", oe.Error())); limited {
+		if wait, limited := h.opt.Failures.ClientAuthFailed(r, w.Header().Get("X-Request-Id"), call,
+			scim.Errorf(http.StatusUnauthorized, "", "%s: %s", oe.code, errString(oe.reason, oe.desc))); limited {
 			secs := strconv.FormatInt(max(int64((wait+time.Second-1)/time.Second), 1), 10)
 			w.Header().Set("Retry-After", secs)
 			oe = fail(http.StatusTooManyRequests, ErrInvalidClient, "too many failed client authentications from this address: check the client id and secret (or the federation) configured in Entra, then retry after %s seconds", secs)

@@ -36,8 +36,8 @@ func BenchmarkAgent(b *testing.B) {
 	if os.Getenv("ROSTER_BENCH") != "1" {
 		b.Skip("set ROSTER_BENCH=1 (make bench)")
 	}
-	if os.Getenv("ROSTER_BENCH_ONLY") == "feed" {
-		b.Skip("ROSTER_BENCH_ONLY=feed runs BenchmarkChangeFeed alone")
+	if only := os.Getenv("ROSTER_BENCH_ONLY"); only == "feed" || only == "oauth" {
+		b.Skip("ROSTER_BENCH_ONLY=" + only + " runs its benchmark alone")
 	}
 	const (
 		prefill = 100_000
@@ -67,7 +67,7 @@ func BenchmarkAgent(b *testing.B) {
 	case "lookup":
 		all = false
 	default:
-		b.Fatalf("ROSTER_BENCH_ONLY=%q: the parts that run alone are \"lookup\" and \"feed\"", v)
+		b.Fatalf("ROSTER_BENCH_ONLY=%q: the parts that run alone are \"lookup\", \"feed\" and \"oauth\"", v)
 	}
 
 	// 1. Create: POST /Users (8 clients) vs raw INSERT of the same row.

@@ -61,10 +61,10 @@ func roundDur(d time.Duration) string {
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
-// parseDays parses durations such as 90d, 2w, 36h, 15m.
+// parseDays parses durations such as 1y (365 days), 90d, 2w, 36h, 15m.
 func parseDays(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour, "y": 365 * 24 * time.Hour} {
 		if n, ok := strings.CutSuffix(s, suffix); ok {
 			v, err := strconv.Atoi(n)
 			if err != nil || v <= 0 {
