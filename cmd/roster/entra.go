@@ -454,11 +454,25 @@ func newEntraStatusCmd(rf *rootFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				cred := st.Credential
+				if cred == "" {
+					cred = string(graph.CredentialToken) // saved before the choice existed
+				}
 				if asJSON {
-					return printJSON(cmd.OutOrStdout(), map[string]any{"tenant": tenant, "app": st.App, "status": s, "explain": s.Explain()})
+					return printJSON(cmd.OutOrStdout(), map[string]any{"tenant": tenant, "app": st.App, "credential": cred,
+						"oauth_client_id": st.OAuthClientID, "token_id": st.TokenID, "status": s, "explain": s.Explain()})
 				}
 				w := cmd.OutOrStdout()
-				fmt.Fprintf(w, "App        %s (%s)\nJob        %s\nState      %s\n           %s\n", st.App.DisplayName, st.App.ServicePrincipalID, s.JobID, s.Code, s.Explain())
+				fmt.Fprintf(w, "App        %s (%s)\nJob        %s\n", st.App.DisplayName, st.App.ServicePrincipalID, s.JobID)
+				switch graph.CredentialKind(cred) {
+				case graph.CredentialOAuth2:
+					fmt.Fprintf(w, "Credential OAuth client %s (its secret rotates on each 'roster entra connect')\n", st.OAuthClientID)
+				case graph.CredentialFederation:
+					fmt.Fprintf(w, "Credential Workload Identity Federation, OAuth client %s\n", st.OAuthClientID)
+				default:
+					fmt.Fprintf(w, "Credential Secret Token %s\n", st.TokenID)
+				}
+				fmt.Fprintf(w, "State      %s\n           %s\n", s.Code, s.Explain())
 				now := time.Now()
 				if e := s.LastExecution; e != nil && !e.Ended.IsZero() && e.Ended.Year() > 1 {
 					fmt.Fprintf(w, "Last cycle %s, %s ago: %d imported, %d exported, %d escrowed\n", e.State, roundDur(now.Sub(e.Ended)), e.Imported, e.Exported, e.Escrowed)

@@ -121,6 +121,9 @@ func TestEntraConnectOAuth2EndToEnd(t *testing.T) {
 	if n := activeTokens(t, dir, "entra"); n != 0 {
 		t.Errorf("%d Secret Tokens for Entra: the OAuth path needs none", n)
 	}
+	if out, _, err := runCLI(t, dir, "entra", "status"); err != nil || !strings.Contains(out, "Credential OAuth client "+first.OAuthClientID) {
+		t.Errorf("entra status: %v\n%s", err, out)
+	}
 
 	// On-demand provisioning reaches the agent with the access token (no
 	// Secret Token exists that the agent could accept).
