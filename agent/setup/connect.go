@@ -50,7 +50,7 @@ type ConnectRequest struct {
 	// client whose secret Entra trades for access tokens), token (a Secret
 	// Token) or federation (Workload Identity Federation, set up in the
 	// portal). "" keeps the kind the tenant is connected with, else
-	// DefaultCredential (token when Token is given).
+	// DefaultCredential (token when Token is given, or on premises).
 	Credential graphapi.CredentialKind
 	// Token is a token issued earlier in this run for Entra (the wizard
 	// shows it before connecting). Nil: Connect issues one when Entra needs
@@ -204,6 +204,10 @@ func (s *Service) Connect(ctx context.Context, g graphapi.Client, req ConnectReq
 		kind = graphapi.CredentialToken
 	case kind == "" && prev != nil:
 		kind = connectionKind(prev)
+	case kind == "" && req.Reach.OnPremises:
+		// The on-premises route's documented credential is the Secret
+		// Token (https://learn.microsoft.com/entra/identity/app-provisioning/on-premises-scim-provisioning).
+		kind = graphapi.CredentialToken
 	case kind == "":
 		kind = DefaultCredential
 	}

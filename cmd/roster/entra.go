@@ -169,7 +169,9 @@ Credentials (--credential), how Entra authenticates to the agent:
               and Audience the portal shows with --subject and --audience,
               or add them before with 'roster oauth federation add'.
 
-A re-run without --credential keeps the kind the tenant is connected with.
+A re-run without --credential keeps the kind the tenant is connected with;
+--on-premises defaults to the Secret Token, the on-premises route's documented
+credential.
 Switching kinds revokes the credentials Entra no longer uses.
 
 Running it again (or after 'roster setup') changes the same app in place:

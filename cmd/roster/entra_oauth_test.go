@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -53,22 +52,12 @@ func connectCLI(t *testing.T, dir string, args ...string) connectJSON {
 	return res
 }
 
-// clientCredentialsGrant asks the agent's token endpoint for a token with
-// client_secret_basic and returns the HTTP status.
-func clientCredentialsGrant(t *testing.T, tokenURL, id, secret string) int {
+// grant asks the agent's token endpoint for a token (client_secret_basic)
+// and returns the HTTP status.
+func grant(t *testing.T, tokenURL, id, secret string) int {
 	t.Helper()
-	req, err := http.NewRequest("POST", tokenURL, strings.NewReader("grant_type=client_credentials"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	status, _ := tokenRequest(t, tokenURL, id, secret)
+	return status
 }
 
 // TestEntraConnectOAuth2EndToEnd: `entra connect` (oauth2 by default)
@@ -143,10 +132,10 @@ func TestEntraConnectOAuth2EndToEnd(t *testing.T) {
 		len(second.RevokedSecretIDs) != 1 || second.RevokedSecretIDs[0] != first.NewSecretID || newSecret == oldSecret {
 		t.Fatalf("second connect = %+v", second)
 	}
-	if got := clientCredentialsGrant(t, first.TokenURL, first.OAuthClientID, oldSecret); got != http.StatusUnauthorized {
+	if got := grant(t, first.TokenURL, first.OAuthClientID, oldSecret); got != http.StatusUnauthorized {
 		t.Errorf("the old secret after rotation: HTTP %d, want 401", got)
 	}
-	if got := clientCredentialsGrant(t, first.TokenURL, first.OAuthClientID, newSecret); got != http.StatusOK {
+	if got := grant(t, first.TokenURL, first.OAuthClientID, newSecret); got != http.StatusOK {
 		t.Errorf("the new secret: HTTP %d, want 200", got)
 	}
 	if out, errOut, err := runCLI(t, dir, "provision", "alice@contoso.com"); err != nil || !strings.Contains(out, "Result: Skipped") {
@@ -159,7 +148,7 @@ func TestEntraConnectOAuth2EndToEnd(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Revoked Entra's OAuth client "+first.OAuthClientID) {
 		t.Fatalf("disconnect: %v\n%s", err, out)
 	}
-	if got := clientCredentialsGrant(t, first.TokenURL, first.OAuthClientID, newSecret); got != http.StatusUnauthorized {
+	if got := grant(t, first.TokenURL, first.OAuthClientID, newSecret); got != http.StatusUnauthorized {
 		t.Errorf("the secret after disconnect: HTTP %d, want 401", got)
 	}
 	if _, errOut, err := runCLI(t, dir, "entra", "connect", "--allow-private-url", "--app", sp, "--credential", "token"); err != nil {
