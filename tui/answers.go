@@ -175,8 +175,8 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 
 	// The Graph path gives Entra an OAuth client (the default) or a
 	// federation instead of a Secret Token.
-	needsToken := a.SignIn == SignInManual || orDefault(a.Credential, CredentialOAuth2) == CredentialToken
-	st.Credential = orDefault(a.Credential, CredentialOAuth2)
+	st.Credential = orDefault(a.Credential, defaultCredential(a.TLS))
+	needsToken := a.SignIn == SignInManual || st.Credential == CredentialToken
 	newToken := a.NewToken != nil && *a.NewToken
 	if a.NewToken == nil && needsToken {
 		ex, err := f.b.Existing(ctx)

@@ -280,6 +280,15 @@ const (
 	CredentialFederation = "federation" // Workload Identity Federation, finished in the portal
 )
 
+// defaultCredential is the credential offered first: OAuth, except on the
+// on-premises route, whose documented credential is the Secret Token.
+func defaultCredential(tls string) string {
+	if tls == TLSOnPrem {
+		return CredentialToken
+	}
+	return CredentialOAuth2
+}
+
 // credentialChoices are the credentials, the recommended one first.
 func credentialChoices() []choice {
 	return []choice{

@@ -161,7 +161,7 @@ func flowQuestions() []question {
 			set: func(a *Answers, v string) { g := yes(v); a.ProvisionGroups = &g }},
 		{key: "scope", step: StepSettings, label: "Who does Entra provision?", kind: askChoice, choices: scopeChoices(), def: "assigned", when: graphPath,
 			get: scopeGet, set: scopeSet, check: plainCheck(oneOf("assigned or all", "assigned", "all"))},
-		{key: "credential", step: StepSettings, label: "How does Entra authenticate to the agent?", kind: askChoice, choices: credentialChoices(), def: CredentialOAuth2, when: graphPath,
+		{key: "credential", step: StepSettings, label: "How does Entra authenticate to the agent?", kind: askChoice, choices: credentialChoices(), deflt: func(a *Answers) string { return defaultCredential(a.TLS) }, when: graphPath,
 			get: credGet, set: credSet, check: plainCheck(oneOf("oauth2, token or federation", CredentialOAuth2, CredentialToken, CredentialFederation))},
 		{key: "subject", step: StepSettings, label: "Federation: the Subject (sub) the portal shows (empty: the one added with `roster oauth federation add`)", when: federation,
 			get: subGet, set: subSet},

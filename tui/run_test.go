@@ -310,3 +310,18 @@ func TestRunPlain(t *testing.T) {
 		t.Errorf("short input: %v", err)
 	}
 }
+
+// TestRunAnswersOnPremisesDefaultsToToken: the on-premises route's
+// documented credential is the Secret Token, so it is the default there.
+func TestRunAnswersOnPremisesDefaultsToToken(t *testing.T) {
+	f := newFake()
+	a := goodAnswers()
+	a.TLS, a.PublicURL, a.ACMEEmail, a.Listen = TLSOnPrem, "http://localhost:8080", "", "127.0.0.1:8080"
+	var out bytes.Buffer
+	if err := RunAnswers(context.Background(), a, f, &out); err != nil {
+		t.Fatalf("RunAnswers: %v\n%s", err, out.String())
+	}
+	if c := f.configured; c.Credential != CredentialToken || c.Token.String() != fakeToken(1) {
+		t.Errorf("Configure got %+v", c)
+	}
+}

@@ -431,9 +431,7 @@ func (t *settingsStep) init(s *session) tea.Cmd {
 	for _, c := range credentialChoices() {
 		t.cred.items = append(t.cred.items, choice{c.id, c.label, ""})
 	}
-	if s.st.Credential != "" {
-		t.cred.selectID(s.st.Credential)
-	}
+	t.cred.selectID(orDefault(s.st.Credential, defaultCredential(s.st.Reach.TLS)))
 	def := s.st.NotificationEmail
 	if def == "" && s.account != nil && strings.Contains(s.account.Name, "@") {
 		def = s.account.Name
