@@ -586,3 +586,29 @@ func TestCheckPublicURL(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsChoosesTheCredential: OAuth is preselected; tab reaches the
+// credential menu, and the Secret Token chosen there hands Entra the token
+// shown at the token step.
+func TestSettingsChoosesTheCredential(t *testing.T) {
+	f := newFake()
+	d := newDriver(t, f)
+	walkToSignIn(t, d)
+	d.press("enter", "enter", "enter")
+	d.wantStep(StepSettings)
+	d.want("How Entra authenticates to the agent", "› OAuth client credentials (recommended)")
+	d.press("tab", "tab", "down")
+	d.want("› Secret Token (long-lived)")
+	d.press("enter")
+	d.wantStep(StepAssign)
+	if d.m.s.st.Credential != CredentialToken {
+		t.Fatalf("credential = %q, want token", d.m.s.st.Credential)
+	}
+	d.typeText("ali")
+	d.want("Alice Andrews")
+	d.press("tab", "enter")
+	d.wantStep(StepProvision)
+	if c := f.configured; c.Credential != CredentialToken || c.Token.String() != fakeToken(1) {
+		t.Errorf("Configure got %+v", c)
+	}
+}
