@@ -248,7 +248,9 @@ func TestEntraConnectFederationEndToEnd(t *testing.T) {
 		t.Skip("the agent verifies no assertions yet: agent/oauth/jwtbearer is wired in when the lead merges wp-oauthjwt")
 	}
 	if done.Credential != "federation" || done.Pending || !done.Result.Tested || !done.Result.Started || done.OAuthClientID != first.OAuthClientID {
-		t.Fatalf("confirm = %s\n%s", out, errOut)
+		// The agent's verifier must accept the issuer's http JWKS URL on
+		// 127.0.0.1 (a lab); its log says why it refused an assertion.
+		t.Fatalf("confirm = %s\n%s\ntoken requests: %+v\nagent log:\n%s", out, errOut, fake.TokenRequests(), agent.stderr.String())
 	}
 	reqs := fake.TokenRequests()
 	last := reqs[len(reqs)-1]
