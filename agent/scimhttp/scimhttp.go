@@ -450,10 +450,10 @@ func (s *Server) scim(w http.ResponseWriter, r *http.Request) {
 }
 
 // limitAuthFailure counts a failed authentication of r's client (request
-// reqID, for tenant, because of reason) against the per-address and the global limit
-// and returns the client's address. limited says the client is over one of
-// them (global: the one of all addresses together) and must wait wait; the
-// first refusal of a streak is logged.
+// reqID, for tenant, because of reason) against the per-address and the
+// global limit and returns the client's address. limited says the client is
+// over one of them (global: the one of all addresses together) and must
+// wait wait; the first refusal of a streak is logged.
 func (s *Server) limitAuthFailure(r *http.Request, reqID, tenant string, reason metrics.AuthFailure) (addr string, wait time.Duration, global, limited bool) {
 	s.met.AuthFailed(reason)
 	addr = s.clientAddr(r)
@@ -476,6 +476,8 @@ func (s *Server) limitAuthFailure(r *http.Request, reqID, tenant string, reason 
 	}
 	return addr, 0, false, false
 }
+
+var _ oauth.FailureLimiter = (*Server)(nil)
 
 // ClientAuthFailed implements oauth.FailureLimiter: the token endpoint's
 // failed client authentications count against the same limits as the SCIM
