@@ -14,10 +14,24 @@ import (
 // URL from the internet (on-premises-scim-provisioning.md).
 const OnPremSCIMTemplateName = "On-premises SCIM app"
 
-// errNeedsToken is returned by Connect without a token for an app or job
-// that does not exist yet: it needs the Tenant URL and a token.
-var errNeedsToken = &Error{Op: "configure provisioning", Err: errors.New("a new app or provisioning job needs the Tenant URL and a Secret Token"),
-	Hint: "issue a new Secret Token for Entra (roster entra connect --new-token) and run this again"}
+// errNeedsToken is returned by Connect without credentials for an app or job
+// that does not exist yet: it needs the Tenant URL and credentials.
+var errNeedsToken = &Error{Op: "configure provisioning", Err: errors.New("a new app or provisioning job needs the Tenant URL and credentials (an OAuth client or a Secret Token)"),
+	Hint: "give Entra new credentials (roster entra connect --new-token) and run this again"}
+
+// FederationSteps are the portal steps that set up Workload Identity
+// Federation on the app's provisioning: Graph v1.0 and beta have no call for
+// it on a non-gallery app, so Connect lists them in ConnectResult.Manual.
+// The flow is Microsoft's
+// (https://github.com/AzureAD/SCIMReferenceCode/blob/master/Workload-Identity-Federation-for-SCIM-Provisioning.md,
+// "WIF Configuration Flow").
+func FederationSteps(appName, tenantURL string, cred Credentials) []string {
+	return []string{
+		"In the Microsoft Entra admin center → Enterprise applications → " + appName + " → Provisioning → Admin Credentials (Connectivity), choose the authentication method \"Workload Identity Federation\" and select (or register) its workload identity",
+		"Check the Issuer, Subject (sub) and Audience (aud) the portal shows against what `roster oauth client list` shows for client " + cred.ClientID + "; if they differ, add the federation again with the portal's values (roster oauth federation add --subject … --audience …)",
+		"Paste these values: Client ID " + cred.ClientID + ", Token URL " + cred.TokenURL + ", Tenant URL " + tenantURL + "; then select Test Connection and Save",
+	}
+}
 
 // Connect creates or adopts the enterprise app and converges its
 // provisioning configuration on o: job, Test Connection, Tenant URL and
@@ -71,7 +85,7 @@ func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(st
 		}
 		switch len(apps) {
 		case 0:
-			if o.Token == "" {
+			if needsCredentials(o.Credentials) {
 				return res, errNeedsToken
 			}
 			say("creating enterprise app %q", name)
@@ -99,7 +113,7 @@ func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(st
 	}
 
 	say("finding the provisioning job")
-	if o.Token == "" {
+	if needsCredentials(o.Credentials) {
 		jobs, err := c.Jobs(ctx, res.App)
 		if err != nil {
 			return res, err
@@ -119,9 +133,14 @@ func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(st
 			"Install Microsoft's provisioning agent (https://aka.ms/OnPremProvisioningAgent) on a Windows server that can reach "+o.TenantURL+", choosing \"On-premises provisioning\"",
 			"In Entra admin center → Enterprise applications → "+res.App.DisplayName+" → Provisioning → On-Premises Connectivity, assign that agent, then wait 10 minutes (Graph v1.0 has no call for this)")
 	}
-	if !o.SkipTest {
+	federation := o.Credentials.Kind == CredentialFederation
+	if federation {
+		res.Manual = append(res.Manual, FederationSteps(res.App.DisplayName, o.TenantURL, o.Credentials)...)
+	}
+	testing := !o.SkipTest && !federation
+	if testing {
 		say("Test Connection: Entra calls %s", o.TenantURL)
-		if err := c.TestConnection(ctx, res.App, job.ID, o.TenantURL, o.Token); err != nil {
+		if err := c.TestConnection(ctx, res.App, job.ID, o.TenantURL, o.Credentials); err != nil {
 			if o.OnPremises {
 				var e *Error
 				if errors.As(err, &e) {
@@ -133,14 +152,27 @@ func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(st
 		res.Tested = true
 	}
 
-	if o.Token == "" {
-		say("saving the notification email and scope (Entra keeps its Tenant URL and token)")
-	} else {
+	sent := !o.Credentials.Empty()
+	switch {
+	case !sent:
+		say("saving the notification email and scope (Entra keeps its Tenant URL and credentials)")
+	case o.Credentials.Kind == CredentialOAuth2:
+		say("saving the Tenant URL, OAuth client, notification email and scope")
+	default:
 		say("saving the Tenant URL, token, notification email and scope")
 	}
-	if err := c.SaveSecrets(ctx, res.App, Secrets{TenantURL: o.TenantURL, Token: o.Token,
+	if err := c.SaveSecrets(ctx, res.App, Secrets{TenantURL: o.TenantURL, Credentials: o.Credentials,
 		NotificationEmail: o.NotificationEmail, DeleteThreshold: o.DeleteThreshold, SyncAll: o.SyncAll}); err != nil {
 		return res, err
+	}
+	res.Saved = sent
+	if testing && sent {
+		// Graph answers 204 to a save it dropped (see SaveSecrets): only a
+		// Test Connection with the saved credentials proves they are there.
+		say("Test Connection with the saved credentials")
+		if err := c.TestConnection(ctx, res.App, job.ID, o.TenantURL, Credentials{}); err != nil {
+			return res, err
+		}
 	}
 
 	say("setting the attribute mappings")
@@ -174,7 +206,7 @@ func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(st
 	// Start only a job that is not running: "Don't create scripts to call
 	// the start job continuously" (docs/graph.md#start-pause-restart). A job in
 	// quarantine is left for `roster entra resume`, after a look at why.
-	if !o.NoStart && (st.Code == "NotConfigured" || st.Code == "Paused" || st.Schedule == "Disabled") && st.Code != "Quarantine" {
+	if !o.NoStart && !federation && (st.Code == "NotConfigured" || st.Code == "Paused" || st.Schedule == "Disabled") && st.Code != "Quarantine" {
 		say("starting provisioning")
 		if err := c.Start(ctx, res.App, job.ID); err != nil {
 			return res, err
@@ -186,6 +218,13 @@ func (c *Client) Connect(ctx context.Context, o ConnectOptions, progress func(st
 	}
 	res.Status = st
 	return res, nil
+}
+
+// needsCredentials reports whether Connect has nothing to authenticate Entra
+// with, so that the app and its job must exist already. Federation
+// credentials are set in the portal later; they need no existing app.
+func needsCredentials(c Credentials) bool {
+	return c.Empty() && c.Kind != CredentialFederation
 }
 
 // templateByName finds a gallery application template by display name.

@@ -87,7 +87,7 @@ func newClient(t *testing.T, fake *graphtest.Server, cfg graph.Config) *graph.Cl
 
 func (e *env) connectOptions() graph.ConnectOptions {
 	return graph.ConnectOptions{
-		TenantURL: e.tenantURL, Token: e.token, NotificationEmail: "ops@contoso.com", DeleteThreshold: 500,
+		TenantURL: e.tenantURL, Credentials: graph.Credentials{Kind: graph.CredentialToken, Token: e.token}, NotificationEmail: "ops@contoso.com", DeleteThreshold: 500,
 		Mappings: mappings.Default(), Assign: []string{"alice@contoso.com", "group:Staff"},
 	}
 }
@@ -181,7 +181,7 @@ func TestConnectWithoutToken(t *testing.T) {
 	}
 	before := e.fake.Secrets(first.App.ServicePrincipalID)
 	o := e.connectOptions()
-	o.Token, o.SyncAll, o.NotificationEmail = "", true, "it@contoso.com"
+	o.Credentials, o.SyncAll, o.NotificationEmail = graph.Credentials{}, true, "it@contoso.com"
 	again, err := e.client.Connect(ctx, o, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +194,7 @@ func TestConnectWithoutToken(t *testing.T) {
 		t.Errorf("scope and notification not written: %v", after)
 	}
 	o.AppName = "Another"
-	if _, err := e.client.Connect(ctx, o, nil); err == nil || !strings.Contains(err.Error(), "needs the Tenant URL and a Secret Token") {
+	if _, err := e.client.Connect(ctx, o, nil); err == nil || !strings.Contains(err.Error(), "needs the Tenant URL and credentials") {
 		t.Errorf("new app without a token: %v", err)
 	}
 	instantiates := 0
@@ -333,7 +333,7 @@ func TestErrorsInPlainWords(t *testing.T) {
 	t.Run("wrong token", func(t *testing.T) {
 		e := newEnv(t, graphtest.Options{})
 		o := e.connectOptions()
-		o.Token = "roster_wrong"
+		o.Credentials.Token = "roster_wrong"
 		if _, err := e.client.Connect(ctx, o, nil); err == nil || !strings.Contains(err.Error(), "roster token list") {
 			t.Errorf("err = %v", err)
 		}

@@ -149,22 +149,49 @@ func secretPair(key models.SynchronizationSecret, value string) models.Synchroni
 	return p
 }
 
-// TestConnection asks Entra's provisioning service to call the agent at
-// tenantURL with token, as the portal's Test Connection button does: Entra
-// queries the agent for a user that does not exist and expects an empty
-// list (docs/graph.md#test-connection).
-//
-// An empty token tests the credentials saved in the app instead
-// (useSavedCredentials).
-func (c *Client) TestConnection(ctx context.Context, app App, jobID, tenantURL, token string) error {
-	var creds []models.SynchronizationSecretKeyStringValuePairable
-	if token != "" {
-		creds = []models.SynchronizationSecretKeyStringValuePairable{
+// OAuth2ClientCredentialsGrant is the AuthenticationType secret that makes
+// Entra's provisioning service trade Oauth2ClientId and Oauth2ClientSecret
+// at Oauth2TokenExchangeUri for access tokens; without it Graph does not
+// attempt the exchange
+// (https://github.com/AzureAD/SCIMReferenceCode/blob/master/Microsoft.SCIM.LogicAppValidationTemplate/StandardLogicApp/scim-onboarding.agent.md,
+// "Configure provisioning credentials").
+const OAuth2ClientCredentialsGrant = "OAuth2ClientCredentialsGrant"
+
+// credentialPairs are the secrets that carry cred, for both Test Connection
+// and saving: BaseAddress and SecretToken, or AuthenticationType, BaseAddress,
+// Oauth2ClientId, Oauth2ClientSecret and Oauth2TokenExchangeUri — never
+// both sets, as Graph answers 500 to a payload that mixes bearer and OAuth
+// keys (scim-onboarding.agent.md, above). Empty credentials have no pairs.
+func credentialPairs(tenantURL string, cred Credentials) []models.SynchronizationSecretKeyStringValuePairable {
+	if cred.Empty() {
+		return nil
+	}
+	if cred.Kind == CredentialOAuth2 {
+		return []models.SynchronizationSecretKeyStringValuePairable{
+			secretPair(models.AUTHENTICATIONTYPE_SYNCHRONIZATIONSECRET, OAuth2ClientCredentialsGrant),
 			secretPair(models.BASEADDRESS_SYNCHRONIZATIONSECRET, tenantURL),
-			secretPair(models.SECRETTOKEN_SYNCHRONIZATIONSECRET, token),
+			secretPair(models.OAUTH2CLIENTID_SYNCHRONIZATIONSECRET, cred.ClientID),
+			secretPair(models.OAUTH2CLIENTSECRET_SYNCHRONIZATIONSECRET, cred.ClientSecret),
+			secretPair(models.OAUTH2TOKENEXCHANGEURI_SYNCHRONIZATIONSECRET, cred.TokenURL),
 		}
 	}
-	no := token == ""
+	return []models.SynchronizationSecretKeyStringValuePairable{
+		secretPair(models.BASEADDRESS_SYNCHRONIZATIONSECRET, tenantURL),
+		secretPair(models.SECRETTOKEN_SYNCHRONIZATIONSECRET, cred.Token),
+	}
+}
+
+// TestConnection asks Entra's provisioning service to call the agent at
+// tenantURL with cred, as the portal's Test Connection button does: Entra
+// queries the agent for a user that does not exist and expects an empty
+// list (docs/graph.md#test-connection). With OAuth credentials Entra first
+// obtains an access token from the token URL.
+//
+// Empty credentials test the credentials saved in the app instead
+// (useSavedCredentials).
+func (c *Client) TestConnection(ctx context.Context, app App, jobID, tenantURL string, cred Credentials) error {
+	creds := credentialPairs(tenantURL, cred)
+	no := len(creds) == 0
 	var err error
 	if jobID != "" {
 		body := serviceprincipals.NewItemSynchronizationJobsItemValidateCredentialsPostRequestBody()
@@ -185,10 +212,17 @@ func (c *Client) TestConnection(ctx context.Context, app App, jobID, tenantURL, 
 	werr := wrap("Test Connection", permSync, err)
 	var e *Error
 	if errors.As(werr, &e) && e.Status == 400 {
-		e.Hint = "Entra's provisioning service could not use the Tenant URL " + tenantURL + " with that token. " +
+		what, check := "the saved credentials", "the saved credentials must be a current Roster token (`roster token list`) or OAuth client (`roster oauth client list`) of that tenant"
+		switch {
+		case cred.Kind == CredentialOAuth2 && !no:
+			what, check = "that OAuth client", "the token URL "+cred.TokenURL+" must be reachable the same way, and the client must be a current Roster OAuth client of that tenant (`roster oauth client list`)"
+		case !no:
+			what, check = "that token", "the token must be a current Roster token of that tenant (`roster token list`)"
+		}
+		e.Hint = "Entra's provisioning service could not use the Tenant URL " + tenantURL + " with " + what + ". " +
 			"It calls the agent from the internet: the URL must be public HTTPS with a publicly trusted certificate (TLS 1.2+), " +
-			"reachable from Microsoft's datacenters (check firewall and DNS), and the token must be a current Roster token of that tenant " +
-			"(`roster token list`). If the agent cannot be reached from the internet, use Entra's on-premises provisioning agent (`roster entra connect --on-premises`)."
+			"reachable from Microsoft's datacenters (check firewall and DNS), and " + check + ". " +
+			"If the agent cannot be reached from the internet, use Entra's on-premises provisioning agent (`roster entra connect --on-premises`)."
 	}
 	return werr
 }
@@ -197,7 +231,8 @@ func (c *Client) TestConnection(ctx context.Context, app App, jobID, tenantURL, 
 // Credentials, Notification Email, Scope; docs/graph.md#save-credentials-and-settings).
 type Secrets struct {
 	TenantURL string
-	Token     string
+	// Credentials are the admin credentials; empty ones keep those saved.
+	Credentials Credentials
 	// NotificationEmail receives Entra's quarantine and failure mails; ""
 	// turns notification off.
 	NotificationEmail string
@@ -209,10 +244,13 @@ type Secrets struct {
 	SyncAll bool
 }
 
-// SaveSecrets saves the Tenant URL, token, notification settings and scope.
-// With an empty Token the Tenant URL and token already saved in the app are
-// left alone: only the notification settings and scope are sent, relying on
-// the service merging keys (hashicorp/terraform-provider-azuread
+// SaveSecrets saves the Tenant URL, credentials, notification settings and
+// scope in one PUT. SyncNotificationSettings and SyncAll always travel with
+// the credentials: without them Graph answers 204 and silently drops the
+// whole payload (scim-onboarding.agent.md, see OAuth2ClientCredentialsGrant).
+// With empty credentials the Tenant URL and credentials already saved in
+// the app are left alone: only the notification settings and scope are
+// sent, relying on the service merging keys (hashicorp/terraform-provider-azuread
 // internal/services/synchronization/synchronization.go clears a key by
 // sending it empty, which only makes sense if absent keys are kept).
 func (c *Client) SaveSecrets(ctx context.Context, app App, s Secrets) error {
@@ -221,16 +259,11 @@ func (c *Client) SaveSecrets(ctx context.Context, app App, s Secrets) error {
 		"DeleteThresholdEnabled": s.DeleteThreshold > 0, "DeleteThresholdValue": s.DeleteThreshold,
 	})
 	body := serviceprincipals.NewItemSynchronizationSecretsPutRequestBody()
-	var pairs []models.SynchronizationSecretKeyStringValuePairable
-	if s.Token != "" {
-		pairs = append(pairs, secretPair(models.BASEADDRESS_SYNCHRONIZATIONSECRET, s.TenantURL),
-			secretPair(models.SECRETTOKEN_SYNCHRONIZATIONSECRET, s.Token))
-	}
-	body.SetValue(append(pairs,
+	body.SetValue(append(credentialPairs(s.TenantURL, s.Credentials),
 		secretPair(models.SYNCNOTIFICATIONSETTINGS_SYNCHRONIZATIONSECRET, string(notify)),
 		secretPair(models.SYNCALL_SYNCHRONIZATIONSECRET, strconv.FormatBool(s.SyncAll))))
 	if _, err := c.sp(app).Synchronization().Secrets().PutAsSecretsPutResponse(ctx, body, nil); err != nil {
-		return wrap("save the Tenant URL, token and settings", permSync, err)
+		return wrap("save the Tenant URL, credentials and settings", permSync, err)
 	}
 	return nil
 }

@@ -35,6 +35,17 @@ type (
 	ConnectOptions = graphapi.ConnectOptions
 	// ConnectResult is what Connect found, created and changed.
 	ConnectResult = graphapi.ConnectResult
+	// Credentials are what Entra authenticates to the agent with.
+	Credentials = graphapi.Credentials
+	// CredentialKind says which kind of credentials.
+	CredentialKind = graphapi.CredentialKind
+)
+
+// Credential kinds.
+const (
+	CredentialOAuth2     = graphapi.CredentialOAuth2
+	CredentialToken      = graphapi.CredentialToken
+	CredentialFederation = graphapi.CredentialFederation
 )
 
 // Restart scopes.

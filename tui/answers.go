@@ -39,8 +39,18 @@ type Answers struct {
 	// of an existing app to adopt. An app of that name is reused only when
 	// this data directory connected it before.
 	App string `json:"app,omitempty"`
+	// Credential is how Entra authenticates to the agent on the Graph
+	// path: oauth2 (default: an OAuth client whose secret Entra trades for
+	// short-lived access tokens), token (a long-lived Secret Token) or
+	// federation (Workload Identity Federation, finished in the portal).
+	Credential string `json:"credential,omitempty"`
+	// Subject and Audience describe the federation (as the portal shows
+	// them); empty: the one added with `roster oauth federation add`.
+	Subject  string `json:"subject,omitempty"`
+	Audience string `json:"audience,omitempty"`
 	// NewToken issues a new Secret Token for Entra; default: only when this
-	// data directory is not connected to Entra yet.
+	// data directory is not connected to Entra yet and Entra needs a token
+	// (the manual path, or credential token).
 	NewToken          *bool    `json:"new_token,omitempty"`
 	Mappings          []string `json:"mappings,omitempty"` // optional mappings to add: givenName, surname, employeeId, manager (default all)
 	MatchOnEmployeeID bool     `json:"match_on_employee_id,omitempty"`
@@ -163,8 +173,12 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 		return err
 	}
 
+	// The Graph path gives Entra an OAuth client (the default) or a
+	// federation instead of a Secret Token.
+	st.Credential = orDefault(a.Credential, defaultCredential(a.TLS))
+	needsToken := a.SignIn == SignInManual || st.Credential == CredentialToken
 	newToken := a.NewToken != nil && *a.NewToken
-	if a.NewToken == nil {
+	if a.NewToken == nil && needsToken {
 		ex, err := f.b.Existing(ctx)
 		if err != nil {
 			return fmt.Errorf("look at the existing setup: %w", err)
@@ -179,7 +193,7 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 		}
 		st.TenantURL, st.TokenIssued = issued.TenantURL, true
 		f.say("✓ Secret Token issued for %s", st.TenantURL)
-	} else {
+	} else if needsToken {
 		f.say("✓ Entra keeps the Secret Token it holds (set new_token to issue another)")
 	}
 	if err := f.save(ctx, StepDomains); err != nil {
@@ -300,14 +314,18 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 		return err
 	}
 
-	err = f.b.Configure(ctx, ConnectOptions{App: st.App, TenantURL: st.TenantURL, Token: issued.Token, Mappings: selectedMappings(st.Mappings),
+	err = f.b.Configure(ctx, ConnectOptions{App: st.App, TenantURL: st.TenantURL, Token: issued.Token, Credential: st.Credential,
+		Subject: a.Subject, Audience: a.Audience, Mappings: selectedMappings(st.Mappings),
 		MatchOnEmployeeID: st.MatchOnEmployeeID, ProvisionGroups: st.ProvisionGroups, ScopeAllUsers: st.ScopeAllUsers,
 		NotificationEmail: st.NotificationEmail, Assign: st.Assign})
 	if err != nil {
 		return fmt.Errorf("configure the app: %w", err)
 	}
 	what := "Settings"
-	if issued.Token != "" {
+	switch {
+	case st.Credential == CredentialOAuth2:
+		what = "Tenant URL, OAuth client"
+	case issued.Token != "":
 		what = "Tenant URL, token"
 	}
 	f.say("✓ %s, %d mappings, scope and %d assignments written to the app", what, len(selectedMappings(st.Mappings)), len(st.Assign))

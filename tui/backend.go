@@ -257,15 +257,45 @@ func shortTarget(t string) string {
 
 // ConnectOptions is the provisioning configuration written to the app.
 type ConnectOptions struct {
-	App               App
-	TenantURL         string
-	Token             Secret
+	App       App
+	TenantURL string
+	Token     Secret
+	// Credential is CredentialOAuth2 (the default), CredentialToken or
+	// CredentialFederation; Subject and Audience describe a federation
+	// ("": the tenant's federation client).
+	Credential        string
+	Subject, Audience string
 	Mappings          []Mapping
 	MatchOnEmployeeID bool // match users on employeeId instead of userPrincipalName
 	ProvisionGroups   bool
 	ScopeAllUsers     bool // false: only assigned users and groups
 	NotificationEmail string
 	Assign            []Principal
+}
+
+// Credentials: how Entra authenticates to the agent.
+const (
+	CredentialOAuth2     = "oauth2"     // OAuth 2.0 client credentials (recommended)
+	CredentialToken      = "token"      // a long-lived Secret Token
+	CredentialFederation = "federation" // Workload Identity Federation, finished in the portal
+)
+
+// defaultCredential is the credential offered first: OAuth, except on the
+// on-premises route, whose documented credential is the Secret Token.
+func defaultCredential(tls string) string {
+	if tls == TLSOnPrem {
+		return CredentialToken
+	}
+	return CredentialOAuth2
+}
+
+// credentialChoices are the credentials, the recommended one first.
+func credentialChoices() []choice {
+	return []choice{
+		{CredentialOAuth2, "OAuth client credentials (recommended)", "Entra gets an OAuth client and trades its secret for access tokens that live an hour; re-running setup rotates the secret."},
+		{CredentialToken, "Secret Token (long-lived)", "A long-lived bearer token, for Entra setups without OAuth."},
+		{CredentialFederation, "Workload Identity Federation (finish in the portal)", "No secret at all: add it first with `roster oauth federation add`, then finish it in the Entra portal."},
+	}
 }
 
 // Agent modes.

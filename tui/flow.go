@@ -96,6 +96,10 @@ func flowQuestions() []question {
 	mapGet, mapSet := list(func(a *Answers) *[]string { return &a.Mappings })
 	scopeGet, scopeSet := str(func(a *Answers) *string { return &a.Scope })
 	notifGet, notifSet := str(func(a *Answers) *string { return &a.NotificationEmail })
+	credGet, credSet := str(func(a *Answers) *string { return &a.Credential })
+	subGet, subSet := str(func(a *Answers) *string { return &a.Subject })
+	audGet, audSet := str(func(a *Answers) *string { return &a.Audience })
+	federation := func(a *Answers) bool { return graphPath(a) && a.Credential == CredentialFederation }
 	assignGet, assignSet := list(func(a *Answers) *[]string { return &a.Assign })
 	podGet, podSet := str(func(a *Answers) *string { return &a.ProvisionOnDemand })
 	waitGet, waitSet := str(func(a *Answers) *string { return &a.WaitFirstRequest })
@@ -157,6 +161,12 @@ func flowQuestions() []question {
 			set: func(a *Answers, v string) { g := yes(v); a.ProvisionGroups = &g }},
 		{key: "scope", step: StepSettings, label: "Who does Entra provision?", kind: askChoice, choices: scopeChoices(), def: "assigned", when: graphPath,
 			get: scopeGet, set: scopeSet, check: plainCheck(oneOf("assigned or all", "assigned", "all"))},
+		{key: "credential", step: StepSettings, label: "How does Entra authenticate to the agent?", kind: askChoice, choices: credentialChoices(), deflt: func(a *Answers) string { return defaultCredential(a.TLS) }, when: graphPath,
+			get: credGet, set: credSet, check: plainCheck(oneOf("oauth2, token or federation", CredentialOAuth2, CredentialToken, CredentialFederation))},
+		{key: "subject", step: StepSettings, label: "Federation: the Subject (sub) the portal shows (empty: the one added with `roster oauth federation add`)", when: federation,
+			get: subGet, set: subSet},
+		{key: "audience", step: StepSettings, label: "Federation: the Audience (aud) the portal shows", when: func(a *Answers) bool { return federation(a) && a.Subject != "" },
+			get: audGet, set: audSet, check: plainCheck(notEmpty("the Audience (aud) the portal shows, needed with a Subject"))},
 		{key: "notification_email", step: StepSettings, label: "Notification email for provisioning failures (empty: none)", placeholder: "admin@example.com (optional)", when: graphPath,
 			get: notifGet, set: notifSet, check: plainCheck(checkEmail(true))},
 		{key: "assign", step: StepAssign, label: "Users and groups to assign (names, UPNs or object IDs, comma-separated)", kind: askList,

@@ -80,7 +80,7 @@ func TestPlainChecksEachAnswerAtOnce(t *testing.T) {
 		"", "", // device code, app Roster
 		"givenNme", // refused: no such mapping
 		"givenName",
-		"", "", "", "", // match, groups, scope, email
+		"", "", "", "", "", // match, groups, scope, credential, email
 		"Alice Andrews",
 		"",
 	), &out, f, Options{})
@@ -124,7 +124,7 @@ func TestPlainResumes(t *testing.T) {
 	// The second run: enter everywhere keeps the earlier answers; the rest
 	// are answered now.
 	var out bytes.Buffer
-	err = RunPlain(context.Background(), plainInput("", "", "", "", "", "", "", "surname", "", "", "", "ops@contoso.com", "Alice Andrews", ""), &out, f, Options{})
+	err = RunPlain(context.Background(), plainInput("", "", "", "", "", "", "", "surname", "", "", "", "", "ops@contoso.com", "Alice Andrews", ""), &out, f, Options{})
 	if err != nil {
 		t.Fatalf("second run: %v\n%s", err, out.String())
 	}
@@ -139,7 +139,7 @@ func TestPlainResumes(t *testing.T) {
 	}
 	// A third run offers everything, the resolved assignment included.
 	out.Reset()
-	if err := RunPlain(context.Background(), plainInput(slices.Repeat([]string{""}, 14)...), &out, f, Options{}); err != nil {
+	if err := RunPlain(context.Background(), plainInput(slices.Repeat([]string{""}, 15)...), &out, f, Options{}); err != nil {
 		t.Fatalf("third run: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"[surname]", "[ops@contoso.com]", "[alice@contoso.com]"} {

@@ -117,8 +117,24 @@ func TestRunAnswers(t *testing.T) {
 	if strings.Contains(out.String(), "roster_0000") {
 		t.Errorf("the graph path printed the token:\n%s", out.String())
 	}
-	if c := f.configured; c.Token.String() != fakeToken(1) || len(c.Assign) != 2 || !c.ProvisionGroups {
-		t.Errorf("Configure got %+v", c)
+	// OAuth is the default: Entra gets an OAuth client, no Secret Token.
+	if c := f.configured; c.Credential != CredentialOAuth2 || c.Token != "" || f.count("IssueToken") != 0 || len(c.Assign) != 2 || !c.ProvisionGroups {
+		t.Errorf("Configure got %+v (IssueToken %d)", c, f.count("IssueToken"))
+	}
+	if !strings.Contains(out.String(), "✓ Tenant URL, OAuth client, 9 mappings") {
+		t.Errorf("output lacks the OAuth client:\n%s", out.String())
+	}
+
+	// credential: token gives Entra a Secret Token issued in this run.
+	f = newFake()
+	a := goodAnswers()
+	a.Credential = CredentialToken
+	out.Reset()
+	if err := RunAnswers(context.Background(), a, f, &out); err != nil {
+		t.Fatalf("RunAnswers: %v\n%s", err, out.String())
+	}
+	if c := f.configured; c.Credential != CredentialToken || c.Token.String() != fakeToken(1) {
+		t.Errorf("credential token: Configure got %+v", c)
 	}
 	if last := f.saves[len(f.saves)-1]; !last.Done || last.Step != StepSummary {
 		t.Errorf("last saved state %+v", last)
@@ -157,7 +173,9 @@ func TestRunAnswersAdoptsOnlyItsOwnApp(t *testing.T) {
 		f.apps = []App{{ID: "sp-mine", AppID: "app-mine", Name: "Roster", Connected: true}}
 		f.existing.AppConnected = true
 		var out bytes.Buffer
-		if err := RunAnswers(context.Background(), goodAnswers(), f, &out); err != nil {
+		a := goodAnswers()
+		a.Credential = CredentialToken // Entra keeps the token it holds
+		if err := RunAnswers(context.Background(), a, f, &out); err != nil {
 			t.Fatal(err)
 		}
 		if f.count("IssueToken") != 0 || f.configured.Token != "" || f.configured.App.ID != "sp-mine" {
@@ -270,6 +288,7 @@ func TestRunPlain(t *testing.T) {
 		"",  // match on UPN
 		"",  // groups yes
 		"",  // assigned only
+		"",  // credential: oauth2
 		"",  // no notification email
 		"Alice Andrews",
 		"alice@contoso.com",
@@ -289,5 +308,20 @@ func TestRunPlain(t *testing.T) {
 	err := RunPlain(context.Background(), strings.NewReader("1\n"), &bytes.Buffer{}, newFake(), Options{})
 	if !errors.Is(err, errInputEnded) {
 		t.Errorf("short input: %v", err)
+	}
+}
+
+// TestRunAnswersOnPremisesDefaultsToToken: the on-premises route's
+// documented credential is the Secret Token, so it is the default there.
+func TestRunAnswersOnPremisesDefaultsToToken(t *testing.T) {
+	f := newFake()
+	a := goodAnswers()
+	a.TLS, a.PublicURL, a.ACMEEmail, a.Listen = TLSOnPrem, "http://localhost:8080", "", "127.0.0.1:8080"
+	var out bytes.Buffer
+	if err := RunAnswers(context.Background(), a, f, &out); err != nil {
+		t.Fatalf("RunAnswers: %v\n%s", err, out.String())
+	}
+	if c := f.configured; c.Credential != CredentialToken || c.Token.String() != fakeToken(1) {
+		t.Errorf("Configure got %+v", c)
 	}
 }

@@ -13,11 +13,14 @@ type State struct {
 	Step    string `json:"step,omitempty"` // the step to resume at
 	Done    bool   `json:"done,omitempty"` // the wizard reached its summary
 
-	Tenant      string   `json:"tenant,omitempty"`
-	Reach       Reach    `json:"reach"`
-	TenantURL   string   `json:"tenant_url,omitempty"`
-	TokenIssued bool     `json:"token_issued,omitempty"`
-	Domains     []string `json:"domains,omitempty"`
+	Tenant      string `json:"tenant,omitempty"`
+	Reach       Reach  `json:"reach"`
+	TenantURL   string `json:"tenant_url,omitempty"`
+	TokenIssued bool   `json:"token_issued,omitempty"`
+	// Credential is how Entra authenticates to the agent on the Graph
+	// path: CredentialOAuth2, CredentialToken or CredentialFederation.
+	Credential string   `json:"credential,omitempty"`
+	Domains    []string `json:"domains,omitempty"`
 
 	Path   string        `json:"path,omitempty"` // PathGraph or PathManual
 	SignIn SignInOptions `json:"sign_in"`
@@ -34,6 +37,15 @@ type State struct {
 	DataDir      string `json:"data_dir,omitempty"`
 	Connected    bool   `json:"connected,omitempty"`
 	Provisioning bool   `json:"provisioning,omitempty"`
+}
+
+// credentialOf is the state's credential; a state saved before the choice
+// existed used the Secret Token.
+func credentialOf(s State) string {
+	if s.Credential == "" {
+		return CredentialToken
+	}
+	return s.Credential
 }
 
 // Paths through the wizard.

@@ -412,11 +412,13 @@ func (p *mappingsStep) operation() *op { return nil }
 
 // ---- scope and notification email ----
 
-// settingsStep chooses the scope and the notification email.
+// settingsStep chooses the scope, the notification email and the
+// credential Entra authenticates with.
 type settingsStep struct {
 	scope   menu
 	email   textinput.Model
-	focus   int // 0: scope, 1: email
+	cred    menu
+	focus   int // 0: scope, 1: email, 2: credential
 	problem string
 }
 
@@ -425,6 +427,11 @@ func (t *settingsStep) init(s *session) tea.Cmd {
 	if s.st.ScopeAllUsers {
 		t.scope.cursor = 1
 	}
+	// Labels only: the descriptions would push the menu off a 24-line screen.
+	for _, c := range credentialChoices() {
+		t.cred.items = append(t.cred.items, choice{c.id, c.label, ""})
+	}
+	t.cred.selectID(orDefault(s.st.Credential, defaultCredential(s.st.Reach.TLS)))
 	def := s.st.NotificationEmail
 	if def == "" && s.account != nil && strings.Contains(s.account.Name, "@") {
 		def = s.account.Name
@@ -439,19 +446,26 @@ func (t *settingsStep) update(s *session, msg tea.Msg) tea.Cmd {
 	if !ok {
 		return nil
 	}
-	switch {
-	case k.String() == "tab" || (t.focus == 0 && k.String() == "down" && t.scope.cursor == len(t.scope.items)-1):
-		t.focus = 1 - t.focus
-		if t.focus == 1 {
+	focus := func(f int) tea.Cmd {
+		t.focus = f
+		if f == 1 {
 			t.email.Focus()
 		} else {
 			t.email.Blur()
 		}
 		return nil
+	}
+	switch {
+	case k.String() == "tab":
+		return focus((t.focus + 1) % 3)
+	case t.focus == 0 && k.String() == "down" && t.scope.cursor == len(t.scope.items)-1:
+		return focus(1)
 	case t.focus == 1 && k.String() == "up":
-		t.focus = 0
-		t.email.Blur()
-		return nil
+		return focus(0)
+	case t.focus == 1 && k.String() == "down":
+		return focus(2)
+	case t.focus == 2 && k.String() == "up" && t.cred.cursor == 0:
+		return focus(1)
 	case key.Matches(k, keys.Enter):
 		e := strings.TrimSpace(t.email.Value())
 		if p := check("notification_email", e); p != "" {
@@ -460,12 +474,17 @@ func (t *settingsStep) update(s *session, msg tea.Msg) tea.Cmd {
 		}
 		s.st.ScopeAllUsers = t.scope.selected().id == "all"
 		s.st.NotificationEmail = e
+		s.st.Credential = t.cred.selected().id
 		return next
 	}
-	if t.focus == 1 {
+	switch t.focus {
+	case 1:
 		var cmd tea.Cmd
 		t.email, cmd = t.email.Update(msg)
 		return cmd
+	case 2:
+		t.cred.update(msg)
+		return nil
 	}
 	t.scope.update(msg)
 	return nil
@@ -475,6 +494,7 @@ func (t *settingsStep) view(*session) string {
 	var b strings.Builder
 	b.WriteString(styles.Label.Render("Who Entra provisions") + "\n" + t.scope.view() + "\n\n")
 	b.WriteString(styles.Label.Render("Notification email") + " " + styles.Muted.Render("(Entra writes here when provisioning fails)") + "\n" + t.email.View())
+	b.WriteString("\n\n" + styles.Label.Render("How Entra authenticates to the agent") + " " + styles.Muted.Render("(tab moves here)") + "\n" + t.cred.view())
 	if t.problem != "" {
 		b.WriteString("\n" + styles.Bad.Render("✗ "+t.problem))
 	}

@@ -428,7 +428,7 @@ func (t *tokenStep) view(s *session) string {
 	}
 	b.WriteString(styles.Label.Render("Tenant URL") + "\n" + copyLine(s, "Tenant URL", s.st.TenantURL) + "\n\n")
 	b.WriteString(styles.Label.Render("Secret Token") + "\n" + copyLine(s, "Secret Token", s.token.String()) + "\n\n")
-	b.WriteString(styles.Muted.Render("Copy it now if you want a copy: press y, or select it with the mouse. The wizard keeps it in memory and hands it to Entra itself. Lost it? `roster token issue` makes a new one.") + "\n")
+	b.WriteString(styles.Muted.Render("Copy it now if you want a copy: press y, or select it with the mouse. The wizard keeps it for Entra; with OAuth (the default) it is revoked. Lost it? `roster token issue` makes a new one.") + "\n")
 	return b.String()
 }
 

@@ -95,7 +95,9 @@ type (
 )
 
 func (c *connectStep) init(s *session) tea.Cmd {
-	if s.token == "" && !s.st.Connected {
+	// Only a Secret Token must come from this run: an OAuth client or a
+	// federation is issued (or rotated) by Configure itself.
+	if s.token == "" && !s.st.Connected && credentialOf(s.st) == CredentialToken {
 		c.phase = "token"
 		return nil
 	}
@@ -106,10 +108,15 @@ func (c *connectStep) configure(s *session) tea.Cmd {
 	// Without a token from this run Entra keeps the one it holds: the
 	// settings, mappings and assignments are written all the same.
 	c.phase = "configure"
-	o := ConnectOptions{App: s.st.App, TenantURL: s.st.TenantURL, Token: s.token, Mappings: selectedMappings(s.st.Mappings),
+	cred := credentialOf(s.st)
+	tok := s.token
+	if cred != CredentialToken {
+		tok = "" // Entra gets an OAuth client or a federation, not the token shown earlier
+	}
+	o := ConnectOptions{App: s.st.App, TenantURL: s.st.TenantURL, Token: tok, Credential: cred, Mappings: selectedMappings(s.st.Mappings),
 		MatchOnEmployeeID: s.st.MatchOnEmployeeID, ProvisionGroups: s.st.ProvisionGroups, ScopeAllUsers: s.st.ScopeAllUsers,
 		NotificationEmail: s.st.NotificationEmail, Assign: s.st.Assign}
-	return c.op.run(s, "writing the Tenant URL, token, mappings, scope and assignments to “"+s.st.App.Name+"”",
+	return c.op.run(s, "writing the Tenant URL, credentials, mappings, scope and assignments to “"+s.st.App.Name+"”",
 		"Check that you are still signed in and may manage the app.",
 		func(ctx context.Context) (any, error) { return configured{}, s.b.Configure(ctx, o) })
 }
@@ -162,7 +169,7 @@ func (c *connectStep) view(s *session) string {
 	case "token":
 		b.WriteString("Entra needs the Secret Token, which was shown once in an earlier run and is not stored in clear. Press n to issue a new one; the wizard hands it to Entra.")
 	case "ok":
-		b.WriteString(styles.Good.Render("✓ Entra reached the agent and accepted the token.") + "\n\nThe settings are saved in the app; next, provisioning starts.")
+		b.WriteString(styles.Good.Render("✓ Entra reached the agent and accepted its credentials.") + "\n\nThe settings are saved in the app; next, provisioning starts.")
 	default:
 		mark := func(done bool, text string) string {
 			if done {

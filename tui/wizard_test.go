@@ -106,7 +106,8 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("happy path took %d key presses, want 18 (update the report if the flow changed on purpose)", d.presses)
 	}
 	c := f.configured
-	if c.Token.String() != fakeToken(1) || c.App.ID != "sp-new" || len(c.Mappings) != 9 || !c.ProvisionGroups || c.ScopeAllUsers ||
+	// OAuth is the default: the token shown earlier is not given to Entra.
+	if c.Credential != CredentialOAuth2 || c.Token != "" || c.App.ID != "sp-new" || len(c.Mappings) != 9 || !c.ProvisionGroups || c.ScopeAllUsers ||
 		c.NotificationEmail != "admin@contoso.com" || len(c.Assign) != 1 || c.Assign[0].ID != "u1" {
 		t.Errorf("Configure got %+v", c)
 	}
@@ -583,5 +584,31 @@ func TestCheckPublicURL(t *testing.T) {
 		if got := checkPublicURL(tt.in) == ""; got != tt.ok {
 			t.Errorf("checkPublicURL(%q) ok = %v, want %v", tt.in, got, tt.ok)
 		}
+	}
+}
+
+// TestSettingsChoosesTheCredential: OAuth is preselected; tab reaches the
+// credential menu, and the Secret Token chosen there hands Entra the token
+// shown at the token step.
+func TestSettingsChoosesTheCredential(t *testing.T) {
+	f := newFake()
+	d := newDriver(t, f)
+	walkToSignIn(t, d)
+	d.press("enter", "enter", "enter")
+	d.wantStep(StepSettings)
+	d.want("How Entra authenticates to the agent", "› OAuth client credentials (recommended)")
+	d.press("tab", "tab", "down")
+	d.want("› Secret Token (long-lived)")
+	d.press("enter")
+	d.wantStep(StepAssign)
+	if d.m.s.st.Credential != CredentialToken {
+		t.Fatalf("credential = %q, want token", d.m.s.st.Credential)
+	}
+	d.typeText("ali")
+	d.want("Alice Andrews")
+	d.press("tab", "enter")
+	d.wantStep(StepProvision)
+	if c := f.configured; c.Credential != CredentialToken || c.Token.String() != fakeToken(1) {
+		t.Errorf("Configure got %+v", c)
 	}
 }

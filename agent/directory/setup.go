@@ -43,18 +43,27 @@ type EntraSettings struct {
 
 // EntraConnection is what a tenant's connection to Entra remembers, so that
 // later commands need no flags and a re-run changes the same app. It holds
-// no secret: TokenID names the Secret Token Entra holds.
+// no secret: TokenID names the Secret Token Entra holds, OAuthClientID the
+// OAuth client (Credential says which of them Entra uses).
 type EntraConnection struct {
-	App        EntraApp  `json:"app"`
-	JobID      string    `json:"job_id"`
-	TenantURL  string    `json:"tenant_url"`
-	TokenID    string    `json:"token_id,omitempty"`
-	OnPremises bool      `json:"on_premises,omitempty"`
-	Auth       string    `json:"auth"`
-	EntraID    string    `json:"entra_tenant_id,omitempty"`
-	ClientID   string    `json:"client_id,omitempty"`
-	Cloud      string    `json:"cloud,omitempty"`
-	Connected  time.Time `json:"connected"`
+	App       EntraApp `json:"app"`
+	JobID     string   `json:"job_id"`
+	TenantURL string   `json:"tenant_url"`
+	// Credential is how Entra authenticates to the agent: "oauth2",
+	// "token" or "federation"; "" in connections saved before the choice
+	// (a Secret Token).
+	Credential    string `json:"credential,omitempty"`
+	OAuthClientID string `json:"oauth_client_id,omitempty"`
+	// OAuthSecretID is the client secret Entra holds: once it has passed
+	// Test Connection, the client's other secrets are revoked.
+	OAuthSecretID string    `json:"oauth_secret_id,omitempty"`
+	TokenID       string    `json:"token_id,omitempty"`
+	OnPremises    bool      `json:"on_premises,omitempty"`
+	Auth          string    `json:"auth"`
+	EntraID       string    `json:"entra_tenant_id,omitempty"`
+	ClientID      string    `json:"client_id,omitempty"`
+	Cloud         string    `json:"cloud,omitempty"`
+	Connected     time.Time `json:"connected"`
 	// Settings is nil in connections saved by older versions.
 	Settings *EntraSettings `json:"settings,omitempty"`
 }

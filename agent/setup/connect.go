@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/rosterhq/roster/agent/directory"
+	"github.com/rosterhq/roster/agent/oauth"
 	"github.com/rosterhq/roster/graph/graphapi"
 	"github.com/rosterhq/roster/store"
 )
@@ -44,12 +46,27 @@ type ConnectRequest struct {
 	// Assign lists users (UPN, name or object id) and groups ("group:"
 	// name or id) to assign to the app.
 	Assign []string
+	// Credential is how Entra authenticates to the agent: oauth2 (an OAuth
+	// client whose secret Entra trades for access tokens), token (a Secret
+	// Token) or federation (Workload Identity Federation, set up in the
+	// portal). "" keeps the kind the tenant is connected with, else
+	// DefaultCredential (token when Token is given, or on premises).
+	Credential graphapi.CredentialKind
 	// Token is a token issued earlier in this run for Entra (the wizard
 	// shows it before connecting). Nil: Connect issues one when Entra needs
 	// a new one.
 	Token *Issued
 	// NewToken gives Entra a new token even when the app holds a current one.
 	NewToken bool
+	// Federation describes the Workload Identity Federation to trust (the
+	// Subject and Audience the portal shows); nil uses the tenant's newest
+	// active federation client (`roster oauth federation add`).
+	Federation *directory.NewFederation
+	// AwaitPortal, for federation, shows the portal steps and returns when
+	// the administrator says they are done; Connect then confirms with
+	// Test Connection. Nil: Connect confirms only if the portal is already
+	// set up, else returns the steps in Manual with Pending set.
+	AwaitPortal func(ctx context.Context, steps []string) error
 	// SkipTest skips Test Connection; NoStart leaves provisioning stopped.
 	SkipTest, NoStart bool
 	// SignIn is remembered with the connection.
@@ -69,6 +86,42 @@ type ConnectResult struct {
 	NewToken bool `json:"new_token"`
 	// RevokedTokenID is the token the new one replaced, revoked.
 	RevokedTokenID string `json:"revoked_token_id,omitempty"`
+	// Credential is the kind Entra uses now; OAuthClientID its OAuth
+	// client (oauth2, federation); TokenURL the agent's token endpoint.
+	Credential    graphapi.CredentialKind `json:"credential"`
+	OAuthClientID string                  `json:"oauth_client_id,omitempty"`
+	TokenURL      string                  `json:"token_url,omitempty"`
+	// NewSecretID is the client secret this run gave Entra (a new client's
+	// first, or a rotation's); RevokedSecretIDs are the secrets it
+	// replaced, revoked after the new one tested OK; RevokedClientID is an
+	// OAuth client Entra no longer uses, revoked.
+	NewSecretID      string   `json:"new_secret_id,omitempty"`
+	RevokedSecretIDs []string `json:"revoked_secret_ids,omitempty"`
+	RevokedClientID  string   `json:"revoked_client_id,omitempty"`
+	// Pending says the federation still waits for the portal steps in
+	// Manual; run Connect again when they are done.
+	Pending bool `json:"pending,omitempty"`
+}
+
+// DefaultCredential is the credential a new connection uses: OAuth 2.0
+// client credentials, which Microsoft's gallery rules ask for instead of
+// long-lived bearer tokens
+// (https://learn.microsoft.com/entra/identity/enterprise-apps/app-gallery-user-provisioning-requirements).
+const DefaultCredential = graphapi.CredentialOAuth2
+
+// OAuthClientName names the OAuth clients Connect issues for Entra.
+const OAuthClientName = "entra"
+
+// TokenURL is the agent's OAuth token endpoint for a tenant beside its
+// Tenant URL (oauth.TokenURL of the public URL the Tenant URL is under).
+func TokenURL(tenantURL, tenant string) string {
+	base := strings.TrimRight(tenantURL, "/")
+	if b, ok := strings.CutSuffix(base, "/scim/"+tenant+"/v2"); ok {
+		base = b
+	} else if u, err := url.Parse(base); err == nil && u.Host != "" {
+		base = u.Scheme + "://" + u.Host
+	}
+	return oauth.TokenURL(base, tenant)
 }
 
 // AppExistsError is returned when an enterprise app with the wanted name
@@ -145,52 +198,301 @@ func (s *Service) Connect(ctx context.Context, g graphapi.Client, req ConnectReq
 		return res, err
 	}
 
-	// Entra needs a new token for a new app, a new Tenant URL, or when asked.
-	same := prev != nil && appRef != "" && appRef == prev.App.ServicePrincipalID && prev.JobID != "" && prev.TokenID != ""
-	issued := req.Token
-	mine := false
-	if issued == nil && (req.NewToken || !same || prev.TenantURL != res.TenantURL) {
-		if issued, err = s.issue(ctx, tenant); err != nil {
+	kind := req.Credential
+	switch {
+	case kind == "" && req.Token != nil:
+		kind = graphapi.CredentialToken
+	case kind == "" && prev != nil:
+		kind = connectionKind(prev)
+	case kind == "" && req.Reach.OnPremises:
+		// The on-premises route's documented credential is the Secret
+		// Token (https://learn.microsoft.com/entra/identity/app-provisioning/on-premises-scim-provisioning).
+		kind = graphapi.CredentialToken
+	case kind == "":
+		kind = DefaultCredential
+	}
+	if _, err := graphapi.ParseCredentialKind(string(kind)); err != nil {
+		return res, err
+	}
+	if req.Token != nil && kind != graphapi.CredentialToken {
+		return res, fmt.Errorf("a Secret Token was issued for Entra, but the credential is %s", kind)
+	}
+	res.Credential = kind
+	res.TokenURL = TokenURL(res.TenantURL, tenant)
+	// same: a re-run on the app and job this data directory connected.
+	same := prev != nil && appRef != "" && appRef == prev.App.ServicePrincipalID && prev.JobID != ""
+	if f := req.Federation; f != nil && f.EntraTenant == "" && f.Issuer == "" {
+		// The assertions come from the signed-in Entra tenant.
+		acct, err := g.Account(ctx)
+		if err != nil {
 			return res, err
 		}
-		mine = true
+		f.EntraTenant = acct.TenantID
 	}
+	cr, err := s.credentials(ctx, tenant, kind, req, prev, same, res.TenantURL != prevURL(prev))
+	if err != nil {
+		return res, err
+	}
+	cr.cred.TokenURL = res.TokenURL
 	o := graphapi.ConnectOptions{App: appRef, AppName: name, OnPremises: req.Reach.OnPremises, TenantURL: res.TenantURL,
-		NotificationEmail: req.Settings.NotificationEmail, DeleteThreshold: req.Settings.DeleteThreshold, SyncAll: req.Settings.SyncAll,
-		Mappings: MappingOptions(req.Settings), Assign: req.Assign, SkipTest: req.SkipTest, NoStart: req.NoStart}
-	if issued != nil {
-		o.Token = issued.Token.Reveal()
+		Credentials: cr.cred, NotificationEmail: req.Settings.NotificationEmail, DeleteThreshold: req.Settings.DeleteThreshold,
+		SyncAll: req.Settings.SyncAll, Mappings: MappingOptions(req.Settings), Assign: req.Assign, SkipTest: req.SkipTest, NoStart: req.NoStart}
+	if kind == graphapi.CredentialToken && cr.cred.Token == "" {
+		o.Credentials = graphapi.Credentials{} // Entra keeps its token
 	}
 	gres, err := g.Connect(ctx, o, req.Progress)
 	res.ConnectResult = gres
 	if err != nil {
-		if mine { // never saved in Entra
-			if _, rerr := s.dir.RevokeToken(context.WithoutCancel(ctx), issued.TokenID); rerr != nil {
-				s.log.Warn("could not revoke the unused token", "token", issued.TokenID, "err", rerr)
-			}
+		if !gres.Saved { // Entra never held the new credentials
+			s.discard(context.WithoutCancel(ctx), cr)
 		}
 		return res, err
 	}
+	if kind == graphapi.CredentialFederation {
+		if err := s.confirmFederation(ctx, g, req, &res); err != nil {
+			return res, err
+		}
+	}
 	conn := &directory.EntraConnection{App: directory.EntraApp(gres.App), JobID: gres.Job.ID, TenantURL: res.TenantURL,
+		Credential: string(kind), OAuthClientID: cr.clientID, OAuthSecretID: cr.secretID,
 		OnPremises: req.Reach.OnPremises, Auth: req.SignIn.Auth, EntraID: req.SignIn.TenantID, ClientID: req.SignIn.ClientID,
 		Cloud: req.SignIn.Cloud, Connected: s.now().UTC(), Settings: &req.Settings}
-	if issued != nil {
-		conn.TokenID, res.NewToken = issued.TokenID, true
-	} else {
+	switch {
+	case cr.tokenID != "":
+		conn.TokenID, res.NewToken = cr.tokenID, true
+	case kind == graphapi.CredentialToken:
 		conn.TokenID = prev.TokenID
 	}
-	res.TokenID = conn.TokenID
+	if kind == graphapi.CredentialOAuth2 && cr.secretID == "" {
+		conn.OAuthSecretID = prev.OAuthSecretID
+	}
+	res.TokenID, res.OAuthClientID, res.NewSecretID = conn.TokenID, conn.OAuthClientID, cr.secretID
 	if err := s.dir.SaveEntraConnection(ctx, tenant, conn); err != nil {
 		return res, err
 	}
-	if prev != nil && prev.TokenID != "" && prev.TokenID != conn.TokenID {
+	s.retire(ctx, &res, prev, conn)
+	if gres.Tested {
+		res.RevokedSecretIDs = s.retireSecrets(ctx, conn)
+	}
+	return res, nil
+}
+
+// connectionKind is the credential kind of a saved connection.
+func connectionKind(c *directory.EntraConnection) graphapi.CredentialKind {
+	if c.Credential == "" {
+		return graphapi.CredentialToken
+	}
+	return graphapi.CredentialKind(c.Credential)
+}
+
+func prevURL(c *directory.EntraConnection) string {
+	if c == nil {
+		return ""
+	}
+	return c.TenantURL
+}
+
+// credentialRun is what Connect gives Entra in this run and must take back
+// if Entra never holds it.
+type credentialRun struct {
+	cred graphapi.Credentials
+	// tokenID is a Secret Token issued here (mine: by Connect, not the wizard).
+	tokenID string
+	mine    bool
+	// clientID is the OAuth client Entra uses; newClient says Connect
+	// created it; secretID is the secret issued here.
+	clientID  string
+	newClient bool
+	secretID  string
+}
+
+// credentials issues what Entra needs for kind: a Secret Token when Entra
+// needs a new one; a new OAuth client, or on a re-run a new secret of the
+// same client (rotation: the old secret stays valid until the new one has
+// tested OK); the federation client to trust.
+func (s *Service) credentials(ctx context.Context, tenant string, kind graphapi.CredentialKind, req ConnectRequest,
+	prev *directory.EntraConnection, same, urlChanged bool) (credentialRun, error) {
+	var cr credentialRun
+	switch kind {
+	case graphapi.CredentialToken:
+		cr.cred.Kind = kind
+		issued := req.Token
+		if issued == nil && (req.NewToken || !same || urlChanged || connectionKind(prev) != kind || prev.TokenID == "") {
+			var err error
+			if issued, err = s.issue(ctx, tenant); err != nil {
+				return cr, err
+			}
+			cr.mine = true
+		}
+		if issued != nil {
+			cr.cred.Token, cr.tokenID = issued.Token.Reveal(), issued.TokenID
+		}
+	case graphapi.CredentialOAuth2:
+		cr.cred.Kind = kind
+		var is *directory.IssuedClientSecret
+		var err error
+		if same && connectionKind(prev) == kind && prev.OAuthClientID != "" {
+			is, err = s.dir.RotateOAuthClient(ctx, prev.OAuthClientID, 0)
+			if err != nil {
+				s.log.Warn("cannot rotate the OAuth client Entra holds; issuing a new client", "client", prev.OAuthClientID, "err", err)
+			}
+		}
+		if is == nil {
+			if is, err = s.dir.AddOAuthClient(ctx, directory.NewOAuthClient{Tenant: tenant, Name: OAuthClientName}); err != nil {
+				return cr, fmt.Errorf("issue an OAuth client for Entra: %w", err)
+			}
+			cr.newClient = true
+		}
+		cr.clientID, cr.secretID = is.Client.ID, is.Record.ID
+		cr.cred.ClientID, cr.cred.ClientSecret = is.Client.ID, is.Secret.Reveal()
+	case graphapi.CredentialFederation:
+		cr.cred.Kind = kind
+		c, created, err := s.federationClient(ctx, tenant, req.Federation, prev)
+		if err != nil {
+			return cr, err
+		}
+		cr.clientID, cr.newClient = c.ID, created
+		cr.cred.ClientID = c.ID
+	}
+	return cr, nil
+}
+
+// federationClient returns the federation client to trust: a new one from
+// n, or the one the connection uses, or the tenant's newest active one.
+func (s *Service) federationClient(ctx context.Context, tenant string, n *directory.NewFederation, prev *directory.EntraConnection) (*store.OAuthClient, bool, error) {
+	if n != nil {
+		n.Tenant = tenant
+		if n.Name == "" {
+			n.Name = OAuthClientName
+		}
+		c, err := s.dir.AddFederation(ctx, *n)
+		return c, err == nil, err
+	}
+	clients, err := s.dir.ListOAuthClients(ctx, tenant)
+	if err != nil {
+		return nil, false, err
+	}
+	var newest *store.OAuthClient
+	for _, c := range clients {
+		if c.Kind != store.OAuthFederation || !c.Active() {
+			continue
+		}
+		if prev != nil && c.ID == prev.OAuthClientID {
+			return c, false, nil
+		}
+		if newest == nil || c.Created.After(newest.Created) {
+			newest = c
+		}
+	}
+	if newest == nil {
+		return nil, false, errors.New("Workload Identity Federation needs the Subject and Audience that Entra shows for it: " +
+			"pass --subject and --audience (and --entra-tenant), or add it first with 'roster oauth federation add'")
+	}
+	return newest, false, nil
+}
+
+// discard takes back what this run issued and Entra never saved.
+func (s *Service) discard(ctx context.Context, cr credentialRun) {
+	var err error
+	switch {
+	case cr.mine && cr.tokenID != "":
+		_, err = s.dir.RevokeToken(ctx, cr.tokenID)
+	case cr.newClient:
+		_, err = s.dir.RevokeOAuthClient(ctx, cr.clientID)
+	case cr.secretID != "":
+		_, err = s.dir.RevokeOAuthClientSecret(ctx, cr.clientID, cr.secretID)
+	}
+	if err != nil {
+		s.log.Warn("could not revoke the unused credentials", "token", cr.tokenID, "client", cr.clientID, "err", err)
+	}
+}
+
+// retire revokes what Entra no longer uses once the new credentials are
+// saved: the Secret Token or OAuth client of the previous connection.
+func (s *Service) retire(ctx context.Context, res *ConnectResult, prev, conn *directory.EntraConnection) {
+	if prev == nil {
+		return
+	}
+	if prev.TokenID != "" && prev.TokenID != conn.TokenID {
 		if _, err := s.dir.RevokeToken(ctx, prev.TokenID); err == nil {
 			res.RevokedTokenID = prev.TokenID
 		} else if !errors.Is(err, store.ErrNotFound) {
 			s.log.Warn("could not revoke the token Entra no longer holds", "token", prev.TokenID, "err", err)
 		}
 	}
-	return res, nil
+	if prev.OAuthClientID != "" && prev.OAuthClientID != conn.OAuthClientID {
+		if _, err := s.dir.RevokeOAuthClient(ctx, prev.OAuthClientID); err == nil {
+			res.RevokedClientID = prev.OAuthClientID
+		} else if !errors.Is(err, directory.ErrOAuthClientNotFound) {
+			s.log.Warn("could not revoke the OAuth client Entra no longer uses", "client", prev.OAuthClientID, "err", err)
+		}
+	}
+}
+
+// retireSecrets ends a rotation: called once the secret Entra holds
+// (c.OAuthSecretID) passed Test Connection, it revokes the client's other
+// secrets, so that Entra is never left without a working one. It returns
+// the ids it revoked.
+func (s *Service) retireSecrets(ctx context.Context, c *directory.EntraConnection) []string {
+	if connectionKind(c) != graphapi.CredentialOAuth2 || c.OAuthClientID == "" || c.OAuthSecretID == "" {
+		return nil
+	}
+	cl, err := s.dir.OAuthClient(ctx, c.OAuthClientID)
+	if err != nil {
+		s.log.Warn("could not read the OAuth client to revoke its old secrets", "client", c.OAuthClientID, "err", err)
+		return nil
+	}
+	var out []string
+	for _, sec := range cl.Secrets {
+		if sec.ID == c.OAuthSecretID || sec.Revoked != nil {
+			continue
+		}
+		if _, err := s.dir.RevokeOAuthClientSecret(ctx, cl.ID, sec.ID); err != nil {
+			s.log.Warn("could not revoke the OAuth client's old secret", "client", cl.ID, "secret", sec.ID, "err", err)
+			continue
+		}
+		out = append(out, sec.ID)
+	}
+	return out
+}
+
+// confirmFederation waits for the portal steps (when req.AwaitPortal is
+// set) and confirms them with Test Connection of the credentials saved in
+// the app. Confirmed, it starts provisioning unless req.NoStart.
+func (s *Service) confirmFederation(ctx context.Context, g graphapi.Client, req ConnectRequest, res *ConnectResult) error {
+	if req.AwaitPortal != nil {
+		if err := req.AwaitPortal(ctx, res.Manual); err != nil {
+			return err
+		}
+	}
+	app := res.App
+	if req.Progress != nil {
+		req.Progress("Test Connection with the credentials saved in the portal")
+	}
+	if err := g.TestConnection(ctx, app, res.Job.ID, res.TenantURL, graphapi.Credentials{}); err != nil {
+		if req.AwaitPortal != nil {
+			return err
+		}
+		res.Pending = true // the portal steps are still to do
+		return nil
+	}
+	res.Tested, res.Manual = true, nil
+	if !req.NoStart {
+		st, err := g.Status(ctx, app, res.Job.ID)
+		if err != nil {
+			return err
+		}
+		if st.Code != "Active" && st.Code != "NotRun" && st.Code != "Quarantine" {
+			if err := g.Start(ctx, app, res.Job.ID); err != nil {
+				return err
+			}
+			res.Started = true
+		}
+		if res.Status, err = g.Status(ctx, app, res.Job.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // chooseApp returns the service principal id of the app to configure, or

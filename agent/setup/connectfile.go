@@ -30,6 +30,11 @@ type ConnectFile struct {
 	EntraTenant       string   `json:"entra_tenant"`
 	ClientID          string   `json:"client_id"`
 	Cloud             string   `json:"cloud"`
+	// Credential is oauth2, token or federation; Subject and Audience
+	// describe the federation.
+	Credential string `json:"credential"`
+	Subject    string `json:"subject"`
+	Audience   string `json:"audience"`
 }
 
 // LoadConnectFile reads a ConnectFile; unknown keys are errors. A file that

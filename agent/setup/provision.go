@@ -12,13 +12,19 @@ import (
 )
 
 // TestConnection asks Entra to call the agent with the Tenant URL and
-// token saved in the tenant's app (the portal's Test Connection button).
+// credentials saved in the tenant's app (the portal's Test Connection
+// button). Passed, it ends a pending OAuth secret rotation: the client's
+// secrets other than the one Entra holds are revoked.
 func (s *Service) TestConnection(ctx context.Context, g graphapi.Client, tenant string) error {
 	c, err := s.Connection(ctx, tenant)
 	if err != nil {
 		return err
 	}
-	return g.TestConnection(ctx, appOf(c), c.JobID, c.TenantURL, "")
+	if err := g.TestConnection(ctx, appOf(c), c.JobID, c.TenantURL, graphapi.Credentials{}); err != nil {
+		return err
+	}
+	s.retireSecrets(ctx, c)
+	return nil
 }
 
 // StartProvisioning starts the tenant's provisioning job unless it runs
@@ -120,11 +126,14 @@ type DisconnectResult struct {
 	Paused         bool               `json:"paused"`
 	AppDeleted     bool               `json:"app_deleted"`
 	RevokedTokenID string             `json:"revoked_token_id,omitempty"`
+	// RevokedClientID is the OAuth client Entra used, revoked with its
+	// secrets and access tokens.
+	RevokedClientID string `json:"revoked_client_id,omitempty"`
 }
 
 // Disconnect ends the tenant's connection to Entra: it pauses provisioning
 // (or, with deleteApp, deletes the enterprise app), forgets the saved
-// connection and revokes the Secret Token Entra held. An app or job that
+// connection and revokes the Secret Token or OAuth client Entra held. An app or job that
 // is gone already does not stop it.
 func (s *Service) Disconnect(ctx context.Context, g graphapi.Client, tenant string, deleteApp bool) (DisconnectResult, error) {
 	tenant = orDefault(tenant)
@@ -151,6 +160,13 @@ func (s *Service) Disconnect(ctx context.Context, g graphapi.Client, tenant stri
 			res.RevokedTokenID = c.TokenID
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return res, fmt.Errorf("revoke the Secret Token Entra held: %w", err)
+		}
+	}
+	if c.OAuthClientID != "" {
+		if _, err := s.dir.RevokeOAuthClient(ctx, c.OAuthClientID); err == nil {
+			res.RevokedClientID = c.OAuthClientID
+		} else if !errors.Is(err, directory.ErrOAuthClientNotFound) {
+			return res, fmt.Errorf("revoke the OAuth client Entra used: %w", err)
 		}
 	}
 	return res, nil

@@ -170,6 +170,16 @@ func (s *Service) issue(ctx context.Context, tenant string) (*Issued, error) {
 	return &Issued{Tenant: tenant, TenantURL: url, Token: is.Token, TokenID: is.Record.ID}, nil
 }
 
+// Discard revokes a Secret Token issued for Entra that Entra will not get
+// (the wizard issues one before the credential is chosen; an OAuth client
+// or a federation replaced it).
+func (s *Service) Discard(ctx context.Context, is *Issued) error {
+	if _, err := s.dir.RevokeToken(ctx, is.TokenID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("revoke the unused Secret Token: %w", err)
+	}
+	return nil
+}
+
 // Domains lists the tenant's email domains.
 func (s *Service) Domains(ctx context.Context, tenant string) ([]*store.Domain, error) {
 	return s.dir.Domains(ctx, orDefault(tenant))

@@ -148,23 +148,28 @@ func (f *fakeGraph) Connect(_ context.Context, o graphapi.ConnectOptions, _ func
 		}
 	}
 	if res.App.ServicePrincipalID == "" {
-		if o.Token == "" {
-			return res, errors.New("a new app needs a token")
+		if o.Credentials.Empty() && o.Credentials.Kind != graphapi.CredentialFederation {
+			return res, errors.New("a new app needs credentials")
 		}
 		res.App, res.AppCreated, res.JobCreated = f.addApp(o.AppName), true, true
 	}
 	res.Job = graphapi.Job{ID: "scim." + res.App.ServicePrincipalID}
-	if o.Token != "" {
-		f.secrets[res.App.ServicePrincipalID] = o.Token
+	if !o.Credentials.Empty() {
+		f.secrets[res.App.ServicePrincipalID] = o.Credentials.Token + o.Credentials.ClientSecret
+		res.Saved = true
+	}
+	res.Tested = !o.SkipTest && o.Credentials.Kind != graphapi.CredentialFederation
+	if o.Credentials.Kind == graphapi.CredentialFederation {
+		res.Manual = []string{"portal step"}
 	}
 	f.conn[res.App.ServicePrincipalID] = o
 	return res, nil
 }
 
-func (f *fakeGraph) TestConnection(_ context.Context, app graphapi.App, _, _, token string) error {
+func (f *fakeGraph) TestConnection(_ context.Context, app graphapi.App, _, _ string, cred graphapi.Credentials) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if token == "" && f.secrets[app.ServicePrincipalID] == "" {
+	if cred.Empty() && f.secrets[app.ServicePrincipalID] == "" {
 		return errors.New("no saved credentials")
 	}
 	return f.call("TestConnection")
@@ -254,8 +259,13 @@ func newEnv(t *testing.T) *env {
 // lab is the documented escape for tests on 127.0.0.1.
 var lab = Reach{AllowPrivateURL: true}
 
+// connect connects with req; these tests are about the Secret Token unless
+// req says otherwise (oauth_test.go has the other kinds).
 func (e *env) connect(t *testing.T, req ConnectRequest) ConnectResult {
 	t.Helper()
+	if req.Credential == "" {
+		req.Credential = graphapi.CredentialToken
+	}
 	if req.Settings.DeleteThreshold == 0 && !req.Settings.ProvisionGroups {
 		req.Settings = DefaultSettings()
 	}
@@ -288,7 +298,7 @@ func TestConnectTwiceKeepsOneTokenAndOneApp(t *testing.T) {
 	if !first.AppCreated || !first.NewToken || first.TokenID == "" {
 		t.Fatalf("first connect = %+v", first)
 	}
-	if got := e.g.conn[first.App.ServicePrincipalID]; got.Token == "" || got.TenantURL != first.TenantURL {
+	if got := e.g.conn[first.App.ServicePrincipalID]; got.Credentials.Token == "" || got.TenantURL != first.TenantURL {
 		t.Errorf("first connect sent %+v, want the Tenant URL and a token", got)
 	}
 	// A re-run changes settings in place: same app, no new token.
@@ -299,7 +309,7 @@ func TestConnectTwiceKeepsOneTokenAndOneApp(t *testing.T) {
 		t.Errorf("second connect = %+v", second)
 	}
 	got := e.g.conn[first.App.ServicePrincipalID]
-	if got.Token != "" || !got.SyncAll || len(got.Mappings.Omit) != 1 || got.App != first.App.ServicePrincipalID {
+	if got.Credentials.Token != "" || !got.SyncAll || len(got.Mappings.Omit) != 1 || got.App != first.App.ServicePrincipalID {
 		t.Errorf("second connect sent %+v, want the new settings without a token, to the same app", got)
 	}
 	if len(e.g.apps) != 1 {
@@ -417,7 +427,7 @@ func must(s string, err error) string {
 func TestConnectFailureRevokesTheUnusedToken(t *testing.T) {
 	e := newEnv(t)
 	e.g.failOn = "Connect"
-	_, err := e.svc.Connect(context.Background(), e.g, ConnectRequest{Settings: DefaultSettings(), Reach: lab})
+	_, err := e.svc.Connect(context.Background(), e.g, ConnectRequest{Credential: graphapi.CredentialToken, Settings: DefaultSettings(), Reach: lab})
 	if err == nil {
 		t.Fatal("connect succeeded although Graph failed")
 	}

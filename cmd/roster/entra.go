@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/setup"
 	"github.com/rosterhq/roster/graph"
+	"github.com/rosterhq/roster/graph/graphapi"
 )
 
 // graphFlags are the sign-in flags every Graph command shares.
@@ -94,7 +96,8 @@ func newEntraCmd(rf *rootFlags) *cobra.Command {
 		Short: "Create and run the Entra enterprise app that provisions into Roster (Microsoft Graph)",
 		Long: `Configure Microsoft Entra provisioning through Microsoft Graph, instead of the
 Entra admin center: the enterprise app, its users and groups, the Tenant URL
-and Secret Token, Test Connection, attribute mappings, scope, notification
+and credentials (an OAuth client by default, a Secret Token, or Workload
+Identity Federation), Test Connection, attribute mappings, scope, notification
 email, and starting, pausing and watching provisioning.
 
 Sign-in (--auth): device code by default (open a URL, enter a code), or the
@@ -120,6 +123,7 @@ func newEntraConnectCmd(rf *rootFlags) *cobra.Command {
 		assign, omit                                        []string
 		onPrem, byEmployeeID, noGroups, skipTest, noStart   bool
 		newToken, allowPrivate, asJSON                      bool
+		credential, subject, audience, issuer, jwksURL      string
 	)
 	cmd := &cobra.Command{
 		Use:   "connect",
@@ -133,9 +137,10 @@ configure its provisioning into a Roster tenant, as the Entra admin center's
   2. find the app this data directory connected before, or create it and
      wait until Entra is ready
   3. create the SCIM provisioning job
-  4. Test Connection: Entra calls the Tenant URL with the token
-  5. save the Tenant URL, token, notification email, accidental-deletion
-     threshold and scope
+  4. Test Connection: Entra calls the Tenant URL with the credentials
+  5. save the Tenant URL, credentials, notification email,
+     accidental-deletion threshold and scope (in one call), and test the
+     saved credentials
   6. set the attribute mappings: userPrincipalName→userName (matching),
      displayName, jobTitle→title, mail→emails[type eq "work"].value,
      department→enterprise department, plus givenName, surname, employeeId
@@ -143,12 +148,36 @@ configure its provisioning into a Roster tenant, as the Entra admin center's
   7. assign the users and groups given with --assign
   8. start provisioning
 
+Credentials (--credential), how Entra authenticates to the agent:
+
+  oauth2      (default) OAuth 2.0 client credentials: Roster issues an OAuth
+              client; Entra trades its id and secret at the agent's token
+              endpoint (<public URL>/oauth/<tenant>/token) for access tokens
+              that live an hour. Running connect again rotates the secret
+              without downtime: Entra gets a new secret, Test Connection
+              proves it, and only then is the old secret revoked.
+  token       a long-lived Secret Token (the fallback, for Entra setups
+              without OAuth). Entra keeps its token unless the app or Tenant
+              URL changes or --new-token is given; a new token replaces the
+              one Entra held, which is then revoked.
+  federation  Workload Identity Federation: no secret at all; Entra presents
+              an assertion its tenant signed. Graph cannot configure it, so
+              connect creates the app and prints the portal steps with the
+              values to paste (Client ID, Token URL, Tenant URL), then waits
+              for you and confirms with Test Connection (without a terminal,
+              run connect again when the steps are done). Give the Subject
+              and Audience the portal shows with --subject and --audience,
+              or add them before with 'roster oauth federation add'.
+
+A re-run without --credential keeps the kind the tenant is connected with;
+--on-premises defaults to the Secret Token, the on-premises route's documented
+credential.
+Switching kinds revokes the credentials Entra no longer uses.
+
 Running it again (or after 'roster setup') changes the same app in place:
 it never creates a second app or job, starts from the settings saved by the
 last run (flags change them), leaves mappings that already match alone, and
-does not restart a running job. Entra keeps its Secret Token unless the app
-or Tenant URL changes or --new-token is given; a new token replaces the one
-Entra held, which is then revoked.
+does not restart a running job.
 
 An existing app with the same name that this data directory did not connect
 is never adopted silently: name it with --app to adopt it, or choose another
@@ -160,6 +189,8 @@ private address is refused. If the agent cannot be reachable, --on-premises
 uses Entra's "On-premises SCIM app" with Microsoft's provisioning agent,
 which you install and assign in the portal.`,
 		Example: `  roster entra connect --assign alice@contoso.com --assign group:Sales --notify ops@contoso.com
+  roster entra connect --credential token
+  roster entra connect --credential federation --subject <sub> --audience api://<app-id>
   roster entra connect --app "Contoso SCIM" --match-on-employee-id --no-groups
   ROSTER_GRAPH_TOKEN=ey... roster entra connect --json
   roster entra connect --file entra.json`,
@@ -193,8 +224,32 @@ which you install and assign in the portal.`,
 				if !changed("assign") {
 					assign = cf.Assign
 				}
+				setStr("credential", &credential, cf.Credential)
+				setStr("subject", &subject, cf.Subject)
+				setStr("audience", &audience, cf.Audience)
 				onPrem = onPrem || cf.OnPremises
 				noStart = noStart || cf.NoStart
+			}
+			var kind graph.CredentialKind
+			if credential != "" {
+				k, err := graphapi.ParseCredentialKind(credential)
+				if err != nil {
+					return usageError{fmt.Errorf("--credential: %w", err)}
+				}
+				kind = k
+			}
+			var fed *directory.NewFederation
+			if subject != "" || audience != "" || issuer != "" || jwksURL != "" {
+				if kind != graph.CredentialFederation {
+					return usageError{errors.New("--subject, --audience, --issuer and --jwks-url describe Workload Identity Federation: add --credential federation")}
+				}
+				if subject == "" || audience == "" {
+					return usageError{errors.New("--credential federation needs both --subject and --audience (as the portal shows them), or neither to use the federation added with 'roster oauth federation add'")}
+				}
+				fed = &directory.NewFederation{Subject: subject, Audience: audience, Issuer: issuer, JWKSURL: jwksURL, AllowHTTP: allowPrivate}
+				if gf.entraTenant != "" && gf.entraTenant != "organizations" && gf.entraTenant != "common" {
+					fed.EntraTenant = gf.entraTenant
+				}
 			}
 			if scope != "assigned" && scope != "all" {
 				return usageError{fmt.Errorf("--scope %q: use assigned (only assigned users and groups) or all", scope)}
@@ -240,10 +295,15 @@ which you install and assign in the portal.`,
 				return err
 			}
 			stderr := cmd.ErrOrStderr()
-			res, err := svc.Connect(ctx, client, setup.ConnectRequest{Tenant: tenant, App: app, AppName: appName, TenantURL: tenantURL,
+			req := setup.ConnectRequest{Tenant: tenant, App: app, AppName: appName, TenantURL: tenantURL,
 				Reach: setup.Reach{OnPremises: onPrem, AllowPrivateURL: allowPrivate}, Settings: set, Assign: assign,
+				Credential: kind, Federation: fed,
 				NewToken: newToken, SkipTest: skipTest, NoStart: noStart, SignIn: signIn(cfg),
-				Progress: func(s string) { fmt.Fprintf(stderr, "• %s…\n", s) }})
+				Progress: func(s string) { fmt.Fprintf(stderr, "• %s…\n", s) }}
+			if in := cmd.InOrStdin(); isTerminal(in) && !asJSON {
+				req.AwaitPortal = func(_ context.Context, steps []string) error { return awaitPortal(in, stderr, steps) }
+			}
+			res, err := svc.Connect(ctx, client, req)
 			if err != nil {
 				if len(res.Manual) > 0 {
 					printManual(stderr, res.Manual)
@@ -252,7 +312,10 @@ which you install and assign in the portal.`,
 			}
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), map[string]any{"tenant": res.Tenant, "tenant_url": res.TenantURL, "result": res.ConnectResult,
-					"token_id": res.TokenID, "new_token": res.NewToken, "revoked_token": res.RevokedTokenID, "explain": res.Status.Explain()})
+					"credential": res.Credential, "token_id": res.TokenID, "new_token": res.NewToken, "revoked_token": res.RevokedTokenID,
+					"oauth_client_id": res.OAuthClientID, "token_url": res.TokenURL, "new_secret_id": res.NewSecretID,
+					"revoked_secret_ids": res.RevokedSecretIDs, "revoked_client_id": res.RevokedClientID, "pending": res.Pending,
+					"explain": res.Status.Explain()})
 			}
 			printConnect(cmd.OutOrStdout(), set, res)
 			return nil
@@ -272,13 +335,29 @@ which you install and assign in the portal.`,
 	f.StringSliceVar(&omit, "omit", nil, "optional attributes not to map: givenName, surname, employeeId, manager")
 	f.BoolVar(&onPrem, "on-premises", false, "use Entra's On-premises SCIM app and Microsoft's provisioning agent instead of a public Tenant URL")
 	f.BoolVar(&allowPrivate, "allow-private-url", false, "accept a loopback or private Tenant URL without --on-premises (labs and tests only: Entra's cloud service cannot call it)")
-	f.BoolVar(&newToken, "new-token", false, "give Entra a new Secret Token even if it holds a current one (the old one is revoked)")
+	f.StringVar(&credential, "credential", "", "how Entra authenticates to the agent: oauth2 (OAuth client credentials, the default), token (a long-lived Secret Token) or federation (Workload Identity Federation); default: the tenant's current kind, else oauth2")
+	f.StringVar(&subject, "subject", "", "with --credential federation: the Subject (sub) the portal shows for the workload identity")
+	f.StringVar(&audience, "audience", "", "with --credential federation: the Audience (aud) the portal shows for the workload identity")
+	f.StringVar(&issuer, "issuer", "", "with --credential federation: the assertions' issuer (default: https://login.microsoftonline.com/<Entra tenant id>/v2.0, or the national cloud's)")
+	f.StringVar(&jwksURL, "jwks-url", "", "with --credential federation: where the issuer's signing keys are (default: the issuer's /discovery/v2.0/keys)")
+	f.BoolVar(&newToken, "new-token", false, "give Entra new credentials even if it holds current ones: a new Secret Token (the old one is revoked); OAuth clients get a new secret on every run anyway")
 	f.BoolVar(&skipTest, "skip-test", false, "skip Test Connection (not recommended)")
 	f.BoolVar(&noStart, "no-start", false, "configure everything but leave provisioning stopped")
-	f.StringVar(&file, "file", "", "read these settings from a JSON file (flags override it); keys: tenant, app, app_name, tenant_url, notification_email, delete_threshold, scope, assign, match_on_employee_id, provision_groups, omit, on_premises, no_start, auth, entra_tenant, client_id, cloud")
+	f.StringVar(&file, "file", "", "read these settings from a JSON file (flags override it); keys: tenant, app, app_name, tenant_url, notification_email, delete_threshold, scope, assign, match_on_employee_id, provision_groups, omit, on_premises, no_start, auth, entra_tenant, client_id, cloud, credential, subject, audience")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	gf.register(cmd)
 	return cmd
+}
+
+// awaitPortal shows the portal steps of Workload Identity Federation and
+// waits until the administrator presses Enter.
+func awaitPortal(in io.Reader, w io.Writer, steps []string) error {
+	printManual(w, steps)
+	fmt.Fprint(w, "\nPress Enter when they are saved in the portal (Ctrl-C to stop; running this command again later confirms them too): ")
+	if _, err := bufio.NewReader(in).ReadString('\n'); err != nil {
+		return fmt.Errorf("waiting for the portal steps: %w", err)
+	}
+	return nil
 }
 
 func printManual(w io.Writer, steps []string) {
@@ -301,14 +380,36 @@ func printConnect(w io.Writer, set directory.EntraSettings, r setup.ConnectResul
 	if r.Tested {
 		row("Test Connection", "succeeded: Entra reached %s", r.TenantURL)
 	}
-	tok := "Entra keeps its token"
-	if r.NewToken {
-		tok = "new token saved in Entra"
+	row("Tenant URL", "%s (tenant %s)", r.TenantURL, r.Tenant)
+	switch r.Credential {
+	case graph.CredentialOAuth2:
+		cred := "OAuth client " + r.OAuthClientID + ", token URL " + r.TokenURL
+		if r.NewSecretID != "" {
+			cred += "; new secret " + r.NewSecretID + " saved in Entra"
+		}
+		if len(r.RevokedSecretIDs) > 0 {
+			cred += "; the previous secret was revoked after Test Connection"
+		}
+		row("Credentials", "%s", cred)
+	case graph.CredentialFederation:
+		state := "confirmed by Test Connection"
+		if r.Pending {
+			state = "waiting for the portal steps below; run this command again when they are done"
+		}
+		row("Credentials", "Workload Identity Federation, OAuth client %s, token URL %s: %s", r.OAuthClientID, r.TokenURL, state)
+	default:
+		tok := "Secret Token: Entra keeps its token"
+		if r.NewToken {
+			tok = "Secret Token: a new token saved in Entra"
+		}
+		if r.RevokedTokenID != "" {
+			tok += "; the previous Entra token was revoked"
+		}
+		row("Credentials", "%s", tok)
 	}
-	if r.RevokedTokenID != "" {
-		tok += "; the previous Entra token was revoked"
+	if r.RevokedClientID != "" {
+		row("", "OAuth client %s, which Entra no longer uses, was revoked", r.RevokedClientID)
 	}
-	row("Tenant URL", "%s (tenant %s); %s", r.TenantURL, r.Tenant, tok)
 	scope := "assigned users and groups only"
 	if set.SyncAll {
 		scope = "all users and groups"
@@ -355,11 +456,25 @@ func newEntraStatusCmd(rf *rootFlags) *cobra.Command {
 				if err != nil {
 					return err
 				}
+				cred := st.Credential
+				if cred == "" {
+					cred = string(graph.CredentialToken) // saved before the choice existed
+				}
 				if asJSON {
-					return printJSON(cmd.OutOrStdout(), map[string]any{"tenant": tenant, "app": st.App, "status": s, "explain": s.Explain()})
+					return printJSON(cmd.OutOrStdout(), map[string]any{"tenant": tenant, "app": st.App, "credential": cred,
+						"oauth_client_id": st.OAuthClientID, "token_id": st.TokenID, "status": s, "explain": s.Explain()})
 				}
 				w := cmd.OutOrStdout()
-				fmt.Fprintf(w, "App        %s (%s)\nJob        %s\nState      %s\n           %s\n", st.App.DisplayName, st.App.ServicePrincipalID, s.JobID, s.Code, s.Explain())
+				fmt.Fprintf(w, "App        %s (%s)\nJob        %s\n", st.App.DisplayName, st.App.ServicePrincipalID, s.JobID)
+				switch graph.CredentialKind(cred) {
+				case graph.CredentialOAuth2:
+					fmt.Fprintf(w, "Credential OAuth client %s (its secret rotates on each 'roster entra connect')\n", st.OAuthClientID)
+				case graph.CredentialFederation:
+					fmt.Fprintf(w, "Credential Workload Identity Federation, OAuth client %s\n", st.OAuthClientID)
+				default:
+					fmt.Fprintf(w, "Credential Secret Token %s\n", st.TokenID)
+				}
+				fmt.Fprintf(w, "State      %s\n           %s\n", s.Code, s.Explain())
 				now := time.Now()
 				if e := s.LastExecution; e != nil && !e.Ended.IsZero() && e.Ended.Year() > 1 {
 					fmt.Fprintf(w, "Last cycle %s, %s ago: %d imported, %d exported, %d escrowed\n", e.State, roundDur(now.Sub(e.Ended)), e.Imported, e.Exported, e.Escrowed)
@@ -691,6 +806,9 @@ connect' (or 'roster setup') connects again.`,
 				}
 				if res.RevokedTokenID != "" {
 					fmt.Fprintf(w, "Revoked Entra's Secret Token %s.\n", res.RevokedTokenID)
+				}
+				if res.RevokedClientID != "" {
+					fmt.Fprintf(w, "Revoked Entra's OAuth client %s (its secrets and access tokens).\n", res.RevokedClientID)
 				}
 				fmt.Fprintf(w, "Tenant %s is no longer connected to Entra.\n", tenant)
 				return nil

@@ -49,7 +49,8 @@ func TestEntraConnectProvisionEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	agent := startAgentProc(t, dir, true)
 
-	out, errOut, err := runCLI(t, dir, "entra", "connect", "--allow-private-url", "--assign", "alice@contoso.com", "--assign", "group:Sales",
+	// The Secret Token path (entra_oauth_test.go has OAuth, the default).
+	out, errOut, err := runCLI(t, dir, "entra", "connect", "--credential", "token", "--allow-private-url", "--assign", "alice@contoso.com", "--assign", "group:Sales",
 		"--notify", "ops@contoso.com", "--json")
 	if err != nil {
 		t.Fatalf("connect: %v\nstderr: %s", err, errOut)

@@ -626,7 +626,8 @@ func TestSetupAnswersInstallsTheService(t *testing.T) {
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	answers := filepath.Join(t.TempDir(), "answers.json")
 	b, _ := json.Marshal(map[string]any{
-		"tls": "proxy", "public_url": "http://" + listen, "listen": listen, "sign_in": "device-code",
+		"tls": "proxy", "public_url": "http://" + listen, "listen": listen, "sign_in": "device-code", "credential": "token", // the Secret Token path
+
 		"app": "Roster", "mappings": []string{"givenName", "surname"}, "scope": "assigned",
 		"assign": []string{"alice@contoso.com"}, "agent": "service", "provision_on_demand": "alice@contoso.com",
 	})

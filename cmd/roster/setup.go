@@ -25,6 +25,7 @@ import (
 	"github.com/rosterhq/roster/agent/setup"
 	"github.com/rosterhq/roster/agent/sysservice"
 	"github.com/rosterhq/roster/graph"
+	"github.com/rosterhq/roster/graph/graphapi"
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/tui"
 )
@@ -78,7 +79,12 @@ service mode) before anything changes:
     "app": "Roster",                   // or the service principal id of an app to adopt;
                                        // an app of this name is reused only if this
                                        // data dir connected it
-    "new_token": false,                // default: a token only when not connected yet
+    "credential": "oauth2",            // how Entra authenticates: oauth2 (default, an
+                                       // OAuth client), token (a Secret Token) or
+                                       // federation (finished in the portal)
+    "subject": "", "audience": "",     // federation: as the portal shows them (or
+                                       // from 'roster oauth federation add')
+    "new_token": false,                // token: a new one only when not connected yet
     "mappings": ["givenName", "surname", "employeeId", "manager"],
     "match_on_employee_id": false, "provision_groups": true,
     "scope": "assigned",               // or all
@@ -93,8 +99,9 @@ service mode) before anything changes:
 token in ROSTER_GRAPH_TOKEN is used instead of any sign-in method.
 
 Running setup again changes the same Entra app in place (mappings, scope,
-notification email and assignments); Entra keeps its Secret Token unless a
-new one is issued. A loopback or private public URL is refused outside the
+notification email and assignments). With OAuth (the default) each run gives
+the client a new secret and revokes the old one once Test Connection passed;
+with a Secret Token, Entra keeps its token unless a new one is issued. A loopback or private public URL is refused outside the
 on-premises route; --allow-private-url accepts one for labs and tests.`,
 		Example: `  roster setup
   roster setup --answers setup.json
@@ -455,16 +462,41 @@ func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) erro
 			assign = append(assign, p.ID)
 		}
 	}
+	kind, err := graphapi.ParseCredentialKind(o.Credential)
+	if err != nil {
+		return err
+	}
 	b.mu.Lock()
 	var issued *setup.Issued
-	if b.issued != nil && o.Token != "" && string(o.Token) == b.issued.Token.Reveal() {
+	if kind == graphapi.CredentialToken && b.issued != nil && o.Token != "" && string(o.Token) == b.issued.Token.Reveal() {
 		issued = b.issued
 	}
 	cfg := b.gcfg
 	b.mu.Unlock()
-	_, err = b.svc.Connect(ctx, c, setup.ConnectRequest{Tenant: tenant, App: o.App.ID, AppName: o.App.Name, TenantURL: o.TenantURL,
-		Reach: b.reach(), Settings: set, Assign: assign, Token: issued, SkipTest: true, NoStart: true, SignIn: signIn(cfg),
-		Progress: func(s string) { b.log.Info("configure", "step", s) }})
+	var fed *directory.NewFederation
+	if kind == graphapi.CredentialFederation && o.Subject != "" {
+		fed = &directory.NewFederation{Subject: o.Subject, Audience: o.Audience}
+	}
+	res, err := b.svc.Connect(ctx, c, setup.ConnectRequest{Tenant: tenant, App: o.App.ID, AppName: o.App.Name, TenantURL: o.TenantURL,
+		Reach: b.reach(), Settings: set, Assign: assign, Credential: kind, Federation: fed, Token: issued, SkipTest: true, NoStart: true,
+		SignIn: signIn(cfg), Progress: func(s string) { b.log.Info("configure", "step", s) }})
+	if err == nil && kind != graphapi.CredentialToken {
+		b.mu.Lock()
+		unused := b.issued
+		b.issued = nil
+		b.mu.Unlock()
+		if unused != nil {
+			if derr := b.svc.Discard(ctx, unused); derr != nil {
+				b.log.Warn("could not revoke the unused Secret Token", "err", derr)
+			}
+		}
+	}
+	if err == nil && res.Pending {
+		// Graph cannot configure the federation: the owner finishes it in
+		// the portal, then retries, which confirms it with Test Connection.
+		return &tui.HintError{Err: errors.New("Workload Identity Federation waits for the Entra portal"),
+			Hint: "In the portal: " + strings.Join(res.Manual, ". ") + ". Then retry."}
+	}
 	return hint(err)
 }
 

@@ -54,9 +54,11 @@ func (p *setupProc) stop(t *testing.T) {
 	}
 }
 
+// setupAnswers are answers for the Secret Token path (TestSetupOAuth2
+// takes the default, OAuth).
 func setupAnswers(listen string) map[string]any {
 	return map[string]any{"tls": "proxy", "public_url": "http://" + listen, "listen": listen, "sign_in": "device-code",
-		"app": "Roster", "scope": "assigned", "assign": []string{"alice@contoso.com"}}
+		"credential": "token", "app": "Roster", "scope": "assigned", "assign": []string{"alice@contoso.com"}}
 }
 
 // connection is what `roster entra status --json` says of the saved app.
@@ -105,7 +107,7 @@ func TestSetupAndConnectAgree(t *testing.T) {
 			listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 			connect := func() string {
 				t.Helper()
-				out, errOut, err := runCLI(t, dir, "entra", "connect", "--allow-private-url", "--assign", "alice@contoso.com")
+				out, errOut, err := runCLI(t, dir, "entra", "connect", "--credential", "token", "--allow-private-url", "--assign", "alice@contoso.com")
 				if err != nil {
 					t.Fatalf("entra connect: %v\n%s%s", err, out, errOut)
 				}
@@ -156,6 +158,42 @@ func TestSetupAndConnectAgree(t *testing.T) {
 				t.Errorf("%s: %d active tokens for Entra, want exactly 1", order, active)
 			}
 		})
+	}
+}
+
+// TestSetupOAuth2: the wizard's default credential is an OAuth client:
+// setup --answers saves it in Entra (no Secret Token for Entra), Test
+// Connection and on-demand provisioning go through the agent's token
+// endpoint, and a later `entra connect` rotates the same client's secret.
+func TestSetupOAuth2(t *testing.T) {
+	fake := fakeGraph(t)
+	dir := t.TempDir()
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	a := setupAnswers(listen)
+	delete(a, "credential")
+	a["provision_on_demand"] = "alice@contoso.com"
+	p := startSetup(t, dir, a)
+	out := p.out.text()
+	for _, want := range []string{"✓ Tenant URL, OAuth client", "✓ Test Connection", "✓ Provisioned alice@contoso.com on demand"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("setup lacks %q:\n%s", want, out)
+		}
+	}
+	sp, _ := connection(t, dir)
+	sec := fake.Secrets(sp)
+	if sec["AuthenticationType"] != "OAuth2ClientCredentialsGrant" || sec["SecretToken"] != "" || sec["Oauth2ClientId"] == "" {
+		t.Errorf("secrets after setup = %v", sec)
+	}
+	if n := activeTokens(t, dir, "entra"); n != 0 {
+		t.Errorf("%d Secret Tokens for Entra after an OAuth setup", n)
+	}
+	if len(fake.TokenRequests()) == 0 {
+		t.Error("Entra never obtained an access token")
+	}
+	res := connectCLI(t, dir)
+	p.stop(t)
+	if res.Credential != "oauth2" || res.OAuthClientID != sec["Oauth2ClientId"] || len(res.RevokedSecretIDs) != 1 {
+		t.Errorf("connect after setup = %+v", res)
 	}
 }
 
@@ -221,7 +259,7 @@ func TestEntraDisconnect(t *testing.T) {
 	fake := fakeGraph(t)
 	dir := t.TempDir()
 	startAgentProc(t, dir, true)
-	if _, errOut, err := runCLI(t, dir, "entra", "connect", "--allow-private-url"); err != nil {
+	if _, errOut, err := runCLI(t, dir, "entra", "connect", "--credential", "token", "--allow-private-url"); err != nil {
 		t.Fatalf("connect: %v\n%s", err, errOut)
 	}
 	sp, _ := connection(t, dir)

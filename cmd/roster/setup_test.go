@@ -219,7 +219,8 @@ func TestSetupAnswersFile(t *testing.T) {
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	answers := dir + "/answers.json"
 	a := map[string]any{
-		"tls": "proxy", "public_url": "http://" + listen, "listen": listen, "sign_in": "device-code",
+		"tls": "proxy", "public_url": "http://" + listen, "listen": listen, "sign_in": "device-code", "credential": "token", // the Secret Token path
+
 		"app": "Roster Automation", "mappings": []string{"givenName", "surname"}, "scope": "assigned",
 		"notification_email": "ops@contoso.com", "assign": []string{"alice@contoso.com", "Sales"},
 		"provision_on_demand": "alice@contoso.com",

@@ -42,9 +42,9 @@ type Client interface {
 	Group(ctx context.Context, ref string) (Principal, error)
 	// Connect converges the app's provisioning configuration on o.
 	Connect(ctx context.Context, o ConnectOptions, progress func(string)) (ConnectResult, error)
-	// TestConnection asks Entra to call tenantURL with token; an empty
-	// token tests the credentials saved in the app.
-	TestConnection(ctx context.Context, app App, jobID, tenantURL, token string) error
+	// TestConnection asks Entra to call tenantURL with cred; empty
+	// credentials test the credentials saved in the app.
+	TestConnection(ctx context.Context, app App, jobID, tenantURL string, cred Credentials) error
 	// Status reads the job's status.
 	Status(ctx context.Context, app App, jobID string) (Status, error)
 	// Start starts or resumes provisioning.
@@ -296,10 +296,14 @@ type ConnectOptions struct {
 	// the agent through Microsoft's provisioning agent (installed and
 	// assigned in the portal) rather than over the internet.
 	OnPremises bool
-	// TenantURL and Token are the agent's Tenant URL and a Secret Token.
-	// An empty Token keeps the credentials already saved in the app (a
-	// re-run that changes only settings); the app and its job must exist.
-	TenantURL, Token string
+	// TenantURL is the agent's Tenant URL.
+	TenantURL string
+	// Credentials are what Entra authenticates to the agent with. Empty
+	// credentials keep those already saved in the app (a re-run that
+	// changes only settings); the app and its job must exist. Federation
+	// credentials create the app and job but save no credentials: Graph
+	// cannot, so Manual lists the portal steps.
+	Credentials Credentials
 	// NotificationEmail, DeleteThreshold and SyncAll: see Secrets.
 	NotificationEmail string
 	DeleteThreshold   int
@@ -327,6 +331,9 @@ func (o ConnectOptions) Validate() error {
 	case u.Scheme != "https" && !o.OnPremises && !IsLoopback(u.Hostname()):
 		errs = append(errs, fmt.Errorf("the Tenant URL %q must use https: Entra calls it from the internet and accepts only public HTTPS (or use --on-premises)", o.TenantURL))
 	}
+	if err := o.Credentials.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if o.DeleteThreshold < 0 {
 		errs = append(errs, errors.New("the accidental-deletion threshold must be 0 (off) or more"))
 	}
@@ -339,13 +346,110 @@ func (o ConnectOptions) Validate() error {
 	return errors.Join(errs...)
 }
 
+// CredentialKind says how Entra's provisioning service authenticates to the
+// agent: the choices of the portal's Admin Credentials.
+type CredentialKind string
+
+// Credential kinds, the best first.
+const (
+	// CredentialOAuth2 is "OAuth2 Client Credentials Grant": Entra trades a
+	// client id and secret at the agent's token endpoint for short-lived
+	// access tokens (RFC 6749 §4.4).
+	CredentialOAuth2 CredentialKind = "oauth2"
+	// CredentialToken is the long-lived Secret Token, the fallback.
+	CredentialToken CredentialKind = "token"
+	// CredentialFederation is Workload Identity Federation: Entra presents a
+	// JWT its tenant signed as a client assertion (RFC 7523 §2.2) and stores
+	// no secret. Graph has no call to configure it on a non-gallery app, so
+	// it is set up in the portal.
+	CredentialFederation CredentialKind = "federation"
+)
+
+// CredentialKinds lists the kinds, the recommended one first.
+var CredentialKinds = []CredentialKind{CredentialOAuth2, CredentialToken, CredentialFederation}
+
+// ParseCredentialKind reads a kind as typed on a command line or in an
+// answers file; "" is the default, oauth2.
+func ParseCredentialKind(s string) (CredentialKind, error) {
+	switch k := CredentialKind(strings.ToLower(strings.TrimSpace(s))); k {
+	case "":
+		return CredentialOAuth2, nil
+	case CredentialOAuth2, CredentialToken, CredentialFederation:
+		return k, nil
+	case "oauth", "client_credentials":
+		return CredentialOAuth2, nil
+	case "secret-token", "bearer":
+		return CredentialToken, nil
+	case "wif":
+		return CredentialFederation, nil
+	}
+	return "", fmt.Errorf("credential %q: use oauth2 (OAuth 2.0 client credentials, recommended), token (a long-lived Secret Token) or federation (Workload Identity Federation)", s)
+}
+
+// Credentials are what Entra's provisioning service authenticates to the
+// agent with, per Kind.
+type Credentials struct {
+	Kind CredentialKind
+	// Token is the Secret Token (CredentialToken).
+	Token string
+	// ClientID, ClientSecret and TokenURL are the OAuth client and the
+	// agent's token endpoint (CredentialOAuth2; ClientID and TokenURL also
+	// for CredentialFederation, for the portal steps).
+	ClientID, ClientSecret, TokenURL string
+}
+
+// Empty reports whether there is nothing to send to Entra: the saved
+// credentials are kept (or, for federation, set in the portal).
+func (c Credentials) Empty() bool {
+	switch c.Kind {
+	case CredentialOAuth2:
+		return c.ClientSecret == ""
+	case CredentialFederation:
+		return true
+	}
+	return c.Token == ""
+}
+
+// Validate reports what is missing for the kind.
+func (c Credentials) Validate() error {
+	switch c.Kind {
+	case "", CredentialToken:
+		if c.ClientSecret != "" {
+			return errors.New("a Secret Token credential carries no OAuth client secret")
+		}
+	case CredentialOAuth2:
+		if c.Token != "" {
+			return errors.New("OAuth credentials carry no Secret Token: Entra answers 500 to a save that mixes the two")
+		}
+		if c.ClientSecret != "" && (c.ClientID == "" || c.TokenURL == "") {
+			return errors.New("OAuth credentials need the client id, the client secret and the token URL")
+		}
+		if c.TokenURL != "" {
+			if u, err := url.Parse(c.TokenURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+				return fmt.Errorf("the token URL %q is not an http(s) URL", c.TokenURL)
+			}
+		}
+	case CredentialFederation:
+		if c.Token != "" || c.ClientSecret != "" {
+			return errors.New("Workload Identity Federation stores no secret: pass neither a token nor a client secret")
+		}
+	default:
+		_, err := ParseCredentialKind(string(c.Kind))
+		return err
+	}
+	return nil
+}
+
 // ConnectResult is what Connect found, created and changed.
 type ConnectResult struct {
-	App             App               `json:"app"`
-	AppCreated      bool              `json:"app_created"`
-	Job             Job               `json:"job"`
-	JobCreated      bool              `json:"job_created"`
-	Tested          bool              `json:"tested"`
+	App        App  `json:"app"`
+	AppCreated bool `json:"app_created"`
+	Job        Job  `json:"job"`
+	JobCreated bool `json:"job_created"`
+	Tested     bool `json:"tested"`
+	// Saved says the credentials were saved in the app (a failure after
+	// that leaves Entra holding them).
+	Saved           bool              `json:"credentials_saved"`
 	MappingChanges  []mappings.Change `json:"mapping_changes"`
 	Assigned        []Principal       `json:"assigned"`
 	AlreadyAssigned []Principal       `json:"already_assigned"`

@@ -116,9 +116,18 @@ type Options struct {
 	// principal answer 404 before it answers 200. Until then its
 	// appRoleAssignedTo and synchronization endpoints answer 404 too.
 	SPReadyAfter int
-	// HTTPClient is used to call the agent's SCIM endpoint
-	// (validateCredentials, provisionOnDemand); default http.DefaultClient.
+	// HTTPClient is used to call the agent's SCIM endpoint and token
+	// endpoint (validateCredentials, provisionOnDemand, RunCycle); default
+	// http.DefaultClient.
 	HTTPClient *http.Client
+	// TokenAuth is how the provisioning service authenticates to an OAuth
+	// token endpoint: ClientSecretBasic (default) or ClientSecretPost.
+	TokenAuth string
+	// TokenScope, if set, is sent as scope with client credentials.
+	TokenScope string
+	// Now is the provisioning service's clock for access token expiry
+	// (default time.Now).
+	Now func() time.Time
 }
 
 // Request is one request the fake received, recorded before authentication.
@@ -163,6 +172,10 @@ type Server struct {
 	jobs     map[string]*job
 	requests []Request
 	logs     []logEntry
+	// tokens are the access tokens the provisioning service holds, by
+	// token endpoint and client; tokenRequests records each exchange.
+	tokens        map[string]cachedToken
+	tokenRequests []TokenRequest
 
 	throttle   int
 	retryAfter time.Duration
@@ -178,7 +191,8 @@ type servicePrincipal struct {
 	ID, AppID, AppObjectID, DisplayName string
 	notReady                            int
 	assignments                         []Assignment
-	secrets                             []keyValue // in insertion order, merged by key
+	secrets                             []keyValue  // in insertion order, merged by key
+	federation                          *Federation // set in the portal (ConfigureFederation)
 }
 
 type keyValue struct {
@@ -197,6 +211,7 @@ func New(t testing.TB, opt Options) *Server {
 		opt:      opt,
 		agent:    opt.HTTPClient,
 		jobs:     map[string]*job{},
+		tokens:   map[string]cachedToken{},
 	}
 	if s.agent == nil {
 		s.agent = http.DefaultClient

@@ -43,7 +43,8 @@ func (s *Server) provisionGroupOnDemand(w http.ResponseWriter, r *http.Request, 
 			members = append(members, *u)
 		}
 	}
-	base, token := secret(sp, "BaseAddress"), secret(sp, "SecretToken")
+	cred := credentialsOf(sp.secrets, sp.federation)
+	base := cred.base
 	scoped := secret(sp, "SyncAll") == "true"
 	for _, a := range sp.assignments {
 		scoped = scoped || a.PrincipalID == group.ID
@@ -65,6 +66,10 @@ func (s *Server) provisionGroupOnDemand(w http.ResponseWriter, r *http.Request, 
 	res.step("EntrySynchronizationScoping", "Scoping", "Success", fmt.Sprintf("Group '%s' is assigned to the application", name), nil)
 
 	ctx := r.Context()
+	token, ok := s.podBearer(ctx, w, res, cred, jobID, spID, spName)
+	if !ok {
+		return
+	}
 	// Resolve members: the agent's ids of the member users it already has.
 	var memberIDs []string
 	var missing []string

@@ -80,15 +80,22 @@ func userFilter(attr, value string) string {
 
 const credentialsMessage = "You appear to have entered invalid credentials. Please confirm you are using the correct information for an administrative account.\r\n"
 
-// testConnection runs Entra's Test Connection (docs/entra.md#test-connection): a query
-// for a random GUID that must answer 200 with an empty ListResponse. The
-// returned message is empty on success.
-func (s *Server) testConnection(ctx context.Context, base, token string) string {
+// testConnection runs Entra's Test Connection (docs/entra.md#test-connection):
+// with OAuth or federated credentials it first obtains an access token
+// (a new one if fresh, else the one held while it is current), then
+// queries for a random GUID, which must answer 200 with an empty
+// ListResponse. The returned message is empty on success.
+func (s *Server) testConnection(ctx context.Context, c credentials, fresh bool) string {
+	base := c.base
 	if base == "" {
 		return credentialsMessage + "Error code: SystemForCrossDomainIdentityManagementCredentialValidationUnavailable\r\nDetails: the Tenant URL (BaseAddress) is empty."
 	}
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return credentialsMessage + "Error code: SystemForCrossDomainIdentityManagementCredentialValidationUnavailable\r\nDetails: the Tenant URL '" + base + "' is not a valid absolute URL."
+	}
+	token, msg := s.bearer(ctx, c, fresh)
+	if msg != "" {
+		return msg
 	}
 	resp, err := s.scimDo(ctx, http.MethodGet, base, token, userFilter("userName", newGUID()), nil)
 	if err != nil {
@@ -133,21 +140,14 @@ func (s *Server) validateCredentials(w http.ResponseWriter, r *http.Request, p m
 			return
 		}
 	}
-	var base, token string
+	var c credentials
 	if req.UseSavedCredentials || len(req.Credentials) == 0 {
-		base, token = secret(sp, "BaseAddress"), secret(sp, "SecretToken")
+		c = credentialsOf(sp.secrets, sp.federation)
 	} else {
-		for _, kv := range req.Credentials {
-			switch kv.Key {
-			case "BaseAddress":
-				base = kv.Value
-			case "SecretToken":
-				token = kv.Value
-			}
-		}
+		c = credentialsOf(req.Credentials, nil)
 	}
 	s.mu.Unlock()
-	if msg := s.testConnection(r.Context(), base, token); msg != "" {
+	if msg := s.testConnection(r.Context(), c, true); msg != "" {
 		graphError(w, r, http.StatusBadRequest, "BadRequest", msg)
 		return
 	}
@@ -455,7 +455,8 @@ func (s *Server) provisionOnDemand(w http.ResponseWriter, r *http.Request, p map
 		return
 	}
 	user := *u
-	base, token := secret(sp, "BaseAddress"), secret(sp, "SecretToken")
+	cred := credentialsOf(sp.secrets, sp.federation)
+	base := cred.base
 	scoped := secret(sp, "SyncAll") == "true" || s.inScope(sp, user.ID)
 	jobID := j.id
 	attrs, matchAttr := desiredAttrs(*u, j.schema)
@@ -480,6 +481,10 @@ func (s *Server) provisionOnDemand(w http.ResponseWriter, r *http.Request, p map
 		map[string]string{"Active in the source system": fmt.Sprint(!user.AccountDisabled), "Assigned to the application": "True"})
 
 	ctx := r.Context()
+	token, ok := s.podBearer(ctx, w, res, cred, jobID, spID, spName)
+	if !ok {
+		return
+	}
 	found, err := s.scimDo(ctx, http.MethodGet, base, token, userFilter(matchAttr.path, matchValue), nil)
 	var lr listResponse
 	switch {

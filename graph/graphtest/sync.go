@@ -1,6 +1,7 @@
 package graphtest
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -180,9 +181,13 @@ func secret(sp *servicePrincipal, key string) string {
 	return ""
 }
 
-// putSecrets merges the given keys into the saved secrets (modelled,
-// docs/graph.md#save-credentials-and-settings). Saving a BaseAddress moves NotConfigured jobs
-// to Paused (configured, not started).
+// putSecrets saves the given keys (modelled, docs/graph.md#save-credentials-and-settings):
+// admin credentials replace the saved ones as a whole, other keys merge by
+// key. Saving a BaseAddress moves NotConfigured jobs to Paused (configured,
+// not started). Like Graph, it answers 500 to a payload that mixes bearer
+// and OAuth keys, and 204 while dropping an OAuth payload that lacks
+// SyncNotificationSettings or SyncAll
+// (https://github.com/AzureAD/SCIMReferenceCode/blob/master/Microsoft.SCIM.LogicAppValidationTemplate/StandardLogicApp/scim-onboarding.agent.md).
 func (s *Server) putSecrets(w http.ResponseWriter, r *http.Request, p map[string]string, body []byte) {
 	var req struct {
 		Value []keyValue `json:"value"`
@@ -202,14 +207,29 @@ func (s *Server) putSecrets(w http.ResponseWriter, r *http.Request, p map[string
 			return
 		}
 	}
+	oauth := hasOAuthKeys(req.Value)
+	if oauth && hasKey(req.Value, "SecretToken") {
+		graphError(w, r, http.StatusInternalServerError, "InternalError",
+			"An internal error occurred while saving the secrets: Requested value 'SecretToken' was not found.")
+		return
+	}
+	if oauth && (!hasKey(req.Value, "SyncNotificationSettings") || !hasKey(req.Value, "SyncAll")) {
+		w.WriteHeader(http.StatusNoContent) // dropped, silently
+		return
+	}
 	for _, kv := range req.Value {
-		i := slices.IndexFunc(sp.secrets, func(o keyValue) bool { return o.Key == kv.Key })
-		if i < 0 {
-			sp.secrets = append(sp.secrets, kv)
-		} else {
-			sp.secrets[i] = kv
+		if credentialKeys[kv.Key] {
+			sp.federation = nil // the portal's authentication method is replaced
 		}
 	}
+	sp.secrets = mergeSecrets(sp.secrets, req.Value, false)
+	s.configured(sp)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// configured moves the service principal's NotConfigured jobs to Paused
+// once a BaseAddress is saved. The caller holds s.mu.
+func (s *Server) configured(sp *servicePrincipal) {
 	if s.hasCredentials(sp) {
 		for _, j := range s.jobs {
 			if j.spID == sp.ID && j.code == StatusNotConfigured {
@@ -217,10 +237,9 @@ func (s *Server) putSecrets(w http.ResponseWriter, r *http.Request, p map[string
 			}
 		}
 	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
-// getSecrets lists the saved secrets; SecretToken comes back as "*" as the
+// getSecrets lists the saved secrets; SecretToken and Oauth2ClientSecret come back as "*" as the
 // real service masks sensitive values.
 func (s *Server) getSecrets(w http.ResponseWriter, r *http.Request, p map[string]string, _ []byte) {
 	s.mu.Lock()
@@ -231,7 +250,7 @@ func (s *Server) getSecrets(w http.ResponseWriter, r *http.Request, p map[string
 	}
 	out := []keyValue{}
 	for _, kv := range sp.secrets {
-		if kv.Key == "SecretToken" || kv.Key == "Password" || kv.Key == "ClientSecret" {
+		if kv.Key == "SecretToken" || kv.Key == "Password" || kv.Key == "ClientSecret" || kv.Key == "Oauth2ClientSecret" {
 			kv.Value = "*"
 		}
 		out = append(out, kv)
@@ -342,20 +361,45 @@ func (s *Server) restartJob(w http.ResponseWriter, r *http.Request, p map[string
 
 // RunCycle simulates the completion of a provisioning cycle of a started
 // job: status Active, a succeeded lastExecution and steady state reached.
-// It sends no SCIM traffic. It reports whether the job exists and is started.
+// With Secret Token credentials it sends no SCIM traffic. With OAuth or
+// federated credentials the cycle first obtains an access token (or reuses
+// the one it holds until shortly before it expires) and runs Test
+// Connection's query with it; a failure fails the cycle, with Entra's
+// message in lastExecution.error. It reports whether the job exists and is
+// started.
 func (s *Server) RunCycle(jobID string) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	j := s.jobs[jobID]
 	if j == nil || j.scheduleState != "Active" {
+		s.mu.Unlock()
 		return false
 	}
+	var c credentials
+	if sp := s.findSP(j.spID); sp != nil {
+		c = credentialsOf(sp.secrets, sp.federation)
+	}
+	s.mu.Unlock()
+	var msg string
+	if c.federation != nil || c.authType == OAuth2ClientCredentialsGrant {
+		msg = s.testConnection(context.Background(), c, false)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	now := time.Now().UTC()
-	j.code, j.steadyState, j.quarantine = StatusActive, now, nil
-	j.lastExecution = map[string]any{
+	exec := map[string]any{
 		"activityIdentifier": newGUID(), "countEntitled": 0, "countExported": 0, "countImported": 0,
 		"error": nil, "state": "Succeeded",
 		"timeBegan": now.Add(-time.Second).Format(time.RFC3339), "timeEnded": now.Format(time.RFC3339),
 	}
+	if msg != "" {
+		exec["state"] = "Failed"
+		exec["error"] = map[string]any{"code": "SystemForCrossDomainIdentityManagementCredentialValidationUnavailable",
+			"message": msg, "tenantActionable": true}
+		j.lastExecution = exec
+		return true
+	}
+	j.code, j.steadyState, j.quarantine = StatusActive, now, nil
+	j.lastExecution = exec
 	return true
 }
