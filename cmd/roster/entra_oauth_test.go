@@ -2,20 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
-
 	"github.com/rosterhq/roster/graph/graphtest"
+	"github.com/rosterhq/roster/internal/fakeissuer"
 )
 
 // connectJSON is the part of `entra connect --json` these tests read.
@@ -159,47 +155,16 @@ func TestEntraConnectOAuth2EndToEnd(t *testing.T) {
 	}
 }
 
-// fakeEntraIssuer signs assertions as the customer's Entra tenant does,
-// with its JWKS on 127.0.0.1 (go-jose; internal/fakeissuer replaces it
-// when merged).
-type fakeEntraIssuer struct {
-	srv  *httptest.Server
-	key  *rsa.PrivateKey
-	sign jose.Signer
-	n    atomic.Int64
-}
-
-func newFakeEntraIssuer(t *testing.T) *fakeEntraIssuer {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwk := jose.JSONWebKey{Key: &key.PublicKey, KeyID: "k1", Algorithm: string(jose.RS256), Use: "sig"}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: "k1"}},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	is := &fakeEntraIssuer{key: key, sign: signer}
-	is.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}})
-	}))
-	t.Cleanup(is.srv.Close)
-	return is
-}
-
-func (is *fakeEntraIssuer) issuer() string  { return is.srv.URL + "/tenant/v2.0" }
-func (is *fakeEntraIssuer) jwksURL() string { return is.srv.URL + "/tenant/discovery/v2.0/keys" }
-
-// assertion returns a signer of assertions for subject and audience, the
-// function graphtest's federation exchange calls.
-func (is *fakeEntraIssuer) assertion(subject, audience string) func(context.Context) (string, error) {
+// entraAssertion returns what graphtest's federation exchange calls for an
+// assertion: one Entra-shaped assertion (no jti) signed by is when first
+// asked for and then presented again while it is valid, as Entra's
+// provisioning service caches the token it presents.
+func entraAssertion(is *fakeissuer.Issuer, subject, audience string) func(context.Context) (string, error) {
+	var once sync.Once
+	var token string
 	return func(context.Context) (string, error) {
-		now := time.Now()
-		return jwt.Signed(is.sign).Claims(jwt.Claims{Issuer: is.issuer(), Subject: subject, Audience: jwt.Audience{audience},
-			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(10 * time.Minute)),
-			ID: "jti-" + string(rune('a'+is.n.Add(1)%26)) + now.Format("150405.000000000")}).Serialize()
+		once.Do(func() { token = is.Sign(is.Claims(subject, audience, time.Now())) })
+		return token, nil
 	}
 }
 
@@ -213,11 +178,11 @@ func TestEntraConnectFederationEndToEnd(t *testing.T) {
 	fake := fakeGraph(t)
 	dir := t.TempDir()
 	agent := startAgentProc(t, dir, true)
-	is := newFakeEntraIssuer(t)
+	is := fakeissuer.New(t)
 	const subject, audience = "syncfabric-wi-object-id", "api://b5ba7a93-4452-4522-aeb4-a2b5da870c16"
 
-	first := connectCLI(t, dir, "--credential", "federation", "--subject", subject, "--audience", audience,
-		"--issuer", is.issuer(), "--jwks-url", is.jwksURL())
+	first := connectCLI(t, dir, "--credential", "federation", "--subject", subject, "--audience", audience, "--assign", "alice@contoso.com",
+		"--issuer", is.Issuer(), "--jwks-url", is.JWKSURL())
 	if first.Credential != "federation" || !first.Pending || first.Result.Tested || first.Result.Started || first.OAuthClientID == "" {
 		t.Fatalf("connect = %+v", first)
 	}
@@ -234,7 +199,7 @@ func TestEntraConnectFederationEndToEnd(t *testing.T) {
 
 	// The administrator follows the steps in the portal.
 	fake.ConfigureFederation(sp, graphtest.Federation{TenantURL: agent.TenantURL, TokenURL: first.TokenURL, ClientID: first.OAuthClientID,
-		Scope: "scim", Assertion: is.assertion(subject, audience)})
+		Scope: "scim", Assertion: entraAssertion(is, subject, audience)})
 
 	out, errOut, err := runCLI(t, dir, "entra", "connect", "--allow-private-url", "--json")
 	if err != nil {
@@ -243,9 +208,6 @@ func TestEntraConnectFederationEndToEnd(t *testing.T) {
 	var done connectJSON
 	if err := json.Unmarshal([]byte(out), &done); err != nil {
 		t.Fatal(err)
-	}
-	if done.Pending && strings.Contains(agent.stderr.String(), "no assertion verifier") {
-		t.Skip("the agent verifies no assertions yet: agent/oauth/jwtbearer is wired in when the lead merges wp-oauthjwt")
 	}
 	if done.Credential != "federation" || done.Pending || !done.Result.Tested || !done.Result.Started || done.OAuthClientID != first.OAuthClientID {
 		// The agent's verifier must accept the issuer's http JWKS URL on
@@ -260,5 +222,19 @@ func TestEntraConnectFederationEndToEnd(t *testing.T) {
 	}
 	if out, errOut, err := runCLI(t, dir, "provision", "alice@contoso.com"); err != nil || !strings.Contains(out, "Result: Success (create)") {
 		t.Fatalf("provision through federation: %v\n%s%s", err, out, errOut)
+	}
+	// Entra presents its cached assertion again for later grants: an
+	// assertion without a jti is not single-use (docs/federation.md#replay).
+	presented := last.Form.Get("client_assertion")
+	for i := range 2 {
+		resp, err := http.PostForm(first.TokenURL, url.Values{"grant_type": {"client_credentials"}, "client_id": {first.OAuthClientID},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {presented}, "scope": {"scim"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("presentation %d more of Entra's assertion: HTTP %d, want 200", i+1, resp.StatusCode)
+		}
 	}
 }
