@@ -47,6 +47,11 @@ func (t *Tx) AppendChange(tenantID, id, typ string, at time.Time, record []byte)
 		return 0, nil
 	}
 	var seq int64
+	if t.c.d.postgres {
+		seq, err := t.appendChangePostgres(tenantID, id, typ, at, record)
+		t.appended = t.appended || err == nil
+		return seq, err
+	}
 	err := t.queryRow(`INSERT INTO changes(tenant_id, seq, id, at, type, record) VALUES (?1,
 		COALESCE((SELECT max(seq) FROM changes WHERE tenant_id = ?1), (SELECT pruned_through FROM change_cuts WHERE tenant_id = ?1), 0) + 1,
 		?2, ?3, ?4, ?5) RETURNING seq`, tenantID, id, nanos(at), typ, string(record)).Scan(&seq)

@@ -15,7 +15,7 @@ import (
 func TestOpenFreshFileMigrates(t *testing.T) {
 	db := openTest(t, Options{})
 	ctx := context.Background()
-	ms, err := migrations()
+	ms, err := testBackend.migrationList()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +49,9 @@ func TestOpenFreshFileMigrates(t *testing.T) {
 func TestOpenReopenDoesNotRerunMigrations(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sub", "dir", "roster.db") // Open creates the directories
+	if testBackend.postgres {
+		path = testLocation(t)
+	}
 	db, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -112,6 +115,7 @@ func TestOpenReopenDoesNotRerunMigrations(t *testing.T) {
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
+	sqliteOnly(t, "it edits the file with the sqlite driver; TestPostgresRefusesNewerSchema covers PostgreSQL")
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "roster.db")
 	db, err := Open(ctx, path, Options{})
@@ -143,6 +147,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 }
 
 func TestOpenRejectsUnknownSynchronous(t *testing.T) {
+	sqliteOnly(t, "synchronous is a SQLite pragma")
 	for _, s := range []string{"bogus", "OFF", "EXTRA"} {
 		t.Run(s, func(t *testing.T) {
 			db, err := Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"), Options{Synchronous: s})
@@ -171,6 +176,7 @@ func pragmas(tx *Tx) (map[string]string, error) {
 }
 
 func TestOpenPragmas(t *testing.T) {
+	sqliteOnly(t, "pragmas")
 	tests := []struct {
 		name string
 		opt  Options
@@ -275,6 +281,7 @@ func createV1(t *testing.T, path string, rows func(exec func(query string, args 
 // TestUpgradeFromVersion1 opens a version-1 database with this roster: what
 // was stored before must still be found, and still be unique.
 func TestUpgradeFromVersion1(t *testing.T) {
+	sqliteOnly(t, "it builds a version-1 file with the sqlite driver; TestPostgresUpgradeFromVersion1 covers PostgreSQL")
 	path := filepath.Join(t.TempDir(), "roster.db")
 	const group, user, userDisplay = "Πωλητές", "Σωκράτης@example.gr", "Γιώργος Παπαδάκης" // Greek words end in ς
 	createV1(t, path, func(exec func(string, ...any)) {

@@ -84,6 +84,7 @@ type Options struct {
 // DB is an open store.
 type DB struct {
 	path    string
+	d       *dialect
 	pool    *sql.DB // owns the connections below
 	writer  *conn   // the only connection that writes
 	readers chan *conn
@@ -108,6 +109,7 @@ type DB struct {
 // on it, so statements prepared once are reused by every later transaction.
 type conn struct {
 	c     *sql.Conn
+	d     *dialect
 	stmts map[string]*sql.Stmt
 }
 
@@ -118,7 +120,7 @@ func (c *conn) run(ctx context.Context, query string) error {
 	s, ok := c.stmts[query]
 	if !ok {
 		var err error
-		if s, err = c.c.PrepareContext(ctx, query); err != nil {
+		if s, err = c.c.PrepareContext(ctx, c.d.sql(query)); err != nil {
 			return err
 		}
 		c.stmts[query] = s
@@ -134,7 +136,9 @@ type job struct {
 }
 
 // Open opens (creating if needed, unless opt.MustExist) the database file at
-// path, applies pending migrations and starts the writer.
+// path, applies pending migrations and starts the writer. A path that is a
+// postgres:// (or postgresql://) URL opens that PostgreSQL database instead
+// (see dialect.go); its schema is created if missing unless opt.MustExist.
 func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	if opt.Readers <= 0 {
 		opt.Readers = max(4, runtime.GOMAXPROCS(0))
@@ -152,7 +156,11 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	default:
 		return nil, fmt.Errorf("open store: synchronous must be FULL or NORMAL, not %q", opt.Synchronous)
 	}
-	if opt.MustExist {
+	d := sqliteDialect
+	if isPostgresURL(path) {
+		d = postgresDialect
+	}
+	if opt.MustExist && !d.postgres {
 		if fi, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("open store %s: %w", path, ErrNoDatabase)
 		} else if err != nil {
@@ -161,24 +169,29 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 			return nil, fmt.Errorf("open store %s: not a regular file", path)
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
 	var lk *os.File
-	if opt.Exclusive {
-		var err error
+	var pool *sql.DB
+	var err error
+	if d.postgres {
+		pool, err = openPostgres(path, opt)
+		path = redactURL(path)
+	} else if err = os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	} else if opt.Exclusive {
 		if lk, err = lock(path); err != nil {
 			return nil, err
 		}
 	}
-	pool, err := sql.Open("sqlite", dsn(path, []string{
-		"busy_timeout(10000)",
-		"foreign_keys(1)",
-		"journal_mode(WAL)",
-		"synchronous(" + opt.Synchronous + ")",
-		"temp_store(MEMORY)",
-		"mmap_size(" + strconv.FormatInt(opt.MmapSize, 10) + ")",
-	}))
+	if !d.postgres {
+		pool, err = sql.Open("sqlite", dsn(path, []string{
+			"busy_timeout(10000)",
+			"foreign_keys(1)",
+			"journal_mode(WAL)",
+			"synchronous(" + opt.Synchronous + ")",
+			"temp_store(MEMORY)",
+			"mmap_size(" + strconv.FormatInt(opt.MmapSize, 10) + ")",
+		}))
+	}
 	if err != nil {
 		unlock(lk) //nolint:errcheck
 		return nil, fmt.Errorf("open store: %w", err)
@@ -187,7 +200,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	pool.SetMaxIdleConns(opt.Readers + 1)
 	pool.SetConnMaxLifetime(0)
 	pool.SetConnMaxIdleTime(0)
-	db := &DB{path: path, pool: pool, readers: make(chan *conn, opt.Readers), nread: opt.Readers,
+	db := &DB{path: path, d: d, pool: pool, readers: make(chan *conn, opt.Readers), nread: opt.Readers,
 		jobs: make(chan *job, 4*opt.MaxBatch), quit: make(chan struct{}), done: make(chan struct{}), max: opt.MaxBatch, lock: lk,
 		noLog: opt.NoChangeLog}
 	fail := func(err error) (*DB, error) {
@@ -199,7 +212,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	if err != nil {
 		return fail(err)
 	}
-	db.writer = &conn{c: wc, stmts: map[string]*sql.Stmt{}}
+	db.writer = &conn{c: wc, d: d, stmts: map[string]*sql.Stmt{}}
 	if opt.MaxSize > 0 {
 		var pageSize int64
 		if err := wc.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
@@ -209,7 +222,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 			return fail(err)
 		}
 	}
-	if err := migrate(ctx, db.writer.c); err != nil {
+	if err := migrate(ctx, db.writer.c, d, opt.MustExist); err != nil {
 		return fail(mapErr(err))
 	}
 	for i := 0; i < opt.Readers; i++ {
@@ -217,10 +230,10 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		if err != nil {
 			return fail(err)
 		}
-		if _, err := rc.ExecContext(ctx, "PRAGMA query_only = 1"); err != nil {
+		if err := d.prepareConn(ctx, rc, true); err != nil {
 			return fail(err)
 		}
-		db.readers <- &conn{c: rc, stmts: map[string]*sql.Stmt{}}
+		db.readers <- &conn{c: rc, d: d, stmts: map[string]*sql.Stmt{}}
 	}
 	go db.writerLoop()
 	return db, nil
@@ -234,7 +247,8 @@ func dsn(path string, pragmas []string) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Path returns the database file's path.
+// Path returns the database file's path; on PostgreSQL, the database's URL
+// without its password.
 func (db *DB) Path() string { return db.path }
 
 // Close stops the writer after the queued writes and closes every connection.
@@ -377,7 +391,22 @@ func (db *DB) writerLoop() {
 }
 
 // runBatch commits a batch of writes in one transaction (group commit).
+// On PostgreSQL, writes that failed only because another agent's
+// transaction ran concurrently (see retryable) run again, in a new
+// transaction, a bounded number of times.
 func (db *DB) runBatch(batch []*job) {
+	for attempt := 1; len(batch) > 0; attempt++ {
+		batch = db.tryBatch(batch, db.d.postgres && attempt < maxWriteAttempts)
+	}
+}
+
+// maxWriteAttempts bounds how often a write is run again after a
+// serialization failure or deadlock with another agent.
+const maxWriteAttempts = 20
+
+// tryBatch runs a batch of writes in one transaction and answers them,
+// except, when mayRetry, those that failed retryably: it returns those.
+func (db *DB) tryBatch(batch []*job, mayRetry bool) (again []*job) {
 	ctx := context.Background()
 	w := db.writer
 	results := make([]error, len(batch))
@@ -397,6 +426,10 @@ func (db *DB) runBatch(batch []*job) {
 			db.setWriteErr(nil)
 		}
 		for i, j := range batch {
+			if mayRetry && retryable(results[i]) {
+				again = append(again, j)
+				continue
+			}
 			j.done <- results[i]
 		}
 	}
@@ -459,6 +492,7 @@ func (db *DB) runBatch(batch []*job) {
 		db.notify.wake() // after COMMIT: a woken reader sees the new changes
 	}
 	finish(nil)
+	return again
 }
 
 func (db *DB) setWriteErr(err error) {
@@ -505,7 +539,7 @@ func (t *Tx) stmt(query string) (*sql.Stmt, bool, error) {
 	if s, ok := t.c.stmts[query]; ok {
 		return s, true, nil
 	}
-	s, err := t.c.c.PrepareContext(t.ctx, query)
+	s, err := t.c.c.PrepareContext(t.ctx, t.c.d.sql(query))
 	if err != nil {
 		return nil, false, fmt.Errorf("prepare %q: %w", query, err)
 	}
@@ -525,7 +559,7 @@ func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
 	if !cached {
 		defer s.Close()
 	}
-	res, err := s.ExecContext(t.ctx, args...)
+	res, err := s.ExecContext(t.ctx, t.c.d.args(args)...)
 	return res, mapErr(err)
 }
 
@@ -538,9 +572,9 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 		// Rows keep working after the statement is closed in database/sql only
 		// until they are closed; run it unprepared instead.
 		s.Close()
-		return t.c.c.QueryContext(t.ctx, query, args...)
+		return t.c.c.QueryContext(t.ctx, t.c.d.sql(query), t.c.d.args(args)...)
 	}
-	return s.QueryContext(t.ctx, args...)
+	return s.QueryContext(t.ctx, t.c.d.args(args)...)
 }
 
 func (t *Tx) queryRow(query string, args ...any) *sql.Row {
@@ -549,9 +583,9 @@ func (t *Tx) queryRow(query string, args ...any) *sql.Row {
 		if s != nil {
 			s.Close()
 		}
-		return t.c.c.QueryRowContext(t.ctx, query, args...)
+		return t.c.c.QueryRowContext(t.ctx, t.c.d.sql(query), t.c.d.args(args)...)
 	}
-	return s.QueryRowContext(t.ctx, args...)
+	return s.QueryRowContext(t.ctx, t.c.d.args(args)...)
 }
 
 // queryDynamic and queryRowDynamic run statements built per call (filters).
@@ -565,6 +599,9 @@ func (t *Tx) queryRowDynamic(query string, args ...any) *sql.Row { return t.quer
 func mapErr(err error) error {
 	if err == nil {
 		return nil
+	}
+	if pe := mapPostgresErr(err); pe != nil {
+		return pe
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
