@@ -22,6 +22,9 @@ var ErrCorrupt = errors.New("database failed its integrity check")
 // temporary name, checked with PRAGMA integrity_check, synced and renamed
 // into place, so a crash leaves either no file or a whole one.
 func (db *DB) Backup(ctx context.Context, dst string) error {
+	if db.d.postgres {
+		return errBackupPostgres
+	}
 	if _, err := os.Lstat(dst); err == nil {
 		return fmt.Errorf("backup: %s already exists", dst)
 	} else if !errors.Is(err, os.ErrNotExist) {

@@ -267,6 +267,10 @@ func retryable(err error) bool {
 	return false
 }
 
+// errBackupPostgres is Backup's answer on PostgreSQL: the server has its
+// own consistent copies, which need no file of the agent's.
+var errBackupPostgres = errors.New("backup: the store is a PostgreSQL database; back it up with pg_dump (https://www.postgresql.org/docs/current/app-pgdump.html) or the server's own backups")
+
 // openPostgres connects the pool of a store on PostgreSQL. Options that
 // concern a SQLite file (Synchronous, MmapSize, Exclusive) do not apply:
 // several agents may share one database, and PostgreSQL's own settings

@@ -290,6 +290,7 @@ func init() {
 // interrupted INSERT inside a transaction by rolling back the whole
 // transaction, so the store must not interrupt a shared one.
 func TestWriteCancelDuringStatementIsolated(t *testing.T) {
+	sqliteOnly(t, "the cancel hook is a function registered with the sqlite driver (statements run under the writer's context on both backends)")
 	db := openTest(t, Options{})
 	release, wait := blockWriter(t, db)
 	ctx, cancel := context.WithCancel(context.Background())
