@@ -257,22 +257,27 @@ func TestReadRefusesWrites(t *testing.T) {
 // filter.Fold).
 func createV1(t *testing.T, path string, rows func(exec func(query string, args ...any))) {
 	t.Helper()
-	ms, err := migrations()
+	d := testBackend
+	ms, err := d.migrationList()
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := sql.Open("sqlite", path)
+	driver := "sqlite"
+	if d.postgres {
+		driver = "pgx"
+	}
+	raw, err := sql.Open(driver, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Close()
 	exec := func(query string, args ...any) {
 		t.Helper()
-		if _, err := raw.Exec(query, args...); err != nil {
+		if _, err := raw.Exec(d.sql(query), d.args(args)...); err != nil {
 			t.Fatalf("%s: %v", query, err)
 		}
 	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL) STRICT`)
+	exec(d.schemaMigrationsTable())
 	exec(ms[0].sql)
 	exec(`INSERT INTO schema_migrations(version, name, applied) VALUES (1, ?, 0)`, ms[0].name)
 	rows(exec)
@@ -281,8 +286,7 @@ func createV1(t *testing.T, path string, rows func(exec func(query string, args 
 // TestUpgradeFromVersion1 opens a version-1 database with this roster: what
 // was stored before must still be found, and still be unique.
 func TestUpgradeFromVersion1(t *testing.T) {
-	sqliteOnly(t, "it builds a version-1 file with the sqlite driver; TestPostgresUpgradeFromVersion1 covers PostgreSQL")
-	path := filepath.Join(t.TempDir(), "roster.db")
+	path := testLocation(t)
 	const group, user, userDisplay = "Πωλητές", "Σωκράτης@example.gr", "Γιώργος Παπαδάκης" // Greek words end in ς
 	createV1(t, path, func(exec func(string, ...any)) {
 		exec(`INSERT INTO tenants(id, name, created) VALUES ('t1', 'T1', 0)`)
@@ -298,7 +302,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		t.Fatalf("Open a version-1 database: %v", err)
 	}
 	defer db.Close()
-	ms, _ := migrations()
+	ms, _ := testBackend.migrationList()
 	if v, err := db.SchemaVersion(context.Background()); err != nil || v != len(ms) {
 		t.Errorf("SchemaVersion after upgrade = %d, %v; want %d", v, err, len(ms))
 	}
