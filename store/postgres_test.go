@@ -317,3 +317,29 @@ func postgresOnly(t *testing.T) {
 		t.Skip("PostgreSQL only")
 	}
 }
+
+// TestPostgresReconnects: after the server ended every session of the
+// store (a restart or failover looks the same to the agent), the next
+// write and read run on new connections.
+func TestPostgresReconnects(t *testing.T) {
+	postgresOnly(t)
+	ctx := context.Background()
+	db := openTest(t, Options{Readers: 1})
+	addTenant(t, db, "a")
+	mustRead(t, db, func(tx *Tx) error { _, err := tx.Tenant("a"); return err })
+	raw, err := sql.Open("pgx", db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var n int
+	if err := raw.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND pid <> pg_backend_pid()`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("terminated %d sessions, want the writer's and the reader's", n)
+	}
+	addTenant(t, db, "b")
+	mustRead(t, db, func(tx *Tx) error { _, err := tx.Tenant("b"); return err })
+}

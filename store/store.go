@@ -319,7 +319,7 @@ func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 		return err
 	}
 	defer func() { db.readers <- c }()
-	if err := c.run(ctx, "BEGIN"); err != nil {
+	if err := db.begin(ctx, c, "BEGIN", true); err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	// The rollback must run even if ctx was cancelled, or the connection
@@ -434,7 +434,7 @@ func (db *DB) tryBatch(batch []*job, mayRetry bool) (again []*job) {
 		}
 	}
 	rollback := func() { w.run(ctx, "ROLLBACK") } //nolint:errcheck
-	if err := w.run(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if err := db.begin(ctx, w, "BEGIN IMMEDIATE", false); err != nil {
 		finish(fmt.Errorf("begin write: %w", mapErr(err)))
 		return
 	}
