@@ -21,6 +21,8 @@ import (
 // differences — placeholders, json1 functions, instr, the BEGIN of a write —
 // once per prepared statement (the rewritten text is what the statement
 // cache holds, so the cost is paid once per connection and statement).
+// What behaves differently on PostgreSQL, and how to add a migration to
+// both: docs/postgresql.md.
 type dialect struct {
 	name     string // "sqlite" or "postgres"
 	postgres bool
