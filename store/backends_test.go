@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -66,4 +67,17 @@ func sqliteOnly(t testing.TB, why string) {
 	if testBackend.postgres {
 		t.Skip("SQLite only: " + why)
 	}
+}
+
+// openTwoAgents opens a fresh store and a second store on the same
+// database, as a second agent (or a command beside the agent) would.
+func openTwoAgents(t *testing.T) (*DB, *DB) {
+	t.Helper()
+	db := openTest(t, Options{})
+	other, err := Open(context.Background(), db.Path(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	return db, other
 }

@@ -25,12 +25,7 @@ func TestChangeSeqsAreAPrefix(t *testing.T) {
 // transactions interleave, yet each tenant's seqs stay gap-free and in
 // commit order.
 func TestChangeSeqsAreAPrefixAcrossAgents(t *testing.T) {
-	db := openTest(t, Options{})
-	other, err := Open(context.Background(), db.Path(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	db, other := openTwoAgents(t)
 	checkChangeSeqs(t, db, other)
 }
 

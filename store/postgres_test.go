@@ -134,12 +134,7 @@ func TestPostgresOptions(t *testing.T) {
 // version (a read-modify-write) and appending a change. No add, version
 // bump or change may be lost.
 func TestMemberAddsAcrossAgents(t *testing.T) {
-	db := openTest(t, Options{})
-	other, err := Open(context.Background(), db.Path(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	db, other := openTwoAgents(t)
 	addTenant(t, db, "t")
 	g := newGroup("t", "g", "Group")
 	insert(t, db, g)
