@@ -284,6 +284,28 @@ func openPostgres(dsn string, opt Options) (*sql.DB, error) {
 	return sql.Open("pgx", dsn)
 }
 
+// writeGate returns the statement that opens a write transaction on
+// PostgreSQL ("" on SQLite, whose writers take the file's lock in turn).
+//
+// Writes run REPEATABLE READ, so a write that meets a row another agent
+// changed since its snapshot fails and runs again. Run again blindly, it
+// could lose every time: the other agent's next transaction may take the
+// row first again. So every write transaction first takes the write_gate
+// table's lock — shared (ROW SHARE) normally, EXCLUSIVE when it runs writes
+// again. LOCK TABLE takes no snapshot, and the exclusive lock waits until
+// every other agent's write has ended and holds off new ones: the writes
+// run again with a snapshot no concurrent write can invalidate, so they
+// do not fail that way twice.
+func (d *dialect) writeGate(alone bool) string {
+	switch {
+	case !d.postgres:
+		return ""
+	case alone:
+		return "LOCK TABLE write_gate IN EXCLUSIVE MODE"
+	}
+	return "LOCK TABLE write_gate IN ROW SHARE MODE"
+}
+
 // prepareConn sets up one of a store's connections: readers are read-only.
 func (d *dialect) prepareConn(ctx context.Context, c *sql.Conn, reader bool) error {
 	if !reader {

@@ -396,17 +396,20 @@ func (db *DB) writerLoop() {
 // transaction, a bounded number of times.
 func (db *DB) runBatch(batch []*job) {
 	for attempt := 1; len(batch) > 0; attempt++ {
-		batch = db.tryBatch(batch, db.d.postgres && attempt < maxWriteAttempts)
+		batch = db.tryBatch(batch, attempt)
 	}
 }
 
 // maxWriteAttempts bounds how often a write is run again after a
-// serialization failure or deadlock with another agent.
-const maxWriteAttempts = 20
+// serialization failure or deadlock with another agent (a run again takes
+// the write gate alone, so the second attempt does not fail that way).
+const maxWriteAttempts = 5
 
 // tryBatch runs a batch of writes in one transaction and answers them,
-// except, when mayRetry, those that failed retryably: it returns those.
-func (db *DB) tryBatch(batch []*job, mayRetry bool) (again []*job) {
+// except those that failed retryably, while attempts remain: it returns
+// those.
+func (db *DB) tryBatch(batch []*job, attempt int) (again []*job) {
+	mayRetry := db.d.postgres && attempt < maxWriteAttempts
 	ctx := context.Background()
 	w := db.writer
 	results := make([]error, len(batch))
@@ -437,6 +440,13 @@ func (db *DB) tryBatch(batch []*job, mayRetry bool) (again []*job) {
 	if err := db.begin(ctx, w, "BEGIN IMMEDIATE", false); err != nil {
 		finish(fmt.Errorf("begin write: %w", mapErr(err)))
 		return
+	}
+	if gate := db.d.writeGate(attempt > 1); gate != "" {
+		if err := w.run(ctx, gate); err != nil {
+			rollback()
+			finish(fmt.Errorf("begin write: %w", mapErr(err)))
+			return
+		}
 	}
 	appended := false
 	single := len(batch) == 1

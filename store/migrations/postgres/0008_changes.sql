@@ -22,3 +22,8 @@ CREATE TABLE change_heads (
     tenant_id TEXT COLLATE "C" PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
     seq       BIGINT NOT NULL
 );
+
+-- PostgreSQL only: a table that holds no rows, whose lock every write
+-- transaction takes first — shared, or exclusive to run again writes that
+-- another agent's concurrent write made fail (store/dialect.go, writeGate).
+CREATE TABLE write_gate (unused BOOLEAN);
