@@ -337,4 +337,7 @@ func TestPostgresReconnects(t *testing.T) {
 	}
 	addTenant(t, db, "b")
 	mustRead(t, db, func(tx *Tx) error { _, err := tx.Tenant("b"); return err })
+	if err := db.ReadLatest(ctx, func(tx *Tx) error { _, err := tx.Tenant("b"); return err }); err != nil {
+		t.Errorf("ReadLatest after the reconnect: %v", err)
+	}
 }

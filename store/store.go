@@ -351,6 +351,13 @@ func (db *DB) reader(ctx context.Context) (*conn, error) {
 	}
 	select {
 	case c := <-db.readers:
+		if db.d.postgres && closed(c) {
+			// Not only Read's BEGIN: ReadLatest needs a live connection too.
+			if err := db.reconnect(ctx, c, true); err != nil {
+				db.readers <- c
+				return nil, err
+			}
+		}
 		return c, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
