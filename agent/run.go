@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -102,7 +101,7 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 	// process runs rather than "address in use".
 	sopts := opts.Store
 	sopts.Exclusive = true
-	db, err := store.Open(ctx, filepath.Join(cfg.DataDir, DatabaseFile), sopts)
+	db, err := store.Open(ctx, cfg.StoreLocation(DatabaseFile), sopts)
 	if err != nil {
 		return err
 	}
@@ -141,7 +140,7 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 			log.Error("metrics disabled: cannot listen on metrics_listen; choose another address, or \"\" to disable metrics", "metrics_listen", cfg.MetricsListen, "err", err)
 		} else {
 			defer mln.Close()
-			mets = metrics.New(metrics.Options{Domains: dir, DBPath: db.Path(), Logger: log})
+			mets = metrics.New(metrics.Options{Domains: dir, DBPath: dbFile(cfg, db), Logger: log})
 			mux := http.NewServeMux()
 			mux.Handle("/metrics", mets.Handler())
 			mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
@@ -385,4 +384,13 @@ func assertionVerifier(v oauth.AssertionVerifier) oauth.AssertionVerifier {
 		return v
 	}
 	return jwtbearer.New(jwtbearer.Options{AllowHTTPLoopback: true})
+}
+
+// dbFile is the SQLite file whose size the metrics report; "" on
+// PostgreSQL, whose size the server reports itself.
+func dbFile(cfg config.Config, db *store.DB) string {
+	if cfg.Database.URL != "" {
+		return ""
+	}
+	return db.Path()
 }

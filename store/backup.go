@@ -22,6 +22,9 @@ var ErrCorrupt = errors.New("database failed its integrity check")
 // temporary name, checked with PRAGMA integrity_check, synced and renamed
 // into place, so a crash leaves either no file or a whole one.
 func (db *DB) Backup(ctx context.Context, dst string) error {
+	if db.d.postgres {
+		return errBackupPostgres
+	}
 	if _, err := os.Lstat(dst); err == nil {
 		return fmt.Errorf("backup: %s already exists", dst)
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -131,6 +134,9 @@ func syncDir(dir string) error {
 // src must not have a write-ahead log of its own: a file with one is a live
 // database, not a backup, and copying it alone could lose commits.
 func Restore(ctx context.Context, src, path, keep string) (kept bool, err error) {
+	if isPostgresURL(path) {
+		return false, errors.New("restore: the store is a PostgreSQL database; restore it with pg_restore or the server's own backups")
+	}
 	if fi, err := os.Stat(src + "-wal"); err == nil && fi.Size() > 0 {
 		return false, fmt.Errorf("restore: %s has a write-ahead log beside it (%s-wal): it is a database in use, not a backup; take a copy with 'roster backup' instead", src, src)
 	}

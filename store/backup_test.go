@@ -12,6 +12,7 @@ import (
 )
 
 func TestBackupWhileWriting(t *testing.T) {
+	sqliteOnly(t, "Backup, Verify and Restore work on a SQLite file; PostgreSQL is backed up with pg_dump")
 	db := openTest(t, Options{})
 	addTenant(t, db, "t1")
 	for i := range 50 {
@@ -73,6 +74,7 @@ func TestBackupWhileWriting(t *testing.T) {
 }
 
 func TestBackupRefusesExistingFile(t *testing.T) {
+	sqliteOnly(t, "Backup, Verify and Restore work on a SQLite file; PostgreSQL is backed up with pg_dump")
 	db := openTest(t, Options{})
 	dst := filepath.Join(t.TempDir(), "copy.db")
 	if err := os.WriteFile(dst, []byte("keep me"), 0o600); err != nil {
@@ -88,6 +90,7 @@ func TestBackupRefusesExistingFile(t *testing.T) {
 }
 
 func TestVerifyRefusesCorruptAndForeignFiles(t *testing.T) {
+	sqliteOnly(t, "Backup, Verify and Restore work on a SQLite file; PostgreSQL is backed up with pg_dump")
 	ctx := context.Background()
 	db := openTest(t, Options{})
 	addTenant(t, db, "t1")
@@ -133,6 +136,7 @@ func TestVerifyRefusesCorruptAndForeignFiles(t *testing.T) {
 }
 
 func TestRestore(t *testing.T) {
+	sqliteOnly(t, "Backup, Verify and Restore work on a SQLite file; PostgreSQL is backed up with pg_dump")
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "roster.db")

@@ -64,6 +64,13 @@ func (t *Tx) AppendChange(tenantID, id, typ string, at time.Time, record []byte)
 	if t.db.noLog {
 		return 0, nil
 	}
+	if t.c.d.postgres {
+		// Several agents may write one PostgreSQL database: the head is
+		// worked out in the database (changes_postgres.go), never cached.
+		seq, err := t.appendChangePostgres(tenantID, id, typ, at, record)
+		t.appended = t.appended || err == nil
+		return seq, err
+	}
 	last, err := t.changeHead(tenantID)
 	if err != nil {
 		return 0, fmt.Errorf("append change: %w", err)

@@ -54,7 +54,7 @@ func (t *Tx) InsertEvent(e *Event) error {
 func (t *Tx) CountEvent(e *Event, key string) error {
 	_, err := t.exec(`INSERT INTO events(at, tenant_id, token_name, method, path, resource_type, resource_id, name, name_folded, status, scim_type, detail, duration_us, outcome, agg_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(agg_key) WHERE agg_key IS NOT NULL DO UPDATE SET count = count + 1`,
+		ON CONFLICT(agg_key) WHERE agg_key IS NOT NULL DO UPDATE SET count = events.count + 1`,
 		nanos(e.At), e.TenantID, e.TokenName, e.Method, e.Path, e.ResourceType, e.ResourceID, e.Name, filter.Fold(e.Name), e.Status, e.ScimType, e.Detail, e.Duration.Microseconds(), e.Outcome, key)
 	if err != nil {
 		return fmt.Errorf("count event: %w", err)

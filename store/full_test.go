@@ -36,6 +36,7 @@ func fill(t *testing.T, db *DB) error {
 }
 
 func TestFullStore(t *testing.T) {
+	sqliteOnly(t, "MaxSize is SQLite's max_page_count")
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "roster.db")
 	db, err := Open(ctx, path, Options{})
@@ -95,6 +96,7 @@ func TestFullStore(t *testing.T) {
 // TestOpenOnFullDisk: a first start where not even the schema fits says
 // so in plain words.
 func TestOpenOnFullDisk(t *testing.T) {
+	sqliteOnly(t, "MaxSize is SQLite's max_page_count")
 	path := filepath.Join(t.TempDir(), "roster.db")
 	_, err := Open(context.Background(), path, Options{MaxSize: 4096})
 	if !errors.Is(err, ErrFull) {

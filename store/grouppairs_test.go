@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -70,7 +69,7 @@ func TestDecodeGroupPairsMatchesJSON(t *testing.T) {
 // SQLite's JSON decoded, ordered by display name then id, like GroupsOf.
 func TestQueryWithGroupsOrder(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "roster.db"), Options{})
+	db, err := Open(ctx, testLocation(t), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +128,7 @@ func TestQueryWithGroupsOrder(t *testing.T) {
 // attributes, like the document, to Decode, and that Decode fills both.
 func TestLazyQueryDecodesManaged(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "roster.db"), Options{})
+	db, err := Open(ctx, testLocation(t), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

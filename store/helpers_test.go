@@ -2,15 +2,16 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 )
 
-// openTest opens a fresh store in t.TempDir() and closes it when the test ends.
+// openTest opens a fresh store of the backend under test (backends_test.go):
+// a file in t.TempDir(), or a new PostgreSQL database; it is closed when the
+// test ends.
 func openTest(t testing.TB, opt Options) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"), opt)
+	db, err := Open(context.Background(), testLocation(t), opt)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -25,9 +25,9 @@ func (t *Tx) QueryAfter(q Query, after int64) (*KeysetPage, error) {
 	if q.Count <= 0 {
 		return nil, fmt.Errorf("query after: count must be positive")
 	}
-	cond := compiled{sql: "1", exact: true}
+	cond := compiled{sql: "TRUE", exact: true}
 	if q.Filter != nil {
-		cond = compile(q.Kind, q.Filter)
+		cond = compile(t.c.d, q.Kind, q.Filter)
 	}
 	if !cond.exact && q.Match == nil {
 		return nil, fmt.Errorf("query after: filter needs in-memory evaluation but no Match was given")

@@ -25,10 +25,11 @@ func TestMain(m *testing.M) {
 		os.Stdout.WriteString("locked\n")
 		select {} // until killed
 	}
-	os.Exit(m.Run())
+	os.Exit(runBackends(m))
 }
 
 func TestExclusive(t *testing.T) {
+	sqliteOnly(t, "Exclusive locks the SQLite file; agents may share a PostgreSQL database")
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "roster.db")
 	agent, err := Open(ctx, path, Options{Exclusive: true})
@@ -75,6 +76,7 @@ func TestExclusive(t *testing.T) {
 // that process's PID, and once the process is killed (leaving its lock file
 // behind) the next agent starts.
 func TestExclusiveKilledHolder(t *testing.T) {
+	sqliteOnly(t, "Exclusive locks the SQLite file; agents may share a PostgreSQL database")
 	path := filepath.Join(t.TempDir(), "roster.db")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "ROSTER_STORE_LOCK_HOLDER="+path)

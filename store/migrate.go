@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/postgres/*.sql
 var migrationFS embed.FS
 
 // migration is one numbered SQL file under migrations/, e.g. 0001_init.sql,
@@ -22,11 +22,11 @@ type migration struct {
 	version int
 	name    string
 	sql     string
-	step    func(ctx context.Context, tx *sql.Tx) error
+	step    func(ctx context.Context, tx *sql.Tx, d *dialect) error
 }
 
 // goSteps are migration steps that SQL cannot express.
-var goSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{
+var goSteps = map[int]func(ctx context.Context, tx *sql.Tx, d *dialect) error{
 	2: refoldNames,
 }
 
@@ -35,7 +35,7 @@ var goSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{
 // letters (Greek final ς, Turkish ı, ſ, µ). Two rows that now fold to the same
 // name stop the upgrade with an error naming both, rather than leaving
 // duplicates that Entra could never match.
-func refoldNames(ctx context.Context, tx *sql.Tx) error {
+func refoldNames(ctx context.Context, tx *sql.Tx, d *dialect) error {
 	rows, err := tx.QueryContext(ctx, `SELECT seq, tenant_id, kind, id, doc FROM resources`)
 	if err != nil {
 		return err
@@ -83,27 +83,36 @@ func refoldNames(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	for _, r := range all {
-		if _, err := tx.ExecContext(ctx, `UPDATE resources SET name_lc = ?, work_email_lc = ?, display_name_lc = ? WHERE seq = ?`,
-			r.ix.nameLC, r.ix.workEmailLC, r.ix.displayNameLC, r.seq); err != nil {
+		if _, err := tx.ExecContext(ctx, d.sql(`UPDATE resources SET name_lc = ?, work_email_lc = ?, display_name_lc = ? WHERE seq = ?`),
+			d.args([]any{r.ix.nameLC, r.ix.workEmailLC, r.ix.displayNameLC, r.seq})...); err != nil {
 			return fmt.Errorf("%s %s: %w", r.kind, r.id, err)
 		}
 	}
 	return nil
 }
 
-func migrations() ([]migration, error) {
-	entries, err := migrationFS.ReadDir("migrations")
+// migrations returns the SQLite migrations.
+func migrations() ([]migration, error) { return sqliteDialect.migrationList() }
+
+// migrationList returns the dialect's migrations, in order: SQLite's in
+// migrations/, PostgreSQL's in migrations/postgres/, with the same numbers
+// and names.
+func (d *dialect) migrationList() ([]migration, error) {
+	entries, err := migrationFS.ReadDir(d.migrations)
 	if err != nil {
 		return nil, err
 	}
 	var out []migration
 	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
 		num, _, ok := strings.Cut(e.Name(), "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil {
 			return nil, fmt.Errorf("migration %s: name must start with a number and _", e.Name())
 		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
+		b, err := migrationFS.ReadFile(d.migrations + "/" + e.Name())
 		if err != nil {
 			return nil, err
 		}
@@ -119,13 +128,21 @@ func migrations() ([]migration, error) {
 }
 
 // migrate applies, in order and each in its own transaction, the embedded
-// migrations newer than the version recorded in schema_migrations.
-func migrate(ctx context.Context, db *sql.Conn) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL) STRICT`); err != nil {
+// migrations newer than the version recorded in schema_migrations. With
+// mustExist (PostgreSQL only; a SQLite file's absence is checked by Open),
+// a database without the table is ErrNoDatabase.
+func migrate(ctx context.Context, db *sql.Conn, d *dialect, mustExist bool) error {
+	if d.postgres {
+		unlock, err := lockMigrations(ctx, db, mustExist)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	if _, err := db.ExecContext(ctx, d.schemaMigrationsTable()); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	ms, err := migrations()
+	ms, err := d.migrationList()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -146,12 +163,12 @@ func migrate(ctx context.Context, db *sql.Conn) error {
 			return fmt.Errorf("migrate %s: %w", m.name, err)
 		}
 		if m.step != nil {
-			if err := m.step(ctx, tx); err != nil {
+			if err := m.step(ctx, tx, d); err != nil {
 				tx.Rollback() //nolint:errcheck
 				return fmt.Errorf("migrate %s: %w", m.name, err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, name, applied) VALUES (?, ?, ?)`, m.version, m.name, time.Now().UnixNano()); err != nil {
+		if _, err := tx.ExecContext(ctx, d.sql(`INSERT INTO schema_migrations(version, name, applied) VALUES (?, ?, ?)`), m.version, m.name, time.Now().UnixNano()); err != nil {
 			tx.Rollback() //nolint:errcheck
 			return fmt.Errorf("migrate %s: %w", m.name, err)
 		}

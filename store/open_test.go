@@ -15,7 +15,7 @@ import (
 func TestOpenFreshFileMigrates(t *testing.T) {
 	db := openTest(t, Options{})
 	ctx := context.Background()
-	ms, err := migrations()
+	ms, err := testBackend.migrationList()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +49,9 @@ func TestOpenFreshFileMigrates(t *testing.T) {
 func TestOpenReopenDoesNotRerunMigrations(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sub", "dir", "roster.db") // Open creates the directories
+	if testBackend.postgres {
+		path = testLocation(t)
+	}
 	db, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -112,6 +115,7 @@ func TestOpenReopenDoesNotRerunMigrations(t *testing.T) {
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
+	sqliteOnly(t, "it edits the file with the sqlite driver; TestPostgresRefusesNewerSchema covers PostgreSQL")
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "roster.db")
 	db, err := Open(ctx, path, Options{})
@@ -143,6 +147,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 }
 
 func TestOpenRejectsUnknownSynchronous(t *testing.T) {
+	sqliteOnly(t, "synchronous is a SQLite pragma")
 	for _, s := range []string{"bogus", "OFF", "EXTRA"} {
 		t.Run(s, func(t *testing.T) {
 			db, err := Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"), Options{Synchronous: s})
@@ -171,6 +176,7 @@ func pragmas(tx *Tx) (map[string]string, error) {
 }
 
 func TestOpenPragmas(t *testing.T) {
+	sqliteOnly(t, "pragmas")
 	tests := []struct {
 		name string
 		opt  Options
@@ -251,22 +257,27 @@ func TestReadRefusesWrites(t *testing.T) {
 // filter.Fold).
 func createV1(t *testing.T, path string, rows func(exec func(query string, args ...any))) {
 	t.Helper()
-	ms, err := migrations()
+	d := testBackend
+	ms, err := d.migrationList()
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := sql.Open("sqlite", path)
+	driver := "sqlite"
+	if d.postgres {
+		driver = "pgx"
+	}
+	raw, err := sql.Open(driver, path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Close()
 	exec := func(query string, args ...any) {
 		t.Helper()
-		if _, err := raw.Exec(query, args...); err != nil {
+		if _, err := raw.Exec(d.sql(query), d.args(args)...); err != nil {
 			t.Fatalf("%s: %v", query, err)
 		}
 	}
-	exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied INTEGER NOT NULL) STRICT`)
+	exec(d.schemaMigrationsTable())
 	exec(ms[0].sql)
 	exec(`INSERT INTO schema_migrations(version, name, applied) VALUES (1, ?, 0)`, ms[0].name)
 	rows(exec)
@@ -275,7 +286,7 @@ func createV1(t *testing.T, path string, rows func(exec func(query string, args 
 // TestUpgradeFromVersion1 opens a version-1 database with this roster: what
 // was stored before must still be found, and still be unique.
 func TestUpgradeFromVersion1(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "roster.db")
+	path := testLocation(t)
 	const group, user, userDisplay = "Πωλητές", "Σωκράτης@example.gr", "Γιώργος Παπαδάκης" // Greek words end in ς
 	createV1(t, path, func(exec func(string, ...any)) {
 		exec(`INSERT INTO tenants(id, name, created) VALUES ('t1', 'T1', 0)`)
@@ -291,7 +302,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		t.Fatalf("Open a version-1 database: %v", err)
 	}
 	defer db.Close()
-	ms, _ := migrations()
+	ms, _ := testBackend.migrationList()
 	if v, err := db.SchemaVersion(context.Background()); err != nil || v != len(ms) {
 		t.Errorf("SchemaVersion after upgrade = %d, %v; want %d", v, err, len(ms))
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -140,23 +141,23 @@ type compiled struct {
 	exact bool
 }
 
-var everything = compiled{sql: "1", exact: false}
+var everything = compiled{sql: "TRUE", exact: false}
 
-func compile(kind Kind, e filter.Expr) compiled {
+func compile(d *dialect, kind Kind, e filter.Expr) compiled {
 	switch x := e.(type) {
 	case *filter.Logical:
-		l, r := compile(kind, x.Left), compile(kind, x.Right)
+		l, r := compile(d, kind, x.Left), compile(d, kind, x.Right)
 		op := " AND "
 		if strings.EqualFold(x.Op, "or") {
 			op = " OR "
 		}
 		return compiled{sql: "(" + l.sql + op + r.sql + ")", args: append(l.args, r.args...), exact: l.exact && r.exact}
 	case *filter.Not:
-		in := compile(kind, x.X)
+		in := compile(d, kind, x.X)
 		if !in.exact {
 			return everything // NOT of a superset is not a superset
 		}
-		return compiled{sql: "(NOT COALESCE(" + in.sql + ", 0))", args: in.args, exact: true}
+		return compiled{sql: "(NOT COALESCE(" + in.sql + ", FALSE))", args: in.args, exact: true}
 	case *filter.Has:
 		if kind == KindGroup && strings.EqualFold(x.Path.Attr, "members") && (x.Path.URN == "" || strings.EqualFold(x.Path.URN, coreGroupURN)) {
 			if c, ok := x.Path.Filter.(*filter.Compare); ok && c.Op == filter.Eq && c.Path.URN == "" && strings.EqualFold(c.Path.Attr, "value") &&
@@ -166,12 +167,12 @@ func compile(kind Kind, e filter.Expr) compiled {
 		}
 		return everything
 	case *filter.Compare:
-		return compileCompare(kind, x)
+		return compileCompare(d, kind, x)
 	}
 	return everything
 }
 
-func compileCompare(kind Kind, c *filter.Compare) compiled {
+func compileCompare(d *dialect, kind Kind, c *filter.Compare) compiled {
 	col, ok := resolveColumn(kind, c.Path)
 	if !ok {
 		return everything
@@ -223,9 +224,9 @@ func compileCompare(kind Kind, c *filter.Compare) compiled {
 		}
 		switch c.Op {
 		case filter.Eq:
-			return compiled{sql: "(" + col.expr + " IS ?)", args: []any{boolInt(v.Bool)}, exact: true}
+			return compiled{sql: "(" + col.expr + " IS NOT DISTINCT FROM ?)", args: []any{boolInt(v.Bool)}, exact: true}
 		case filter.Ne:
-			return compiled{sql: "(" + col.expr + " IS NOT ?)", args: []any{boolInt(v.Bool)}, exact: true}
+			return compiled{sql: "(" + col.expr + " IS DISTINCT FROM ?)", args: []any{boolInt(v.Bool)}, exact: true}
 		}
 		return everything
 	case colTime:
@@ -256,19 +257,19 @@ func compileCompare(kind Kind, c *filter.Compare) compiled {
 		case filter.Eq:
 			return compiled{sql: "(" + col.expr + " = ?)", args: []any{s}, exact: true}
 		case filter.Ne:
-			return compiled{sql: "(" + col.expr + " IS NOT ?)", args: []any{s}, exact: true}
+			return compiled{sql: "(" + col.expr + " IS DISTINCT FROM ?)", args: []any{s}, exact: true}
 		case filter.Sw:
 			if s == "" {
 				return compiled{sql: "(" + col.expr + " IS NOT NULL)", exact: true}
 			}
-			return compiled{sql: "(" + col.expr + " GLOB ?)", args: []any{globEscape(s) + "*"}, exact: true}
+			return d.like(col.expr, s, true)
 		case filter.Co:
 			return compiled{sql: "(instr(" + col.expr + ", ?) > 0)", args: []any{s}, exact: true}
 		case filter.Ew:
 			if s == "" {
 				return compiled{sql: "(" + col.expr + " IS NOT NULL)", exact: true}
 			}
-			return compiled{sql: "(" + col.expr + " GLOB ?)", args: []any{"*" + globEscape(s)}, exact: true}
+			return d.like(col.expr, s, false)
 		}
 	}
 	return everything
@@ -309,9 +310,9 @@ func sortColumn(kind Kind, by string) (string, bool) {
 
 // Query runs q and returns one page plus the total number of matches.
 func (t *Tx) Query(q Query) (*Page, error) {
-	cond := compiled{sql: "1", exact: true}
+	cond := compiled{sql: "TRUE", exact: true}
 	if q.Filter != nil {
-		cond = compile(q.Kind, q.Filter)
+		cond = compile(t.c.d, q.Kind, q.Filter)
 	}
 	if !cond.exact && q.Match == nil {
 		return nil, fmt.Errorf("query: filter needs in-memory evaluation but no Match was given")
@@ -407,7 +408,7 @@ func (t *Tx) queryExact(q Query, where string, args []any, order string, start i
 	if count != 0 {
 		limit := count
 		if limit < 0 {
-			limit = -1
+			limit = math.MaxInt64 // no limit (PostgreSQL refuses LIMIT -1)
 		}
 		rows, err := t.queryDynamic(`SELECT `+q.selectCols()+` FROM resources r WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
 			append(append([]any{}, args...), limit, start-1)...)

@@ -130,15 +130,14 @@ func (t *Tx) InsertResource(r *Resource) error {
 		inactiveSince = nanos(r.Created)
 	}
 	r.Written = doc
-	res, err := t.exec(`INSERT INTO resources(tenant_id, kind, id, name_lc, external_id, work_email_lc, display_name_lc, active, inactive_since, created, modified, version, doc, managed)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	err = t.queryRow(`INSERT INTO resources(tenant_id, kind, id, name_lc, external_id, work_email_lc, display_name_lc, active, inactive_since, created, modified, version, doc, managed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
 		r.TenantID, string(r.Kind), r.ID, ix.nameLC, ix.externalID, ix.workEmailLC, ix.displayNameLC, ix.active, inactiveSince,
-		nanos(r.Created), nanos(r.Modified), r.Version, string(doc), managedJSON(r.Managed))
+		nanos(r.Created), nanos(r.Modified), r.Version, string(doc), managedJSON(r.Managed)).Scan(&r.Seq)
 	if err != nil {
-		return fmt.Errorf("insert %s: %w", r.Kind, err)
+		return fmt.Errorf("insert %s: %w", r.Kind, mapErr(err))
 	}
-	r.Seq, err = res.LastInsertId()
-	return err
+	return nil
 }
 
 // UpdateResource replaces the document of the resource r.Seq and stores

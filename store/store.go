@@ -84,6 +84,7 @@ type Options struct {
 // DB is an open store.
 type DB struct {
 	path    string
+	d       *dialect
 	pool    *sql.DB // owns the connections below
 	writer  *conn   // the only connection that writes
 	readers chan *conn
@@ -109,6 +110,7 @@ type DB struct {
 // on it, so statements prepared once are reused by every later transaction.
 type conn struct {
 	c     *sql.Conn
+	d     *dialect
 	stmts map[string]*sql.Stmt
 }
 
@@ -119,7 +121,7 @@ func (c *conn) run(ctx context.Context, query string) error {
 	s, ok := c.stmts[query]
 	if !ok {
 		var err error
-		if s, err = c.c.PrepareContext(ctx, query); err != nil {
+		if s, err = c.c.PrepareContext(ctx, c.d.sql(query)); err != nil {
 			return err
 		}
 		c.stmts[query] = s
@@ -135,7 +137,9 @@ type job struct {
 }
 
 // Open opens (creating if needed, unless opt.MustExist) the database file at
-// path, applies pending migrations and starts the writer.
+// path, applies pending migrations and starts the writer. A path that is a
+// postgres:// (or postgresql://) URL opens that PostgreSQL database instead
+// (see dialect.go); its schema is created if missing unless opt.MustExist.
 func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	if opt.Readers <= 0 {
 		opt.Readers = max(4, runtime.GOMAXPROCS(0))
@@ -153,7 +157,11 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	default:
 		return nil, fmt.Errorf("open store: synchronous must be FULL or NORMAL, not %q", opt.Synchronous)
 	}
-	if opt.MustExist {
+	d := sqliteDialect
+	if isPostgresURL(path) {
+		d = postgresDialect
+	}
+	if opt.MustExist && !d.postgres {
 		if fi, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("open store %s: %w", path, ErrNoDatabase)
 		} else if err != nil {
@@ -162,24 +170,29 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 			return nil, fmt.Errorf("open store %s: not a regular file", path)
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
 	var lk *os.File
-	if opt.Exclusive {
-		var err error
+	var pool *sql.DB
+	var err error
+	if d.postgres {
+		pool, err = openPostgres(path, opt)
+		path = redactURL(path)
+	} else if err = os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	} else if opt.Exclusive {
 		if lk, err = lock(path); err != nil {
 			return nil, err
 		}
 	}
-	pool, err := sql.Open("sqlite", dsn(path, []string{
-		"busy_timeout(10000)",
-		"foreign_keys(1)",
-		"journal_mode(WAL)",
-		"synchronous(" + opt.Synchronous + ")",
-		"temp_store(MEMORY)",
-		"mmap_size(" + strconv.FormatInt(opt.MmapSize, 10) + ")",
-	}))
+	if !d.postgres {
+		pool, err = sql.Open("sqlite", dsn(path, []string{
+			"busy_timeout(10000)",
+			"foreign_keys(1)",
+			"journal_mode(WAL)",
+			"synchronous(" + opt.Synchronous + ")",
+			"temp_store(MEMORY)",
+			"mmap_size(" + strconv.FormatInt(opt.MmapSize, 10) + ")",
+		}))
+	}
 	if err != nil {
 		unlock(lk) //nolint:errcheck
 		return nil, fmt.Errorf("open store: %w", err)
@@ -188,7 +201,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	pool.SetMaxIdleConns(opt.Readers + 1)
 	pool.SetConnMaxLifetime(0)
 	pool.SetConnMaxIdleTime(0)
-	db := &DB{path: path, pool: pool, readers: make(chan *conn, opt.Readers), nread: opt.Readers,
+	db := &DB{path: path, d: d, pool: pool, readers: make(chan *conn, opt.Readers), nread: opt.Readers,
 		jobs: make(chan *job, 4*opt.MaxBatch), quit: make(chan struct{}), done: make(chan struct{}), max: opt.MaxBatch, lock: lk,
 		noLog: opt.NoChangeLog}
 	fail := func(err error) (*DB, error) {
@@ -200,7 +213,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	if err != nil {
 		return fail(err)
 	}
-	db.writer = &conn{c: wc, stmts: map[string]*sql.Stmt{}}
+	db.writer = &conn{c: wc, d: d, stmts: map[string]*sql.Stmt{}}
 	if opt.MaxSize > 0 {
 		var pageSize int64
 		if err := wc.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
@@ -210,7 +223,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 			return fail(err)
 		}
 	}
-	if err := migrate(ctx, db.writer.c); err != nil {
+	if err := migrate(ctx, db.writer.c, d, opt.MustExist); err != nil {
 		return fail(mapErr(err))
 	}
 	for i := 0; i < opt.Readers; i++ {
@@ -218,10 +231,10 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		if err != nil {
 			return fail(err)
 		}
-		if _, err := rc.ExecContext(ctx, "PRAGMA query_only = 1"); err != nil {
+		if err := d.prepareConn(ctx, rc, true); err != nil {
 			return fail(err)
 		}
-		db.readers <- &conn{c: rc, stmts: map[string]*sql.Stmt{}}
+		db.readers <- &conn{c: rc, d: d, stmts: map[string]*sql.Stmt{}}
 	}
 	go db.writerLoop()
 	return db, nil
@@ -235,7 +248,8 @@ func dsn(path string, pragmas []string) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Path returns the database file's path.
+// Path returns the database file's path; on PostgreSQL, the database's URL
+// without its password.
 func (db *DB) Path() string { return db.path }
 
 // Close stops the writer after the queued writes and closes every connection.
@@ -306,7 +320,7 @@ func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 		return err
 	}
 	defer func() { db.readers <- c }()
-	if err := c.run(ctx, "BEGIN"); err != nil {
+	if err := db.begin(ctx, c, "BEGIN", true); err != nil {
 		return fmt.Errorf("begin read: %w", err)
 	}
 	// The rollback must run even if ctx was cancelled, or the connection
@@ -338,6 +352,13 @@ func (db *DB) reader(ctx context.Context) (*conn, error) {
 	}
 	select {
 	case c := <-db.readers:
+		if db.d.postgres && closed(c) {
+			// Not only Read's BEGIN: ReadLatest needs a live connection too.
+			if err := db.reconnect(ctx, c, true); err != nil {
+				db.readers <- c
+				return nil, err
+			}
+		}
 		return c, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -378,7 +399,25 @@ func (db *DB) writerLoop() {
 }
 
 // runBatch commits a batch of writes in one transaction (group commit).
+// On PostgreSQL, writes that failed only because another agent's
+// transaction ran concurrently (see retryable) run again, in a new
+// transaction, a bounded number of times.
 func (db *DB) runBatch(batch []*job) {
+	for attempt := 1; len(batch) > 0; attempt++ {
+		batch = db.tryBatch(batch, attempt)
+	}
+}
+
+// maxWriteAttempts bounds how often a write is run again after a
+// serialization failure or deadlock with another agent (a run again takes
+// the write gate alone, so the second attempt does not fail that way).
+const maxWriteAttempts = 5
+
+// tryBatch runs a batch of writes in one transaction and answers them,
+// except those that failed retryably, while attempts remain: it returns
+// those.
+func (db *DB) tryBatch(batch []*job, attempt int) (again []*job) {
+	mayRetry := db.d.postgres && attempt < maxWriteAttempts
 	ctx := context.Background()
 	w := db.writer
 	results := make([]error, len(batch))
@@ -398,6 +437,10 @@ func (db *DB) runBatch(batch []*job) {
 			db.setWriteErr(nil)
 		}
 		for i, j := range batch {
+			if mayRetry && retryable(results[i]) {
+				again = append(again, j)
+				continue
+			}
 			j.done <- results[i]
 		}
 	}
@@ -405,11 +448,18 @@ func (db *DB) runBatch(batch []*job) {
 		w.run(ctx, "ROLLBACK") //nolint:errcheck
 		db.heads.forgetAll()
 	}
-	if err := w.run(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if err := db.begin(ctx, w, "BEGIN IMMEDIATE", false); err != nil {
 		finish(fmt.Errorf("begin write: %w", mapErr(err)))
 		return
 	}
 	db.heads.begin()
+	if gate := db.d.writeGate(attempt > 1); gate != "" {
+		if err := w.run(ctx, gate); err != nil {
+			rollback()
+			finish(fmt.Errorf("begin write: %w", mapErr(err)))
+			return
+		}
+	}
 	appended := false
 	single := len(batch) == 1
 	for i, j := range batch {
@@ -465,6 +515,7 @@ func (db *DB) runBatch(batch []*job) {
 		db.notify.wake() // after COMMIT: a woken reader sees the new changes
 	}
 	finish(nil)
+	return again
 }
 
 func (db *DB) setWriteErr(err error) {
@@ -512,7 +563,7 @@ func (t *Tx) stmt(query string) (*sql.Stmt, bool, error) {
 	if s, ok := t.c.stmts[query]; ok {
 		return s, true, nil
 	}
-	s, err := t.c.c.PrepareContext(t.ctx, query)
+	s, err := t.c.c.PrepareContext(t.ctx, t.c.d.sql(query))
 	if err != nil {
 		return nil, false, fmt.Errorf("prepare %q: %w", query, err)
 	}
@@ -532,7 +583,7 @@ func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
 	if !cached {
 		defer s.Close()
 	}
-	res, err := s.ExecContext(t.ctx, args...)
+	res, err := s.ExecContext(t.ctx, t.c.d.args(args)...)
 	return res, mapErr(err)
 }
 
@@ -545,9 +596,9 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 		// Rows keep working after the statement is closed in database/sql only
 		// until they are closed; run it unprepared instead.
 		s.Close()
-		return t.c.c.QueryContext(t.ctx, query, args...)
+		return t.c.c.QueryContext(t.ctx, t.c.d.sql(query), t.c.d.args(args)...)
 	}
-	return s.QueryContext(t.ctx, args...)
+	return s.QueryContext(t.ctx, t.c.d.args(args)...)
 }
 
 func (t *Tx) queryRow(query string, args ...any) *sql.Row {
@@ -556,9 +607,9 @@ func (t *Tx) queryRow(query string, args ...any) *sql.Row {
 		if s != nil {
 			s.Close()
 		}
-		return t.c.c.QueryRowContext(t.ctx, query, args...)
+		return t.c.c.QueryRowContext(t.ctx, t.c.d.sql(query), t.c.d.args(args)...)
 	}
-	return s.QueryRowContext(t.ctx, args...)
+	return s.QueryRowContext(t.ctx, t.c.d.args(args)...)
 }
 
 // queryDynamic and queryRowDynamic run statements built per call (filters).
@@ -572,6 +623,9 @@ func (t *Tx) queryRowDynamic(query string, args ...any) *sql.Row { return t.quer
 func mapErr(err error) error {
 	if err == nil {
 		return nil
+	}
+	if pe := mapPostgresErr(err); pe != nil {
+		return pe
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {

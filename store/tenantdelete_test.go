@@ -75,6 +75,7 @@ func TestDeleteTenant(t *testing.T) {
 }
 
 func TestOpenMustExist(t *testing.T) {
+	sqliteOnly(t, "MustExist checks the file; TestPostgresMustExist covers PostgreSQL")
 	ctx := context.Background()
 	missing := filepath.Join(t.TempDir(), "typo", "roster.db")
 	_, err := Open(ctx, missing, Options{MustExist: true})

@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -291,6 +290,7 @@ func init() {
 // interrupted INSERT inside a transaction by rolling back the whole
 // transaction, so the store must not interrupt a shared one.
 func TestWriteCancelDuringStatementIsolated(t *testing.T) {
+	sqliteOnly(t, "the cancel hook is a function registered with the sqlite driver (statements run under the writer's context on both backends)")
 	db := openTest(t, Options{})
 	release, wait := blockWriter(t, db)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -362,7 +362,7 @@ func TestWriteCancelDuringStatementIsolated(t *testing.T) {
 }
 
 func TestWriteAfterCloseReturnsErrClosed(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"), Options{})
+	db, err := Open(context.Background(), testLocation(t), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +405,7 @@ func TestWriteAfterCloseReturnsErrClosed(t *testing.T) {
 
 func TestCloseWaitsForQueuedWrites(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "roster.db")
+	path := testLocation(t)
 	db, err := Open(ctx, path, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -535,7 +535,7 @@ func TestReadSnapshot(t *testing.T) {
 }
 
 func TestReadAfterCloseReturns(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"), Options{Readers: 2})
+	db, err := Open(context.Background(), testLocation(t), Options{Readers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,7 +559,7 @@ func TestReadAfterCloseReturns(t *testing.T) {
 // TestCloseTwice: Close is idempotent (Cleanup functions and deferred Closes
 // often run after an explicit one).
 func TestCloseTwice(t *testing.T) {
-	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"), Options{Readers: 2})
+	db, err := Open(context.Background(), testLocation(t), Options{Readers: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@
 //	listen                        ROSTER_LISTEN                       address the SCIM API listens on (host:port)
 //	public_url                    ROSTER_PUBLIC_URL                   base URL Entra uses; its host is the ACME certificate's name
 //	data_dir                      ROSTER_DATA_DIR                     state directory (roster.db)
+//	database.url                  ROSTER_DATABASE_URL                 postgres:// URL of a PostgreSQL database; "" keeps roster.db in data_dir
 //	log.level                     ROSTER_LOG_LEVEL                    debug, info, warn, error
 //	log.format                    ROSTER_LOG_FORMAT                   text, json
 //	tls.mode                      ROSTER_TLS_MODE                     acme, files, off
@@ -86,6 +87,8 @@ type Config struct {
 	// DataDir holds roster.db (and certmagic/ of versions that kept ACME
 	// certificates in files); "" means the platform default.
 	DataDir string `json:"data_dir"`
+	// Database chooses where the store lives.
+	Database Database `json:"database"`
 	// Log configures logging.
 	Log Log `json:"log"`
 	// TLS configures how HTTPS is served.
@@ -130,6 +133,23 @@ const (
 	MinAccessTokenLifetime = 5 * time.Minute
 	MaxAccessTokenLifetime = 6 * time.Hour
 )
+
+// Database chooses the store's database.
+type Database struct {
+	// URL is a postgres:// (or postgresql://) URL: several agents may then
+	// share one PostgreSQL database. "" (the default) keeps the store in
+	// SQLite, as roster.db in the data directory.
+	URL string `json:"url"`
+}
+
+// StoreLocation is what the agent opens with store.Open: Database.URL, or
+// else the file named file in DataDir.
+func (c *Config) StoreLocation(file string) string {
+	if c.Database.URL != "" {
+		return c.Database.URL
+	}
+	return filepath.Join(c.DataDir, file)
+}
 
 // Log configures logging.
 type Log struct {
@@ -425,6 +445,9 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if u := c.Database.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		add("database.url", "must be a PostgreSQL URL such as postgres://roster@db.example.com/roster, or empty for SQLite in the data directory")
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(c.Log.Level)) {
 		add("log.level", "%q: use debug, info, warn or error", c.Log.Level)
 	}
@@ -660,6 +683,7 @@ var envVars = []envVar{
 	{"ROSTER_LISTEN", "listen", str(func(c *Config) *string { return &c.Listen })},
 	{"ROSTER_PUBLIC_URL", "public_url", str(func(c *Config) *string { return &c.PublicURL })},
 	{"ROSTER_DATA_DIR", "data_dir", str(func(c *Config) *string { return &c.DataDir })},
+	{"ROSTER_DATABASE_URL", "database.url", str(func(c *Config) *string { return &c.Database.URL })},
 	{"ROSTER_LOG_LEVEL", "log.level", str(func(c *Config) *string { return &c.Log.Level })},
 	{"ROSTER_LOG_FORMAT", "log.format", str(func(c *Config) *string { return &c.Log.Format })},
 	{"ROSTER_TLS_MODE", "tls.mode", str(func(c *Config) *string { return &c.TLS.Mode })},

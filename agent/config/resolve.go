@@ -69,6 +69,7 @@ var overrides = map[string]func(*Config) *string{
 	"dns-resolver":       func(c *Config) *string { return &c.DNS.Resolver },
 	"dns-nameserver":     func(c *Config) *string { return &c.DNS.Nameserver },
 	"data-dir":           func(c *Config) *string { return &c.DataDir },
+	"database":           func(c *Config) *string { return &c.Database.URL },
 }
 
 // RetentionOverride is the override name of EventRetentionDays, a number.

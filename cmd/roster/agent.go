@@ -99,6 +99,7 @@ Try the API with curl:
 	f.String("acme-directory-url", config.LetsEncryptProduction, "ACME directory URL of the CA (config tls.acme.directory_url)")
 	f.String("acme-ca-root", "", "PEM file of extra roots to trust for a private ACME CA (config tls.acme.ca_root)")
 	f.Int("event-retention-days", config.Default().EventRetentionDays, "days provisioning events are kept before they are pruned (config event_retention_days)")
+	f.String("database", "", `postgres:// URL of a PostgreSQL database to keep the directory in, which several agents may share; "" keeps it in SQLite, roster.db in the data directory (config database.url)`)
 	f.String("metrics-listen", config.Default().MetricsListen, `address of the Prometheus /metrics listener; "" disables it (config metrics_listen)`)
 	af.dns.register(cmd)
 	return cmd

@@ -67,7 +67,15 @@ Roster data in --data-dir); 2 wrong usage (a bad flag, argument or value);
 	return root
 }
 
-func (rf *rootFlags) dbPath() string { return filepath.Join(rf.dataDir, agent.DatabaseFile) }
+// dbPath is the store the commands open: the PostgreSQL database of
+// ROSTER_DATABASE_URL (the agent's database.url) when set, else roster.db
+// in the data directory.
+func (rf *rootFlags) dbPath() string {
+	if u := os.Getenv("ROSTER_DATABASE_URL"); u != "" {
+		return u
+	}
+	return filepath.Join(rf.dataDir, agent.DatabaseFile)
+}
 
 // open opens the store, creating it if needed, and the directory over it.
 func (rf *rootFlags) open(ctx context.Context) (*directory.Service, func(), error) {
