@@ -260,11 +260,11 @@ func (n NewFederation) Federation() (*store.OAuthClient, error) {
 	case tid == "" && (n.Issuer == "" || n.JWKSURL == ""):
 		return nil, errors.New("the Entra tenant id is missing: give the customer's tenant id (a GUID, in Entra's overview page), or both the issuer and the JWKS URL")
 	case tid != "" && !guidRe.MatchString(tid) && !domainRe.MatchString(tid):
-		return nil, fmt.Errorf("Entra tenant %q is neither a tenant id (a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47) nor a domain such as contoso.onmicrosoft.com", n.EntraTenant)
+		return nil, fmt.Errorf("the Entra tenant %q is neither a tenant id (a GUID such as 72f988bf-86f1-41af-91ab-2d7cd011db47) nor a domain such as contoso.onmicrosoft.com", n.EntraTenant)
 	case tid != "" && !guidRe.MatchString(tid) && n.Issuer == "":
 		// Entra's assertions name the tenant by its id in iss, never by
 		// a domain (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
-		return nil, fmt.Errorf("Entra tenant %q is a domain, but the assertions' issuer names the tenant by its id: give the tenant id (a GUID) instead, or the issuer itself", n.EntraTenant)
+		return nil, fmt.Errorf("the Entra tenant %q is a domain, but the assertions' issuer names the tenant by its id: give the tenant id (a GUID) instead, or the issuer itself", n.EntraTenant)
 	}
 	c := &store.OAuthClient{Kind: store.OAuthFederation, ReadOnly: n.ReadOnly,
 		Issuer: n.Issuer, Subject: strings.TrimSpace(n.Subject), Audience: strings.TrimSpace(n.Audience), JWKSURL: n.JWKSURL}

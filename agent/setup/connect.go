@@ -385,7 +385,7 @@ func (s *Service) federationClient(ctx context.Context, tenant string, n *direct
 		}
 	}
 	if newest == nil {
-		return nil, false, errors.New("Workload Identity Federation needs the Subject and Audience that Entra shows for it: " +
+		return nil, false, errors.New("a Workload Identity Federation needs the Subject and Audience that Entra shows for it: " +
 			"pass --subject and --audience (and --entra-tenant), or add it first with 'roster oauth federation add'")
 	}
 	return newest, false, nil

@@ -494,7 +494,7 @@ func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) erro
 	if err == nil && res.Pending {
 		// Graph cannot configure the federation: the owner finishes it in
 		// the portal, then retries, which confirms it with Test Connection.
-		return &tui.HintError{Err: errors.New("Workload Identity Federation waits for the Entra portal"),
+		return &tui.HintError{Err: errors.New("the Workload Identity Federation waits for the Entra portal"),
 			Hint: "In the portal: " + strings.Join(res.Manual, ". ") + ". Then retry."}
 	}
 	return hint(err)

@@ -431,7 +431,7 @@ func (c Credentials) Validate() error {
 		}
 	case CredentialFederation:
 		if c.Token != "" || c.ClientSecret != "" {
-			return errors.New("Workload Identity Federation stores no secret: pass neither a token nor a client secret")
+			return errors.New("a Workload Identity Federation stores no secret: pass neither a token nor a client secret")
 		}
 	default:
 		_, err := ParseCredentialKind(string(c.Kind))
