@@ -38,8 +38,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("XDG_CACHE_HOME", cache) //nolint:errcheck
-	code := pgtest.Main(m)             // stops the PostgreSQL cluster a test started (migrate_test.go)
-	os.RemoveAll(cache)                //nolint:errcheck
+	// pgtest.Main stops the PostgreSQL cluster a test started (migrate_test.go).
+	code := pgtest.Main(m)
+	os.RemoveAll(cache) //nolint:errcheck
 	os.Exit(code)
 }
 
