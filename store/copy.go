@@ -35,11 +35,11 @@ type copyTable struct {
 	identity string
 }
 
-// Column constructors for copyTables: k* is part of the primary key.
-func ti(n string) copyColumn  { return copyColumn{name: n} }
-func tt(n string) copyColumn  { return copyColumn{name: n, text: true} }
-func kti(n string) copyColumn { return copyColumn{name: n, key: true} }
-func ktt(n string) copyColumn { return copyColumn{name: n, key: true, text: true} }
+// Column constructors for copyTables; *Key columns form the primary key.
+func intCol(n string) copyColumn  { return copyColumn{name: n} }
+func textCol(n string) copyColumn { return copyColumn{name: n, text: true} }
+func intKey(n string) copyColumn  { return copyColumn{name: n, key: true} }
+func textKey(n string) copyColumn { return copyColumn{name: n, key: true, text: true} }
 
 // copyTables are the tables Copy copies, parents before children (foreign
 // keys hold after every batch). Not copied: schema_migrations (each store
@@ -47,31 +47,31 @@ func ktt(n string) copyColumn { return copyColumn{name: n, key: true, text: true
 // agent obtains a certificate), and PostgreSQL's change_heads (derived
 // from the copied log afterwards) and write_gate (never holds rows).
 // TestCopyTablesCoverSchema fails when a migration adds a table or column
-// that is missing here. BLOB columns are tt too: compared as bytes.
+// that is missing here. BLOB columns are textCol too (ordered bytewise).
 var copyTables = []copyTable{
-	{name: "settings", cols: []copyColumn{ktt("key"), tt("value")}},
-	{name: "tenants", cols: []copyColumn{ktt("id"), tt("name"), ti("created"), tt("settings")}},
-	{name: "oauth_clients", cols: []copyColumn{ktt("id"), tt("tenant_id"), tt("name"), tt("kind"), ti("read_only"), ti("created"),
-		ti("revoked"), tt("issuer"), tt("subject"), tt("audience"), tt("jwks_url")}},
-	{name: "oauth_client_secrets", cols: []copyColumn{ktt("id"), tt("client_id"), tt("hash"), ti("created"), ti("expires"), ti("revoked")}},
-	{name: "tokens", cols: []copyColumn{ktt("id"), tt("tenant_id"), tt("name"), tt("hash"), ti("read_only"), ti("created"),
-		ti("expires"), ti("revoked"), ti("last_used"), ti("app"), tt("client_id")}},
-	{name: "resources", identity: "seq", cols: []copyColumn{kti("seq"), tt("tenant_id"), tt("kind"), tt("id"), tt("name_lc"),
-		tt("external_id"), tt("work_email_lc"), tt("display_name_lc"), ti("active"), ti("created"), ti("modified"), ti("version"),
-		tt("doc"), ti("inactive_since"), tt("managed")}},
-	{name: "members", cols: []copyColumn{kti("group_seq"), ktt("member_id"), tt("tenant_id"), tt("member_type")}},
-	{name: "domains", cols: []copyColumn{ktt("tenant_id"), ktt("domain"), tt("record_name"), tt("value"), tt("status"), ti("created"),
-		ti("window_start"), ti("last_check"), ti("next_check"), ti("verified_at"), ti("missing_since"), tt("detail")}},
-	{name: "events", identity: "seq", cols: []copyColumn{kti("seq"), ti("at"), tt("tenant_id"), tt("token_name"), tt("method"), tt("path"),
-		tt("resource_type"), tt("resource_id"), tt("name"), ti("status"), tt("scim_type"), tt("detail"), ti("duration_us"),
-		tt("name_folded"), tt("outcome"), ti("count"), tt("agg_key")}},
-	{name: "webhooks", cols: []copyColumn{ktt("id"), tt("tenant_id"), tt("url"), tt("types"), tt("format"), tt("secret"), ti("created"),
-		tt("state"), ti("cursor"), ti("revision"), ti("failing_since"), tt("detail")}},
-	{name: "webhook_deliveries", identity: "id", cols: []copyColumn{kti("id"), tt("webhook_id"), ti("seq"), tt("change_id"), ti("attempt"),
-		ti("time"), ti("status"), tt("error"), ti("duration")}},
-	{name: "changes", cols: []copyColumn{ktt("tenant_id"), kti("seq"), tt("id"), ti("at"), tt("type"), tt("record")}},
-	{name: "change_cuts", cols: []copyColumn{ktt("tenant_id"), ti("pruned_through")}},
-	{name: "certmagic_data", cols: []copyColumn{ktt("key"), tt("value"), ti("modified")}},
+	{name: "settings", cols: []copyColumn{textKey("key"), textCol("value")}},
+	{name: "tenants", cols: []copyColumn{textKey("id"), textCol("name"), intCol("created"), textCol("settings")}},
+	{name: "oauth_clients", cols: []copyColumn{textKey("id"), textCol("tenant_id"), textCol("name"), textCol("kind"), intCol("read_only"), intCol("created"),
+		intCol("revoked"), textCol("issuer"), textCol("subject"), textCol("audience"), textCol("jwks_url")}},
+	{name: "oauth_client_secrets", cols: []copyColumn{textKey("id"), textCol("client_id"), textCol("hash"), intCol("created"), intCol("expires"), intCol("revoked")}},
+	{name: "tokens", cols: []copyColumn{textKey("id"), textCol("tenant_id"), textCol("name"), textCol("hash"), intCol("read_only"), intCol("created"),
+		intCol("expires"), intCol("revoked"), intCol("last_used"), intCol("app"), textCol("client_id")}},
+	{name: "resources", identity: "seq", cols: []copyColumn{intKey("seq"), textCol("tenant_id"), textCol("kind"), textCol("id"), textCol("name_lc"),
+		textCol("external_id"), textCol("work_email_lc"), textCol("display_name_lc"), intCol("active"), intCol("created"), intCol("modified"), intCol("version"),
+		textCol("doc"), intCol("inactive_since"), textCol("managed")}},
+	{name: "members", cols: []copyColumn{intKey("group_seq"), textKey("member_id"), textCol("tenant_id"), textCol("member_type")}},
+	{name: "domains", cols: []copyColumn{textKey("tenant_id"), textKey("domain"), textCol("record_name"), textCol("value"), textCol("status"), intCol("created"),
+		intCol("window_start"), intCol("last_check"), intCol("next_check"), intCol("verified_at"), intCol("missing_since"), textCol("detail")}},
+	{name: "events", identity: "seq", cols: []copyColumn{intKey("seq"), intCol("at"), textCol("tenant_id"), textCol("token_name"), textCol("method"), textCol("path"),
+		textCol("resource_type"), textCol("resource_id"), textCol("name"), intCol("status"), textCol("scim_type"), textCol("detail"), intCol("duration_us"),
+		textCol("name_folded"), textCol("outcome"), intCol("count"), textCol("agg_key")}},
+	{name: "webhooks", cols: []copyColumn{textKey("id"), textCol("tenant_id"), textCol("url"), textCol("types"), textCol("format"), textCol("secret"), intCol("created"),
+		textCol("state"), intCol("cursor"), intCol("revision"), intCol("failing_since"), textCol("detail")}},
+	{name: "webhook_deliveries", identity: "id", cols: []copyColumn{intKey("id"), textCol("webhook_id"), intCol("seq"), textCol("change_id"), intCol("attempt"),
+		intCol("time"), intCol("status"), textCol("error"), intCol("duration")}},
+	{name: "changes", cols: []copyColumn{textKey("tenant_id"), intKey("seq"), textCol("id"), intCol("at"), textCol("type"), textCol("record")}},
+	{name: "change_cuts", cols: []copyColumn{textKey("tenant_id"), intCol("pruned_through")}},
+	{name: "certmagic_data", cols: []copyColumn{textKey("key"), textCol("value"), intCol("modified")}},
 }
 
 // columnList is the table's columns, quoted ("time", "key" and "count"
