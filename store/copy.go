@@ -22,8 +22,8 @@ import (
 // columns (in key order), text whether it holds text (sorted bytewise on
 // both databases: SQLite's BINARY collation, PostgreSQL's "C").
 type copyColumn struct {
-	name      string
-	key, text bool
+	name            string
+	key, text, blob bool
 }
 
 // copyTable is a table Copy copies. identity names its rowid column, an
@@ -36,6 +36,10 @@ type copyTable struct {
 }
 
 // Column constructors for copyTables; *Key columns form the primary key.
+// blobCol is a BLOB (BYTEA) NOT NULL column: an empty BLOB is read from
+// SQLite as a nil slice, which would be written as NULL, so it is read as
+// empty bytes instead.
+func blobCol(n string) copyColumn { return copyColumn{name: n, blob: true} }
 func intCol(n string) copyColumn  { return copyColumn{name: n} }
 func textCol(n string) copyColumn { return copyColumn{name: n, text: true} }
 func intKey(n string) copyColumn  { return copyColumn{name: n, key: true} }
@@ -47,14 +51,14 @@ func textKey(n string) copyColumn { return copyColumn{name: n, key: true, text: 
 // agent obtains a certificate), and PostgreSQL's change_heads (derived
 // from the copied log afterwards) and write_gate (never holds rows).
 // TestCopyTablesCoverSchema fails when a migration adds a table or column
-// that is missing here. BLOB columns are textCol too (ordered bytewise).
+// that is missing here.
 var copyTables = []copyTable{
 	{name: "settings", cols: []copyColumn{textKey("key"), textCol("value")}},
 	{name: "tenants", cols: []copyColumn{textKey("id"), textCol("name"), intCol("created"), textCol("settings")}},
 	{name: "oauth_clients", cols: []copyColumn{textKey("id"), textCol("tenant_id"), textCol("name"), textCol("kind"), intCol("read_only"), intCol("created"),
 		intCol("revoked"), textCol("issuer"), textCol("subject"), textCol("audience"), textCol("jwks_url")}},
-	{name: "oauth_client_secrets", cols: []copyColumn{textKey("id"), textCol("client_id"), textCol("hash"), intCol("created"), intCol("expires"), intCol("revoked")}},
-	{name: "tokens", cols: []copyColumn{textKey("id"), textCol("tenant_id"), textCol("name"), textCol("hash"), intCol("read_only"), intCol("created"),
+	{name: "oauth_client_secrets", cols: []copyColumn{textKey("id"), textCol("client_id"), blobCol("hash"), intCol("created"), intCol("expires"), intCol("revoked")}},
+	{name: "tokens", cols: []copyColumn{textKey("id"), textCol("tenant_id"), textCol("name"), blobCol("hash"), intCol("read_only"), intCol("created"),
 		intCol("expires"), intCol("revoked"), intCol("last_used"), intCol("app"), textCol("client_id")}},
 	{name: "resources", identity: "seq", cols: []copyColumn{intKey("seq"), textCol("tenant_id"), textCol("kind"), textCol("id"), textCol("name_lc"),
 		textCol("external_id"), textCol("work_email_lc"), textCol("display_name_lc"), intCol("active"), intCol("created"), intCol("modified"), intCol("version"),
@@ -71,7 +75,7 @@ var copyTables = []copyTable{
 		intCol("time"), intCol("status"), textCol("error"), intCol("duration")}},
 	{name: "changes", cols: []copyColumn{textKey("tenant_id"), intKey("seq"), textCol("id"), intCol("at"), textCol("type"), textCol("record")}},
 	{name: "change_cuts", cols: []copyColumn{textKey("tenant_id"), intCol("pruned_through")}},
-	{name: "certmagic_data", cols: []copyColumn{textKey("key"), textCol("value"), intCol("modified")}},
+	{name: "certmagic_data", cols: []copyColumn{textKey("key"), blobCol("value"), intCol("modified")}},
 }
 
 // columnList is the table's columns, quoted ("time", "key" and "count"
@@ -99,6 +103,15 @@ func (ct copyTable) selectSQL(d *dialect) string {
 		order = append(order, o)
 	}
 	return "SELECT " + ct.columnList() + " FROM " + ct.name + " ORDER BY " + strings.Join(order, ", ")
+}
+
+// emptyBlobs turns the nil of a blobCol into empty bytes (see blobCol).
+func (ct copyTable) emptyBlobs(vals []any) {
+	for i, c := range ct.cols {
+		if b, ok := vals[i].([]byte); c.blob && (vals[i] == nil || ok && b == nil) {
+			vals[i] = []byte{}
+		}
+	}
 }
 
 // insertSQL inserts n rows in one statement.
@@ -307,6 +320,7 @@ func copyRows(ctx context.Context, src *Tx, to *DB, ct copyTable, opt CopyOption
 		if err := rows.Scan(ptrs...); err != nil {
 			return total, err
 		}
+		ct.emptyBlobs(vals)
 		batch = append(batch, vals)
 		if len(batch) == opt.BatchRows {
 			if err := flush(); err != nil {
@@ -426,6 +440,7 @@ func checksums(ctx context.Context, db *DB) ([]tableSum, error) {
 					rows.Close()
 					return fmt.Errorf("%s: %w", ct.name, err)
 				}
+				ct.emptyBlobs(vals)
 				for j, v := range vals {
 					if err := hashValue(h, v); err != nil {
 						rows.Close()
