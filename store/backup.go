@@ -134,7 +134,7 @@ func syncDir(dir string) error {
 // src must not have a write-ahead log of its own: a file with one is a live
 // database, not a backup, and copying it alone could lose commits.
 func Restore(ctx context.Context, src, path, keep string) (kept bool, err error) {
-	if isPostgresURL(path) {
+	if IsPostgresURL(path) {
 		return false, errors.New("restore: the store is a PostgreSQL database; restore it with pg_restore or the server's own backups")
 	}
 	if fi, err := os.Stat(src + "-wal"); err == nil && fi.Size() > 0 {

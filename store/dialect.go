@@ -35,9 +35,9 @@ var (
 	postgresDialect = &dialect{name: "postgres", postgres: true, migrations: "migrations/postgres"}
 )
 
-// isPostgresURL reports whether Open's argument names a PostgreSQL database
+// IsPostgresURL reports whether Open's argument names a PostgreSQL database
 // rather than a SQLite file.
-func isPostgresURL(s string) bool {
+func IsPostgresURL(s string) bool {
 	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 

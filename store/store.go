@@ -158,7 +158,7 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		return nil, fmt.Errorf("open store: synchronous must be FULL or NORMAL, not %q", opt.Synchronous)
 	}
 	d := sqliteDialect
-	if isPostgresURL(path) {
+	if IsPostgresURL(path) {
 		d = postgresDialect
 	}
 	if opt.MustExist && !d.postgres {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/agent/tlsserve/pebbletest"
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/internal/syncbuf"
 	"github.com/rosterhq/roster/store"
 )
@@ -37,7 +38,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("XDG_CACHE_HOME", cache) //nolint:errcheck
-	code := m.Run()
+	// pgtest.Main stops the PostgreSQL cluster a test started (migrate_test.go).
+	code := pgtest.Main(m)
 	os.RemoveAll(cache) //nolint:errcheck
 	os.Exit(code)
 }

@@ -59,7 +59,7 @@ Roster data in --data-dir); 2 wrong usage (a bad flag, argument or value);
 	for _, c := range []func(*rootFlags) *cobra.Command{
 		newAgentCmd, newSetupCmd, newStatusCmd, newTenantCmd, newTokenCmd, newDomainCmd,
 		newEntraCmd, newProvisionCmd, newLogCmd, newUsersCmd, newGroupsCmd, newChangesCmd,
-		newServiceCmd, newConfigCmd, newBackupCmd, newRestoreCmd, newWebhookCmd, newOAuthCmd,
+		newServiceCmd, newConfigCmd, newBackupCmd, newRestoreCmd, newWebhookCmd, newOAuthCmd, newMigrateCmd,
 	} {
 		root.AddCommand(c(rf))
 	}
