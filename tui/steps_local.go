@@ -107,8 +107,8 @@ func (w *welcomeStep) view(s *session) string {
 	var b strings.Builder
 	b.WriteString("Roster keeps a local copy of your Microsoft Entra users and groups. Entra's " +
 		"provisioning service sends them to the Roster agent over SCIM. This wizard " +
-		"issues the token, proves your email domain, starts the agent and configures " +
-		"Entra. Press esc on any step to go back; your answers are saved as you go.\n\n")
+		"proves your email domain, starts the agent, configures Entra and gives it " +
+		"the credential you choose. Press esc on any step to go back; your answers are saved as you go.\n\n")
 	if !w.loaded {
 		return b.String()
 	}
@@ -313,9 +313,13 @@ func (r *reachStep) collect() Reach {
 }
 
 func (r *reachStep) update(s *session, msg tea.Msg) tea.Cmd {
-	if _, ok := r.op.finish(s, msg); ok {
+	if v, ok := r.op.finish(s, msg); ok {
 		if r.op.err == nil {
 			s.st.Reach = r.reach
+			s.st.TenantURL = v.(string)
+			if s.st.Tenant == "" {
+				s.st.Tenant = s.tenant()
+			}
 			return next
 		}
 		return nil
@@ -334,7 +338,7 @@ func (r *reachStep) update(s *session, msg tea.Msg) tea.Cmd {
 		return cmd
 	}
 	r.reach = r.collect()
-	rc := r.reach
+	rc, tenant := r.reach, s.tenant()
 	return r.op.run(s, "checking and saving how Entra reaches the agent", "Correct the answer, then press enter.",
 		func(ctx context.Context) (any, error) {
 			// The certificate and key must belong together; the agent's
@@ -342,7 +346,12 @@ func (r *reachStep) update(s *session, msg tea.Msg) tea.Cmd {
 			if err := s.b.CheckAgent(ctx, AgentOptions{Mode: AgentForeground, Reach: rc}); err != nil {
 				return nil, err
 			}
-			return nil, s.b.SetReach(ctx, rc)
+			if err := s.b.SetReach(ctx, rc); err != nil {
+				return nil, err
+			}
+			// The tenant exists from here on (its domains need it); no
+			// credential is issued before the owner chooses one.
+			return s.b.PrepareTenant(ctx, tenant)
 		})
 }
 
@@ -428,7 +437,11 @@ func (t *tokenStep) view(s *session) string {
 	}
 	b.WriteString(styles.Label.Render("Tenant URL") + "\n" + copyLine(s, "Tenant URL", s.st.TenantURL) + "\n\n")
 	b.WriteString(styles.Label.Render("Secret Token") + "\n" + copyLine(s, "Secret Token", s.token.String()) + "\n\n")
-	b.WriteString(styles.Muted.Render("Copy it now if you want a copy: press y, or select it with the mouse. The wizard keeps it for Entra; with OAuth (the default) it is revoked. Lost it? `roster token issue` makes a new one.") + "\n")
+	hand := "The wizard hands it to Entra."
+	if s.st.Path == PathManual {
+		hand = "Paste it into the Entra portal on the next screen."
+	}
+	b.WriteString(styles.Muted.Render("Copy it now if you want a copy: press y, or select it with the mouse. "+hand+" Lost it? `roster token issue` makes a new one.") + "\n")
 	return b.String()
 }
 

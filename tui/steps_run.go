@@ -90,7 +90,7 @@ type connectStep struct {
 }
 
 type (
-	configured struct{}
+	configured struct{ conn Connected }
 	tested     struct{}
 )
 
@@ -111,14 +111,18 @@ func (c *connectStep) configure(s *session) tea.Cmd {
 	cred := credentialOf(s.st)
 	tok := s.token
 	if cred != CredentialToken {
-		tok = "" // Entra gets an OAuth client or a federation, not the token shown earlier
+		tok = "" // a token issued before the owner went back and chose again: Entra gets the credential chosen
 	}
-	o := ConnectOptions{App: s.st.App, TenantURL: s.st.TenantURL, Token: tok, Credential: cred, Mappings: selectedMappings(s.st.Mappings),
+	o := ConnectOptions{App: s.st.App, TenantURL: s.st.TenantURL, Token: tok, Credential: cred, Subject: s.st.Subject, Audience: s.st.Audience,
+		Mappings:          selectedMappings(s.st.Mappings),
 		MatchOnEmployeeID: s.st.MatchOnEmployeeID, ProvisionGroups: s.st.ProvisionGroups, ScopeAllUsers: s.st.ScopeAllUsers,
 		NotificationEmail: s.st.NotificationEmail, Assign: s.st.Assign}
 	return c.op.run(s, "writing the Tenant URL, credentials, mappings, scope and assignments to “"+s.st.App.Name+"”",
 		"Check that you are still signed in and may manage the app.",
-		func(ctx context.Context) (any, error) { return configured{}, s.b.Configure(ctx, o) })
+		func(ctx context.Context) (any, error) {
+			conn, err := s.b.Configure(ctx, o)
+			return configured{conn}, err
+		})
 }
 
 func (c *connectStep) test(s *session) tea.Cmd {
@@ -139,6 +143,7 @@ func (c *connectStep) update(s *session, msg tea.Msg) tea.Cmd {
 			s.token, s.st.TenantURL = v.Token, v.TenantURL
 			return c.configure(s)
 		case configured:
+			s.conn = &v.conn
 			return c.test(s)
 		case tested:
 			c.phase = "ok"
@@ -278,7 +283,7 @@ func (p *provisionStep) view(s *session) string {
 		return "Entra's provisioning job runs about every 40 minutes once started."
 	}
 	if s.st.Connected {
-		b.WriteString(styles.Good.Render("✓ Test Connection: Entra reached the agent and accepted the token.") + "\n")
+		b.WriteString(styles.Good.Render("✓ Test Connection: Entra reached the agent and accepted "+credentialName(s)+".") + "\n")
 	}
 	b.WriteString(styles.Good.Render("✓ Provisioning is on.") + " Entra's first full cycle can take up to 40 minutes.\n\n")
 	if p.result == nil {
@@ -414,6 +419,17 @@ func (*summaryStep) view(s *session) string {
 	var b strings.Builder
 	b.WriteString(styles.Good.Render("Roster is set up.") + "\n\n")
 	b.WriteString(styles.Label.Render("Tenant URL") + "\n" + copyLine(s, "Tenant URL", s.st.TenantURL) + "\n")
+	switch c := s.conn; {
+	case c != nil && c.ClientID != "":
+		kind := "OAuth client"
+		if c.Credential == CredentialFederation {
+			kind = "Federation, OAuth client"
+		}
+		b.WriteString("Credential  " + kind + " " + c.ClientID + "\n")
+		b.WriteString(styles.Label.Render("Token URL") + "\n" + copyLine(s, "Token URL", c.TokenURL) + "\n")
+	case s.st.Path == PathGraph && credentialOf(s.st) == CredentialToken:
+		b.WriteString("Credential  Secret Token\n")
+	}
 	if s.st.DataDir != "" {
 		b.WriteString("Data        " + s.st.DataDir + "\n")
 	}
@@ -450,6 +466,34 @@ func (*summaryStep) view(s *session) string {
 
 func (*summaryStep) keys(*session) []key.Binding {
 	return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "finish"))}
+}
+
+func (*summaryStep) copyValues(s *session) []copyItem {
+	items := []copyItem{{"Tenant URL", s.st.TenantURL}}
+	if s.conn != nil {
+		items = append(items, copyItem{"Token URL", s.conn.TokenURL})
+	}
+	return items
+}
+
+// secretValues is the OAuth client secret saved in Entra in this run: the
+// owner never needs it, so it is printed only on request (keys.ShowSecret).
+func (*summaryStep) secretValues(s *session) []copyItem {
+	if s.conn == nil || s.conn.ClientSecret == "" {
+		return nil
+	}
+	return []copyItem{{"OAuth client secret (saved in Entra already)", s.conn.ClientSecret.String()}}
+}
+
+// credentialName says what Entra authenticates with, as a noun.
+func credentialName(s *session) string {
+	switch credentialOf(s.st) {
+	case CredentialOAuth2:
+		return "the OAuth client"
+	case CredentialFederation:
+		return "the federation (OAuth client)"
+	}
+	return "the Secret Token"
 }
 func (*summaryStep) typing() bool   { return false }
 func (*summaryStep) operation() *op { return nil }

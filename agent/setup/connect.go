@@ -12,6 +12,7 @@ import (
 
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/oauth"
+	"github.com/rosterhq/roster/agent/token"
 	"github.com/rosterhq/roster/graph/graphapi"
 	"github.com/rosterhq/roster/store"
 )
@@ -95,9 +96,12 @@ type ConnectResult struct {
 	// first, or a rotation's); RevokedSecretIDs are the secrets it
 	// replaced, revoked after the new one tested OK; RevokedClientID is an
 	// OAuth client Entra no longer uses, revoked.
-	NewSecretID      string   `json:"new_secret_id,omitempty"`
-	RevokedSecretIDs []string `json:"revoked_secret_ids,omitempty"`
-	RevokedClientID  string   `json:"revoked_client_id,omitempty"`
+	NewSecretID string `json:"new_secret_id,omitempty"`
+	// NewSecret is that secret in clear: Entra holds it; it is never
+	// printed unless asked for, and never in JSON.
+	NewSecret        token.Secret `json:"-"`
+	RevokedSecretIDs []string     `json:"revoked_secret_ids,omitempty"`
+	RevokedClientID  string       `json:"revoked_client_id,omitempty"`
 	// Pending says the federation still waits for the portal steps in
 	// Manual; run Connect again when they are done.
 	Pending bool `json:"pending,omitempty"`
@@ -266,7 +270,7 @@ func (s *Service) Connect(ctx context.Context, g graphapi.Client, req ConnectReq
 	if kind == graphapi.CredentialOAuth2 && cr.secretID == "" {
 		conn.OAuthSecretID = prev.OAuthSecretID
 	}
-	res.TokenID, res.OAuthClientID, res.NewSecretID = conn.TokenID, conn.OAuthClientID, cr.secretID
+	res.TokenID, res.OAuthClientID, res.NewSecretID, res.NewSecret = conn.TokenID, conn.OAuthClientID, cr.secretID, cr.secret
 	if err := s.dir.SaveEntraConnection(ctx, tenant, conn); err != nil {
 		return res, err
 	}
@@ -304,6 +308,7 @@ type credentialRun struct {
 	clientID  string
 	newClient bool
 	secretID  string
+	secret    token.Secret
 }
 
 // credentials issues what Entra needs for kind: a Secret Token when Entra
@@ -343,7 +348,7 @@ func (s *Service) credentials(ctx context.Context, tenant string, kind graphapi.
 			}
 			cr.newClient = true
 		}
-		cr.clientID, cr.secretID = is.Client.ID, is.Record.ID
+		cr.clientID, cr.secretID, cr.secret = is.Client.ID, is.Record.ID, is.Secret
 		cr.cred.ClientID, cr.cred.ClientSecret = is.Client.ID, is.Secret.Reveal()
 	case graphapi.CredentialFederation:
 		cr.cred.Kind = kind

@@ -293,6 +293,19 @@ func (b *setupBackend) SetReach(ctx context.Context, r tui.Reach) error {
 	return hint(b.svc.SetPublicURL(ctx, r.PublicURL, b.reach()))
 }
 
+func (b *setupBackend) PrepareTenant(ctx context.Context, tenant string) (string, error) {
+	url, err := b.svc.PrepareTenant(ctx, tenant)
+	if err != nil {
+		return "", err
+	}
+	if tenant != "" {
+		b.mu.Lock()
+		b.tenant = tenant
+		b.mu.Unlock()
+	}
+	return url, nil
+}
+
 func (b *setupBackend) IssueToken(ctx context.Context, tenant string) (tui.Issued, error) {
 	is, err := b.svc.IssueToken(ctx, tenant)
 	if err != nil {
@@ -443,10 +456,10 @@ func (b *setupBackend) SearchPrincipals(ctx context.Context, query string) ([]tu
 // Configure connects the tenant to the chosen app through the setup use
 // case: settings, mappings and assignments on every run, the Tenant URL
 // and token only when Entra needs a new one.
-func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) error {
+func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) (tui.Connected, error) {
 	c, tenant, err := b.graphClient()
 	if err != nil {
-		return err
+		return tui.Connected{}, err
 	}
 	var chosen []string
 	for _, m := range o.Mappings {
@@ -464,7 +477,7 @@ func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) erro
 	}
 	kind, err := graphapi.ParseCredentialKind(o.Credential)
 	if err != nil {
-		return err
+		return tui.Connected{}, err
 	}
 	b.mu.Lock()
 	var issued *setup.Issued
@@ -491,13 +504,15 @@ func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) erro
 			}
 		}
 	}
+	conn := tui.Connected{Credential: string(res.Credential), ClientID: res.OAuthClientID, TokenURL: res.TokenURL,
+		ClientSecret: tui.Secret(res.NewSecret.Reveal())}
 	if err == nil && res.Pending {
 		// Graph cannot configure the federation: the owner finishes it in
 		// the portal, then retries, which confirms it with Test Connection.
-		return &tui.HintError{Err: errors.New("Workload Identity Federation waits for the Entra portal"),
+		return conn, &tui.HintError{Err: errors.New("Workload Identity Federation waits for the Entra portal"),
 			Hint: "In the portal: " + strings.Join(res.Manual, ". ") + ". Then retry."}
 	}
-	return hint(err)
+	return conn, hint(err)
 }
 
 func (b *setupBackend) TestConnection(ctx context.Context) error {
