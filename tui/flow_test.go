@@ -501,3 +501,18 @@ func TestFlowOrderMatchesSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestAutoDefaultCursorAtEnd: a field whose default follows an earlier
+// answer (the listen address after a local Tenant URL) takes typing after
+// its value, not inside it.
+func TestAutoDefaultCursorAtEnd(t *testing.T) {
+	d := newDriver(t, newFake())
+	d.press("enter", "down", "down", "enter") // behind a proxy
+	d.typeText("http://127.0.0.1:9443")
+	d.press("enter")
+	d.want("> 127.0.0.1:9443")
+	d.typeText("0")
+	if v := d.m.cur.(*reachStep).form.value(1); v != "127.0.0.1:94430" {
+		t.Errorf("listen = %q, want the typed 0 at the end", v)
+	}
+}

@@ -296,6 +296,7 @@ func (r *reachStep) refreshDefaults() {
 				fl.auto = nil // edited by the owner: theirs now
 			} else if v := fl.auto(a); v != fl.autoValue {
 				fl.input.SetValue(v)
+				fl.input.CursorEnd() // typing goes after the value, not into it
 				fl.autoValue = v
 			}
 		}
@@ -417,8 +418,8 @@ func (t *tokenStep) update(s *session, msg tea.Msg) tea.Cmd {
 	}
 	if k, ok := msg.(tea.KeyMsg); ok {
 		switch {
-		case key.Matches(k, keys.NewToken):
-			return t.issue(s)
+		case key.Matches(k, keys.NewToken) && s.token == "":
+			return t.issue(s) // the one shown in an earlier run is lost
 		case key.Matches(k, keys.Enter) && s.st.TokenIssued:
 			return next
 		}
@@ -450,8 +451,11 @@ func (t *tokenStep) copyValues(s *session) []copyItem {
 }
 
 func (t *tokenStep) keys(s *session) []key.Binding {
-	if !s.st.TokenIssued {
+	switch {
+	case !s.st.TokenIssued:
 		return nil
+	case s.token != "": // shown here: a second one would only be one more to revoke
+		return []key.Binding{keys.Enter}
 	}
 	return []key.Binding{keys.Enter, keys.NewToken}
 }

@@ -423,10 +423,10 @@ func (*summaryStep) view(s *session) string {
 	case c != nil && c.ClientID != "":
 		kind := "OAuth client"
 		if c.Credential == CredentialFederation {
-			kind = "Federation, OAuth client"
+			kind = "federation, OAuth client"
 		}
-		b.WriteString("Credential  " + kind + " " + c.ClientID + "\n")
 		b.WriteString(styles.Label.Render("Token URL") + "\n" + copyLine(s, "Token URL", c.TokenURL) + "\n")
+		b.WriteString("Credential  " + kind + " " + c.ClientID + "\n")
 	case s.st.Path == PathGraph && credentialOf(s.st) == CredentialToken:
 		b.WriteString("Credential  Secret Token\n")
 	}
@@ -444,16 +444,16 @@ func (*summaryStep) view(s *session) string {
 		}
 		b.WriteString("Agent       runs as the service " + svc + "\n")
 	case s.agent != nil:
-		b.WriteString("Agent       keeps running in this terminal after you press enter\n")
+		b.WriteString("Agent       keeps running here after you press enter\n")
 	}
 	b.WriteString("\n" + styles.Label.Render("Next") + "\n")
 	cmds := [][2]string{
 		{"roster users list", "the users Entra has provisioned"},
-		{"roster log", "what Entra changed, and what was refused"},
+		{"roster log", "what Entra changed, what was refused"},
 	}
 	if s.st.Path == PathGraph {
 		cmds = append([][2]string{
-			{"roster entra status", "the provisioning job's state and last cycle"},
+			{"roster entra status", "the job's state and its last cycle"},
 			{"roster entra logs", "Entra's provisioning log for this app"},
 		}, cmds...)
 	}

@@ -500,6 +500,9 @@ func (m *model) View() string {
 	wrap := lipgloss.NewStyle().Width(w)
 	n, total := position(m.s.st, m.id)
 	head := styles.Title.Render(stepTitles[m.id]) + styles.Progress.Render(fmt.Sprintf("  ·  Roster setup, step %d of %d", n, total))
+	if lipgloss.Width(head) > w { // a narrow terminal: the title on one line
+		head = styles.Title.Render(stepTitles[m.id]) + styles.Progress.Render(fmt.Sprintf("  ·  step %d of %d", n, total))
+	}
 	if m.inline {
 		// The values were printed above: a short screen keeps them in view.
 		return strings.Join([]string{wrap.Render(head), "", wrap.Render(styles.Good.Render(m.note) + " Select one to copy it; enter goes on."),

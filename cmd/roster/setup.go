@@ -646,8 +646,9 @@ func (b *setupBackend) KeepAgentRunning(ctx context.Context, out io.Writer) erro
 	if r == nil {
 		return nil
 	}
-	fmt.Fprintf(out, "\nThe agent keeps running here at %s (logs: %s). Press Ctrl-C to stop it;\n"+
-		"to run it unattended: sudo roster service install --data-dir %s\n", info.TenantURL, info.LogFile, b.rf.dataDir)
+	// Each value alone on its line: a narrow terminal never splits one.
+	fmt.Fprintf(out, "\nThe agent keeps running here; Ctrl-C stops it. It answers at\n%s\nIts log:\n%s\n"+
+		"To run it unattended:\nsudo roster service install --data-dir %s\n", info.TenantURL, info.LogFile, b.rf.dataDir)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
