@@ -114,6 +114,9 @@ func (w *welcomeStep) view(s *session) string {
 	}
 	ex := s.existing
 	if ex != nil && (len(ex.Tenants) > 0 || ex.Tokens > 0 || len(ex.Domains) > 0 || ex.AppConnected) {
+		// A re-run: what was set up matters more than the introduction,
+		// and the menu must stay on a short screen.
+		b.Reset()
 		b.WriteString(styles.Label.Render("Found an existing setup") + "\n")
 		if ex.DataDir != "" {
 			b.WriteString("  Data:     " + ex.DataDir + "\n")
@@ -447,6 +450,9 @@ func (t *tokenStep) view(s *session) string {
 }
 
 func (t *tokenStep) copyValues(s *session) []copyItem {
+	if s.token == "" {
+		return nil // nothing shown to copy
+	}
 	return []copyItem{{"Secret Token", s.token.String()}, {"Tenant URL", s.st.TenantURL}}
 }
 

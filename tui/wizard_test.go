@@ -735,3 +735,18 @@ func TestCredentialRerunDefault(t *testing.T) {
 		t.Errorf("remember kept %+v", saved)
 	}
 }
+
+// TestWelcomeRerunFits: on a re-run at 60x20 the welcome screen shows what
+// exists and every choice of its menu.
+func TestWelcomeRerunFits(t *testing.T) {
+	f := newFake()
+	f.state = State{Version: 1, Step: StepSummary, Done: true, Path: PathGraph, Credential: CredentialToken}
+	f.existing = Existing{DataDir: "/var/lib/roster", Tenants: []string{"default"}, Tokens: 1,
+		Domains: []Domain{{Name: "contoso.com", State: DomainVerified}}, AppConnected: true, AppName: "Roster"}
+	d := newDriver(t, f)
+	d.m.Update(windowSize(60, 20))
+	d.want("Found an existing setup", "Roster (connected)", "Change the setup", "Quit")
+	if strings.Contains(d.screen(), "make the terminal taller") {
+		t.Errorf("the re-run welcome does not fit 60x20:\n%s", d.screen())
+	}
+}
