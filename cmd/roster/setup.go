@@ -44,14 +44,24 @@ func newSetupCmd(rf *rootFlags) *cobra.Command {
 		Short: "Set up Roster and Entra provisioning, step by step, in the terminal",
 		Long: `A wizard that takes you from nothing to Entra provisioning users into a running
 agent: how Entra reaches the agent (automatic certificate, your own, a reverse
-proxy, or Entra's on-premises agent), the Secret Token, your email domains
-(DNS TXT records, checked live), starting the agent, signing in to Microsoft,
-the enterprise app, attribute mappings, scope, notification email, users and
-groups, Test Connection, starting provisioning, and one user on demand.
-Nothing is created in Entra before the agent runs.
+proxy, or Entra's on-premises agent), your email domains (DNS TXT records,
+checked live), starting the agent, signing in to Microsoft, the enterprise
+app, attribute mappings, scope, notification email, users and groups, how
+Entra authenticates to the agent, Test Connection, starting provisioning, and
+one user on demand. Nothing is created in Entra before the agent runs.
+
+How Entra authenticates (the same choice as 'roster entra connect
+--credential'): oauth2, the default, an OAuth client that Roster saves in Entra
+itself (the summary shows its client id and token URL; s prints its secret);
+token, a long-lived Secret Token, shown once (the fallback, and the default on
+the on-premises route); or federation, Workload Identity Federation, with the
+Subject and Audience the portal shows (or the one added with 'roster oauth
+federation add'), finished in the portal. Only the credential chosen is
+issued, once it is chosen. The manual path uses a Secret Token.
 
 Progress is saved after each step: quit any time (q, or ctrl+c twice) and run
-'roster setup' again to resume. Esc goes back or cancels what is running; r
+'roster setup' again to resume; it offers your earlier answers, the credential
+kind included, as the defaults. Esc goes back or cancels what is running; r
 (ctrl+r while typing) retries what failed. Values to copy (the Secret Token,
 the Tenant URL, the TXT record) stand alone on their line; y copies one to the
 clipboard (OSC 52), and p prints them whole above the wizard when the terminal
@@ -101,8 +111,9 @@ token in ROSTER_GRAPH_TOKEN is used instead of any sign-in method.
 Running setup again changes the same Entra app in place (mappings, scope,
 notification email and assignments). With OAuth (the default) each run gives
 the client a new secret and revokes the old one once Test Connection passed;
-with a Secret Token, Entra keeps its token unless a new one is issued. A loopback or private public URL is refused outside the
-on-premises route; --allow-private-url accepts one for labs and tests.`,
+with a Secret Token, Entra keeps its token unless a new one is issued. A
+loopback or private public URL is refused outside the on-premises route;
+--allow-private-url accepts one for labs and tests.`,
 		Example: `  roster setup
   roster setup --answers setup.json
   ROSTER_GRAPH_TOKEN=ey... roster setup --plain < answers.txt`,
