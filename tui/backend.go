@@ -288,6 +288,10 @@ type Connected struct {
 	// ClientSecret is the OAuth client secret this run saved in Entra ("":
 	// none new). Entra holds it; the wizard prints it only when asked.
 	ClientSecret Secret
+	// Portal lists the steps still to do in the Entra portal (federation,
+	// which Graph cannot configure); Configure confirms them with Test
+	// Connection once they are done. Empty: nothing to do there.
+	Portal []string
 }
 
 // Credentials: how Entra authenticates to the agent.

@@ -32,6 +32,8 @@ type fakeBackend struct {
 	reach      Reach
 	tokens     int
 	first      chan FirstRequest
+	// portal is what Configure leaves to do in the portal (federation).
+	portal []string
 	// refuseService makes CheckAgent refuse service mode.
 	refuseService bool
 }
@@ -245,6 +247,11 @@ func (f *fakeBackend) Configure(ctx context.Context, o ConnectOptions) (Connecte
 	}
 	if o.Credential == CredentialOAuth2 {
 		c.ClientSecret = fakeClientSecret
+	}
+	if o.Credential == CredentialFederation {
+		f.mu.Lock()
+		c.Portal = f.portal
+		f.mu.Unlock()
 	}
 	return c, nil
 }

@@ -144,6 +144,10 @@ func (c *connectStep) update(s *session, msg tea.Msg) tea.Cmd {
 			return c.configure(s)
 		case configured:
 			s.conn = &v.conn
+			if len(v.conn.Portal) > 0 {
+				c.phase = "portal" // the owner finishes it there, then presses enter
+				return nil
+			}
 			return c.test(s)
 		case tested:
 			c.phase = "ok"
@@ -163,8 +167,18 @@ func (c *connectStep) update(s *session, msg tea.Msg) tea.Cmd {
 		return issueToken(s, &c.op, "issuing a new Secret Token", "Check that the data directory is writable.")
 	case c.phase == "ok" && key.Matches(k, keys.Enter):
 		return next
+	case c.phase == "portal" && key.Matches(k, keys.Enter):
+		return c.configure(s) // confirms the portal's settings with Test Connection
 	}
 	return nil
+}
+
+// copyValues are the values the portal steps paste (federation).
+func (c *connectStep) copyValues(s *session) []copyItem {
+	if c.phase != "portal" || s.conn == nil {
+		return nil
+	}
+	return []copyItem{{"Client ID", s.conn.ClientID}, {"Token URL", s.conn.TokenURL}, {"Tenant URL", s.st.TenantURL}}
 }
 
 func (c *connectStep) view(s *session) string {
@@ -175,6 +189,15 @@ func (c *connectStep) view(s *session) string {
 		b.WriteString("Entra needs the Secret Token, which was shown once in an earlier run and is not stored in clear. Press n to issue a new one; the wizard hands it to Entra.")
 	case "ok":
 		b.WriteString(styles.Good.Render("✓ Entra reached the agent and accepted its credentials.") + "\n\nThe settings are saved in the app; next, provisioning starts.")
+	case "portal":
+		b.Reset() // the values to paste come first: they must stay on screen
+		b.WriteString("Graph cannot set up Workload Identity Federation: finish it in the Entra portal with these values, then press enter to run Test Connection.\n\n")
+		for _, it := range c.copyValues(s) {
+			b.WriteString(styles.Label.Render(it.what) + "\n" + copyLine(s, it.what, it.value) + "\n")
+		}
+		for i, st := range s.conn.Portal {
+			b.WriteString(fmt.Sprintf("\n%d. %s", i+1, st))
+		}
 	default:
 		mark := func(done bool, text string) string {
 			if done {
@@ -193,6 +216,8 @@ func (c *connectStep) keys(*session) []key.Binding {
 		return []key.Binding{keys.NewToken}
 	case "ok":
 		return []key.Binding{keys.Enter}
+	case "portal":
+		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "test connection"))}
 	}
 	return nil
 }

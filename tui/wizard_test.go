@@ -687,6 +687,22 @@ func TestCredentialFederation(t *testing.T) {
 	d.wantStep(StepCredential)
 	d.want("Audience: Enter the Audience (aud) the portal shows")
 	d.typeText("api://roster")
+	f.mu.Lock()
+	f.portal = []string{"In the Microsoft Entra admin center → Enterprise applications → Roster → Provisioning → Admin Credentials, choose Workload Identity Federation", "Paste the values, then Test Connection and Save"}
+	f.mu.Unlock()
+	d.m.Update(windowSize(60, 20))
+	d.press("enter")
+	// Graph cannot finish it: the values to paste, each whole on its line,
+	// then the portal steps; enter confirms with Test Connection.
+	d.wantStep(StepConnect)
+	d.want("finish it in the Entra portal", "Client ID", "oc_fake01", "https://scim.contoso.com/oauth/default/token", "1. In the Microsoft Entra admin center", "enter test connection")
+	assertWhole(t, d.screen(), "https://scim.contoso.com/oauth/default/token", true)
+	if n := f.count("TestConnection"); n != 0 {
+		t.Errorf("Test Connection ran %d times before the portal steps", n)
+	}
+	f.mu.Lock()
+	f.portal = nil
+	f.mu.Unlock()
 	d.press("enter")
 	d.wantStep(StepProvision)
 	c := f.configured

@@ -365,17 +365,30 @@ func (s *Service) credentials(ctx context.Context, tenant string, kind graphapi.
 // federationClient returns the federation client to trust: a new one from
 // n, or the one the connection uses, or the tenant's newest active one.
 func (s *Service) federationClient(ctx context.Context, tenant string, n *directory.NewFederation, prev *directory.EntraConnection) (*store.OAuthClient, bool, error) {
+	clients, err := s.dir.ListOAuthClients(ctx, tenant)
+	if err != nil {
+		return nil, false, err
+	}
 	if n != nil {
 		n.Tenant = tenant
 		if n.Name == "" {
 			n.Name = OAuthClientName
 		}
+		want, err := n.Federation()
+		if err != nil {
+			return nil, false, err
+		}
+		// Running again with the same federation (after the portal steps,
+		// or a re-run) keeps its client: the Client ID pasted in the portal
+		// stays right.
+		for _, c := range clients {
+			if c.Kind == store.OAuthFederation && c.Active() && c.Issuer == want.Issuer && c.Subject == want.Subject &&
+				c.Audience == want.Audience && c.JWKSURL == want.JWKSURL && c.ReadOnly == want.ReadOnly {
+				return c, false, nil
+			}
+		}
 		c, err := s.dir.AddFederation(ctx, *n)
 		return c, err == nil, err
-	}
-	clients, err := s.dir.ListOAuthClients(ctx, tenant)
-	if err != nil {
-		return nil, false, err
 	}
 	var newest *store.OAuthClient
 	for _, c := range clients {

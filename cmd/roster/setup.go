@@ -519,9 +519,9 @@ func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) (tui
 		ClientSecret: tui.Secret(res.NewSecret.Reveal())}
 	if err == nil && res.Pending {
 		// Graph cannot configure the federation: the owner finishes it in
-		// the portal, then retries, which confirms it with Test Connection.
-		return conn, &tui.HintError{Err: errors.New("Workload Identity Federation waits for the Entra portal"),
-			Hint: "In the portal: " + strings.Join(res.Manual, ". ") + ". Then retry."}
+		// the portal, then configures again, which confirms it with Test
+		// Connection.
+		conn.Portal = res.Manual
 	}
 	return conn, hint(err)
 }
