@@ -173,12 +173,17 @@ func (c *connectStep) update(s *session, msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// copyValues are the values the portal steps paste (federation).
+// copyValues are the values the portal steps paste (federation), then the
+// steps themselves: p prints them all whole where the screen is short.
 func (c *connectStep) copyValues(s *session) []copyItem {
 	if c.phase != "portal" || s.conn == nil {
 		return nil
 	}
-	return []copyItem{{"Client ID", s.conn.ClientID}, {"Token URL", s.conn.TokenURL}, {"Tenant URL", s.st.TenantURL}}
+	items := []copyItem{{"Client ID", s.conn.ClientID}, {"Token URL", s.conn.TokenURL}, {"Tenant URL", s.st.TenantURL}}
+	for i, st := range s.conn.Portal {
+		items = append(items, copyItem{fmt.Sprintf("Portal step %d", i+1), st})
+	}
+	return items
 }
 
 func (c *connectStep) view(s *session) string {
@@ -192,7 +197,7 @@ func (c *connectStep) view(s *session) string {
 	case "portal":
 		b.Reset() // the values to paste come first: they must stay on screen
 		b.WriteString("Graph cannot set up Workload Identity Federation: finish it in the Entra portal with these values, then press enter to run Test Connection.\n\n")
-		for _, it := range c.copyValues(s) {
+		for _, it := range c.copyValues(s)[:3] {
 			b.WriteString(styles.Label.Render(it.what) + "\n" + copyLine(s, it.what, it.value) + "\n")
 		}
 		for i, st := range s.conn.Portal {

@@ -389,7 +389,12 @@ func (m *model) printValues(items []copyItem) tea.Cmd {
 	m.inline = true
 	var lines []string
 	for _, it := range items {
-		if it.value != "" {
+		switch {
+		case strings.Contains(it.value, " "):
+			// Prose (a portal step), not a value to copy whole: wrapped
+			// at words, like the screen's text.
+			lines = append(lines, it.what+":", wrapBody(it.value, max(m.s.width, 40)))
+		case it.value != "":
 			lines = append(lines, it.what+":", it.value)
 		}
 	}
