@@ -309,18 +309,19 @@ func TestSetupWizardNarrow(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); f.Close() }) //nolint:errcheck
 	scr := &ptyScreen{}
 	go io.Copy(scr, f) //nolint:errcheck
-	send := func(s string) {
-		if _, err := f.Write([]byte(s)); err != nil {
-			t.Fatal(err)
+	send := func(keys ...string) {
+		for _, s := range keys {
+			if _, err := f.Write([]byte(s)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(30 * time.Millisecond)
 		}
-		time.Sleep(30 * time.Millisecond)
 	}
+	const down = "\x1b[B"
 	scr.waitFor(t, "No existing setup found")
 	send("\r")
 	scr.waitFor(t, "Behind a reverse proxy")
-	send("\x1b[B")
-	send("\x1b[B")
-	send("\r")
+	send(down, down, "\r")
 	scr.waitFor(t, "Public URL (what Entra calls)")
 	send(public)
 	send("\r")
@@ -335,10 +336,7 @@ func TestSetupWizardNarrow(t *testing.T) {
 	scr.waitFor(t, "Run it in this terminal")
 	send("\r")
 	scr.waitFor(t, "Configure Entra by hand in the portal")
-	send("\x1b[B")
-	send("\x1b[B")
-	send("\x1b[B")
-	send("\r")
+	send(down, down, down, "\r")
 	// The manual path's Secret Token: issued only now, the first credential.
 	scr.waitFor(t, "Secret Token", "press p to print it whole above")
 	send("p")
