@@ -169,32 +169,15 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 		return fmt.Errorf("set how Entra reaches the agent: %w", err)
 	}
 	f.say("✓ Entra will reach the agent at %s (%s)", st.Reach.PublicURL, st.Reach.TLS)
-	if err := f.save(ctx, StepToken); err != nil {
-		return err
+	// The tenant exists from here on (its domains need it); no credential
+	// is issued before the one chosen is needed.
+	url, err := f.b.PrepareTenant(ctx, st.Tenant)
+	if err != nil {
+		return fmt.Errorf("prepare tenant %s: %w", st.Tenant, err)
 	}
-
-	// The Graph path gives Entra an OAuth client (the default) or a
-	// federation instead of a Secret Token.
-	st.Credential = orDefault(a.Credential, defaultCredential(a.TLS))
-	needsToken := a.SignIn == SignInManual || st.Credential == CredentialToken
-	newToken := a.NewToken != nil && *a.NewToken
-	if a.NewToken == nil && needsToken {
-		ex, err := f.b.Existing(ctx)
-		if err != nil {
-			return fmt.Errorf("look at the existing setup: %w", err)
-		}
-		newToken = !ex.AppConnected
-	}
-	var issued Issued
-	if newToken {
-		var err error
-		if issued, err = f.b.IssueToken(ctx, st.Tenant); err != nil {
-			return fmt.Errorf("issue the Secret Token: %w", err)
-		}
-		st.TenantURL, st.TokenIssued = issued.TenantURL, true
-		f.say("✓ Secret Token issued for %s", st.TenantURL)
-	} else if needsToken {
-		f.say("✓ Entra keeps the Secret Token it holds (set new_token to issue another)")
+	st.TenantURL = url
+	if a.SignIn != SignInManual { // the manual path types the Secret Token into the portal
+		st.Credential = orDefault(a.Credential, defaultCredential(a.TLS))
 	}
 	if err := f.save(ctx, StepDomains); err != nil {
 		return err
@@ -234,6 +217,10 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 
 	if a.SignIn == SignInManual {
 		st.Path = PathManual
+		issued, err := f.issueToken(ctx, a)
+		if err != nil {
+			return err
+		}
 		f.say("Enter these in the Entra portal (Provisioning › Admin Credentials):")
 		f.say("Tenant URL:\n%s", st.TenantURL)
 		if issued.Token != "" {
@@ -314,7 +301,11 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 		return err
 	}
 
-	err = f.b.Configure(ctx, ConnectOptions{App: st.App, TenantURL: st.TenantURL, Token: issued.Token, Credential: st.Credential,
+	issued, err := f.issueToken(ctx, a)
+	if err != nil {
+		return err
+	}
+	conn, err := f.b.Configure(ctx, ConnectOptions{App: st.App, TenantURL: st.TenantURL, Token: issued.Token, Credential: st.Credential,
 		Subject: a.Subject, Audience: a.Audience, Mappings: selectedMappings(st.Mappings),
 		MatchOnEmployeeID: st.MatchOnEmployeeID, ProvisionGroups: st.ProvisionGroups, ScopeAllUsers: st.ScopeAllUsers,
 		NotificationEmail: st.NotificationEmail, Assign: st.Assign})
@@ -324,7 +315,7 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 	what := "Settings"
 	switch {
 	case st.Credential == CredentialOAuth2:
-		what = "Tenant URL, OAuth client"
+		what = "Tenant URL, OAuth client " + conn.ClientID
 	case issued.Token != "":
 		what = "Tenant URL, token"
 	}
@@ -348,6 +339,35 @@ func (f *flow) run(ctx context.Context, a Answers) error {
 		}
 	}
 	return f.finish(ctx)
+}
+
+// issueToken issues the Secret Token when Entra gets one (the manual path,
+// or credential token) and needs a new one: by default only when this data
+// directory is not connected to Entra yet (new_token decides otherwise).
+// It is issued only here, once the credential is known.
+func (f *flow) issueToken(ctx context.Context, a Answers) (Issued, error) {
+	if a.SignIn != SignInManual && f.st.Credential != CredentialToken {
+		return Issued{}, nil
+	}
+	newToken := a.NewToken != nil && *a.NewToken
+	if a.NewToken == nil {
+		ex, err := f.b.Existing(ctx)
+		if err != nil {
+			return Issued{}, fmt.Errorf("look at the existing setup: %w", err)
+		}
+		newToken = !ex.AppConnected
+	}
+	if !newToken {
+		f.say("✓ Entra keeps the Secret Token it holds (set new_token to issue another)")
+		return Issued{}, nil
+	}
+	issued, err := f.b.IssueToken(ctx, f.st.Tenant)
+	if err != nil {
+		return Issued{}, fmt.Errorf("issue the Secret Token: %w", err)
+	}
+	f.st.TenantURL, f.st.TokenIssued = issued.TenantURL, true
+	f.say("✓ Secret Token issued for %s", f.st.TenantURL)
+	return issued, nil
 }
 
 // onDemand provisions user now. While a domain is pending the agent refuses

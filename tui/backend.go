@@ -39,6 +39,10 @@ type Backend interface {
 	// SetReach records how Entra will reach the agent (its public URL above
 	// all), so that Tenant URLs issued afterwards use it.
 	SetReach(ctx context.Context, r Reach) error
+	// PrepareTenant creates the tenant when it does not exist yet and
+	// returns its Tenant URL. It issues no credential: the wizard issues
+	// only the one the owner chooses, once it is chosen.
+	PrepareTenant(ctx context.Context, tenant string) (string, error)
 	// IssueToken issues a new Secret Token for the tenant (created if missing)
 	// and returns it with the tenant's Tenant URL; the token is shown once.
 	IssueToken(ctx context.Context, tenant string) (Issued, error)
@@ -60,9 +64,11 @@ type Backend interface {
 	CreateApp(ctx context.Context, name string) (App, error)
 	// SearchPrincipals finds users and groups whose name starts with query.
 	SearchPrincipals(ctx context.Context, query string) ([]Principal, error)
-	// Configure writes the Tenant URL, the token, the mappings, the scope, the
-	// notification email and the assignments to the enterprise app.
-	Configure(ctx context.Context, o ConnectOptions) error
+	// Configure writes the Tenant URL, the credential, the mappings, the
+	// scope, the notification email and the assignments to the enterprise
+	// app, and returns the credential Entra holds now. With CredentialOAuth2
+	// it issues the OAuth client (or, on a re-run, rotates its secret).
+	Configure(ctx context.Context, o ConnectOptions) (Connected, error)
 	// TestConnection asks Entra to test the connection to the agent (the
 	// portal's Test Connection button).
 	TestConnection(ctx context.Context) error
@@ -262,7 +268,7 @@ type ConnectOptions struct {
 	Token     Secret
 	// Credential is CredentialOAuth2 (the default), CredentialToken or
 	// CredentialFederation; Subject and Audience describe a federation
-	// ("": the tenant's federation client).
+	// ("": the one added with `roster oauth federation add`).
 	Credential        string
 	Subject, Audience string
 	Mappings          []Mapping
@@ -271,6 +277,21 @@ type ConnectOptions struct {
 	ScopeAllUsers     bool // false: only assigned users and groups
 	NotificationEmail string
 	Assign            []Principal
+}
+
+// Connected is the credential Configure gave Entra.
+type Connected struct {
+	Credential string // CredentialOAuth2, CredentialToken or CredentialFederation
+	// ClientID and TokenURL are the OAuth client Entra uses and the agent's
+	// token endpoint (oauth2, federation).
+	ClientID, TokenURL string
+	// ClientSecret is the OAuth client secret this run saved in Entra ("":
+	// none new). Entra holds it; the wizard prints it only when asked.
+	ClientSecret Secret
+	// Portal lists the steps still to do in the Entra portal (federation,
+	// which Graph cannot configure); Configure confirms them with Test
+	// Connection once they are done. Empty: nothing to do there.
+	Portal []string
 }
 
 // Credentials: how Entra authenticates to the agent.
@@ -292,9 +313,9 @@ func defaultCredential(tls string) string {
 // credentialChoices are the credentials, the recommended one first.
 func credentialChoices() []choice {
 	return []choice{
-		{CredentialOAuth2, "OAuth client credentials (recommended)", "Entra gets an OAuth client and trades its secret for access tokens that live an hour; re-running setup rotates the secret."},
-		{CredentialToken, "Secret Token (long-lived)", "A long-lived bearer token, for Entra setups without OAuth."},
-		{CredentialFederation, "Workload Identity Federation (finish in the portal)", "No secret at all: add it first with `roster oauth federation add`, then finish it in the Entra portal."},
+		{CredentialOAuth2, "OAuth client credentials (recommended)", "Roster issues an OAuth client and saves it in Entra; Entra trades it for access tokens that live an hour. Re-running setup rotates the secret."},
+		{CredentialToken, "Secret Token (long-lived)", "A long-lived bearer token, shown once: the fallback for Entra setups without OAuth."},
+		{CredentialFederation, "Workload Identity Federation (finish in the portal)", "No secret at all: Entra presents a token its tenant signed. You paste the values into the Entra portal."},
 	}
 }
 

@@ -32,6 +32,8 @@ type fakeBackend struct {
 	reach      Reach
 	tokens     int
 	first      chan FirstRequest
+	// portal is what Configure leaves to do in the portal (federation).
+	portal []string
 	// refuseService makes CheckAgent refuse service mode.
 	refuseService bool
 }
@@ -119,6 +121,13 @@ func (f *fakeBackend) SetReach(ctx context.Context, r Reach) error {
 	f.reach = r
 	f.mu.Unlock()
 	return nil
+}
+
+func (f *fakeBackend) PrepareTenant(ctx context.Context, tenant string) (string, error) {
+	if err := f.enter(ctx, "PrepareTenant"); err != nil {
+		return "", err
+	}
+	return "https://scim.contoso.com/scim/v2/" + tenant, nil
 }
 
 func (f *fakeBackend) IssueToken(ctx context.Context, tenant string) (Issued, error) {
@@ -222,14 +231,29 @@ func (f *fakeBackend) SearchPrincipals(ctx context.Context, q string) ([]Princip
 	return out, nil
 }
 
-func (f *fakeBackend) Configure(ctx context.Context, o ConnectOptions) error {
+// fakeClientSecret is the OAuth client secret the fake saves in Entra.
+const fakeClientSecret = "roster_cs_0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+
+func (f *fakeBackend) Configure(ctx context.Context, o ConnectOptions) (Connected, error) {
 	if err := f.enter(ctx, "Configure"); err != nil {
-		return err
+		return Connected{}, err
 	}
 	f.mu.Lock()
 	f.configured = o
 	f.mu.Unlock()
-	return nil
+	c := Connected{Credential: o.Credential}
+	if o.Credential != CredentialToken {
+		c.ClientID, c.TokenURL = "oc_fake01", "https://scim.contoso.com/oauth/default/token"
+	}
+	if o.Credential == CredentialOAuth2 {
+		c.ClientSecret = fakeClientSecret
+	}
+	if o.Credential == CredentialFederation {
+		f.mu.Lock()
+		c.Portal = f.portal
+		f.mu.Unlock()
+	}
+	return c, nil
 }
 
 func (f *fakeBackend) TestConnection(ctx context.Context) error {

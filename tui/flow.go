@@ -29,6 +29,7 @@ type question struct {
 	key         string // its key in the answers file
 	step        string // the wizard step that asks it
 	label       string
+	short       string // the wizard's label, where its screen says the rest ("": label)
 	placeholder string
 	kind        int
 	choices     []choice
@@ -103,9 +104,6 @@ func flowQuestions() []question {
 	assignGet, assignSet := list(func(a *Answers) *[]string { return &a.Assign })
 	podGet, podSet := str(func(a *Answers) *string { return &a.ProvisionOnDemand })
 	waitGet, waitSet := str(func(a *Answers) *string { return &a.WaitFirstRequest })
-	plainCheck := func(f func(string) string) func(*checks, string) string {
-		return func(_ *checks, v string) string { return f(v) }
-	}
 	return []question{
 		{key: "tls", step: StepReach, label: "How will Entra reach the agent?", kind: askChoice, choices: (&reachStep{}).choices(),
 			get: tlsGet, set: tlsSet, check: plainCheck(oneOf("acme, files, proxy or onprem", TLSACME, TLSFiles, TLSProxy, TLSOnPrem))},
@@ -161,20 +159,47 @@ func flowQuestions() []question {
 			set: func(a *Answers, v string) { g := yes(v); a.ProvisionGroups = &g }},
 		{key: "scope", step: StepSettings, label: "Who does Entra provision?", kind: askChoice, choices: scopeChoices(), def: "assigned", when: graphPath,
 			get: scopeGet, set: scopeSet, check: plainCheck(oneOf("assigned or all", "assigned", "all"))},
-		{key: "credential", step: StepSettings, label: "How does Entra authenticate to the agent?", kind: askChoice, choices: credentialChoices(), deflt: func(a *Answers) string { return defaultCredential(a.TLS) }, when: graphPath,
-			get: credGet, set: credSet, check: plainCheck(oneOf("oauth2, token or federation", CredentialOAuth2, CredentialToken, CredentialFederation))},
-		{key: "subject", step: StepSettings, label: "Federation: the Subject (sub) the portal shows (empty: the one added with `roster oauth federation add`)", when: federation,
-			get: subGet, set: subSet},
-		{key: "audience", step: StepSettings, label: "Federation: the Audience (aud) the portal shows", when: func(a *Answers) bool { return federation(a) && a.Subject != "" },
-			get: audGet, set: audSet, check: plainCheck(notEmpty("the Audience (aud) the portal shows, needed with a Subject"))},
 		{key: "notification_email", step: StepSettings, label: "Notification email for provisioning failures (empty: none)", placeholder: "admin@example.com (optional)", when: graphPath,
 			get: notifGet, set: notifSet, check: plainCheck(checkEmail(true))},
 		{key: "assign", step: StepAssign, label: "Users and groups to assign (names, UPNs or object IDs, comma-separated)", kind: askList,
 			when: func(a *Answers) bool { return graphPath(a) && a.Scope != "all" },
 			get:  assignGet, set: assignSet, check: plainCheck(notEmpty("at least one user or group (or choose to provision all users)"))},
+		{key: "credential", step: StepCredential, label: "How does Entra authenticate to the agent?", kind: askChoice, choices: credentialChoices(), deflt: func(a *Answers) string { return defaultCredential(a.TLS) }, when: graphPath,
+			get: credGet, set: credSet, check: plainCheck(oneOf("oauth2, token or federation", CredentialOAuth2, CredentialToken, CredentialFederation))},
+		{key: "subject", step: StepCredential, label: "Federation: the Subject (sub) the portal shows (empty: the one added with `roster oauth federation add`)", short: "Subject (sub)", when: federation,
+			get: subGet, set: subSet, check: plainCheck(checkFederationValue("Subject"))},
+		{key: "audience", step: StepCredential, label: "Federation: the Audience (aud) the portal shows", short: "Audience (aud)", when: func(a *Answers) bool { return federation(a) && a.Subject != "" },
+			get: audGet, set: audSet, check: plainCheck(checkAudience)},
 		{key: "provision_on_demand", step: StepProvision, label: "Provision one user on demand now (UPN; empty: skip)", when: graphPath,
 			get: podGet, set: podSet},
 	}
+}
+
+// checkFederationValue checks a Subject or Audience as copied from the
+// portal: one value, without spaces (empty is allowed where it is optional).
+func checkFederationValue(what string) func(string) string {
+	return func(v string) string {
+		switch {
+		case strings.ContainsAny(v, " \t"):
+			return "The " + what + " is one value without spaces: copy it from the portal whole."
+		case len(v) > 600:
+			return "The " + what + " is longer than 600 characters: copy only the value the portal shows."
+		}
+		return ""
+	}
+}
+
+// checkAudience checks the Audience, which a Subject needs.
+func checkAudience(v string) string {
+	if v == "" {
+		return "Enter the Audience (aud) the portal shows: it is needed with a Subject."
+	}
+	return checkFederationValue("Audience")(v)
+}
+
+// plainCheck is a check that needs neither the backend nor other answers.
+func plainCheck(f func(string) string) func(*checks, string) string {
+	return func(_ *checks, v string) string { return f(v) }
 }
 
 func signInIs(m string) func(a *Answers) bool { return func(a *Answers) bool { return a.SignIn == m } }
@@ -368,7 +393,8 @@ func answersOf(st State) Answers {
 	a := Answers{Tenant: st.Tenant, TLS: st.Reach.TLS, PublicURL: st.Reach.PublicURL, Listen: st.Reach.Listen,
 		CertFile: st.Reach.CertFile, KeyFile: st.Reach.KeyFile, ACMEEmail: st.Reach.ACMEEmail, Domains: st.Domains,
 		Agent: st.AgentMode, TenantID: st.SignIn.TenantID, ClientID: st.SignIn.ClientID, Cloud: st.SignIn.Cloud,
-		App: st.App.Name, MatchOnEmployeeID: st.MatchOnEmployeeID, NotificationEmail: st.NotificationEmail}
+		App: st.App.Name, MatchOnEmployeeID: st.MatchOnEmployeeID, NotificationEmail: st.NotificationEmail,
+		Credential: st.Credential, Subject: st.Subject, Audience: st.Audience}
 	switch {
 	case st.Path == PathManual:
 		a.SignIn = SignInManual
@@ -431,4 +457,7 @@ func remember(st *State, a *Answers) {
 	st.ProvisionGroups = a.ProvisionGroups == nil || *a.ProvisionGroups
 	st.ScopeAllUsers = a.Scope == "all"
 	st.NotificationEmail = a.NotificationEmail
+	if a.Credential != "" { // a re-run offers the kind chosen last
+		st.Credential, st.Subject, st.Audience = a.Credential, a.Subject, a.Audience
+	}
 }

@@ -80,8 +80,9 @@ func TestPlainChecksEachAnswerAtOnce(t *testing.T) {
 		"", "", // device code, app Roster
 		"givenNme", // refused: no such mapping
 		"givenName",
-		"", "", "", "", "", // match, groups, scope, credential, email
+		"", "", "", "", // match, groups, scope, email
 		"Alice Andrews",
+		"", // credential: oauth2
 		"",
 	), &out, f, Options{})
 	if err != nil {
@@ -124,7 +125,7 @@ func TestPlainResumes(t *testing.T) {
 	// The second run: enter everywhere keeps the earlier answers; the rest
 	// are answered now.
 	var out bytes.Buffer
-	err = RunPlain(context.Background(), plainInput("", "", "", "", "", "", "", "surname", "", "", "", "", "ops@contoso.com", "Alice Andrews", ""), &out, f, Options{})
+	err = RunPlain(context.Background(), plainInput("", "", "", "", "", "", "", "surname", "", "", "", "ops@contoso.com", "Alice Andrews", "", ""), &out, f, Options{})
 	if err != nil {
 		t.Fatalf("second run: %v\n%s", err, out.String())
 	}
@@ -233,7 +234,7 @@ func TestRetryKeyIsNotTyped(t *testing.T) {
 	f.fail["ProvisionOnDemand"] = errors.New("the user is not assigned to the app")
 	d := newDriver(t, f)
 	walkToSignIn(t, d)
-	d.press("enter", "enter", "enter", "enter", "tab", "enter")
+	d.press("enter", "enter", "enter", "enter", "tab", "enter", "enter") // …, assign, credential: OAuth
 	d.wantStep(StepProvision)
 	d.press("enter")
 	d.want("✗ Failed while Entra is provisioning alice@contoso.com (import, scope, match, action): the user is not assigned to the app.",
@@ -256,9 +257,7 @@ func TestRetryKeyIsNotTyped(t *testing.T) {
 func TestDomainWithAt(t *testing.T) {
 	f := newFake()
 	d := newDriver(t, f)
-	walkToToken(d)
-	d.press("enter")
-	d.wantStep(StepDomains)
+	walkToDomains(d)
 	d.typeText("alice@contoso.com")
 	d.press("enter")
 	d.want("Enter only the domain after the @, e.g. example.com for alice@example.com.")
@@ -281,7 +280,7 @@ func TestErrorSentence(t *testing.T) {
 	f.fail["TestConnection"] = &HintError{Err: errors.New("test connection: the agent answered 401\n  → Issue a new token."), Hint: "Issue a new token."}
 	d := newDriver(t, f)
 	walkToSignIn(t, d)
-	d.press("enter", "enter", "enter", "enter", "tab", "enter")
+	d.press("enter", "enter", "enter", "enter", "tab", "enter", "enter") // …, assign, credential: OAuth
 	d.wantStep(StepConnect)
 	s := d.screen()
 	if n := strings.Count(s, "Issue a new token"); n != 1 {
@@ -305,18 +304,18 @@ func TestErrorSentence(t *testing.T) {
 func TestCopyKey(t *testing.T) {
 	t.Setenv("TMUX", "")
 	t.Setenv("TERM", "xterm-256color")
-	f := newFake()
-	f.verify = false
-	d := newDriver(t, f)
-	walkToToken(d)
+	d := newDriver(t, newFake())
+	walkToToken(t, d)
 	d.press("y")
 	want := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(fakeToken(1))) + "\a"
 	if d.out.String() != want {
 		t.Errorf("y on the token step wrote %q, want %q", d.out.String(), want)
 	}
 	d.want("Copied the Secret Token to the clipboard")
-	d.out.Reset()
-	d.press("enter")
+	f := newFake()
+	f.verify = false
+	d = newDriver(t, f)
+	walkToDomains(d)
 	d.typeText("contoso.com")
 	d.press("enter", "y")
 	if want := base64.StdEncoding.EncodeToString([]byte(fakeTXT)); !strings.Contains(d.out.String(), want) {
@@ -397,7 +396,12 @@ func TestListenFollowsLocalURL(t *testing.T) {
 	if v := d.m.cur.(*reachStep).form.value(1); v != "127.0.0.1:9443" {
 		t.Errorf("listen = %q, want the Tenant URL's address", v)
 	}
-	d.press("enter")
+	// Typing in the filled-in field goes after its value, not inside it.
+	d.typeText("0")
+	if v := d.m.cur.(*reachStep).form.value(1); v != "127.0.0.1:94430" {
+		t.Errorf("listen = %q, want the typed 0 after the default", v)
+	}
+	d.press("backspace", "enter")
 	if f.reach.Listen != "127.0.0.1:9443" {
 		t.Errorf("SetReach got %+v", f.reach)
 	}
@@ -430,8 +434,8 @@ func TestCopyWhileWaiting(t *testing.T) {
 	f.first = make(chan FirstRequest)
 	d := newDriver(t, f)
 	d.m.Update(windowSize(60, 20))
-	walkToSignIn(t, d)
-	d.press("down", "down", "down", "enter")
+	walkToToken(t, d)
+	d.press("enter")
 	d.wantStep(StepManual)
 	d.want("waiting for Entra's first request", "y copy Secret Token", "p print whole", "esc cancel")
 	d.out.Reset()
@@ -471,7 +475,7 @@ func TestWizardCertificateChecked(t *testing.T) {
 	}
 	form.fields[2].input.SetValue(key)
 	d.press("enter")
-	d.wantStep(StepToken)
+	d.wantStep(StepDomains)
 	if f.reach.CertFile != cert || f.reach.KeyFile != key {
 		t.Errorf("SetReach got %+v", f.reach)
 	}

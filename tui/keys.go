@@ -6,7 +6,7 @@ import "github.com/charmbracelet/bubbles/key"
 // help line shows only what works on the screen.
 var keys = struct {
 	Enter, Up, Down, Toggle, Back, Retry, RetryTyping, Quit, Interrupt key.Binding
-	Check, Add, NewToken, Select, Cancel, Copy, Print                  key.Binding
+	Check, Add, NewToken, Select, Cancel, Copy, Print, Secret          key.Binding
 }{
 	Enter:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "continue")),
 	Up:     key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
@@ -26,4 +26,5 @@ var keys = struct {
 	Cancel:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 	Copy:        key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy")),
 	Print:       key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "print whole")),
+	Secret:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "print client secret")),
 }

@@ -18,7 +18,7 @@ import (
 )
 
 // TestTeatestCopyValues runs the program under teatest at 80x24 and 60x20
-// through the token and the domains steps. The Secret Token and the TXT value
+// through the domains and (on the manual path) the token steps. The Secret Token and the TXT value
 // each reach the terminal whole on one line: on the screen where they fit, or
 // printed above it with p where they do not (the renderer cuts lines wider
 // than the terminal). No line ever holds a part of one. The final screens are
@@ -49,20 +49,29 @@ func TestTeatestCopyValues(t *testing.T) {
 			tm.Send(keyMsg("enter"))
 			tm.Type("admin@contoso.com")
 			tm.Send(keyMsg("enter"))
-			waitFor("Secret Token")
+			waitFor("Email domain")
+			tm.Type("contoso.com")
+			tm.Send(keyMsg("enter"))
+			waitFor(fakeTXT)
+			tm.Send(keyMsg("c"))
+			waitFor("verified")
+			tm.Send(keyMsg("enter"))
+			waitFor("Run it in this terminal")
+			tm.Send(keyMsg("enter"))
+			waitFor("Configure Entra by hand in the portal")
+			for _, k := range []string{"down", "down", "down", "enter"} {
+				tm.Send(keyMsg(k))
+			}
+			// The manual path: the Secret Token is the first credential issued.
+			waitFor("Secret Token  ·")
 			if w < len(token) {
 				waitFor("press p to print it whole above")
 				tm.Send(keyMsg("p"))
 			}
 			waitFor(token)
-			tm.Send(keyMsg("enter"))
-			waitFor("Email domain")
-			tm.Type("contoso.com")
-			tm.Send(keyMsg("enter"))
-			waitFor(fakeTXT)
 			tm.Send(keyMsg("q"))
 			fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*model)
-			if fm.id != StepDomains || fm.done {
+			if fm.id != StepToken || fm.done {
 				t.Fatalf("final step %s done=%v", fm.id, fm.done)
 			}
 			for _, v := range []string{token, fakeTXT, "_roster-challenge.contoso.com", "https://scim.contoso.com/scim/v2/default"} {
@@ -121,7 +130,7 @@ func TestRunAnswers(t *testing.T) {
 	if c := f.configured; c.Credential != CredentialOAuth2 || c.Token != "" || f.count("IssueToken") != 0 || len(c.Assign) != 2 || !c.ProvisionGroups {
 		t.Errorf("Configure got %+v (IssueToken %d)", c, f.count("IssueToken"))
 	}
-	if !strings.Contains(out.String(), "✓ Tenant URL, OAuth client, 9 mappings") {
+	if !strings.Contains(out.String(), "✓ Tenant URL, OAuth client oc_fake01, 9 mappings") {
 		t.Errorf("output lacks the OAuth client:\n%s", out.String())
 	}
 
@@ -288,9 +297,9 @@ func TestRunPlain(t *testing.T) {
 		"",  // match on UPN
 		"",  // groups yes
 		"",  // assigned only
-		"",  // credential: oauth2
 		"",  // no notification email
 		"Alice Andrews",
+		"", // credential: oauth2
 		"alice@contoso.com",
 	}, "\n") + "\n"
 	f := newFake()

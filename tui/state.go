@@ -19,8 +19,12 @@ type State struct {
 	TokenIssued bool   `json:"token_issued,omitempty"`
 	// Credential is how Entra authenticates to the agent on the Graph
 	// path: CredentialOAuth2, CredentialToken or CredentialFederation.
-	Credential string   `json:"credential,omitempty"`
-	Domains    []string `json:"domains,omitempty"`
+	Credential string `json:"credential,omitempty"`
+	// Subject and Audience describe a federation as the portal shows them
+	// ("": the one added with `roster oauth federation add`).
+	Subject  string   `json:"subject,omitempty"`
+	Audience string   `json:"audience,omitempty"`
+	Domains  []string `json:"domains,omitempty"`
 
 	Path   string        `json:"path,omitempty"` // PathGraph or PathManual
 	SignIn SignInOptions `json:"sign_in"`
@@ -56,50 +60,59 @@ const (
 
 // Step identifiers, saved in State.Step.
 const (
-	StepWelcome   = "welcome"
-	StepReach     = "reach"
-	StepToken     = "token"
-	StepDomains   = "domains"
-	StepSignIn    = "signin"
-	StepApp       = "app"
-	StepMappings  = "mappings"
-	StepSettings  = "settings"
-	StepAssign    = "assign"
-	StepAgent     = "agent"
-	StepConnect   = "connect"
-	StepProvision = "provision"
-	StepManual    = "manual"
-	StepSummary   = "summary"
+	StepWelcome    = "welcome"
+	StepReach      = "reach"
+	StepToken      = "token"
+	StepDomains    = "domains"
+	StepSignIn     = "signin"
+	StepApp        = "app"
+	StepMappings   = "mappings"
+	StepSettings   = "settings"
+	StepAssign     = "assign"
+	StepCredential = "credential"
+	StepAgent      = "agent"
+	StepConnect    = "connect"
+	StepProvision  = "provision"
+	StepManual     = "manual"
+	StepSummary    = "summary"
 )
 
 // stepTitles are the headings shown at the top of each step.
 var stepTitles = map[string]string{
-	StepWelcome:   "Welcome",
-	StepReach:     "How Entra will reach the agent",
-	StepToken:     "Secret Token",
-	StepDomains:   "Email domains",
-	StepSignIn:    "Sign in to Microsoft",
-	StepApp:       "Enterprise application",
-	StepMappings:  "Attribute mappings",
-	StepSettings:  "Scope and notifications",
-	StepAssign:    "Assign users and groups",
-	StepAgent:     "Start the agent",
-	StepConnect:   "Test Connection",
-	StepProvision: "Start provisioning",
-	StepManual:    "Enter the values in the Entra portal",
-	StepSummary:   "Done",
+	StepWelcome:    "Welcome",
+	StepReach:      "How Entra will reach the agent",
+	StepToken:      "Secret Token",
+	StepDomains:    "Email domains",
+	StepSignIn:     "Sign in to Microsoft",
+	StepApp:        "Enterprise application",
+	StepMappings:   "Attribute mappings",
+	StepSettings:   "Scope and notifications",
+	StepAssign:     "Assign users and groups",
+	StepCredential: "How Entra signs in",
+	StepAgent:      "Start the agent",
+	StepConnect:    "Test Connection",
+	StepProvision:  "Start provisioning",
+	StepManual:     "Enter the values in the Entra portal",
+	StepSummary:    "Done",
 }
 
 // order returns the steps the state's answers lead through, in order.
 func order(s State) []string {
 	// The agent starts before the sign-in: nothing is created in Entra until
 	// it answers (and a service install that cannot work is refused first).
+	// A credential is issued only once chosen, and only the one chosen: the
+	// Secret Token (its own step, where it is shown once) on the manual path
+	// or when chosen; an OAuth client or a federation when connecting.
 	if s.Path == PathManual {
-		return []string{StepWelcome, StepReach, StepToken, StepDomains, StepAgent, StepSignIn, StepManual, StepSummary}
+		return []string{StepWelcome, StepReach, StepDomains, StepAgent, StepSignIn, StepToken, StepManual, StepSummary}
 	}
-	steps := []string{StepWelcome, StepReach, StepToken, StepDomains, StepAgent, StepSignIn, StepApp, StepMappings, StepSettings}
+	steps := []string{StepWelcome, StepReach, StepDomains, StepAgent, StepSignIn, StepApp, StepMappings, StepSettings}
 	if !s.ScopeAllUsers {
 		steps = append(steps, StepAssign)
+	}
+	steps = append(steps, StepCredential)
+	if s.Credential == CredentialToken {
+		steps = append(steps, StepToken)
 	}
 	return append(steps, StepConnect, StepProvision, StepSummary)
 }

@@ -412,13 +412,11 @@ func (p *mappingsStep) operation() *op { return nil }
 
 // ---- scope and notification email ----
 
-// settingsStep chooses the scope, the notification email and the
-// credential Entra authenticates with.
+// settingsStep chooses the scope and the notification email.
 type settingsStep struct {
 	scope   menu
 	email   textinput.Model
-	cred    menu
-	focus   int // 0: scope, 1: email, 2: credential
+	focus   int // 0: scope, 1: email
 	problem string
 }
 
@@ -427,11 +425,6 @@ func (t *settingsStep) init(s *session) tea.Cmd {
 	if s.st.ScopeAllUsers {
 		t.scope.cursor = 1
 	}
-	// Labels only: the descriptions would push the menu off a 24-line screen.
-	for _, c := range credentialChoices() {
-		t.cred.items = append(t.cred.items, choice{c.id, c.label, ""})
-	}
-	t.cred.selectID(orDefault(s.st.Credential, defaultCredential(s.st.Reach.TLS)))
 	def := s.st.NotificationEmail
 	if def == "" && s.account != nil && strings.Contains(s.account.Name, "@") {
 		def = s.account.Name
@@ -457,15 +450,11 @@ func (t *settingsStep) update(s *session, msg tea.Msg) tea.Cmd {
 	}
 	switch {
 	case k.String() == "tab":
-		return focus((t.focus + 1) % 3)
+		return focus((t.focus + 1) % 2)
 	case t.focus == 0 && k.String() == "down" && t.scope.cursor == len(t.scope.items)-1:
 		return focus(1)
 	case t.focus == 1 && k.String() == "up":
 		return focus(0)
-	case t.focus == 1 && k.String() == "down":
-		return focus(2)
-	case t.focus == 2 && k.String() == "up" && t.cred.cursor == 0:
-		return focus(1)
 	case key.Matches(k, keys.Enter):
 		e := strings.TrimSpace(t.email.Value())
 		if p := check("notification_email", e); p != "" {
@@ -474,17 +463,12 @@ func (t *settingsStep) update(s *session, msg tea.Msg) tea.Cmd {
 		}
 		s.st.ScopeAllUsers = t.scope.selected().id == "all"
 		s.st.NotificationEmail = e
-		s.st.Credential = t.cred.selected().id
 		return next
 	}
-	switch t.focus {
-	case 1:
+	if t.focus == 1 {
 		var cmd tea.Cmd
 		t.email, cmd = t.email.Update(msg)
 		return cmd
-	case 2:
-		t.cred.update(msg)
-		return nil
 	}
 	t.scope.update(msg)
 	return nil
@@ -494,7 +478,6 @@ func (t *settingsStep) view(*session) string {
 	var b strings.Builder
 	b.WriteString(styles.Label.Render("Who Entra provisions") + "\n" + t.scope.view() + "\n\n")
 	b.WriteString(styles.Label.Render("Notification email") + " " + styles.Muted.Render("(Entra writes here when provisioning fails)") + "\n" + t.email.View())
-	b.WriteString("\n\n" + styles.Label.Render("How Entra authenticates to the agent") + " " + styles.Muted.Render("(tab moves here)") + "\n" + t.cred.view())
 	if t.problem != "" {
 		b.WriteString("\n" + styles.Bad.Render("✗ "+t.problem))
 	}
@@ -506,6 +489,114 @@ func (t *settingsStep) keys(*session) []key.Binding {
 }
 func (t *settingsStep) typing() bool   { return t.focus == 1 }
 func (t *settingsStep) operation() *op { return nil }
+
+// ---- credential ----
+
+// credentialStep chooses how Entra authenticates to the agent, before any
+// credential is issued: the next steps issue only the one chosen (the
+// Secret Token step for a token; Configure issues an OAuth client or trusts
+// the federation). Federation asks for the Subject and Audience the portal
+// shows, with the flow's checks.
+type credentialStep struct {
+	menu menu
+	form *form
+}
+
+func (c *credentialStep) init(s *session) tea.Cmd {
+	c.menu.items = credentialChoices()
+	// A re-run offers the kind chosen last; a setup connected before the
+	// choice existed used the Secret Token.
+	def := s.st.Credential
+	if def == "" && s.st.Connected {
+		def = CredentialToken
+	}
+	c.menu.selectID(orDefault(def, defaultCredential(s.st.Reach.TLS)))
+	return nil
+}
+
+// openForm asks for the federation's Subject and Audience: the flow's
+// questions, with the last run's answers as defaults.
+func (c *credentialStep) openForm(s *session) {
+	a := &Answers{SignIn: s.st.SignIn.Method, Credential: CredentialFederation, Subject: "-"}
+	prev := answersOf(s.st)
+	f := &form{}
+	for _, q := range questionsOf(StepCredential, a) {
+		if q.kind != askText {
+			continue
+		}
+		check := q.check
+		if q.key == "audience" { // needed only with a Subject: checked on submit
+			check = plainCheck(checkFederationValue("Audience"))
+		}
+		f.fields = append(f.fields, field{label: orDefault(q.short, q.label), input: newInput(q.placeholder, q.get(&prev)), set: q.set,
+			check: func(v string) string { return check(&checks{}, v) }})
+	}
+	for i := 1; i < len(f.fields); i++ {
+		f.fields[i].input.Blur()
+	}
+	c.form = f
+}
+
+func (c *credentialStep) update(s *session, msg tea.Msg) tea.Cmd {
+	if c.form != nil {
+		cmd, submitted := c.form.update(msg)
+		if !submitted {
+			return cmd
+		}
+		a := &Answers{}
+		for i, fl := range c.form.fields {
+			fl.set(a, c.form.value(i))
+		}
+		// The Audience is needed only with a Subject (flow.go): empty
+		// both, Entra gets the federation added with `roster oauth federation add`.
+		if a.Subject == "" {
+			a.Audience = ""
+		} else if p := check("audience", a.Audience); p != "" {
+			c.form.problem = "Audience: " + p
+			c.form.setFocus(1)
+			return nil
+		}
+		s.st.Credential, s.st.Subject, s.st.Audience = CredentialFederation, a.Subject, a.Audience
+		return next
+	}
+	if k, ok := msg.(tea.KeyMsg); ok && key.Matches(k, keys.Enter) {
+		id := c.menu.selected().id
+		if id == CredentialFederation {
+			c.openForm(s)
+			return nil
+		}
+		s.st.Credential, s.st.Subject, s.st.Audience = id, "", ""
+		return next
+	}
+	c.menu.update(msg)
+	return nil
+}
+
+func (c *credentialStep) back(*session) (tea.Cmd, bool) {
+	if c.form != nil {
+		c.form = nil
+		return nil, true
+	}
+	return nil, false
+}
+
+func (c *credentialStep) view(s *session) string {
+	if c.form != nil {
+		return styles.Muted.Render(c.menu.selected().label) + "\n\n" +
+			"In the Entra portal, the app's Provisioning › Admin Credentials › Workload Identity Federation shows a Subject and an Audience: paste them here. " +
+			"Leave both empty to use the federation added with `roster oauth federation add`.\n\n" + c.form.view()
+	}
+	return "Only the credential you choose is issued. Roster saves it in Entra itself.\n\n" + c.menu.view()
+}
+
+func (c *credentialStep) keys(*session) []key.Binding {
+	if c.form != nil {
+		return []key.Binding{keys.Enter}
+	}
+	return []key.Binding{keys.Enter, keys.Up, keys.Down}
+}
+func (c *credentialStep) typing() bool   { return c.form != nil }
+func (c *credentialStep) operation() *op { return nil }
 
 // ---- assignments ----
 

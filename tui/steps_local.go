@@ -107,13 +107,16 @@ func (w *welcomeStep) view(s *session) string {
 	var b strings.Builder
 	b.WriteString("Roster keeps a local copy of your Microsoft Entra users and groups. Entra's " +
 		"provisioning service sends them to the Roster agent over SCIM. This wizard " +
-		"issues the token, proves your email domain, starts the agent and configures " +
-		"Entra. Press esc on any step to go back; your answers are saved as you go.\n\n")
+		"proves your email domain, starts the agent, configures Entra and gives it " +
+		"the credential you choose. Press esc on any step to go back; your answers are saved as you go.\n\n")
 	if !w.loaded {
 		return b.String()
 	}
 	ex := s.existing
 	if ex != nil && (len(ex.Tenants) > 0 || ex.Tokens > 0 || len(ex.Domains) > 0 || ex.AppConnected) {
+		// A re-run: what was set up matters more than the introduction,
+		// and the menu must stay on a short screen.
+		b.Reset()
 		b.WriteString(styles.Label.Render("Found an existing setup") + "\n")
 		if ex.DataDir != "" {
 			b.WriteString("  Data:     " + ex.DataDir + "\n")
@@ -296,6 +299,7 @@ func (r *reachStep) refreshDefaults() {
 				fl.auto = nil // edited by the owner: theirs now
 			} else if v := fl.auto(a); v != fl.autoValue {
 				fl.input.SetValue(v)
+				fl.input.CursorEnd() // typing goes after the value, not into it
 				fl.autoValue = v
 			}
 		}
@@ -313,9 +317,13 @@ func (r *reachStep) collect() Reach {
 }
 
 func (r *reachStep) update(s *session, msg tea.Msg) tea.Cmd {
-	if _, ok := r.op.finish(s, msg); ok {
+	if v, ok := r.op.finish(s, msg); ok {
 		if r.op.err == nil {
 			s.st.Reach = r.reach
+			s.st.TenantURL = v.(string)
+			if s.st.Tenant == "" {
+				s.st.Tenant = s.tenant()
+			}
 			return next
 		}
 		return nil
@@ -334,7 +342,7 @@ func (r *reachStep) update(s *session, msg tea.Msg) tea.Cmd {
 		return cmd
 	}
 	r.reach = r.collect()
-	rc := r.reach
+	rc, tenant := r.reach, s.tenant()
 	return r.op.run(s, "checking and saving how Entra reaches the agent", "Correct the answer, then press enter.",
 		func(ctx context.Context) (any, error) {
 			// The certificate and key must belong together; the agent's
@@ -342,7 +350,12 @@ func (r *reachStep) update(s *session, msg tea.Msg) tea.Cmd {
 			if err := s.b.CheckAgent(ctx, AgentOptions{Mode: AgentForeground, Reach: rc}); err != nil {
 				return nil, err
 			}
-			return nil, s.b.SetReach(ctx, rc)
+			if err := s.b.SetReach(ctx, rc); err != nil {
+				return nil, err
+			}
+			// The tenant exists from here on (its domains need it); no
+			// credential is issued before the owner chooses one.
+			return s.b.PrepareTenant(ctx, tenant)
 		})
 }
 
@@ -408,8 +421,8 @@ func (t *tokenStep) update(s *session, msg tea.Msg) tea.Cmd {
 	}
 	if k, ok := msg.(tea.KeyMsg); ok {
 		switch {
-		case key.Matches(k, keys.NewToken):
-			return t.issue(s)
+		case key.Matches(k, keys.NewToken) && s.token == "":
+			return t.issue(s) // the one shown in an earlier run is lost
 		case key.Matches(k, keys.Enter) && s.st.TokenIssued:
 			return next
 		}
@@ -428,17 +441,27 @@ func (t *tokenStep) view(s *session) string {
 	}
 	b.WriteString(styles.Label.Render("Tenant URL") + "\n" + copyLine(s, "Tenant URL", s.st.TenantURL) + "\n\n")
 	b.WriteString(styles.Label.Render("Secret Token") + "\n" + copyLine(s, "Secret Token", s.token.String()) + "\n\n")
-	b.WriteString(styles.Muted.Render("Copy it now if you want a copy: press y, or select it with the mouse. The wizard keeps it for Entra; with OAuth (the default) it is revoked. Lost it? `roster token issue` makes a new one.") + "\n")
+	hand := "The wizard hands it to Entra."
+	if s.st.Path == PathManual {
+		hand = "Paste it into the Entra portal on the next screen."
+	}
+	b.WriteString(styles.Muted.Render("Copy it now if you want a copy: press y, or select it with the mouse. "+hand+" Lost it? `roster token issue` makes a new one.") + "\n")
 	return b.String()
 }
 
 func (t *tokenStep) copyValues(s *session) []copyItem {
+	if s.token == "" {
+		return nil // nothing shown to copy
+	}
 	return []copyItem{{"Secret Token", s.token.String()}, {"Tenant URL", s.st.TenantURL}}
 }
 
 func (t *tokenStep) keys(s *session) []key.Binding {
-	if !s.st.TokenIssued {
+	switch {
+	case !s.st.TokenIssued:
 		return nil
+	case s.token != "": // shown here: a second one would only be one more to revoke
+		return []key.Binding{keys.Enter}
 	}
 	return []key.Binding{keys.Enter, keys.NewToken}
 }

@@ -90,7 +90,7 @@ type connectStep struct {
 }
 
 type (
-	configured struct{}
+	configured struct{ conn Connected }
 	tested     struct{}
 )
 
@@ -111,14 +111,18 @@ func (c *connectStep) configure(s *session) tea.Cmd {
 	cred := credentialOf(s.st)
 	tok := s.token
 	if cred != CredentialToken {
-		tok = "" // Entra gets an OAuth client or a federation, not the token shown earlier
+		tok = "" // a token issued before the owner went back and chose again: Entra gets the credential chosen
 	}
-	o := ConnectOptions{App: s.st.App, TenantURL: s.st.TenantURL, Token: tok, Credential: cred, Mappings: selectedMappings(s.st.Mappings),
+	o := ConnectOptions{App: s.st.App, TenantURL: s.st.TenantURL, Token: tok, Credential: cred, Subject: s.st.Subject, Audience: s.st.Audience,
+		Mappings:          selectedMappings(s.st.Mappings),
 		MatchOnEmployeeID: s.st.MatchOnEmployeeID, ProvisionGroups: s.st.ProvisionGroups, ScopeAllUsers: s.st.ScopeAllUsers,
 		NotificationEmail: s.st.NotificationEmail, Assign: s.st.Assign}
 	return c.op.run(s, "writing the Tenant URL, credentials, mappings, scope and assignments to “"+s.st.App.Name+"”",
 		"Check that you are still signed in and may manage the app.",
-		func(ctx context.Context) (any, error) { return configured{}, s.b.Configure(ctx, o) })
+		func(ctx context.Context) (any, error) {
+			conn, err := s.b.Configure(ctx, o)
+			return configured{conn}, err
+		})
 }
 
 func (c *connectStep) test(s *session) tea.Cmd {
@@ -139,6 +143,11 @@ func (c *connectStep) update(s *session, msg tea.Msg) tea.Cmd {
 			s.token, s.st.TenantURL = v.Token, v.TenantURL
 			return c.configure(s)
 		case configured:
+			s.conn = &v.conn
+			if len(v.conn.Portal) > 0 {
+				c.phase = "portal" // the owner finishes it there, then presses enter
+				return nil
+			}
 			return c.test(s)
 		case tested:
 			c.phase = "ok"
@@ -158,8 +167,23 @@ func (c *connectStep) update(s *session, msg tea.Msg) tea.Cmd {
 		return issueToken(s, &c.op, "issuing a new Secret Token", "Check that the data directory is writable.")
 	case c.phase == "ok" && key.Matches(k, keys.Enter):
 		return next
+	case c.phase == "portal" && key.Matches(k, keys.Enter):
+		return c.configure(s) // confirms the portal's settings with Test Connection
 	}
 	return nil
+}
+
+// copyValues are the values the portal steps paste (federation), then the
+// steps themselves: p prints them all whole where the screen is short.
+func (c *connectStep) copyValues(s *session) []copyItem {
+	if c.phase != "portal" || s.conn == nil {
+		return nil
+	}
+	items := []copyItem{{"Client ID", s.conn.ClientID}, {"Token URL", s.conn.TokenURL}, {"Tenant URL", s.st.TenantURL}}
+	for i, st := range s.conn.Portal {
+		items = append(items, copyItem{fmt.Sprintf("Portal step %d", i+1), st})
+	}
+	return items
 }
 
 func (c *connectStep) view(s *session) string {
@@ -170,6 +194,15 @@ func (c *connectStep) view(s *session) string {
 		b.WriteString("Entra needs the Secret Token, which was shown once in an earlier run and is not stored in clear. Press n to issue a new one; the wizard hands it to Entra.")
 	case "ok":
 		b.WriteString(styles.Good.Render("✓ Entra reached the agent and accepted its credentials.") + "\n\nThe settings are saved in the app; next, provisioning starts.")
+	case "portal":
+		b.Reset() // the values to paste come first: they must stay on screen
+		b.WriteString("Graph cannot set up Workload Identity Federation: finish it in the Entra portal with these values, then press enter to run Test Connection.\n\n")
+		for _, it := range c.copyValues(s)[:3] {
+			b.WriteString(styles.Label.Render(it.what) + "\n" + copyLine(s, it.what, it.value) + "\n")
+		}
+		for i, st := range s.conn.Portal {
+			b.WriteString(fmt.Sprintf("\n%d. %s", i+1, st))
+		}
 	default:
 		mark := func(done bool, text string) string {
 			if done {
@@ -188,6 +221,8 @@ func (c *connectStep) keys(*session) []key.Binding {
 		return []key.Binding{keys.NewToken}
 	case "ok":
 		return []key.Binding{keys.Enter}
+	case "portal":
+		return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "test connection"))}
 	}
 	return nil
 }
@@ -278,7 +313,7 @@ func (p *provisionStep) view(s *session) string {
 		return "Entra's provisioning job runs about every 40 minutes once started."
 	}
 	if s.st.Connected {
-		b.WriteString(styles.Good.Render("✓ Test Connection: Entra reached the agent and accepted the token.") + "\n")
+		b.WriteString(styles.Good.Render("✓ Test Connection: Entra reached the agent and accepted "+credentialName(s)+".") + "\n")
 	}
 	b.WriteString(styles.Good.Render("✓ Provisioning is on.") + " Entra's first full cycle can take up to 40 minutes.\n\n")
 	if p.result == nil {
@@ -414,6 +449,17 @@ func (*summaryStep) view(s *session) string {
 	var b strings.Builder
 	b.WriteString(styles.Good.Render("Roster is set up.") + "\n\n")
 	b.WriteString(styles.Label.Render("Tenant URL") + "\n" + copyLine(s, "Tenant URL", s.st.TenantURL) + "\n")
+	switch c := s.conn; {
+	case c != nil && c.ClientID != "":
+		kind := "OAuth client"
+		if c.Credential == CredentialFederation {
+			kind = "federation, OAuth client"
+		}
+		b.WriteString(styles.Label.Render("Token URL") + "\n" + copyLine(s, "Token URL", c.TokenURL) + "\n")
+		b.WriteString("Credential  " + kind + " " + c.ClientID + "\n")
+	case s.st.Path == PathGraph && credentialOf(s.st) == CredentialToken:
+		b.WriteString("Credential  Secret Token\n")
+	}
 	if s.st.DataDir != "" {
 		b.WriteString("Data        " + s.st.DataDir + "\n")
 	}
@@ -428,16 +474,16 @@ func (*summaryStep) view(s *session) string {
 		}
 		b.WriteString("Agent       runs as the service " + svc + "\n")
 	case s.agent != nil:
-		b.WriteString("Agent       keeps running in this terminal after you press enter\n")
+		b.WriteString("Agent       keeps running here after you press enter\n")
 	}
 	b.WriteString("\n" + styles.Label.Render("Next") + "\n")
 	cmds := [][2]string{
 		{"roster users list", "the users Entra has provisioned"},
-		{"roster log", "what Entra changed, and what was refused"},
+		{"roster log", "what Entra changed, what was refused"},
 	}
 	if s.st.Path == PathGraph {
 		cmds = append([][2]string{
-			{"roster entra status", "the provisioning job's state and last cycle"},
+			{"roster entra status", "the job's state and its last cycle"},
 			{"roster entra logs", "Entra's provisioning log for this app"},
 		}, cmds...)
 	}
@@ -450,6 +496,34 @@ func (*summaryStep) view(s *session) string {
 
 func (*summaryStep) keys(*session) []key.Binding {
 	return []key.Binding{key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "finish"))}
+}
+
+func (*summaryStep) copyValues(s *session) []copyItem {
+	items := []copyItem{{"Tenant URL", s.st.TenantURL}}
+	if s.conn != nil {
+		items = append(items, copyItem{"Token URL", s.conn.TokenURL})
+	}
+	return items
+}
+
+// secretValues is the OAuth client secret saved in Entra in this run: the
+// owner never needs it, so it is printed only on request (keys.ShowSecret).
+func (*summaryStep) secretValues(s *session) []copyItem {
+	if s.conn == nil || s.conn.ClientSecret == "" {
+		return nil
+	}
+	return []copyItem{{"OAuth client secret (saved in Entra already)", s.conn.ClientSecret.String()}}
+}
+
+// credentialName says what Entra authenticates with, as a noun.
+func credentialName(s *session) string {
+	switch credentialOf(s.st) {
+	case CredentialOAuth2:
+		return "the OAuth client"
+	case CredentialFederation:
+		return "the federation (OAuth client)"
+	}
+	return "the Secret Token"
 }
 func (*summaryStep) typing() bool   { return false }
 func (*summaryStep) operation() *op { return nil }

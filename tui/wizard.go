@@ -45,8 +45,9 @@ type session struct {
 	b        Backend
 	log      *slog.Logger
 	st       State
-	token    Secret   // shown once; never saved
-	account  *Account // signed in during this run
+	token    Secret     // shown once; never saved
+	conn     *Connected // the credential Configure gave Entra in this run
+	account  *Account   // signed in during this run
 	agent    *AgentInfo
 	existing *Existing
 	domains  []Domain // the tenant's domains as last shown (printed again at the end)
@@ -86,6 +87,20 @@ type backer interface {
 // clipboard, p prints them all whole above the wizard.
 type copier interface {
 	copyValues(s *session) []copyItem
+}
+
+// secretShower is a step that can print a secret the owner does not need
+// (Roster saved it in Entra): only when asked, with keys.Secret.
+type secretShower interface {
+	secretValues(s *session) []copyItem
+}
+
+// secretsOf returns the step's secrets to print on request, if any.
+func secretsOf(st step, s *session) []copyItem {
+	if sh, ok := st.(secretShower); ok && !st.typing() {
+		return sh.secretValues(s)
+	}
+	return nil
 }
 
 // copyItem is a value to copy and what it is.
@@ -186,6 +201,8 @@ func newStep(id string) step {
 		return &settingsStep{}
 	case StepAssign:
 		return &assignStep{}
+	case StepCredential:
+		return &credentialStep{}
 	case StepAgent:
 		return &agentStep{}
 	case StepConnect:
@@ -304,8 +321,11 @@ func (m *model) key(msg tea.KeyMsg) (tea.Cmd, bool) {
 			m.copy(it.what, it.value)
 			return nil, true
 		case key.Matches(msg, keys.Print):
-			return m.printValues(), true
+			return m.printValues(m.cur.(copier).copyValues(m.s)), true
 		}
+	}
+	if sec := secretsOf(m.cur, m.s); len(sec) > 0 && key.Matches(msg, keys.Secret) {
+		return m.printValues(sec), true
 	}
 	if o != nil && o.busy() {
 		if key.Matches(msg, keys.Cancel) {
@@ -361,15 +381,20 @@ func (m *model) copy(what, v string) {
 // own line where the terminal wraps it without a newline (the renderer cuts
 // lines wider than the screen). Out of the alternate screen this is the
 // terminal's scrollback; the wizard returns to the full screen on the next step.
-func (m *model) printValues() tea.Cmd {
+func (m *model) printValues(items []copyItem) tea.Cmd {
 	var cmds []tea.Cmd
 	if m.alt && !m.inline {
 		cmds = append(cmds, tea.ExitAltScreen)
 	}
 	m.inline = true
 	var lines []string
-	for _, it := range m.cur.(copier).copyValues(m.s) {
-		if it.value != "" {
+	for _, it := range items {
+		switch {
+		case strings.Contains(it.value, " "):
+			// Prose (a portal step), not a value to copy whole: wrapped
+			// at words, like the screen's text.
+			lines = append(lines, it.what+":", wrapBody(it.value, max(m.s.width, 40)))
+		case it.value != "":
 			lines = append(lines, it.what+":", it.value)
 		}
 	}
@@ -480,6 +505,9 @@ func (m *model) View() string {
 	wrap := lipgloss.NewStyle().Width(w)
 	n, total := position(m.s.st, m.id)
 	head := styles.Title.Render(stepTitles[m.id]) + styles.Progress.Render(fmt.Sprintf("  ·  Roster setup, step %d of %d", n, total))
+	if lipgloss.Width(head) > w { // a narrow terminal: the title on one line
+		head = styles.Title.Render(stepTitles[m.id]) + styles.Progress.Render(fmt.Sprintf("  ·  step %d of %d", n, total))
+	}
 	if m.inline {
 		// The values were printed above: a short screen keeps them in view.
 		return strings.Join([]string{wrap.Render(head), "", wrap.Render(styles.Good.Render(m.note) + " Select one to copy it; enter goes on."),
@@ -547,6 +575,9 @@ func (m *model) bindings() []key.Binding {
 		bs = append(bs, m.retryKey())
 	}
 	bs = append(bs, m.copyBindings()...)
+	if len(secretsOf(m.cur, m.s)) > 0 {
+		bs = append(bs, keys.Secret)
+	}
 	if m.id != StepWelcome {
 		bs = append(bs, keys.Back)
 	}

@@ -17,20 +17,30 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 )
 
-// walkToToken drives a fresh wizard to the token step: an automatic
+// walkToDomains drives a fresh wizard to the domains step: an automatic
 // certificate for scim.contoso.com.
-func walkToToken(d *driver) {
+func walkToDomains(d *driver) {
 	d.t.Helper()
 	d.press("enter", "enter")
 	d.typeText("scim.contoso.com")
 	d.press("enter")
 	d.typeText("a@contoso.com")
 	d.press("enter")
+	d.wantStep(StepDomains)
+}
+
+// walkToToken drives a fresh wizard to the Secret Token step of the
+// manual path, the first credential it issues.
+func walkToToken(t *testing.T, d *driver) {
+	t.Helper()
+	walkToSignIn(t, d)
+	d.press("down", "down", "down", "enter")
 	d.wantStep(StepToken)
 }
 
-// walkToSignIn drives a fresh wizard through welcome, reach, token,
-// domains (one domain, verified on check) and the agent (in this terminal).
+// walkToSignIn drives a fresh wizard through welcome, reach, domains (one
+// domain, verified on check) and the agent (in this terminal). No
+// credential is issued on the way.
 func walkToSignIn(t *testing.T, d *driver) {
 	t.Helper()
 	d.wantStep(StepWelcome)
@@ -42,14 +52,6 @@ func walkToSignIn(t *testing.T, d *driver) {
 	d.typeText("scim.contoso.com")
 	d.press("enter")
 	d.typeText("admin@contoso.com")
-	d.press("enter")
-	d.wantStep(StepToken)
-	d.want("https://scim.contoso.com/scim/v2/default")
-	if d.m.s.width >= len(fakeToken(1)) {
-		d.want(fakeToken(1))
-	} else {
-		d.want("press p to print it whole above")
-	}
 	d.press("enter")
 	d.wantStep(StepDomains)
 	d.typeText("contoso.com")
@@ -64,6 +66,9 @@ func walkToSignIn(t *testing.T, d *driver) {
 	d.wantStep(StepAgent)
 	d.press("enter")
 	d.wantStep(StepSignIn)
+	if n := d.f.count("IssueToken"); n != 0 {
+		d.t.Fatalf("IssueToken called %d times before a credential was chosen", n)
+	}
 }
 
 // TestHappyPath walks the whole graph path with key presses and counts them.
@@ -90,13 +95,20 @@ func TestHappyPath(t *testing.T) {
 	d.press("tab")
 	d.want("Assigned (1): Alice Andrews")
 	d.press("enter")
+	d.wantStep(StepCredential)
+	d.want("› OAuth client credentials (recommended)", "Secret Token (long-lived)", "Workload Identity Federation")
+	d.press("enter")
 	d.wantStep(StepProvision) // Test Connection passed: on at once
-	d.want("Entra reached the agent", "Provisioning is on", "alice@contoso.com")
+	d.want("Entra reached the agent and accepted the OAuth client", "Provisioning is on", "alice@contoso.com")
 	d.press("enter")
 	d.want("Perform action", "Created the user in Roster")
 	d.press("enter")
 	d.wantStep(StepSummary)
-	d.want("https://scim.contoso.com/scim/v2/default", "/var/lib/roster", "roster entra status", "roster entra logs", "roster log", "roster users list")
+	d.want("https://scim.contoso.com/scim/v2/default", "/var/lib/roster", "roster entra status", "roster entra logs", "roster log", "roster users list",
+		"Credential  OAuth client oc_fake01", "https://scim.contoso.com/oauth/default/token", "s print client secret")
+	if strings.Contains(d.screen(), fakeClientSecret) {
+		t.Errorf("the summary shows the OAuth client secret unasked:\n%s", d.screen())
+	}
 	d.press("enter")
 	if !d.quit || !d.m.done {
 		t.Fatalf("enter on the summary did not finish the wizard")
@@ -132,6 +144,9 @@ func TestManualPath(t *testing.T) {
 	walkToSignIn(t, d)
 	d.press("up", "up", "up", "down", "down", "down") // to the last choice
 	d.press("enter")
+	d.wantStep(StepToken) // the manual path's credential: issued only now
+	d.want(fakeToken(1), "Paste it into the Entra portal on the next screen")
+	d.press("enter")
 	d.wantStep(StepManual)
 	d.want("Tenant URL", fakeToken(1), "jobTitle", "enterprise:department", "Entra's first request arrived at 10:42:07: GET /scim/v2/default/Users")
 	d.press("enter")
@@ -152,7 +167,7 @@ func TestManualWaitCancel(t *testing.T) {
 	f.first = make(chan FirstRequest)
 	d := newDriver(t, f)
 	walkToSignIn(t, d)
-	d.press("up", "down", "down", "down", "enter")
+	d.press("up", "down", "down", "down", "enter", "enter")
 	d.wantStep(StepManual)
 	d.want("waiting for Entra's first request", "esc cancel")
 	d.press("esc")
@@ -173,7 +188,7 @@ func TestBackEveryStep(t *testing.T) {
 	f := newFake()
 	d := newDriver(t, f)
 	walkToSignIn(t, d)
-	d.press("enter", "enter", "enter", "enter", "tab", "enter") // to provision... assign needs a choice
+	d.press("enter", "enter", "enter", "enter", "tab", "enter", "enter") // to provision: assign needs a choice; OAuth
 	d.wantStep(StepProvision)
 	o := order(d.m.s.st)
 	for i := slices.Index(o, StepProvision); i > 0; i-- {
@@ -191,7 +206,7 @@ func TestRetryAfterError(t *testing.T) {
 	f.fail["TestConnection"] = &HintError{Err: errors.New("the agent answered 401"), Hint: "Issue a new token."}
 	d := newDriver(t, f)
 	walkToSignIn(t, d)
-	d.press("enter", "enter", "enter", "enter", "tab", "enter")
+	d.press("enter", "enter", "enter", "enter", "tab", "enter", "enter")
 	d.wantStep(StepConnect)
 	d.want("✗ Failed while Entra is testing the connection to https://scim.contoso.com/scim/v2/default: the agent answered 401.",
 		"Issue a new token. Press r to retry.")
@@ -286,12 +301,19 @@ func TestResumeConnectedWritesSettings(t *testing.T) {
 	// The agent starts before the sign-in; a connected re-run walks
 	// through the saved answers to Test Connection, which moves on to
 	// provisioning by itself once Entra reached the agent.
-	for _, step := range []string{StepAgent, StepSignIn, StepApp, StepMappings, StepSettings, StepProvision} {
+	// Connected before the credential choice existed: the Secret Token is
+	// the saved kind, so it is the default, and Entra keeps its token.
+	for _, step := range []string{StepAgent, StepSignIn, StepApp, StepMappings, StepSettings, StepCredential, StepToken, StepProvision} {
 		d.press("enter")
 		d.wantStep(step)
-		if step == StepApp {
+		switch step {
+		case StepApp:
 			d.press("enter") // the name: Entra lists the connected app, preselected
 			d.want("connected from this data directory")
+		case StepCredential:
+			d.want("› Secret Token (long-lived)")
+		case StepToken:
+			d.want("A token was issued in an earlier run")
 		}
 	}
 	if f.count("Configure") != 1 || f.count("IssueToken") != 0 {
@@ -308,8 +330,7 @@ func TestDomainsPending(t *testing.T) {
 	f := newFake()
 	f.verify = false
 	d := newDriver(t, f)
-	walkToToken(d)
-	d.press("enter")
+	walkToDomains(d)
 	d.typeText("contoso.com")
 	d.press("enter", "c")
 	d.want("… pending", "no TXT record yet", "You can\ncontinue while they are pending")
@@ -470,8 +491,6 @@ func screens(t *testing.T, w, h int) map[string]string {
 	snap("reach_form")
 	d.typeText("admin@contoso.com")
 	d.press("enter")
-	snap("token")
-	d.press("enter")
 	d.typeText("contoso.com")
 	d.press("enter")
 	snap("domains")
@@ -497,6 +516,13 @@ func screens(t *testing.T, w, h int) map[string]string {
 	f.block["TestConnection"] = true
 	f.mu.Unlock()
 	d.press("tab", "enter")
+	snap("credential")
+	d.press("down", "down", "enter")
+	d.typeText("/eid1/c/pub/t/abc/a/def/appid")
+	d.press("enter")
+	snap("credential_federation")
+	d.press("esc", "up", "up")
+	d.press("enter")
 	snap("connect")
 	f.mu.Lock()
 	f.block["TestConnection"] = false
@@ -508,8 +534,9 @@ func screens(t *testing.T, w, h int) map[string]string {
 	snap("summary")
 	d2 := newDriver(t, newFake())
 	d2.m.Update(windowSize(w, h))
-	walkToSignIn(t, d2)
-	d2.press("down", "down", "down", "enter")
+	walkToToken(t, d2)
+	shots["token"] = d2.screen()
+	d2.press("enter")
 	shots["manual"] = d2.screen()
 	return shots
 }
@@ -587,28 +614,155 @@ func TestCheckPublicURL(t *testing.T) {
 	}
 }
 
-// TestSettingsChoosesTheCredential: OAuth is preselected; tab reaches the
-// credential menu, and the Secret Token chosen there hands Entra the token
-// shown at the token step.
-func TestSettingsChoosesTheCredential(t *testing.T) {
+// TestCredentialChosenBeforeIssued: nothing is issued before the
+// credential step; the Secret Token chosen there is issued then, shown once
+// and handed to Entra; going back and choosing OAuth hands Entra the OAuth
+// client instead.
+func TestCredentialChosenBeforeIssued(t *testing.T) {
 	f := newFake()
 	d := newDriver(t, f)
 	walkToSignIn(t, d)
-	d.press("enter", "enter", "enter")
-	d.wantStep(StepSettings)
-	d.want("How Entra authenticates to the agent", "› OAuth client credentials (recommended)")
-	d.press("tab", "tab", "down")
-	d.want("› Secret Token (long-lived)")
-	d.press("enter")
-	d.wantStep(StepAssign)
-	if d.m.s.st.Credential != CredentialToken {
-		t.Fatalf("credential = %q, want token", d.m.s.st.Credential)
-	}
+	d.press("enter", "enter", "enter", "enter")
 	d.typeText("ali")
 	d.want("Alice Andrews")
 	d.press("tab", "enter")
+	d.wantStep(StepCredential)
+	if n := f.count("IssueToken"); n != 0 {
+		t.Fatalf("IssueToken called %d times before the choice", n)
+	}
+	d.want("› OAuth client credentials (recommended)")
+	d.press("down")
+	d.want("› Secret Token (long-lived)")
+	d.press("enter")
+	d.wantStep(StepToken)
+	d.want(fakeToken(1), "The wizard hands it to Entra.")
+	if d.m.s.st.Credential != CredentialToken || f.count("IssueToken") != 1 {
+		t.Fatalf("credential = %q, IssueToken %d", d.m.s.st.Credential, f.count("IssueToken"))
+	}
+	d.press("enter")
 	d.wantStep(StepProvision)
+	d.want("accepted the Secret Token")
 	if c := f.configured; c.Credential != CredentialToken || c.Token.String() != fakeToken(1) {
 		t.Errorf("Configure got %+v", c)
+	}
+
+	// Back to the credential step: OAuth now; Entra gets the OAuth client,
+	// not the token shown before.
+	d.press("esc")
+	d.wantStep(StepConnect)
+	d.press("esc")
+	d.wantStep(StepToken)
+	d.press("esc")
+	d.wantStep(StepCredential)
+	d.want("› Secret Token (long-lived)") // the kind chosen last
+	d.press("up", "enter")
+	d.wantStep(StepProvision)
+	if c := f.configured; c.Credential != CredentialOAuth2 || c.Token != "" || f.count("IssueToken") != 1 {
+		t.Errorf("Configure got %+v, IssueToken %d", c, f.count("IssueToken"))
+	}
+}
+
+// TestCredentialFederation: federation asks for the Subject and Audience
+// (a Subject needs an Audience; both empty use the federation added with
+// `roster oauth federation add`) and issues no token.
+func TestCredentialFederation(t *testing.T) {
+	f := newFake()
+	d := newDriver(t, f)
+	walkToSignIn(t, d)
+	d.press("enter", "enter", "enter", "enter")
+	d.typeText("ali")
+	d.want("Alice Andrews")
+	d.press("tab", "enter")
+	d.wantStep(StepCredential)
+	d.press("down", "down", "enter")
+	d.want("Subject (sub)", "Audience (aud)", "roster oauth federation add")
+	d.typeText("with space")
+	d.press("enter", "enter")
+	d.want("The Subject is one value without spaces")
+	for range len("with space") {
+		d.press("backspace")
+	}
+	d.typeText("/eid1/c/pub/t/abc/a/def/appid")
+	d.press("enter", "enter")
+	d.wantStep(StepCredential)
+	d.want("Audience: Enter the Audience (aud) the portal shows")
+	d.typeText("api://roster")
+	f.mu.Lock()
+	f.portal = []string{"In the Microsoft Entra admin center → Enterprise applications → Roster → Provisioning → Admin Credentials, choose Workload Identity Federation", "Paste the values, then Test Connection and Save"}
+	f.mu.Unlock()
+	d.m.Update(windowSize(60, 20))
+	d.press("enter")
+	// Graph cannot finish it: the values to paste, each whole on its line,
+	// then the portal steps; enter confirms with Test Connection.
+	d.wantStep(StepConnect)
+	d.want("finish it in the Entra portal", "Client ID", "oc_fake01", "https://scim.contoso.com/oauth/default/token", "1. In the Microsoft Entra admin center", "enter test connection")
+	assertWhole(t, d.screen(), "https://scim.contoso.com/oauth/default/token", true)
+	if n := f.count("TestConnection"); n != 0 {
+		t.Errorf("Test Connection ran %d times before the portal steps", n)
+	}
+	f.mu.Lock()
+	f.portal = nil
+	f.mu.Unlock()
+	d.press("enter")
+	d.wantStep(StepProvision)
+	c := f.configured
+	if c.Credential != CredentialFederation || c.Subject != "/eid1/c/pub/t/abc/a/def/appid" || c.Audience != "api://roster" || c.Token != "" || f.count("IssueToken") != 0 {
+		t.Errorf("Configure got %+v, IssueToken %d", c, f.count("IssueToken"))
+	}
+	// Both empty: the federation added with `roster oauth federation add`.
+	d2 := newDriver(t, newFake())
+	walkToSignIn(t, d2)
+	d2.press("enter", "enter", "enter", "enter")
+	d2.typeText("ali")
+	d2.want("Alice Andrews")
+	d2.press("tab", "enter", "down", "down", "enter", "enter", "enter")
+	d2.wantStep(StepProvision)
+	if c := d2.f.configured; c.Credential != CredentialFederation || c.Subject != "" || c.Audience != "" {
+		t.Errorf("Configure got %+v", c)
+	}
+}
+
+// TestCredentialRerunDefault: a re-run offers the kind saved by the last
+// run, in the wizard and in --plain.
+func TestCredentialRerunDefault(t *testing.T) {
+	f := newFake()
+	f.state = State{Version: 1, Step: StepSummary, Done: true, Path: PathGraph, Credential: CredentialToken,
+		Reach: Reach{PublicURL: "https://scim.contoso.com", TLS: TLSACME}}
+	st := newDriver(t, f).m.s
+	st.st = f.state
+	c := &credentialStep{}
+	c.init(st)
+	if got := c.menu.selected().id; got != CredentialToken {
+		t.Errorf("wizard default = %q, want token", got)
+	}
+	var q question
+	for _, x := range flowQuestions() {
+		if x.key == "credential" {
+			q = x
+		}
+	}
+	prev := answersOf(f.state)
+	if got := q.get(&prev); got != CredentialToken {
+		t.Errorf("--plain default = %q, want token", got)
+	}
+	var saved State
+	remember(&saved, &Answers{Credential: CredentialFederation, Subject: "s", Audience: "a"})
+	if saved.Credential != CredentialFederation || saved.Subject != "s" || saved.Audience != "a" {
+		t.Errorf("remember kept %+v", saved)
+	}
+}
+
+// TestWelcomeRerunFits: on a re-run at 60x20 the welcome screen shows what
+// exists and every choice of its menu.
+func TestWelcomeRerunFits(t *testing.T) {
+	f := newFake()
+	f.state = State{Version: 1, Step: StepSummary, Done: true, Path: PathGraph, Credential: CredentialToken}
+	f.existing = Existing{DataDir: "/var/lib/roster", Tenants: []string{"default"}, Tokens: 1,
+		Domains: []Domain{{Name: "contoso.com", State: DomainVerified}}, AppConnected: true, AppName: "Roster"}
+	d := newDriver(t, f)
+	d.m.Update(windowSize(60, 20))
+	d.want("Found an existing setup", "Roster (connected)", "Change the setup", "Quit")
+	if strings.Contains(d.screen(), "make the terminal taller") {
+		t.Errorf("the re-run welcome does not fit 60x20:\n%s", d.screen())
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/oauth"
+	"github.com/rosterhq/roster/agent/token"
 	"github.com/rosterhq/roster/graph/graphapi"
 	"github.com/rosterhq/roster/store"
 )
@@ -95,9 +96,12 @@ type ConnectResult struct {
 	// first, or a rotation's); RevokedSecretIDs are the secrets it
 	// replaced, revoked after the new one tested OK; RevokedClientID is an
 	// OAuth client Entra no longer uses, revoked.
-	NewSecretID      string   `json:"new_secret_id,omitempty"`
-	RevokedSecretIDs []string `json:"revoked_secret_ids,omitempty"`
-	RevokedClientID  string   `json:"revoked_client_id,omitempty"`
+	NewSecretID string `json:"new_secret_id,omitempty"`
+	// NewSecret is that secret in clear: Entra holds it; it is never
+	// printed unless asked for, and never in JSON.
+	NewSecret        token.Secret `json:"-"`
+	RevokedSecretIDs []string     `json:"revoked_secret_ids,omitempty"`
+	RevokedClientID  string       `json:"revoked_client_id,omitempty"`
 	// Pending says the federation still waits for the portal steps in
 	// Manual; run Connect again when they are done.
 	Pending bool `json:"pending,omitempty"`
@@ -266,7 +270,7 @@ func (s *Service) Connect(ctx context.Context, g graphapi.Client, req ConnectReq
 	if kind == graphapi.CredentialOAuth2 && cr.secretID == "" {
 		conn.OAuthSecretID = prev.OAuthSecretID
 	}
-	res.TokenID, res.OAuthClientID, res.NewSecretID = conn.TokenID, conn.OAuthClientID, cr.secretID
+	res.TokenID, res.OAuthClientID, res.NewSecretID, res.NewSecret = conn.TokenID, conn.OAuthClientID, cr.secretID, cr.secret
 	if err := s.dir.SaveEntraConnection(ctx, tenant, conn); err != nil {
 		return res, err
 	}
@@ -304,6 +308,7 @@ type credentialRun struct {
 	clientID  string
 	newClient bool
 	secretID  string
+	secret    token.Secret
 }
 
 // credentials issues what Entra needs for kind: a Secret Token when Entra
@@ -343,7 +348,7 @@ func (s *Service) credentials(ctx context.Context, tenant string, kind graphapi.
 			}
 			cr.newClient = true
 		}
-		cr.clientID, cr.secretID = is.Client.ID, is.Record.ID
+		cr.clientID, cr.secretID, cr.secret = is.Client.ID, is.Record.ID, is.Secret
 		cr.cred.ClientID, cr.cred.ClientSecret = is.Client.ID, is.Secret.Reveal()
 	case graphapi.CredentialFederation:
 		cr.cred.Kind = kind
@@ -360,17 +365,30 @@ func (s *Service) credentials(ctx context.Context, tenant string, kind graphapi.
 // federationClient returns the federation client to trust: a new one from
 // n, or the one the connection uses, or the tenant's newest active one.
 func (s *Service) federationClient(ctx context.Context, tenant string, n *directory.NewFederation, prev *directory.EntraConnection) (*store.OAuthClient, bool, error) {
+	clients, err := s.dir.ListOAuthClients(ctx, tenant)
+	if err != nil {
+		return nil, false, err
+	}
 	if n != nil {
 		n.Tenant = tenant
 		if n.Name == "" {
 			n.Name = OAuthClientName
 		}
+		want, err := n.Federation()
+		if err != nil {
+			return nil, false, err
+		}
+		// Running again with the same federation (after the portal steps,
+		// or a re-run) keeps its client: the Client ID pasted in the portal
+		// stays right.
+		for _, c := range clients {
+			if c.Kind == store.OAuthFederation && c.Active() && c.Issuer == want.Issuer && c.Subject == want.Subject &&
+				c.Audience == want.Audience && c.JWKSURL == want.JWKSURL && c.ReadOnly == want.ReadOnly {
+				return c, false, nil
+			}
+		}
 		c, err := s.dir.AddFederation(ctx, *n)
 		return c, err == nil, err
-	}
-	clients, err := s.dir.ListOAuthClients(ctx, tenant)
-	if err != nil {
-		return nil, false, err
 	}
 	var newest *store.OAuthClient
 	for _, c := range clients {

@@ -134,6 +134,16 @@ func TestConnectFederation(t *testing.T) {
 	if len(clients) != 1 || clients[0].Kind != store.OAuthFederation || clients[0].Subject != "sub-1" {
 		t.Fatalf("clients = %+v", clients)
 	}
+	// The same federation again (the wizard configures again after the
+	// portal steps, with the Subject and Audience it was given) keeps the
+	// client: the Client ID pasted in the portal stays right.
+	again, err := e.svc.Connect(ctx, e.g, req)
+	if err != nil || again.OAuthClientID != res.OAuthClientID || again.RevokedClientID != "" || !again.Pending {
+		t.Errorf("the same federation again: %+v, %v", again, err)
+	}
+	if clients, _ := e.dir.ListOAuthClients(ctx, directory.DefaultTenant); len(clients) != 1 || !clients[0].Active() {
+		t.Errorf("after the same federation again, clients = %+v", clients)
+	}
 
 	// Run again once the portal is done (the administrator confirms): it
 	// reuses the client and confirms with Test Connection.

@@ -144,15 +144,25 @@ type Issued struct {
 	TokenID   string
 }
 
+// PrepareTenant creates tenant when it does not exist yet and returns its
+// Tenant URL. It issues no credential.
+func (s *Service) PrepareTenant(ctx context.Context, tenant string) (string, error) {
+	tenant = orDefault(tenant)
+	if _, err := s.dir.Tenant(ctx, tenant); errors.Is(err, store.ErrNotFound) {
+		if _, err := s.dir.AddTenant(ctx, tenant, "", store.TenantSettings{}); err != nil && !errors.Is(err, directory.ErrTenantExists) {
+			return "", err
+		}
+	} else if err != nil {
+		return "", err
+	}
+	return s.TenantURL(ctx, tenant)
+}
+
 // IssueToken issues a Secret Token for Entra in tenant, creating the tenant
 // when it does not exist yet.
 func (s *Service) IssueToken(ctx context.Context, tenant string) (*Issued, error) {
 	tenant = orDefault(tenant)
-	if _, err := s.dir.Tenant(ctx, tenant); errors.Is(err, store.ErrNotFound) {
-		if _, err := s.dir.AddTenant(ctx, tenant, "", store.TenantSettings{}); err != nil {
-			return nil, err
-		}
-	} else if err != nil {
+	if _, err := s.PrepareTenant(ctx, tenant); err != nil {
 		return nil, err
 	}
 	return s.issue(ctx, tenant)
@@ -171,8 +181,7 @@ func (s *Service) issue(ctx context.Context, tenant string) (*Issued, error) {
 }
 
 // Discard revokes a Secret Token issued for Entra that Entra will not get
-// (the wizard issues one before the credential is chosen; an OAuth client
-// or a federation replaced it).
+// (the owner went back and chose an OAuth client or a federation instead).
 func (s *Service) Discard(ctx context.Context, is *Issued) error {
 	if _, err := s.dir.RevokeToken(ctx, is.TokenID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("revoke the unused Secret Token: %w", err)

@@ -335,7 +335,7 @@ which you install and assign in the portal.`,
 	f.StringSliceVar(&omit, "omit", nil, "optional attributes not to map: givenName, surname, employeeId, manager")
 	f.BoolVar(&onPrem, "on-premises", false, "use Entra's On-premises SCIM app and Microsoft's provisioning agent instead of a public Tenant URL")
 	f.BoolVar(&allowPrivate, "allow-private-url", false, "accept a loopback or private Tenant URL without --on-premises (labs and tests only: Entra's cloud service cannot call it)")
-	f.StringVar(&credential, "credential", "", "how Entra authenticates to the agent: oauth2 (OAuth client credentials, the default), token (a long-lived Secret Token) or federation (Workload Identity Federation); default: the tenant's current kind, else oauth2")
+	f.StringVar(&credential, "credential", "", "how Entra authenticates to the agent: oauth2 (OAuth client credentials, the default), token (a long-lived Secret Token) or federation (Workload Identity Federation); default: the tenant's current kind, else oauth2 (token with --on-premises)")
 	f.StringVar(&subject, "subject", "", "with --credential federation: the Subject (sub) the portal shows for the workload identity")
 	f.StringVar(&audience, "audience", "", "with --credential federation: the Audience (aud) the portal shows for the workload identity")
 	f.StringVar(&issuer, "issuer", "", "with --credential federation: the assertions' issuer (default: https://login.microsoftonline.com/<Entra tenant id>/v2.0, or the national cloud's)")

@@ -37,10 +37,10 @@ secret at all, with an assertion signed by the customer's Entra tenant
 func secretLifetime(s string) (time.Duration, error) {
 	d, err := parseDays(s)
 	if err != nil {
-		return 0, usageError{fmt.Errorf("--expires: %w", err)}
+		return 0, usageError{fmt.Errorf("--expires: %w (a client secret lives 1d to 3y, such as 1y or 18w)", err)}
 	}
 	if d < directory.MinClientSecretLifetime || d > directory.MaxClientSecretLifetime {
-		return 0, usageError{fmt.Errorf("--expires %s: a client secret must expire within 1d to 3y (Microsoft's gallery rules ask for at most 3 years)", s)}
+		return 0, usageError{fmt.Errorf("--expires %s: a client secret must expire after 1 day to 3 years (1d to 3y, such as 1y or 18w); Microsoft's gallery rules ask for at most 3 years", s)}
 	}
 	return d, nil
 }
@@ -57,7 +57,7 @@ the Client Identifier and the Client Secret. The secret is shown only now;
 Roster stores its SHA-256 hash. Entra may send it either way
 (client_secret_basic or client_secret_post); leave the scope empty or use "scim".
 
-Client secrets expire (1 year by default, at most 3): rotate before then with
+Client secrets expire (1 year by default, at most 3 years): rotate before then with
 'roster oauth client rotate', which keeps the old secret valid meanwhile.`,
 		Example: `  roster oauth client add
   roster oauth client add --tenant contoso --name entra --expires 2y --json
@@ -314,8 +314,8 @@ sign-in host of --cloud usgov (login.microsoftonline.us) or china
 	c.Flags().StringVar(&n.Tenant, "tenant", directory.DefaultTenant, "Roster tenant the federation provisions into")
 	c.Flags().StringVar(&n.Name, "name", "", "a name to recognise the client by (default: federation-<date>)")
 	c.Flags().StringVar(&n.EntraTenant, "entra-tenant", "", "the customer's Entra tenant id (a GUID); the issuer and JWKS URL default from it")
-	c.Flags().StringVar(&n.Subject, "subject", "", "the assertion's subject (sub), as Entra shows it")
-	c.Flags().StringVar(&n.Audience, "audience", "", "the assertion's audience (aud), as Entra shows it")
+	c.Flags().StringVar(&n.Subject, "subject", "", "the Subject (sub) the portal shows for the workload identity (the assertions' sub)")
+	c.Flags().StringVar(&n.Audience, "audience", "", "the Audience (aud) the portal shows for the workload identity (the assertions' aud)")
 	c.Flags().StringVar(&n.Issuer, "issuer", "", "the assertion's issuer (iss) (default https://<cloud host>/<entra-tenant>/v2.0)")
 	c.Flags().StringVar(&n.JWKSURL, "jwks-url", "", "where the issuer's signing keys are (default https://<cloud host>/<entra-tenant>/discovery/v2.0/keys)")
 	c.Flags().StringVar(&n.Cloud, "cloud", "public", "Entra's cloud: public, usgov or china")

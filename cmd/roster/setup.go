@@ -44,14 +44,24 @@ func newSetupCmd(rf *rootFlags) *cobra.Command {
 		Short: "Set up Roster and Entra provisioning, step by step, in the terminal",
 		Long: `A wizard that takes you from nothing to Entra provisioning users into a running
 agent: how Entra reaches the agent (automatic certificate, your own, a reverse
-proxy, or Entra's on-premises agent), the Secret Token, your email domains
-(DNS TXT records, checked live), starting the agent, signing in to Microsoft,
-the enterprise app, attribute mappings, scope, notification email, users and
-groups, Test Connection, starting provisioning, and one user on demand.
-Nothing is created in Entra before the agent runs.
+proxy, or Entra's on-premises agent), your email domains (DNS TXT records,
+checked live), starting the agent, signing in to Microsoft, the enterprise
+app, attribute mappings, scope, notification email, users and groups, how
+Entra authenticates to the agent, Test Connection, starting provisioning, and
+one user on demand. Nothing is created in Entra before the agent runs.
+
+How Entra authenticates (the same choice as 'roster entra connect
+--credential'): oauth2, the default, an OAuth client that Roster saves in Entra
+itself (the summary shows its client id and token URL; s prints its secret);
+token, a long-lived Secret Token, shown once (the fallback, and the default on
+the on-premises route); or federation, Workload Identity Federation, with the
+Subject and Audience the portal shows (or the one added with 'roster oauth
+federation add'), finished in the portal. Only the credential chosen is
+issued, once it is chosen. The manual path uses a Secret Token.
 
 Progress is saved after each step: quit any time (q, or ctrl+c twice) and run
-'roster setup' again to resume. Esc goes back or cancels what is running; r
+'roster setup' again to resume; it offers your earlier answers, the credential
+kind included, as the defaults. Esc goes back or cancels what is running; r
 (ctrl+r while typing) retries what failed. Values to copy (the Secret Token,
 the Tenant URL, the TXT record) stand alone on their line; y copies one to the
 clipboard (OSC 52), and p prints them whole above the wizard when the terminal
@@ -101,8 +111,9 @@ token in ROSTER_GRAPH_TOKEN is used instead of any sign-in method.
 Running setup again changes the same Entra app in place (mappings, scope,
 notification email and assignments). With OAuth (the default) each run gives
 the client a new secret and revokes the old one once Test Connection passed;
-with a Secret Token, Entra keeps its token unless a new one is issued. A loopback or private public URL is refused outside the
-on-premises route; --allow-private-url accepts one for labs and tests.`,
+with a Secret Token, Entra keeps its token unless a new one is issued. A
+loopback or private public URL is refused outside the on-premises route;
+--allow-private-url accepts one for labs and tests.`,
 		Example: `  roster setup
   roster setup --answers setup.json
   ROSTER_GRAPH_TOKEN=ey... roster setup --plain < answers.txt`,
@@ -293,6 +304,19 @@ func (b *setupBackend) SetReach(ctx context.Context, r tui.Reach) error {
 	return hint(b.svc.SetPublicURL(ctx, r.PublicURL, b.reach()))
 }
 
+func (b *setupBackend) PrepareTenant(ctx context.Context, tenant string) (string, error) {
+	url, err := b.svc.PrepareTenant(ctx, tenant)
+	if err != nil {
+		return "", err
+	}
+	if tenant != "" {
+		b.mu.Lock()
+		b.tenant = tenant
+		b.mu.Unlock()
+	}
+	return url, nil
+}
+
 func (b *setupBackend) IssueToken(ctx context.Context, tenant string) (tui.Issued, error) {
 	is, err := b.svc.IssueToken(ctx, tenant)
 	if err != nil {
@@ -443,10 +467,10 @@ func (b *setupBackend) SearchPrincipals(ctx context.Context, query string) ([]tu
 // Configure connects the tenant to the chosen app through the setup use
 // case: settings, mappings and assignments on every run, the Tenant URL
 // and token only when Entra needs a new one.
-func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) error {
+func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) (tui.Connected, error) {
 	c, tenant, err := b.graphClient()
 	if err != nil {
-		return err
+		return tui.Connected{}, err
 	}
 	var chosen []string
 	for _, m := range o.Mappings {
@@ -464,7 +488,7 @@ func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) erro
 	}
 	kind, err := graphapi.ParseCredentialKind(o.Credential)
 	if err != nil {
-		return err
+		return tui.Connected{}, err
 	}
 	b.mu.Lock()
 	var issued *setup.Issued
@@ -491,13 +515,15 @@ func (b *setupBackend) Configure(ctx context.Context, o tui.ConnectOptions) erro
 			}
 		}
 	}
+	conn := tui.Connected{Credential: string(res.Credential), ClientID: res.OAuthClientID, TokenURL: res.TokenURL,
+		ClientSecret: tui.Secret(res.NewSecret.Reveal())}
 	if err == nil && res.Pending {
 		// Graph cannot configure the federation: the owner finishes it in
-		// the portal, then retries, which confirms it with Test Connection.
-		return &tui.HintError{Err: errors.New("the Workload Identity Federation waits for the Entra portal"),
-			Hint: "In the portal: " + strings.Join(res.Manual, ". ") + ". Then retry."}
+		// the portal, then configures again, which confirms it with Test
+		// Connection.
+		conn.Portal = res.Manual
 	}
-	return hint(err)
+	return conn, hint(err)
 }
 
 func (b *setupBackend) TestConnection(ctx context.Context) error {
@@ -631,8 +657,9 @@ func (b *setupBackend) KeepAgentRunning(ctx context.Context, out io.Writer) erro
 	if r == nil {
 		return nil
 	}
-	fmt.Fprintf(out, "\nThe agent keeps running here at %s (logs: %s). Press Ctrl-C to stop it;\n"+
-		"to run it unattended: sudo roster service install --data-dir %s\n", info.TenantURL, info.LogFile, b.rf.dataDir)
+	// Each value alone on its line: a narrow terminal never splits one.
+	fmt.Fprintf(out, "\nThe agent keeps running here; Ctrl-C stops it. It answers at\n%s\nIts log:\n%s\n"+
+		"To run it unattended:\nsudo roster service install --data-dir %s\n", info.TenantURL, info.LogFile, b.rf.dataDir)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)

@@ -78,9 +78,10 @@ func (s *ptyScreen) waitFor(t *testing.T, want ...string) string {
 
 // TestSetupWizardEndToEnd drives `roster setup` through a pseudo-terminal
 // at 80x24, as a person would: against the fake Graph and an in-process DNS
-// server, it issues the token, proves contoso.com, creates the app, assigns
-// Alice, starts the agent, runs Test Connection, starts provisioning and
-// provisions Alice on demand — who then is in the running agent.
+// server, it proves contoso.com, starts the agent, creates the app, assigns
+// Alice, gives Entra an OAuth client (the default; no Secret Token is ever
+// issued), runs Test Connection, starts provisioning and provisions Alice on
+// demand — who then is in the running agent.
 func TestSetupWizardEndToEnd(t *testing.T) {
 	fake := fakeGraph(t)
 	// Sign in with the device code flow, as a person would, against a fake
@@ -138,8 +139,6 @@ func TestSetupWizardEndToEnd(t *testing.T) {
 	send(enter) // the listen address follows the local Tenant URL
 	scr.waitFor(t, "> "+listen)
 	send(enter)
-	scr.waitFor(t, "Secret Token", public+"/scim/default/v2", "roster_")
-	send(enter)
 	scr.waitFor(t, "Email domain to add")
 	typeText("contoso.com")
 	send(enter)
@@ -169,15 +168,22 @@ func TestSetupWizardEndToEnd(t *testing.T) {
 	send(tab)
 	scr.waitFor(t, "Assigned (1)")
 	send(enter)
-	scr.waitFor(t, "Entra reached the agent and accepted the token", "Provisioning is on", "alice@contoso.com")
+	// The credential is chosen before any is issued: OAuth, the default.
+	scr.waitFor(t, "How Entra signs in", "OAuth client credentials (recommended)")
+	send(enter)
+	scr.waitFor(t, "Entra reached the agent and accepted the OAuth client", "Provisioning is on", "alice@contoso.com")
 	send(enter)
 	scr.waitFor(t, "Provisioned on demand", "Import", "Scoping", "Matching", "Export", "was created")
 	send(enter)
-	scr.waitFor(t, "Roster is set up", public+"/scim/default/v2", "roster entra status")
+	scr.waitFor(t, "Roster is set up", public+"/scim/default/v2", "Credential  OAuth client", public+"/oauth/default/token", "roster entra status")
 	send(enter)
 	// The summary and the next commands stay in the scrollback.
 	scr.waitFor(t, "Roster is set up", public+"/scim/default/v2", "roster users list", "The agent keeps running here")
 	t.Logf("happy path at 80x24: %d keystrokes", keys)
+	// OAuth: no Secret Token was ever issued, not even one revoked later.
+	if out, _, err := runCLI(t, dir, "token", "list", "--json"); err != nil || strings.TrimSpace(out) != "[]" {
+		t.Errorf("tokens after an OAuth setup: %v\n%s", err, out)
+	}
 
 	// Alice is in the agent the wizard started, which answers SCIM.
 	out, _, err = runCLI(t, dir, "users", "list", "--json")
@@ -303,33 +309,39 @@ func TestSetupWizardNarrow(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); f.Close() }) //nolint:errcheck
 	scr := &ptyScreen{}
 	go io.Copy(scr, f) //nolint:errcheck
-	send := func(s string) {
-		if _, err := f.Write([]byte(s)); err != nil {
-			t.Fatal(err)
+	send := func(keys ...string) {
+		for _, s := range keys {
+			if _, err := f.Write([]byte(s)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(30 * time.Millisecond)
 		}
-		time.Sleep(30 * time.Millisecond)
 	}
+	const down = "\x1b[B"
 	scr.waitFor(t, "No existing setup found")
 	send("\r")
 	scr.waitFor(t, "Behind a reverse proxy")
-	send("\x1b[B")
-	send("\x1b[B")
-	send("\r")
+	send(down, down, "\r")
 	scr.waitFor(t, "Public URL (what Entra calls)")
 	send(public)
 	send("\r")
 	scr.waitFor(t, "> "+listen)
-	send("\r")
-	scr.waitFor(t, "Secret Token", "press p to print it whole above")
-	send("p")
-	scr.waitFor(t, "Printed above")
-	token := waitForLine(t, scr, `roster_[0-9A-Za-z]{57}`)
 	send("\r")
 	scr.waitFor(t, "Email domain to add")
 	send("contoso.com")
 	send("\r")
 	scr.waitFor(t, "TXT record value:")
 	txt := waitForLine(t, scr, `roster-verification=[a-z0-9]{32}`)
+	send("\r") // on while the record is pending
+	scr.waitFor(t, "Run it in this terminal")
+	send("\r")
+	scr.waitFor(t, "Configure Entra by hand in the portal")
+	send(down, down, down, "\r")
+	// The manual path's Secret Token: issued only now, the first credential.
+	scr.waitFor(t, "Secret Token", "press p to print it whole above")
+	send("p")
+	scr.waitFor(t, "Printed above")
+	token := waitForLine(t, scr, `roster_[0-9A-Za-z]{57}`)
 	send("q")
 	rest := scr.waitFor(t, "TXT records to publish", "Setup paused")
 	if !strings.Contains(rest, "\n"+public+"/scim/default/v2\n") || !strings.Contains(rest, "\n"+txt+"\n") {
