@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/agent/tlsserve/pebbletest"
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/internal/syncbuf"
 	"github.com/rosterhq/roster/store"
 )
@@ -38,6 +39,7 @@ func TestMain(m *testing.M) {
 	}
 	os.Setenv("XDG_CACHE_HOME", cache) //nolint:errcheck
 	code := m.Run()
+	pgtest.Stop() // the PostgreSQL cluster, if a test started one
 	os.RemoveAll(cache) //nolint:errcheck
 	os.Exit(code)
 }
