@@ -85,7 +85,6 @@ func BenchmarkBackends(b *testing.B) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}}
 	rep := &report{}
 	seq := atomic.Int64{}
-	const beside = "raw, 1 row/tx, 8 goroutines"
 	for r := 0; r < rounds; r++ {
 		for _, be := range []*backend{sq, pg1, pg2} {
 			var turn atomic.Int64
@@ -100,7 +99,7 @@ func BenchmarkBackends(b *testing.B) {
 				return err
 			})
 			rawRate := be.raw.run(b, clients, writes, be.raw.insertOne(&seq))
-			rep.add("create: POST /Users, "+be.name, "raw INSERT, "+be.raw.what(), mustRate(b, httpRate), rawRate)
+			rep.add("create POST /Users: "+be.name, "raw INSERT, "+be.raw.what(true), mustRate(b, httpRate), rawRate)
 			// 2. Lookup.
 			leans := make([]*leanClient, len(be.agents))
 			for i, p := range be.agents {
@@ -116,7 +115,7 @@ func BenchmarkBackends(b *testing.B) {
 				return err
 			})
 			rawLookups, _ := be.raw.lookups(b, be.raw.r, clients, 2*time.Second, prefill)
-			rep.add("lookup: GET filter userName eq, "+be.name, "raw indexed SELECT, "+be.raw.what(), mustRate(b, lookups), rawLookups)
+			rep.add("lookup GET userName eq: "+be.name, "raw indexed SELECT, "+be.raw.what(false), mustRate(b, lookups), rawLookups)
 			// 3. PATCH.
 			patches := runClosed(clients, writes, func(int) error {
 				u := be.users[rand.IntN(len(be.users))]
@@ -130,10 +129,10 @@ func BenchmarkBackends(b *testing.B) {
 				return err
 			})
 			rawPatches := be.raw.run(b, clients, writes, be.raw.updateOne(be.users))
-			rep.add("PATCH user displayName, "+be.name, "raw UPDATE, "+be.raw.what(), mustRate(b, patches), rawPatches)
+			rep.add("PATCH displayName: "+be.name, "raw UPDATE, "+be.raw.what(true), mustRate(b, patches), rawPatches)
 		}
 	}
-	rep.note("8 clients over HTTP on loopback; the raw figures: " + beside + " on the same database.")
+	rep.note("8 clients over HTTP on loopback, each request to the next agent in turn; beside, the same rows on the same database, one row per transaction from 8 goroutines.")
 	rep.note("PostgreSQL: " + pgSettings(b, pgRaw.w) + "; a throwaway cluster of internal/pgtest on this machine, over loopback TCP.")
 	rep.note("SQLite: WAL, synchronous=FULL, as the agent opens it.")
 	rep.print(b)
@@ -164,12 +163,15 @@ func openRawPostgres(b *testing.B, dsn string) *rawDB {
 	return &rawDB{w: db, r: db, doc: string(doc), postgres: true}
 }
 
-// what says how the raw pool reaches its database.
-func (r *rawDB) what() string {
-	if r.postgres {
+// what says how the raw pool reaches its database, for writes or reads.
+func (r *rawDB) what(write bool) string {
+	switch {
+	case r.postgres:
 		return "8 conns"
+	case write:
+		return "1 writer"
 	}
-	return "1 writer/4 readers"
+	return "4 readers"
 }
 
 // run runs n calls of fn on workers goroutines and returns calls/s.
