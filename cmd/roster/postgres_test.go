@@ -46,7 +46,8 @@ func TestTwoAgentsOnPostgresOneKilled(t *testing.T) {
 // TestTwoAgentsOnPostgresConcurrentMemberAdds: 8 clients each add 50
 // members to one group, one PATCH per member as Entra sends them, their
 // requests alternating between two agents on one PostgreSQL: all 400 are
-// members afterwards, read through either agent.
+// members afterwards, read through either agent. Then 8 clients create
+// the same userName at once through both agents: one 201, seven 409.
 func TestTwoAgentsOnPostgresConcurrentMemberAdds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts agent processes")
@@ -135,6 +136,33 @@ func TestTwoAgentsOnPostgresConcurrentMemberAdds(t *testing.T) {
 		// Every add was a change: the version counts them all.
 		if v := fmt.Sprintf(`W/"%d"`, 1+len(ids)); g.Meta.Version != v {
 			t.Errorf("GET group through %s: version %s, want %s (one per added member)", p.BaseURL, g.Meta.Version, v)
+		}
+	}
+
+	for round := range 5 {
+		var mu sync.Mutex
+		codes := map[int]int{}
+		each := make(chan struct{})
+		var wg sync.WaitGroup
+		for c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-each
+				p := agents[c%len(agents)]
+				code, err := scimDo(client, "POST", p.TenantURL+"/Users", a.Token, map[string]any{"schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}, "userName": fmt.Sprintf("Twin-%d@Contoso.com", round)}, nil)
+				if err != nil {
+					t.Errorf("create through %s: %v", p.BaseURL, err)
+				}
+				mu.Lock()
+				codes[code]++
+				mu.Unlock()
+			}()
+		}
+		close(each)
+		wg.Wait()
+		if codes[201] != 1 || codes[409] != clients-1 {
+			t.Errorf("round %d: %d clients creating one userName through both agents got %v, want one 201 and %d 409", round, clients, codes, clients-1)
 		}
 	}
 }
