@@ -2,8 +2,8 @@ package scimhttp_test
 
 import (
 	"context"
-	"os"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 

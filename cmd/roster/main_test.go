@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 	}
 	os.Setenv("XDG_CACHE_HOME", cache) //nolint:errcheck
 	code := m.Run()
-	pgtest.Stop() // the PostgreSQL cluster, if a test started one
+	pgtest.Stop()       // the PostgreSQL cluster, if a test started one
 	os.RemoveAll(cache) //nolint:errcheck
 	os.Exit(code)
 }
