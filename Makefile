@@ -18,7 +18,7 @@ test: ## Run go vet, staticcheck (pinned in go.mod) and every test with the race
 	$(GO) tool staticcheck $(PKG)
 	$(GO) test -race -count=1 -timeout 20m $(PKG)
 
-bench: ## Print the benchmark figures (HTTP vs raw SQLite, interleaved)
+bench: ## Print the benchmark figures (HTTP vs raw SQLite and PostgreSQL, interleaved)
 	ROSTER_BENCH=1 $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 60m ./cmd/roster
 
 fuzz: ## Run each fuzz target for FUZZTIME (default 60s)

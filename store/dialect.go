@@ -80,8 +80,9 @@ func (d *dialect) sql(query string) string {
 }
 
 // args converts arguments for the dialect: PostgreSQL's text cannot hold a
-// NUL byte, so the multiWorkEmail marker is stored as pgMultiWorkEmail, and
-// flags, INTEGER 0/1 on both databases, are passed as numbers.
+// NUL byte, so the multiWorkEmail marker is stored as pgMultiWorkEmail, any
+// other NUL is passed as U+0001 (pgNUL), and flags, INTEGER 0/1 on both
+// databases, are passed as numbers.
 func (d *dialect) args(args []any) []any {
 	if !d.postgres {
 		return args
@@ -91,16 +92,35 @@ func (d *dialect) args(args []any) []any {
 		case bool:
 			args[i] = boolInt(v)
 		case string:
-			if v == multiWorkEmail {
-				args[i] = pgMultiWorkEmail
-			}
+			args[i] = pgText(v)
 		case sql.NullString:
-			if v.Valid && v.String == multiWorkEmail {
-				args[i] = pgMultiWorkEmail
+			if v.Valid {
+				v.String = pgText(v.String)
+				args[i] = v
 			}
 		}
 	}
 	return args
+}
+
+// pgNUL replaces NUL in text passed to PostgreSQL, which refuses it
+// ("invalid byte sequence"): a SCIM id or member value from a request
+// (/Users/a%00b) is looked up as it would be on SQLite, finding nothing,
+// instead of failing. No stored SCIM value holds U+0001 either: the edge
+// refuses control characters (docs/scim-limits.md), so such a lookup still
+// matches nothing.
+const pgNUL = "\x01"
+
+// pgText is s as PostgreSQL text: pgMultiWorkEmail for the multiWorkEmail
+// marker, NUL replaced by pgNUL.
+func pgText(s string) string {
+	if s == multiWorkEmail {
+		return pgMultiWorkEmail
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return strings.ReplaceAll(s, "\x00", pgNUL)
+	}
+	return s
 }
 
 // pgMultiWorkEmail is multiWorkEmail on PostgreSQL. Like it, it only makes a

@@ -1,6 +1,6 @@
 package scimhttp_test
 
-// Concurrency over real HTTP and a real SQLite file (issue #2): writes from
+// Concurrency over real HTTP and a real store, SQLite and PostgreSQL (issue #2): writes from
 // several clients at once must never lose an update — Entra adds group
 // members one PATCH at a time and may run requests in parallel
 // (docs/entra.md#membership-writes-are-idempotent-and-never-lost: "concurrent adds to one group must never lose a member").
@@ -78,8 +78,10 @@ func createUsers(t *testing.T, c *scimClient, prefix string, n int) []string {
 	return ids
 }
 
-func TestConcurrentMemberAddsToOneGroup(t *testing.T) {
-	a := newTestAgent(t)
+func TestConcurrentMemberAddsToOneGroup(t *testing.T) { onBackends(t, concurrentMemberAddsToOneGroup) }
+
+func concurrentMemberAddsToOneGroup(t *testing.T, b backend) {
+	a := newTestAgentOn(t, b)
 	base, tok := a.tenant(t, "acme", store.TenantSettings{})
 	c := newClient(base, tok)
 	const total = concurrentClients * perClient
@@ -146,8 +148,10 @@ func TestConcurrentMemberAddsToOneGroup(t *testing.T) {
 	})
 }
 
-func TestConcurrentUserCreates(t *testing.T) {
-	a := newTestAgent(t)
+func TestConcurrentUserCreates(t *testing.T) { onBackends(t, concurrentUserCreates) }
+
+func concurrentUserCreates(t *testing.T, b backend) {
+	a := newTestAgentOn(t, b)
 	base, tok := a.tenant(t, "acme", store.TenantSettings{})
 	c := newClient(base, tok)
 	const total = concurrentClients * perClient
@@ -181,8 +185,10 @@ func TestConcurrentUserCreates(t *testing.T) {
 	}
 }
 
-func TestConcurrentDuplicateCreates(t *testing.T) {
-	a := newTestAgent(t)
+func TestConcurrentDuplicateCreates(t *testing.T) { onBackends(t, concurrentDuplicateCreates) }
+
+func concurrentDuplicateCreates(t *testing.T, b backend) {
+	a := newTestAgentOn(t, b)
 	base, tok := a.tenant(t, "acme", store.TenantSettings{})
 	c := newClient(base, tok)
 	tests := []struct {

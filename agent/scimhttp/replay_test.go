@@ -32,8 +32,9 @@ package scimhttp_test
 // string as a key (URNs contain dots), then the longest prefix before a dot;
 // numeric segments index arrays.
 //
-// startTestAgent(t) (tenantURL, token string) is provided by another test file of
-// this package; every fixture file gets its own agent.
+// startTestAgent(t, b) (tenantURL, token string) is provided by another test file of
+// this package; every fixture file gets its own agent, on each backend (SQLite and
+// PostgreSQL, see onBackends).
 
 import (
 	"bytes"
@@ -124,6 +125,12 @@ func entraFixtureFiles(t *testing.T) []string {
 }
 
 func TestEntraReplay(t *testing.T) {
+	onBackends(t, func(t *testing.T, b backend) {
+		replayEntraFixtures(t, b)
+	})
+}
+
+func replayEntraFixtures(t *testing.T, b backend) {
 	for _, file := range entraFixtureFiles(t) {
 		name := filepath.Base(file)
 		t.Run(name, func(t *testing.T) {
@@ -131,7 +138,7 @@ func TestEntraReplay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tenantURL, token := startTestAgent(t)
+			tenantURL, token := startTestAgent(t, b)
 			r := &entraReplayer{
 				file:   name,
 				base:   strings.TrimRight(tenantURL, "/"),

@@ -3,15 +3,44 @@ package scimhttp_test
 import (
 	"context"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/scimhttp"
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/store"
 )
 
-// testAgent is a real agent over a real SQLite file, served by httptest.
+// TestMain stops the PostgreSQL cluster of the backend matrix (if a test
+// started one) when the tests end.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// backend is a store backend a test runs on: location returns where a
+// fresh, empty store lives (a SQLite file in a temporary directory, or a new
+// PostgreSQL database in internal/pgtest's throwaway cluster).
+type backend struct {
+	name     string
+	location func(t testing.TB) string
+}
+
+var backends = []backend{
+	{"sqlite", func(t testing.TB) string { return filepath.Join(t.TempDir(), "roster.db") }},
+	// pgtest.New skips the test, saying why, when PostgreSQL is not installed.
+	{"postgres", pgtest.New},
+}
+
+// onBackends runs fn as a subtest per backend: tests that must behave the
+// same on SQLite and PostgreSQL (the Entra replay, the concurrency tests).
+func onBackends(t *testing.T, fn func(t *testing.T, b backend)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { fn(t, b) })
+	}
+}
+
+// testAgent is a real agent over a real store, served by httptest.
 type testAgent struct {
 	srv *httptest.Server
 	h   *scimhttp.Server
@@ -19,12 +48,18 @@ type testAgent struct {
 	db  *store.DB
 }
 
-// newTestAgent starts an agent; opt (at most one) configures its handler,
-// by default without rate limits or metrics.
+// newTestAgent starts an agent on a SQLite file; opt (at most one)
+// configures its handler, by default without rate limits or metrics.
 func newTestAgent(t testing.TB, opt ...scimhttp.Options) *testAgent {
 	t.Helper()
+	return newTestAgentOn(t, backends[0], opt...)
+}
+
+// newTestAgentOn starts an agent on a fresh store of backend b.
+func newTestAgentOn(t testing.TB, b backend, opt ...scimhttp.Options) *testAgent {
+	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "roster.db"), store.Options{})
+	db, err := store.Open(ctx, b.location(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,9 +96,9 @@ func (a *testAgent) token(t testing.TB, tenant string, readOnly bool) string {
 	return issued.Token.Reveal()
 }
 
-// startTestAgent starts a fresh agent with the default tenant (used by the
-// Entra replay fixtures).
-func startTestAgent(t *testing.T) (tenantURL, token string) {
-	a := newTestAgent(t)
+// startTestAgent starts a fresh agent on backend b with the default tenant
+// (used by the Entra replay fixtures).
+func startTestAgent(t *testing.T, b backend) (tenantURL, token string) {
+	a := newTestAgentOn(t, b)
 	return a.tenant(t, directory.DefaultTenant, store.TenantSettings{})
 }

@@ -36,7 +36,7 @@ func BenchmarkAgent(b *testing.B) {
 	if os.Getenv("ROSTER_BENCH") != "1" {
 		b.Skip("set ROSTER_BENCH=1 (make bench)")
 	}
-	if only := os.Getenv("ROSTER_BENCH_ONLY"); only == "feed" || only == "create" || only == "oauth" {
+	if only := os.Getenv("ROSTER_BENCH_ONLY"); only == "feed" || only == "create" || only == "oauth" || only == "backends" {
 		b.Skip("ROSTER_BENCH_ONLY=" + only + " runs its benchmark alone")
 	}
 	const (
@@ -67,7 +67,7 @@ func BenchmarkAgent(b *testing.B) {
 	case "lookup":
 		all = false
 	default:
-		b.Fatalf("ROSTER_BENCH_ONLY=%q: the parts that run alone are \"lookup\", \"feed\", \"create\" and \"oauth\"", v)
+		b.Fatalf("ROSTER_BENCH_ONLY=%q: the parts that run alone are \"lookup\", \"feed\", \"create\", \"oauth\" and \"backends\"", v)
 	}
 
 	// 1. Create: POST /Users (8 clients) vs raw INSERT of the same row.
@@ -235,8 +235,14 @@ func userDoc(name string) map[string]any {
 // prefillStore writes n users, a group with 10 members and one with all n,
 // through the store (as the agent would store them), and returns a token.
 func prefillStore(b testing.TB, dataDir string, n int) (string, groupRef, groupRef) {
+	return prefillAt(b, filepath.Join(dataDir, "roster.db"), n)
+}
+
+// prefillAt is prefillStore for the store at loc: a SQLite file or a
+// postgres:// URL.
+func prefillAt(b testing.TB, loc string, n int) (string, groupRef, groupRef) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(dataDir, "roster.db"), store.Options{})
+	db, err := store.Open(ctx, loc, store.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -313,6 +319,25 @@ func prefillStore(b testing.TB, dataDir string, n int) (string, groupRef, groupR
 type rawDB struct {
 	w, r, rMmap *sql.DB
 	doc         string
+	postgres    bool // the pool is pgx's, on PostgreSQL: $n placeholders
+}
+
+// q returns query, written with ? placeholders, in the raw pool's dialect.
+func (r *rawDB) q(query string) string {
+	if !r.postgres {
+		return query
+	}
+	var sb strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			fmt.Fprintf(&sb, "$%d", n)
+			continue
+		}
+		sb.WriteRune(c)
+	}
+	return sb.String()
 }
 
 func openRaw(b *testing.B, dataDir string) *rawDB {
@@ -362,6 +387,11 @@ func copyFile(b *testing.B, src, dst string) {
 	}
 }
 
+// rawInsertUser inserts a user row as the store does: id, name, external
+// id, work email, created, modified, doc.
+const rawInsertUser = `INSERT INTO resources(tenant_id, kind, id, name_lc, external_id, work_email_lc, display_name_lc, active, created, modified, version, doc)
+			VALUES ('default', 'User', ?, ?, ?, ?, 'test user', 1, ?, ?, 1, ?)`
+
 // insertUsers inserts n user rows, perTx rows per transaction, and returns rows/s.
 func (r *rawDB) insertUsers(b *testing.B, n, perTx int, seq *atomic.Int64) float64 {
 	ctx := context.Background()
@@ -371,8 +401,7 @@ func (r *rawDB) insertUsers(b *testing.B, n, perTx int, seq *atomic.Int64) float
 		if err != nil {
 			b.Fatal(err)
 		}
-		st, err := tx.PrepareContext(ctx, `INSERT INTO resources(tenant_id, kind, id, name_lc, external_id, work_email_lc, display_name_lc, active, created, modified, version, doc)
-			VALUES ('default', 'User', ?, ?, ?, ?, 'test user', 1, ?, ?, 1, ?)`)
+		st, err := tx.PrepareContext(ctx, r.q(rawInsertUser))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -395,7 +424,7 @@ func (r *rawDB) insertUsers(b *testing.B, n, perTx int, seq *atomic.Int64) float
 // returns lookups/s and how many ran.
 func (r *rawDB) lookups(b *testing.B, pool *sql.DB, readers int, d time.Duration, n int) (float64, int) {
 	ctx := context.Background()
-	st, err := pool.PrepareContext(ctx, `SELECT seq, id, created, modified, version, doc FROM resources WHERE tenant_id = 'default' AND kind = 'User' AND name_lc = ?`)
+	st, err := pool.PrepareContext(ctx, r.q(`SELECT seq, id, created, modified, version, doc FROM resources WHERE tenant_id = 'default' AND kind = 'User' AND name_lc = ?`))
 	if err != nil {
 		b.Fatal(err)
 	}

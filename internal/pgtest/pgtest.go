@@ -52,7 +52,18 @@ var (
 	startErr error
 	started  bool
 	dbSeq    atomic.Int64
+	durable  bool
 )
+
+// Durable makes the cluster, when New next starts it, keep PostgreSQL's
+// durable defaults (fsync, synchronous_commit and full_page_writes on)
+// instead of the fast test settings: for benchmarks, whose figures must
+// include the commit's flush. Call it before the first New (or after Stop).
+func Durable() {
+	mu.Lock()
+	defer mu.Unlock()
+	durable = true
+}
 
 // Main runs the tests of m and then stops the cluster if a test started
 // one; it returns m.Run's exit code. Call it from TestMain.
@@ -219,13 +230,16 @@ func (c *cluster) run(bin, data string, cred *syscall.Credential) error {
 	if cred != nil {
 		logf.Chown(int(cred.Uid), int(cred.Gid)) //nolint:errcheck
 	}
-	// Durability is not what these tests check: fsync off makes CREATE
-	// DATABASE and commits fast. Never use these settings outside tests.
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data,
-		"-c", "listen_addresses=127.0.0.1", "-c", "port="+strconv.Itoa(port),
-		"-c", "unix_socket_directories="+c.dir,
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=300", "-c", "shared_buffers=32MB")
+	args := []string{"-D", data,
+		"-c", "listen_addresses=127.0.0.1", "-c", "port=" + strconv.Itoa(port),
+		"-c", "unix_socket_directories=" + c.dir,
+		"-c", "max_connections=300", "-c", "shared_buffers=32MB"}
+	if !durable {
+		// Durability is not what these tests check: fsync off makes CREATE
+		// DATABASE and commits fast. Never use these settings outside tests.
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group: a Ctrl-C meant for `go test` reaches postgres
 	// only through Stop (or the watchdog).
