@@ -241,7 +241,7 @@ func (s *Storage) TryLock(ctx context.Context, name string) (bool, error) {
 	var ok bool
 	err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
 		now := s.now()
-		ok, err = tx.AcquireCertLock(name, owner, now, now.Add(s.ttl))
+		ok, err = tx.AcquireLock(name, owner, now, now.Add(s.ttl))
 		return err
 	})
 	if err != nil || !ok {
@@ -292,7 +292,7 @@ func (s *Storage) refresh(ctx context.Context, name string, h *heldLock) {
 func (s *Storage) extend(ctx context.Context, name, owner string) (bool, error) {
 	var ok bool
 	err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
-		ok, err = tx.ExtendCertLock(name, owner, s.now().Add(s.ttl))
+		ok, err = tx.ExtendLock(name, owner, s.now().Add(s.ttl))
 		return err
 	})
 	return ok, err
@@ -319,7 +319,7 @@ func (s *Storage) release(name, owner string) error {
 	// Release even when the caller's context has ended, or the lock would
 	// block every agent until it expires.
 	err := s.db.Write(context.Background(), func(tx *store.Tx) (err error) {
-		ok, err = tx.ReleaseCertLock(name, owner)
+		ok, err = tx.ReleaseLock(name, owner)
 		return err
 	})
 	if err != nil {
