@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -58,5 +59,95 @@ func TestLockRows(t *testing.T) {
 	}
 	if !lock("issue", "C", now.Add(2*time.Minute)) {
 		t.Fatal("C did not get the released lock")
+	}
+}
+
+// TestLease: one holder at a time; the holder keeps its lease alive past
+// its TTL; Release frees it for another at once; a lease taken over by
+// another (its holder seen dead) is Lost to its old holder; a dead
+// holder's lease passes to another once it expired.
+func TestLease(t *testing.T) {
+	ctx := context.Background()
+	a, b := openTwoAgents(t)
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited 20 s for %s", what)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	take := func(db *DB, opt LeaseOptions) *Lease {
+		t.Helper()
+		l, err := db.TryLease(ctx, "work", opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	const ttl = 150 * time.Millisecond
+	la := take(a, LeaseOptions{TTL: ttl})
+	if la == nil {
+		t.Fatal("A did not get a free lease")
+	}
+	if take(b, LeaseOptions{TTL: ttl}) != nil {
+		t.Fatal("B took A's lease")
+	}
+	// A extends it every TTL/3: after three TTLs, B still cannot take it.
+	start := time.Now()
+	waitFor("three TTLs", func() bool { return time.Since(start) > 3*ttl })
+	if take(b, LeaseOptions{TTL: ttl}) != nil {
+		t.Fatal("B took a lease its holder keeps extending")
+	}
+	select {
+	case <-la.Lost():
+		t.Fatal("A's lease was lost while A extended it")
+	default:
+	}
+	if err := la.Release(); err != nil {
+		t.Fatal(err)
+	}
+	lb := take(b, LeaseOptions{TTL: ttl})
+	if lb == nil {
+		t.Fatal("B did not get the released lease")
+	}
+	// C's clock is an hour ahead: B looks dead to it, and C takes the
+	// lease over; B's next extension finds it gone.
+	lc := take(a, LeaseOptions{TTL: ttl, Now: func() time.Time { return time.Now().Add(time.Hour) }})
+	if lc == nil {
+		t.Fatal("C did not take over a lease expired by its clock")
+	}
+	waitFor("B to lose its lease", func() bool {
+		select {
+		case <-lb.Lost():
+			return true
+		default:
+			return false
+		}
+	})
+	if err := lb.Release(); err == nil {
+		t.Error("B released a lease C holds")
+	}
+	if err := lc.Release(); err != nil {
+		t.Fatal(err)
+	}
+	// A dead holder (its store closed: no more extensions): its lease
+	// expires and passes to another.
+	dead, err := Open(ctx, a.Path(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld := take(dead, LeaseOptions{TTL: ttl})
+	if ld == nil {
+		t.Fatal("the doomed holder did not get the free lease")
+	}
+	dead.Close()
+	<-ld.Lost()
+	var la2 *Lease
+	waitFor("A to take the dead holder's lease", func() bool { la2 = take(a, LeaseOptions{TTL: ttl}); return la2 != nil })
+	if err := la2.Release(); err != nil {
+		t.Fatal(err)
 	}
 }
