@@ -154,27 +154,43 @@ func (l *Lease) extend(ctx context.Context, last time.Time) {
 			return
 		case <-t.C:
 		}
-		var ok bool
-		var at time.Time
-		err := l.db.Write(ctx, func(tx *Tx) (err error) {
-			at = l.now()
-			ok, err = tx.ExtendLock(l.name, l.owner, at.Add(l.ttl))
-			return err
-		})
+		type result struct {
+			ok  bool
+			at  time.Time
+			err error
+		}
+		res := make(chan result, 1)
+		go func() {
+			var r result
+			r.err = l.db.Write(ctx, func(tx *Tx) (err error) {
+				r.at = l.now()
+				r.ok, err = tx.ExtendLock(l.name, l.owner, r.at.Add(l.ttl))
+				return err
+			})
+			res <- r
+		}()
+		// A write can hang while the database is unreachable: the lease is
+		// this holder's until its expiry, after which another may have
+		// taken it.
+		expiry := time.NewTimer(last.Add(l.ttl).Sub(l.now()))
+		var r result
+		select {
+		case r = <-res:
+			expiry.Stop()
+		case <-expiry.C:
+			l.lose()
+			return
+		}
 		switch {
 		case ctx.Err() != nil:
 			return // released
-		case err == nil && ok:
-			last = at
-			continue
-		case err == nil || errors.Is(err, ErrClosed):
+		case r.err == nil && r.ok:
+			last = r.at
+		case r.err == nil || errors.Is(r.err, ErrClosed):
 			l.lose() // taken over, or the store is closing
 			return
-		}
-		// The database did not answer: the lease is still this holder's
-		// until its expiry, after which another may have taken it.
-		if !l.now().Before(last.Add(l.ttl)) {
-			l.lose()
+		case !l.now().Before(last.Add(l.ttl)):
+			l.lose() // the database did not answer until the expiry
 			return
 		}
 	}
