@@ -1,8 +1,8 @@
 package agent_test
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
