@@ -1,7 +1,6 @@
 package agent_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/rosterhq/roster/agent/scim"
 	"github.com/rosterhq/roster/agent/webhook"
 	"github.com/rosterhq/roster/internal/pgtest"
+	"github.com/rosterhq/roster/internal/syncbuf"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -175,7 +175,7 @@ func TestMaintenanceRunsOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var logs [2]syncBuffer
+		var logs [2]syncbuf.Buffer
 		dirs := []*directory.Service{directory.New(db, nil, nil), directory.New(openAt(t, location), nil, nil)}
 		for i, dir := range dirs {
 			log := slog.New(slog.NewJSONHandler(&logs[i], nil))
@@ -186,11 +186,12 @@ func TestMaintenanceRunsOnce(t *testing.T) {
 			return err == nil && len(evs) == 1
 		})
 		const runs = `"work":"roster/maintenance"`
-		waitUntil(t, "an agent to run the maintenance", func() bool { return logs[0].Contains(runs) || logs[1].Contains(runs) })
+		ran := func(i int) bool { return strings.Contains(logs[i].String(), runs) }
+		waitUntil(t, "an agent to run the maintenance", func() bool { return ran(0) || ran(1) })
 		// The holder keeps its lease: the other agent, trying every
 		// LeaseTTL/3, does not get it.
 		time.Sleep(time.Second)
-		if logs[0].Contains(runs) && logs[1].Contains(runs) {
+		if ran(0) && ran(1) {
 			t.Errorf("both agents run the maintenance:\n%s\n%s", logs[0].String(), logs[1].String())
 		}
 	})
@@ -320,24 +321,3 @@ func (ta tagAgent) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return next.RoundTrip(r)
 }
-
-// syncBuffer is a log destination that the test reads while agents write.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// Contains reports whether the log holds s.
-func (b *syncBuffer) Contains(s string) bool { return strings.Contains(b.String(), s) }

@@ -171,16 +171,6 @@ func TestWaitChangeNotifiedAcrossAgents(t *testing.T) {
 		t.Helper()
 		mustWrite(t, b, func(tx *Tx) error { _, err := tx.AppendChange("a", id, "user.created", t0, []byte(`{}`)); return err })
 	}
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("waited 20 s for %s", what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
 	wait := func(after int64) chan error {
 		done := make(chan error, 1)
 		go func() { done <- a.WaitChange(ctx, "a", after) }()
@@ -200,17 +190,17 @@ func TestWaitChangeNotifiedAcrossAgents(t *testing.T) {
 		}
 	}
 	done := wait(0)
-	waitFor("the listener", a.notify.isListening)
+	waitFor(t, "the listener", a.notify.isListening)
 	notes := a.notify.notes.Load()
 	appendOne("x1")
-	waitFor("the waiter to wake", returned(done))
-	waitFor("the notification", func() bool { return a.notify.notes.Load() > notes })
+	waitFor(t, "the waiter to wake", returned(done))
+	waitFor(t, "the notification", func() bool { return a.notify.notes.Load() > notes })
 
 	// A second waiter, with the listener up from the start.
 	done = wait(1)
 	notes = a.notify.notes.Load()
 	appendOne("x2")
-	waitFor("the second waiter to wake", returned(done))
+	waitFor(t, "the second waiter to wake", returned(done))
 	if a.notify.notes.Load() == notes {
 		t.Error("the second waiter woke without a notification")
 	}
@@ -231,8 +221,8 @@ func TestWaitChangeNotifiedAcrossAgents(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("terminated %d listening sessions, want 1", n)
 	}
-	waitFor("the listener to come back", func() bool { return a.notify.listens.Load() > listens })
+	waitFor(t, "the listener to come back", func() bool { return a.notify.listens.Load() > listens })
 	done = wait(2)
 	appendOne("x3")
-	waitFor("a waiter after the reconnect to wake", returned(done))
+	waitFor(t, "a waiter after the reconnect to wake", returned(done))
 }

@@ -69,16 +69,6 @@ func TestLockRows(t *testing.T) {
 func TestLease(t *testing.T) {
 	ctx := context.Background()
 	a, b := openTwoAgents(t)
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("waited 20 s for %s", what)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
 	take := func(db *DB, opt LeaseOptions) *Lease {
 		t.Helper()
 		l, err := db.TryLease(ctx, "work", opt)
@@ -97,7 +87,7 @@ func TestLease(t *testing.T) {
 	}
 	// A extends it every TTL/3: after three TTLs, B still cannot take it.
 	start := time.Now()
-	waitFor("three TTLs", func() bool { return time.Since(start) > 3*ttl })
+	waitFor(t, "three TTLs", func() bool { return time.Since(start) > 3*ttl })
 	if take(b, LeaseOptions{TTL: ttl}) != nil {
 		t.Fatal("B took a lease its holder keeps extending")
 	}
@@ -119,7 +109,7 @@ func TestLease(t *testing.T) {
 	if lc == nil {
 		t.Fatal("C did not take over a lease expired by its clock")
 	}
-	waitFor("B to lose its lease", func() bool {
+	waitFor(t, "B to lose its lease", func() bool {
 		select {
 		case <-lb.Lost():
 			return true
@@ -146,7 +136,7 @@ func TestLease(t *testing.T) {
 	dead.Close()
 	<-ld.Lost()
 	var la2 *Lease
-	waitFor("A to take the dead holder's lease", func() bool { la2 = take(a, LeaseOptions{TTL: ttl}); return la2 != nil })
+	waitFor(t, "A to take the dead holder's lease", func() bool { la2 = take(a, LeaseOptions{TTL: ttl}); return la2 != nil })
 	if err := la2.Release(); err != nil {
 		t.Fatal(err)
 	}
