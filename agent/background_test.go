@@ -197,14 +197,20 @@ func TestMaintenanceRunsOnce(t *testing.T) {
 	})
 }
 
-// TestWebhookDeliveryAcrossAgents: two agents on one PostgreSQL database
-// each run a webhook dispatcher; every change reaches the endpoint once, in
-// seq order, from one agent. When that agent stops, the other delivers the
-// rest, from where it stopped.
+// TestWebhookDeliveryAcrossAgents: three agents on one database each run a
+// webhook dispatcher; every change reaches the endpoint once, in seq order,
+// from one agent. When that agent stops, another delivers the next changes,
+// from where it stopped. When that one dies (its store closes under it, so
+// it neither saves nor releases anything more), the third takes over once
+// the dead agent's lease expired, and delivers the rest.
 func TestWebhookDeliveryAcrossAgents(t *testing.T) {
 	backends(t, func(t *testing.T, location string) {
 		ctx := context.Background()
-		dirs := []*directory.Service{directory.New(openAt(t, location), nil, nil), directory.New(openAt(t, location), nil, nil)}
+		dbs := []*store.DB{openAt(t, location), openAt(t, location), openAt(t, location)}
+		var dirs []*directory.Service
+		for _, db := range dbs {
+			dirs = append(dirs, directory.New(db, nil, nil))
+		}
 		if _, err := dirs[0].AddTenant(ctx, "acme", "", store.TenantSettings{}); err != nil {
 			t.Fatal(err)
 		}
@@ -255,10 +261,11 @@ func TestWebhookDeliveryAcrossAgents(t *testing.T) {
 			t.Cleanup(func() { s.stop(t) })
 			runs = append(runs, s)
 		}
+		via := dirs[0] // the agent that writes, and reads the log, for the test
 		create := func(from, to int) {
 			for i := from; i < to; i++ {
 				call := directory.Call{TenantID: "acme", BaseURL: "http://x"}
-				if _, err := dirs[i%2].Create(ctx, call, store.KindUser, map[string]any{"schemas": []any{scim.SchemaUser}, "userName": fmt.Sprintf("u%d@acme.example", i)}); err != nil {
+				if _, err := via.Create(ctx, call, store.KindUser, map[string]any{"schemas": []any{scim.SchemaUser}, "userName": fmt.Sprintf("u%d@acme.example", i)}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -273,7 +280,7 @@ func TestWebhookDeliveryAcrossAgents(t *testing.T) {
 		check := func(n int, from int, agent string) {
 			t.Helper()
 			waitUntil(t, fmt.Sprintf("%d deliveries", n), func() bool { return len(deliveries()) >= n })
-			cs, err := dirs[0].Changes(ctx, "acme", 0, 1000, nil)
+			cs, err := via.Changes(ctx, "acme", 0, 1000, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -295,14 +302,32 @@ func TestWebhookDeliveryAcrossAgents(t *testing.T) {
 		holder := deliveries()[0].agent
 		check(10, 0, holder)
 		// The holder stops: it saves the endpoint's cursor and releases
-		// its lease; the other agent continues from the cursor.
-		h := 0
-		if holder == "1" {
-			h = 1
-		}
-		runs[h].stop(t)
+		// its lease; another agent continues from the cursor.
+		var first int
+		fmt.Sscan(holder, &first)
+		runs[first].stop(t)
 		create(10, 20)
-		check(20, 10, fmt.Sprint(1-h))
+		waitUntil(t, "a delivery by another agent", func() bool { return len(deliveries()) > 10 })
+		second := deliveries()[10].agent
+		check(20, 10, second)
+		// The second holder dies once it saved the cursor (or the third
+		// would send again what came after the saved one: at least once,
+		// as after a crash): its store closes under its dispatcher.
+		cs, err := via.Changes(ctx, "acme", 0, 1000, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "the cursor to be saved", func() bool {
+			w, err := via.Webhook(ctx, w.ID)
+			return err == nil && w.Cursor == cs[len(cs)-1].Seq
+		})
+		var s2 int
+		fmt.Sscan(second, &s2)
+		third := 3 - first - s2
+		via = dirs[third]
+		dbs[s2].Close()
+		create(20, 30)
+		check(30, 20, fmt.Sprint(third))
 	})
 }
 
