@@ -39,6 +39,9 @@ type Options struct {
 	// ChangeRetention is how long change-feed records are kept; 0 means
 	// directory.DefaultChangeRetention.
 	ChangeRetention time.Duration
+	// MaintenanceInterval is how often the retention purges run (at start,
+	// then every interval); 0 means an hour.
+	MaintenanceInterval time.Duration
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
 	// DomainChecker checks the TXT records of email domains whose check is
@@ -101,6 +104,9 @@ func New(dir *directory.Service, opt Options) *Agent {
 	}
 	if opt.ShutdownTimeout == 0 {
 		opt.ShutdownTimeout = 30 * time.Second
+	}
+	if opt.MaintenanceInterval == 0 {
+		opt.MaintenanceInterval = time.Hour
 	}
 	if opt.DomainInterval == 0 {
 		opt.DomainInterval = time.Minute
@@ -250,12 +256,12 @@ func (a *Agent) lead(ctx context.Context, name string, loop func(context.Context
 	}
 }
 
-// maintenanceLoop runs at start and then hourly: it purges users disabled
+// maintenanceLoop runs at start and then every MaintenanceInterval: it purges users disabled
 // for longer than their tenant's retention, OAuth access tokens expired or
 // revoked for a day, provisioning events older than EventRetention, and
 // change-feed records older than ChangeRetention.
 func (a *Agent) maintenanceLoop(ctx context.Context) error {
-	t := time.NewTicker(time.Hour)
+	t := time.NewTicker(a.opt.MaintenanceInterval)
 	defer t.Stop()
 	for {
 		if n, err := a.dir.PurgeInactive(ctx); err != nil && ctx.Err() == nil {
