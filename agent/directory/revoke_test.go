@@ -11,6 +11,19 @@ import (
 	"github.com/rosterhq/roster/store"
 )
 
+// openServiceAt opens a Service over a store of its own on location (a
+// file or a PostgreSQL URL), as another agent or process would; it is
+// closed when the test ends.
+func openServiceAt(t *testing.T, location string, now func() time.Time) *Service {
+	t.Helper()
+	db, err := store.Open(context.Background(), location, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return New(db, nil, now)
+}
+
 // TestRevocationFromAnotherProcess: a token revoked through another
 // Service on the same database file (another process, such as `roster
 // token revoke`) is refused by a running Service within a second. The
@@ -19,15 +32,7 @@ func TestRevocationFromAnotherProcess(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "roster.db")
 	clock := &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	open := func() *Service {
-		db, err := store.Open(ctx, path, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return New(db, nil, clock.Now)
-	}
-	agent, cli := open(), open()
+	agent, cli := openServiceAt(t, path, clock.Now), openServiceAt(t, path, clock.Now)
 	if _, err := agent.AddTenant(ctx, "acme", "", store.TenantSettings{}); err != nil {
 		t.Fatal(err)
 	}
@@ -67,15 +72,7 @@ func TestRevocationAcrossAgents(t *testing.T) {
 			if backend == "postgres" {
 				location = pgtest.New(t)
 			}
-			open := func() *Service {
-				db, err := store.Open(ctx, location, store.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { db.Close() })
-				return New(db, nil, nil)
-			}
-			a, b := open(), open()
+			a, b := openServiceAt(t, location, nil), openServiceAt(t, location, nil)
 			if _, err := a.AddTenant(ctx, "acme", "", store.TenantSettings{}); err != nil {
 				t.Fatal(err)
 			}
