@@ -44,6 +44,11 @@ func openAt(t *testing.T, location string) *store.DB {
 	return db
 }
 
+// testLeaseTTL is the agents' lease TTL in these tests: long enough that a
+// holder slowed down by a loaded machine keeps its lease, short enough that
+// the other agents, trying every TTL/3, take it over soon.
+const testLeaseTTL = 3 * time.Second
+
 // settableClock is a clock that tests move forward.
 type settableClock struct {
 	mu  sync.Mutex
@@ -127,7 +132,7 @@ func TestDomainChecksRunOnce(t *testing.T) {
 		checkers := []*countingChecker{{}, {}}
 		var agents []*serving
 		for i, dir := range dirs {
-			agents = append(agents, serve(t, agent.New(dir, agent.Options{DomainChecker: checkers[i], DomainInterval: 5 * time.Millisecond, LeaseTTL: time.Second})))
+			agents = append(agents, serve(t, agent.New(dir, agent.Options{DomainChecker: checkers[i], DomainInterval: 5 * time.Millisecond, LeaseTTL: testLeaseTTL})))
 		}
 		total := func() int64 { return checkers[0].n.Load() + checkers[1].n.Load() }
 		waitUntil(t, "the first check", func() bool { return total() == 1 })
@@ -179,7 +184,7 @@ func TestMaintenanceRunsOnce(t *testing.T) {
 		for i, dir := range dirs {
 			log := slog.New(slog.NewJSONHandler(&logs[i], nil))
 			agents = append(agents, serve(t, agent.New(dir, agent.Options{EventRetention: 24 * time.Hour, MaintenanceInterval: 5 * time.Millisecond,
-				LeaseTTL: 300 * time.Millisecond, Logger: log})))
+				LeaseTTL: testLeaseTTL, Logger: log})))
 		}
 		const pruned = "pruned provisioning events"
 		purges := func(i int) int { return strings.Count(logs[i].String(), pruned) }
@@ -258,7 +263,7 @@ func TestWebhookDeliveryAcrossAgents(t *testing.T) {
 				t.Fatal(err)
 			}
 			client.Transport = tagAgent{name: fmt.Sprint(i), next: client.Transport}
-			d, err := webhook.New(dir, dir, webhook.Options{Client: client, Reload: 20 * time.Millisecond, LeaseTTL: time.Second})
+			d, err := webhook.New(dir, dir, webhook.Options{Client: client, Reload: 20 * time.Millisecond, LeaseTTL: testLeaseTTL})
 			if err != nil {
 				t.Fatal(err)
 			}

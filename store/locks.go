@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	crand "crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -71,6 +72,20 @@ func (t *Tx) ReleaseLock(name, owner string) (bool, error) {
 	return n == 1, nil
 }
 
+// Lock returns the holder of the lock name and its expiry, or ErrNotFound
+// when nobody holds it (an expired lock may still be listed).
+func (t *Tx) Lock(name string) (owner string, expires time.Time, err error) {
+	var exp int64
+	err = t.queryRow(`SELECT owner, expires FROM locks WHERE name = ?`, name).Scan(&owner, &exp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", time.Time{}, fmt.Errorf("lock %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("read lock %s: %w", name, err)
+	}
+	return owner, fromNanos(exp), nil
+}
+
 // DefaultLeaseTTL is how long a lease outlives its holder's last extension
 // when LeaseOptions.TTL is 0.
 const DefaultLeaseTTL = 30 * time.Second
@@ -79,15 +94,17 @@ const DefaultLeaseTTL = 30 * time.Second
 type LeaseOptions struct {
 	// TTL is how long the lease outlives its holder's last extension, and
 	// so how long a dead agent's lease blocks the others; 0 means
-	// DefaultLeaseTTL. The holder extends it every TTL/3.
+	// DefaultLeaseTTL. The holder extends it every Every.
 	TTL time.Duration
 	// Now is the clock; nil means time.Now. As with any lease, the agents'
 	// clocks must agree to well within TTL.
 	Now func() time.Time
+	// Every is how often the holder extends the lease; 0 means TTL/3.
+	Every time.Duration
 }
 
 // Lease is a named lock this DB holds, extended in the background every
-// TTL/3 until Release. Lost is closed when the lease may have passed to
+// LeaseOptions.Every until Release. Lost is closed when the lease may have passed to
 // another holder: an extension found it taken over, none succeeded for a
 // whole TTL (the database was unreachable), or the DB closed. Work done
 // under the lease stops then.
@@ -96,6 +113,7 @@ type Lease struct {
 	name  string
 	owner string
 	ttl   time.Duration
+	every time.Duration
 	now   func() time.Time
 
 	lost     chan struct{}
@@ -115,15 +133,18 @@ func (db *DB) TryLease(ctx context.Context, name string, opt LeaseOptions) (*Lea
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.Every <= 0 {
+		opt.Every = opt.TTL / 3
+	}
 	b := make([]byte, 12)
 	crand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
-	l := &Lease{db: db, name: name, owner: hex.EncodeToString(b), ttl: opt.TTL, now: opt.Now,
+	l := &Lease{db: db, name: name, owner: hex.EncodeToString(b), ttl: opt.TTL, every: opt.Every, now: opt.Now,
 		lost: make(chan struct{}), done: make(chan struct{})}
 	var ok bool
-	var took time.Time
+	asked := time.Now()
 	err := db.Write(ctx, func(tx *Tx) (err error) {
-		took = l.now()
-		ok, err = tx.AcquireLock(name, l.owner, took, took.Add(l.ttl))
+		now := l.now()
+		ok, err = tx.AcquireLock(name, l.owner, now, now.Add(l.ttl))
 		return err
 	})
 	if err != nil || !ok {
@@ -131,7 +152,7 @@ func (db *DB) TryLease(ctx context.Context, name string, opt LeaseOptions) (*Lea
 	}
 	rctx, stop := context.WithCancel(context.Background())
 	l.stop = stop
-	go l.extend(rctx, took)
+	go l.extend(rctx, asked)
 	return l, nil
 }
 
@@ -143,10 +164,13 @@ func (l *Lease) Lost() <-chan struct{} { return l.lost }
 
 func (l *Lease) lose() { l.lostOnce.Do(func() { close(l.lost) }) }
 
-// extend moves the expiry forward every TTL/3 until stopped or lost.
+// extend moves the expiry forward every l.every until stopped or lost.
+// last is when the write that last set the expiry was asked for: the
+// lease is certainly this holder's for TTL from then, measured on this
+// machine's monotonic clock (a step of the wall clock does not move it).
 func (l *Lease) extend(ctx context.Context, last time.Time) {
 	defer close(l.done)
-	t := time.NewTicker(l.ttl / 3)
+	t := time.NewTicker(l.every)
 	defer t.Stop()
 	for {
 		select {
@@ -156,15 +180,14 @@ func (l *Lease) extend(ctx context.Context, last time.Time) {
 		}
 		type result struct {
 			ok  bool
-			at  time.Time
 			err error
 		}
 		res := make(chan result, 1)
+		asked := time.Now()
 		go func() {
 			var r result
 			r.err = l.db.Write(ctx, func(tx *Tx) (err error) {
-				r.at = l.now()
-				r.ok, err = tx.ExtendLock(l.name, l.owner, r.at.Add(l.ttl))
+				r.ok, err = tx.ExtendLock(l.name, l.owner, l.now().Add(l.ttl))
 				return err
 			})
 			res <- r
@@ -172,7 +195,7 @@ func (l *Lease) extend(ctx context.Context, last time.Time) {
 		// A write can hang while the database is unreachable: the lease is
 		// this holder's until its expiry, after which another may have
 		// taken it.
-		expiry := time.NewTimer(last.Add(l.ttl).Sub(l.now()))
+		expiry := time.NewTimer(l.ttl - time.Since(last))
 		var r result
 		select {
 		case r = <-res:
@@ -185,11 +208,11 @@ func (l *Lease) extend(ctx context.Context, last time.Time) {
 		case ctx.Err() != nil:
 			return // released
 		case r.err == nil && r.ok:
-			last = r.at
+			last = asked
 		case r.err == nil || errors.Is(r.err, ErrClosed):
 			l.lose() // taken over, or the store is closing
 			return
-		case !l.now().Before(last.Add(l.ttl)):
+		case time.Since(last) >= l.ttl:
 			l.lose() // the database did not answer until the expiry
 			return
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 )
@@ -77,18 +78,24 @@ func TestLease(t *testing.T) {
 		}
 		return l
 	}
-	const ttl = 150 * time.Millisecond
-	la := take(a, LeaseOptions{TTL: ttl})
+	// A's clock is set by the test; its lease lives an hour and A extends
+	// it every 5 ms.
+	clk := &testClock{now: t0}
+	la := take(a, LeaseOptions{TTL: time.Hour, Now: clk.Now, Every: 5 * time.Millisecond})
 	if la == nil {
 		t.Fatal("A did not get a free lease")
 	}
-	if take(b, LeaseOptions{TTL: ttl}) != nil {
+	if take(b, LeaseOptions{TTL: time.Hour, Now: clk.Now}) != nil {
 		t.Fatal("B took A's lease")
 	}
-	// A extends it every TTL/3: after three TTLs, B still cannot take it.
-	start := time.Now()
-	waitFor(t, "three TTLs", func() bool { return time.Since(start) > 3*ttl })
-	if take(b, LeaseOptions{TTL: ttl}) != nil {
+	// Ten hours later (by A's clock), A's extensions moved the expiry on.
+	clk.Set(t0.Add(10 * time.Hour))
+	waitFor(t, "an extension", func() bool {
+		var exp time.Time
+		mustRead(t, a, func(tx *Tx) (err error) { _, exp, err = tx.Lock("work"); return })
+		return !exp.Before(t0.Add(11 * time.Hour))
+	})
+	if take(b, LeaseOptions{TTL: time.Hour, Now: func() time.Time { return t0.Add(10*time.Hour + 30*time.Minute) }}) != nil {
 		t.Fatal("B took a lease its holder keeps extending")
 	}
 	select {
@@ -99,6 +106,7 @@ func TestLease(t *testing.T) {
 	if err := la.Release(); err != nil {
 		t.Fatal(err)
 	}
+	const ttl = 150 * time.Millisecond
 	lb := take(b, LeaseOptions{TTL: ttl})
 	if lb == nil {
 		t.Fatal("B did not get the released lease")
@@ -141,3 +149,12 @@ func TestLease(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// testClock is a clock that a test sets.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *testClock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }

@@ -47,10 +47,11 @@ type Options struct {
 
 // Storage is a certmagic.Storage (and TryLocker) over a store.DB.
 type Storage struct {
-	db  *store.DB
-	ttl time.Duration
-	now func() time.Time
-	log *slog.Logger
+	db    *store.DB
+	ttl   time.Duration
+	every time.Duration // how often a held lock is extended; 0 is ttl/3
+	now   func() time.Time
+	log   *slog.Logger
 
 	mu   sync.Mutex
 	held map[string]*store.Lease
@@ -221,7 +222,7 @@ func (s *Storage) TryLock(ctx context.Context, name string) (bool, error) {
 		// Held by this agent already (another goroutine): not free.
 		return false, nil
 	}
-	l, err := s.db.TryLease(ctx, name, store.LeaseOptions{TTL: s.ttl, Now: s.now})
+	l, err := s.db.TryLease(ctx, name, store.LeaseOptions{TTL: s.ttl, Now: s.now, Every: s.every})
 	if err != nil || l == nil {
 		return false, err
 	}

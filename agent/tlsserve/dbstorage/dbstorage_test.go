@@ -267,17 +267,31 @@ func TestDeadAgentLock(t *testing.T) {
 func TestRefresher(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	const ttl = 150 * time.Millisecond
-	a := New(openDB(t, dir), Options{LockTTL: ttl})
-	if err := a.Lock(ctx, "x"); err != nil {
+	clk := &clock{now: t0}
+	db := openDB(t, dir)
+	a := New(db, Options{LockTTL: time.Hour, Now: clk.Now})
+	a.every = 5 * time.Millisecond
+	if err := a.Lock(ctx, "x"); err != nil { // expires at t0+1h
 		t.Fatal(err)
 	}
-	b := New(openDB(t, dir), Options{LockTTL: ttl})
-	// Polling through three TTLs: the lock is never free for b.
-	for start := time.Now(); time.Since(start) < 3*ttl; time.Sleep(10 * time.Millisecond) {
-		if ok, err := b.TryLock(ctx, "x"); ok || err != nil {
-			t.Fatalf("TryLock of a lock its holder keeps extending = %v, %v", ok, err)
+	clk.Set(t0.Add(10 * time.Hour))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var exp time.Time
+		if err := db.Read(ctx, func(tx *store.Tx) (err error) { _, exp, err = tx.Lock("x"); return }); err != nil {
+			t.Fatal(err)
 		}
+		if !exp.Before(t0.Add(11 * time.Hour)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the refresher did not extend the lock within 30 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b := New(openDB(t, dir), Options{Now: func() time.Time { return t0.Add(10*time.Hour + 30*time.Minute) }})
+	if ok, err := b.TryLock(ctx, "x"); ok || err != nil {
+		t.Fatalf("TryLock of a lock its holder keeps extending = %v, %v", ok, err)
 	}
 	if err := a.Unlock(ctx, "x"); err != nil {
 		t.Fatal(err)
