@@ -26,6 +26,7 @@ import (
 	"github.com/rosterhq/roster/agent/scim"
 	"github.com/rosterhq/roster/agent/scimhttp"
 	"github.com/rosterhq/roster/agent/webhook"
+	"github.com/rosterhq/roster/store"
 )
 
 // Options configures an Agent.
@@ -38,6 +39,9 @@ type Options struct {
 	// ChangeRetention is how long change-feed records are kept; 0 means
 	// directory.DefaultChangeRetention.
 	ChangeRetention time.Duration
+	// MaintenanceInterval is how often the retention purges run (at start,
+	// then every interval); 0 means an hour.
+	MaintenanceInterval time.Duration
 	// ShutdownTimeout bounds how long in-flight requests may take to finish.
 	ShutdownTimeout time.Duration
 	// DomainChecker checks the TXT records of email domains whose check is
@@ -67,6 +71,11 @@ type Options struct {
 	// Webhooks delivers the change log to webhook endpoints while the
 	// agent serves; nil delivers nothing.
 	Webhooks *webhook.Dispatcher
+	// LeaseTTL is how long the lease of an agent's background work
+	// (retention purges, domain checks) outlives its last extension: when
+	// an agent that runs it dies, another on the same database takes it
+	// over within LeaseTTL. 0 means store.DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // Endpoint is a side listener with its handler.
@@ -95,6 +104,9 @@ func New(dir *directory.Service, opt Options) *Agent {
 	}
 	if opt.ShutdownTimeout == 0 {
 		opt.ShutdownTimeout = 30 * time.Second
+	}
+	if opt.MaintenanceInterval == 0 {
+		opt.MaintenanceInterval = time.Hour
 	}
 	if opt.DomainInterval == 0 {
 		opt.DomainInterval = time.Minute
@@ -183,9 +195,10 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		return errors.Join(errs...)
 	})
-	g.Go(func() error { return a.maintenanceLoop(ctx) })
+	// Several agents on one database run these once, not once each.
+	g.Go(func() error { return a.lead(ctx, leaseMaintenance, a.maintenanceLoop) })
 	if a.opt.DomainChecker != nil {
-		g.Go(func() error { return a.domainLoop(ctx) })
+		g.Go(func() error { return a.lead(ctx, leaseDomains, a.domainLoop) })
 	}
 	if a.opt.Webhooks != nil {
 		g.Go(func() error { return a.opt.Webhooks.Run(ctx) })
@@ -193,12 +206,62 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	return g.Wait()
 }
 
-// maintenanceLoop runs at start and then hourly: it purges users disabled
+// The leases of the agent's background work (docs/postgresql.md).
+const (
+	leaseMaintenance = "roster/maintenance"
+	leaseDomains     = "roster/domain-checks"
+)
+
+// lead runs loop while this agent holds the lease name, until ctx ends:
+// of all the agents on one database, one runs it at a time. An agent that
+// does not hold the lease tries to take it every LeaseTTL/3, so when the
+// agent that runs the loop stops (it releases the lease) or dies (the lease
+// expires after LeaseTTL), another takes it over and starts the loop
+// afresh. Loop stops when the lease is lost.
+func (a *Agent) lead(ctx context.Context, name string, loop func(context.Context) error) error {
+	ttl := a.opt.LeaseTTL
+	if ttl <= 0 {
+		ttl = store.DefaultLeaseTTL
+	}
+	for {
+		l, err := a.dir.TryLease(ctx, name, ttl)
+		if err != nil && ctx.Err() == nil {
+			a.log.Warn("cannot take the lease of background work; trying again", "work", name, "err", err)
+		}
+		if l != nil {
+			a.log.Info("this agent runs the background work", "work", name)
+			lctx, cancel := context.WithCancel(ctx)
+			go func() {
+				select {
+				case <-l.Lost():
+					cancel()
+				case <-lctx.Done():
+				}
+			}()
+			err := loop(lctx)
+			cancel()
+			rerr := l.Release()
+			if ctx.Err() != nil {
+				return err
+			}
+			a.log.Warn("stopped the background work: another agent may run it now", "work", name, "err", errors.Join(err, rerr))
+		}
+		t := time.NewTimer(ttl / 3)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// maintenanceLoop runs at start and then every MaintenanceInterval: it purges users disabled
 // for longer than their tenant's retention, OAuth access tokens expired or
 // revoked for a day, provisioning events older than EventRetention, and
 // change-feed records older than ChangeRetention.
 func (a *Agent) maintenanceLoop(ctx context.Context) error {
-	t := time.NewTicker(time.Hour)
+	t := time.NewTicker(a.opt.MaintenanceInterval)
 	defer t.Stop()
 	for {
 		if n, err := a.dir.PurgeInactive(ctx); err != nil && ctx.Err() == nil {

@@ -8,11 +8,12 @@ import (
 	"unicode/utf8"
 )
 
-// Certificate storage: the key-value table and the named locks behind
+// Certificate storage: the key-value table behind
 // github.com/caddyserver/certmagic's Storage (see agent/tlsserve/dbstorage),
-// so that every agent on one database serves the same certificates and only
-// one of them asks the CA. The statements are plain SQL that SQLite and
-// PostgreSQL both run.
+// so that every agent on one database serves the same certificates; its
+// locks, which make only one of them ask the CA, are the named locks of
+// locks.go. The statements are plain SQL that SQLite and PostgreSQL both
+// run.
 
 // CertData returns the value stored at key and when it was stored, or
 // ErrNotFound.
@@ -100,50 +101,4 @@ func (t *Tx) DeleteCertData(key string) error {
 		return fmt.Errorf("delete certificate storage key %s: %w", key, err)
 	}
 	return nil
-}
-
-// AcquireCertLock takes the lock name for owner until expires, and reports
-// whether it did: it is free, or its holder let it expire (its expiry is
-// not after now). Taking a free or expired lock is one statement, so two
-// agents racing for it cannot both win.
-func (t *Tx) AcquireCertLock(name, owner string, now, expires time.Time) (bool, error) {
-	res, err := t.exec(`INSERT INTO certmagic_locks(name, owner, expires) VALUES (?, ?, ?)
-		ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires
-		WHERE certmagic_locks.expires <= ?`, name, owner, nanos(expires), nanos(now))
-	if err != nil {
-		return false, fmt.Errorf("acquire certificate lock %s: %w", name, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("acquire certificate lock %s: %w", name, err)
-	}
-	return n == 1, nil
-}
-
-// ExtendCertLock moves the expiry of the lock name to expires if owner
-// still holds it, and reports whether it does.
-func (t *Tx) ExtendCertLock(name, owner string, expires time.Time) (bool, error) {
-	res, err := t.exec(`UPDATE certmagic_locks SET expires = ? WHERE name = ? AND owner = ?`, nanos(expires), name, owner)
-	if err != nil {
-		return false, fmt.Errorf("extend certificate lock %s: %w", name, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("extend certificate lock %s: %w", name, err)
-	}
-	return n == 1, nil
-}
-
-// ReleaseCertLock frees the lock name if owner holds it, and reports
-// whether it did; the lock of another owner is left alone.
-func (t *Tx) ReleaseCertLock(name, owner string) (bool, error) {
-	res, err := t.exec(`DELETE FROM certmagic_locks WHERE name = ? AND owner = ?`, name, owner)
-	if err != nil {
-		return false, fmt.Errorf("release certificate lock %s: %w", name, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("release certificate lock %s: %w", name, err)
-	}
-	return n == 1, nil
 }

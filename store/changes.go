@@ -7,7 +7,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // The change log (migrations 0008 and 0011, docs/change-feed.md): one row
@@ -334,19 +337,52 @@ func (t *Tx) removeAllTracked(groupSeq int64) (int, error) {
 }
 
 // Waiting for changes. A write that appended a change wakes every waiter
-// after its COMMIT; writes by another process on the same file are noticed
-// by a poller that reads the sum of every tenant's last seq once per
-// pollInterval, and runs only while someone waits.
+// of its DB after its COMMIT. Changes committed by another process are
+// noticed:
+//   - on PostgreSQL, through LISTEN/NOTIFY: such a write runs
+//     notifyChanges in its transaction, which the server delivers at COMMIT
+//     to every session listening on the channel; each DB with waiters keeps
+//     one connection of its own listening (listenChanges), outside the pool;
+//   - on SQLite, and on PostgreSQL while that connection is down, by a
+//     poller that reads the sum of every tenant's last seq once per
+//     Options.PollInterval, and runs only while someone waits.
 
-// pollInterval is how often a waiter notices changes committed by another
-// process.
+// pollInterval is the default Options.PollInterval.
 const pollInterval = 500 * time.Millisecond
 
+// changesChannel is the PostgreSQL notification channel of the change log.
+const changesChannel = "roster_changes"
+
+// notifyChanges is run by a PostgreSQL write that appended changes; the
+// server sends one notification per transaction however many it appended.
+const notifyChanges = "SELECT pg_notify('" + changesChannel + "', '')"
+
 type changeNotifier struct {
-	mu      sync.Mutex
-	ch      chan struct{}
-	waiters int
-	polling bool
+	mu         sync.Mutex
+	ch         chan struct{}
+	waiters    int
+	polling    bool
+	listening  bool          // a connection LISTENs: the poller need not read
+	listenDone chan struct{} // non-nil once listenChanges started; closed when it ends
+	notes      atomic.Int64  // notifications received (tests look)
+	listens    atomic.Int64  // times the listening connection came up (tests look)
+}
+
+// setListening records whether the listening connection is up, and wakes
+// the waiters: when it comes up, a change may have committed before LISTEN
+// took effect; when it goes down, the poller takes over.
+func (n *changeNotifier) setListening(on bool) {
+	n.mu.Lock()
+	n.listening = on
+	n.mu.Unlock()
+	n.wake()
+}
+
+// isListening reports whether the listening connection is up.
+func (n *changeNotifier) isListening() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.listening
 }
 
 // signal returns the channel closed by the next wake.
@@ -376,6 +412,14 @@ func (db *DB) WaitChange(ctx context.Context, tenantID string, after int64) erro
 	if !db.notify.polling {
 		db.notify.polling = true
 		go db.pollChanges()
+	}
+	if db.d.postgres && db.notify.listenDone == nil {
+		select {
+		case <-db.quit: // Close does not wait for a listener started now
+		default:
+			db.notify.listenDone = make(chan struct{})
+			go db.listenChanges()
+		}
 	}
 	db.notify.mu.Unlock()
 	defer func() {
@@ -408,22 +452,28 @@ func (db *DB) WaitChange(ctx context.Context, tenantID string, after int64) erro
 // pollChanges wakes the waiters when the log grew in another process; it
 // returns when nobody waits any more.
 func (db *DB) pollChanges() {
-	t := time.NewTicker(pollInterval)
+	t := time.NewTicker(db.pollEvery)
 	defer t.Stop()
 	var seen int64 = -1
 	for {
-		var sum int64
-		err := db.ReadLatest(context.Background(), func(tx *Tx) error {
-			return tx.queryRow(`SELECT COALESCE(sum((SELECT max(seq) FROM changes c WHERE c.tenant_id = t.id)), 0) FROM tenants t`).Scan(&sum)
-		})
-		// The first poll always wakes the waiters: a write by another
-		// process may have landed between a waiter's read and this
-		// baseline, and a waiter woken for nothing only reads again.
-		if err == nil && sum != seen {
-			db.notify.wake()
-		}
-		if err == nil {
-			seen = sum
+		if db.notify.isListening() {
+			// Notifications wake the waiters. Should the listener fail,
+			// the next poll wakes them anyway (seen starts over).
+			seen = -1
+		} else {
+			var sum int64
+			err := db.ReadLatest(context.Background(), func(tx *Tx) error {
+				return tx.queryRow(`SELECT COALESCE(sum((SELECT max(seq) FROM changes c WHERE c.tenant_id = t.id)), 0) FROM tenants t`).Scan(&sum)
+			})
+			// The first poll always wakes the waiters: a write by another
+			// process may have landed between a waiter's read and this
+			// baseline, and a waiter woken for nothing only reads again.
+			if err == nil && sum != seen {
+				db.notify.wake()
+			}
+			if err == nil {
+				seen = sum
+			}
 		}
 		select {
 		case <-t.C:
@@ -440,5 +490,60 @@ func (db *DB) pollChanges() {
 			return
 		}
 		db.notify.mu.Unlock()
+	}
+}
+
+// listenChanges keeps a PostgreSQL connection listening on changesChannel
+// until the DB closes, and wakes the waiters at each notification. It
+// connects again (after a growing pause, at most 5 s) when the connection
+// fails; meanwhile the poller notices changes.
+func (db *DB) listenChanges() {
+	defer close(db.notify.listenDone)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-db.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	pause := 100 * time.Millisecond
+	for {
+		up, _ := db.listen(ctx)
+		db.notify.setListening(false)
+		if up {
+			pause = 100 * time.Millisecond
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		pause = min(2*pause, 5*time.Second)
+	}
+}
+
+// listen runs one listening connection until it fails or ctx ends; up
+// reports whether it got as far as listening.
+func (db *DB) listen(ctx context.Context) (up bool, err error) {
+	c, err := pgx.Connect(ctx, db.dsn)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close(context.Background()) //nolint:errcheck
+	if _, err := c.Exec(ctx, "LISTEN "+changesChannel); err != nil {
+		return false, err
+	}
+	db.notify.listens.Add(1)
+	db.notify.setListening(true)
+	for {
+		if _, err := c.WaitForNotification(ctx); err != nil {
+			return true, err
+		}
+		db.notify.notes.Add(1)
+		db.notify.wake()
 	}
 }

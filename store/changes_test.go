@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestChangeSeqsAreAPrefix appends changes from concurrent writers (batched
@@ -148,4 +150,79 @@ func TestWaitChangeSeesAnotherProcess(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestWaitChangeNotifiedAcrossAgents: on PostgreSQL, a waiter on one agent's
+// store wakes when another agent's store commits a change, through
+// LISTEN/NOTIFY: the waiter's poll interval is an hour, so no poll can wake
+// it. When the listening connection is lost, the poller takes over until
+// it is back, and waiters still wake.
+func TestWaitChangeNotifiedAcrossAgents(t *testing.T) {
+	postgresOnly(t)
+	ctx := context.Background()
+	a := openTest(t, Options{PollInterval: time.Hour})
+	addTenant(t, a, "a")
+	b, err := Open(ctx, a.Path(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	appendOne := func(id string) {
+		t.Helper()
+		mustWrite(t, b, func(tx *Tx) error { _, err := tx.AppendChange("a", id, "user.created", t0, []byte(`{}`)); return err })
+	}
+	wait := func(after int64) chan error {
+		done := make(chan error, 1)
+		go func() { done <- a.WaitChange(ctx, "a", after) }()
+		return done
+	}
+	returned := func(done chan error) func() bool {
+		return func() bool {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("WaitChange: %v", err)
+				}
+				return true
+			default:
+				return false
+			}
+		}
+	}
+	done := wait(0)
+	waitFor(t, "the listener", a.notify.isListening)
+	notes := a.notify.notes.Load()
+	appendOne("x1")
+	waitFor(t, "the waiter to wake", returned(done))
+	waitFor(t, "the notification", func() bool { return a.notify.notes.Load() > notes })
+
+	// A second waiter, with the listener up from the start.
+	done = wait(1)
+	notes = a.notify.notes.Load()
+	appendOne("x2")
+	waitFor(t, "the second waiter to wake", returned(done))
+	if a.notify.notes.Load() == notes {
+		t.Error("the second waiter woke without a notification")
+	}
+
+	// The server ends the listening session: the store listens again.
+	raw, err := sql.Open("pgx", a.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var n int
+	listens := a.notify.listens.Load()
+	n = 0
+	if err := raw.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query = 'LISTEN `+changesChannel+`'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Fatalf("terminated %d listening sessions, want 1", n)
+	}
+	waitFor(t, "the listener to come back", func() bool { return a.notify.listens.Load() > listens })
+	done = wait(2)
+	appendOne("x3")
+	waitFor(t, "a waiter after the reconnect to wake", returned(done))
 }

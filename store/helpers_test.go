@@ -75,3 +75,15 @@ func countRows(tx *Tx, table string) (int, error) {
 	err := tx.queryRow(`SELECT count(*) FROM ` + table).Scan(&n)
 	return n, err
 }
+
+// waitFor polls cond until it holds, failing the test after 20 s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 20 s for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -79,6 +79,11 @@ type Options struct {
 	// Tx.AppendChange). Only the benchmark sets it, to measure what the log
 	// costs; it is not a user-facing setting.
 	NoChangeLog bool
+	// PollInterval is how often WaitChange looks for changes committed by
+	// another process when nothing tells it of them: on SQLite (another
+	// `roster` command on the file), and on PostgreSQL while its listening
+	// connection is down (changes.go). 0 means 500 ms.
+	PollInterval time.Duration
 }
 
 // DB is an open store.
@@ -96,13 +101,15 @@ type DB struct {
 	once    sync.Once
 	lock    *os.File // with Options.Exclusive
 
-	writeMu  sync.Mutex
-	writeErr error        // the last ErrFull or ErrReadOnly, until a write succeeds
-	closing  sync.RWMutex // guards queuing jobs against Close
-	closeErr error
-	noLog    bool
-	notify   changeNotifier
-	heads    changeHeads // the writer's
+	writeMu   sync.Mutex
+	writeErr  error        // the last ErrFull or ErrReadOnly, until a write succeeds
+	closing   sync.RWMutex // guards queuing jobs against Close
+	closeErr  error
+	noLog     bool
+	notify    changeNotifier
+	pollEvery time.Duration
+	dsn       string      // PostgreSQL: the URL as given, for the listening connection
+	heads     changeHeads // the writer's
 }
 
 // conn is one SQLite connection held for the life of the DB, with its own
@@ -173,9 +180,10 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	var lk *os.File
 	var pool *sql.DB
 	var err error
+	pgURL := ""
 	if d.postgres {
 		pool, err = openPostgres(path, opt)
-		path = redactURL(path)
+		pgURL, path = path, redactURL(path)
 	} else if err = os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	} else if opt.Exclusive {
@@ -203,7 +211,10 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	pool.SetConnMaxIdleTime(0)
 	db := &DB{path: path, d: d, pool: pool, readers: make(chan *conn, opt.Readers), nread: opt.Readers,
 		jobs: make(chan *job, 4*opt.MaxBatch), quit: make(chan struct{}), done: make(chan struct{}), max: opt.MaxBatch, lock: lk,
-		noLog: opt.NoChangeLog}
+		noLog: opt.NoChangeLog, pollEvery: opt.PollInterval, dsn: pgURL}
+	if db.pollEvery <= 0 {
+		db.pollEvery = pollInterval
+	}
 	fail := func(err error) (*DB, error) {
 		db.closeConns(len(db.readers))
 		unlock(lk) //nolint:errcheck
@@ -262,6 +273,12 @@ func (db *DB) Close() error {
 		close(db.quit)
 		db.closing.Unlock()
 		<-db.done
+		db.notify.mu.Lock()
+		listening := db.notify.listenDone
+		db.notify.mu.Unlock()
+		if listening != nil {
+			<-listening
+		}
 		db.closeErr = errors.Join(db.closeConns(db.nread), unlock(db.lock))
 	})
 	return db.closeErr
@@ -504,6 +521,14 @@ func (db *DB) tryBatch(batch []*job, attempt int) (again []*job) {
 				finish(fmt.Errorf("release savepoint: %w", err))
 				return
 			}
+		}
+	}
+	if appended && db.d.postgres {
+		// Delivered to the other agents' listeners at COMMIT (changes.go).
+		if err := w.run(ctx, notifyChanges); err != nil {
+			rollback()
+			finish(fmt.Errorf("notify: %w", mapErr(err)))
+			return
 		}
 	}
 	if err := w.run(ctx, "COMMIT"); err != nil {

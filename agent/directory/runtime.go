@@ -53,3 +53,11 @@ func writeProbe(now time.Time) string {
 	v := now.UTC().Format(time.RFC3339Nano)
 	return v + strings.Repeat(" ", 4096-len(v))
 }
+
+// TryLease takes the store's named lease (store.DB.TryLease) with the given
+// time to live (0: store.DefaultLeaseTTL), or returns nil while another
+// agent on the database holds it. Background work that several agents must
+// run once runs under one.
+func (s *Service) TryLease(ctx context.Context, name string, ttl time.Duration) (*store.Lease, error) {
+	return s.db.TryLease(ctx, name, store.LeaseOptions{TTL: ttl})
+}

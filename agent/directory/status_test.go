@@ -14,12 +14,7 @@ import (
 
 func openService(t *testing.T, clock *fakeClock) *Service {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return New(db, nil, clock.Now)
+	return openServiceAt(t, filepath.Join(t.TempDir(), "roster.db"), clock.Now)
 }
 
 func TestStatus(t *testing.T) {

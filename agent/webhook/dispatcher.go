@@ -23,6 +23,11 @@ type Store interface {
 	// It reports false when the endpoint is gone or was replayed since
 	// revision.
 	SaveWebhookProgress(ctx context.Context, id string, revision int64, p store.WebhookProgress, attempts []store.WebhookDelivery) (bool, error)
+	// Webhook returns one endpoint as stored now.
+	Webhook(ctx context.Context, id string) (*store.Webhook, error)
+	// TryLease takes the named lease (store.DB.TryLease), or returns nil
+	// while another agent on the database holds it.
+	TryLease(ctx context.Context, name string, ttl time.Duration) (*store.Lease, error)
 }
 
 // Clock is the dispatcher's time: back-off waits go through Sleep, so that
@@ -88,10 +93,23 @@ type Options struct {
 	// Jitter returns a number in [0, 1) that spreads back-off waits; nil
 	// uses math/rand.
 	Jitter func() float64
+	// LeaseTTL is how long an endpoint's lease outlives its last extension
+	// (see Dispatcher); 0 means store.DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // Dispatcher delivers the change log to every active endpoint: one
 // goroutine per endpoint, one delivery in flight each, in seq order.
+//
+// Several agents on one database each run a Dispatcher; an endpoint is
+// delivered by the one that holds its lease ("roster/webhook/" + its id),
+// so each change reaches it once per agent that held it, in order. The
+// others try to take the lease at every reload. An agent that stops
+// persists the endpoint's cursor and releases the lease, and another
+// continues from that cursor; the lease of an agent that died expires
+// after LeaseTTL, and another continues from the last cursor it persisted
+// (FlushEvery, FlushInterval): the receiver may get those changes again,
+// as after a restart.
 type Dispatcher struct {
 	st  Store
 	src feed.Source
@@ -194,13 +212,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 					}
 					stop(w.ID)
 				}
-				wctx, cancel := context.WithCancel(ctx)
-				r := &running{revision: w.Revision, cancel: cancel, done: make(chan struct{})}
-				workers[w.ID] = r
-				go func() {
-					defer close(r.done)
-					d.deliverAll(wctx, w)
-				}()
+				if r := d.claim(ctx, w.ID); r != nil {
+					workers[w.ID] = r
+				}
 			}
 			for id := range workers {
 				if !active[id] {
@@ -216,9 +230,50 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
+// claim takes the lease of the endpoint id and starts its worker, from
+// the endpoint as stored once the lease is held: the agent that held it
+// before may have moved its cursor. It returns nil when another agent
+// holds the lease, or when the endpoint is no longer active.
+func (d *Dispatcher) claim(ctx context.Context, id string) *running {
+	l, err := d.st.TryLease(ctx, "roster/webhook/"+id, d.opt.LeaseTTL)
+	if err != nil && ctx.Err() == nil {
+		d.log.Warn("webhooks: take the lease of an endpoint", "webhook", id, "err", err)
+	}
+	if l == nil {
+		return nil
+	}
+	w, err := d.st.Webhook(ctx, id)
+	if err != nil || w.State != store.WebhookActive {
+		if err != nil && ctx.Err() == nil { // removed meanwhile, or the database failed
+			d.log.Warn("webhooks: read an endpoint", "webhook", id, "err", err)
+		}
+		l.Release() //nolint:errcheck // it expires anyway
+		return nil
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	r := &running{revision: w.Revision, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		select {
+		case <-l.Lost():
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	go func() {
+		defer close(r.done)
+		d.deliverAll(wctx, w, l.Lost())
+		cancel()
+		if err := l.Release(); err != nil && ctx.Err() == nil {
+			d.log.Warn("webhooks: release the lease of an endpoint", "webhook", id, "err", err)
+		}
+	}()
+	return r
+}
+
 // endpoint is a worker's state for one endpoint.
 type endpoint struct {
 	d        *Dispatcher
+	lost     <-chan struct{} // closed when the endpoint's lease may be another agent's
 	w        *store.Webhook
 	p        store.WebhookProgress
 	pending  []store.WebhookDelivery
@@ -229,8 +284,8 @@ type endpoint struct {
 
 // deliverAll is one endpoint's worker: it reads the log after the cursor in
 // batches and delivers each selected change until it gets a 2xx.
-func (d *Dispatcher) deliverAll(ctx context.Context, w *store.Webhook) {
-	e := &endpoint{d: d, w: w, lastSave: d.opt.Clock.Now(),
+func (d *Dispatcher) deliverAll(ctx context.Context, w *store.Webhook, lost <-chan struct{}) {
+	e := &endpoint{d: d, w: w, lost: lost, lastSave: d.opt.Clock.Now(),
 		p: store.WebhookProgress{Cursor: w.Cursor, State: w.State, FailingSince: w.FailingSince, Detail: w.Detail}}
 	defer e.save()
 	filter, err := feed.ParseFilter(w.Types)
@@ -345,6 +400,13 @@ func (e *endpoint) park(state store.WebhookState, detail string) {
 // save persists the cursor, state and pending log entries. It runs with a
 // context of its own, so that progress made before shutdown is kept.
 func (e *endpoint) save() {
+	select {
+	case <-e.lost:
+		// Another agent may deliver the endpoint now: its cursor is not
+		// this worker's to move, backwards or forwards.
+		return
+	default:
+	}
 	if e.stale || (e.unsaved == 0 && len(e.pending) == 0 && e.p.State == e.w.State && e.p.Detail == e.w.Detail) {
 		return
 	}

@@ -4,18 +4,17 @@
 // the same certificate, and its locks make one agent obtain or renew it while
 // the others wait and then load it.
 //
-// A lock is a row with an owner token and an expiry, taken in one statement
-// when it is free or expired. The holder moves the expiry forward every
-// Options.LockTTL/3 while it holds the lock, so the lock of an agent that
-// died (kill -9, a lost machine) expires after LockTTL and another agent takes
-// it over. As with certmagic's own FileStorage, expiry uses the agents'
-// clocks: their skew must stay well below LockTTL.
+// A lock is one of the store's named leases (store.DB.TryLease): a row with
+// an owner token and an expiry, taken in one statement when it is free or
+// expired. The holder moves the expiry forward every Options.LockTTL/3 while
+// it holds the lock, so the lock of an agent that died (kill -9, a lost
+// machine) expires after LockTTL and another agent takes it over. As with
+// certmagic's own FileStorage, expiry uses the agents' clocks: their skew
+// must stay well below LockTTL.
 package dbstorage
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -50,20 +49,12 @@ type Options struct {
 type Storage struct {
 	db    *store.DB
 	ttl   time.Duration
+	every time.Duration // how often a held lock is extended; 0 is ttl/3
 	now   func() time.Time
 	log   *slog.Logger
-	agent string        // random, names this Storage in lock owners
-	every time.Duration // how often a held lock is extended: ttl/3
 
 	mu   sync.Mutex
-	held map[string]*heldLock
-}
-
-// heldLock is a lock this Storage holds, with its refresher.
-type heldLock struct {
-	owner string
-	stop  context.CancelFunc
-	done  chan struct{}
+	held map[string]*store.Lease
 }
 
 var (
@@ -82,13 +73,7 @@ func New(db *store.DB, opt Options) *Storage {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Storage{db: db, ttl: opt.LockTTL, now: opt.Now, log: opt.Logger, agent: randomID(), every: opt.LockTTL / 3, held: map[string]*heldLock{}}
-}
-
-func randomID() string {
-	b := make([]byte, 8)
-	crand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
-	return hex.EncodeToString(b)
+	return &Storage{db: db, ttl: opt.LockTTL, now: opt.Now, log: opt.Logger, held: map[string]*store.Lease{}}
 }
 
 // String names the storage in certmagic's log.
@@ -237,14 +222,8 @@ func (s *Storage) TryLock(ctx context.Context, name string) (bool, error) {
 		// Held by this agent already (another goroutine): not free.
 		return false, nil
 	}
-	owner := s.agent + "-" + randomID()
-	var ok bool
-	err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
-		now := s.now()
-		ok, err = tx.AcquireCertLock(name, owner, now, now.Add(s.ttl))
-		return err
-	})
-	if err != nil || !ok {
+	l, err := s.db.TryLease(ctx, name, store.LeaseOptions{TTL: s.ttl, Now: s.now, Every: s.every})
+	if err != nil || l == nil {
 		return false, err
 	}
 	s.mu.Lock()
@@ -252,50 +231,21 @@ func (s *Storage) TryLock(ctx context.Context, name string) (bool, error) {
 		// Another goroutine of this agent took the lock over after this
 		// agent's own hold expired unrefreshed: one holder per agent.
 		s.mu.Unlock()
-		s.release(name, owner) //nolint:errcheck
+		l.Release() //nolint:errcheck
 		return false, nil
 	}
-	rctx, stop := context.WithCancel(context.Background())
-	h := &heldLock{owner: owner, stop: stop, done: make(chan struct{})}
-	s.held[name] = h
+	s.held[name] = l
 	s.mu.Unlock()
-	go s.refresh(rctx, name, h)
+	go func() {
+		<-l.Lost()
+		s.mu.Lock()
+		still := s.held[name] == l // not unlocked
+		s.mu.Unlock()
+		if still {
+			s.log.Warn("certificate lock expired and may have been taken over by another agent", "lock", name)
+		}
+	}()
 	return true, nil
-}
-
-// refresh moves the expiry of a held lock forward until stopped.
-func (s *Storage) refresh(ctx context.Context, name string, h *heldLock) {
-	defer close(h.done)
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		ok, err := s.extend(ctx, name, h.owner)
-		switch {
-		case ctx.Err() != nil || errors.Is(err, store.ErrClosed):
-			return // unlocked, or the agent is stopping
-		case err != nil:
-			s.log.Warn("cannot extend certificate lock; retrying", "lock", name, "err", err)
-		case !ok:
-			s.log.Warn("certificate lock expired and was taken over by another agent", "lock", name)
-			return
-		}
-	}
-}
-
-// extend moves the expiry of owner's lock name to LockTTL from now, and
-// reports whether owner still holds it.
-func (s *Storage) extend(ctx context.Context, name, owner string) (bool, error) {
-	var ok bool
-	err := s.db.Write(ctx, func(tx *store.Tx) (err error) {
-		ok, err = tx.ExtendCertLock(name, owner, s.now().Add(s.ttl))
-		return err
-	})
-	return ok, err
 }
 
 // Unlock releases the lock name that this Storage took. It is an error if
@@ -303,30 +253,14 @@ func (s *Storage) extend(ctx context.Context, name, owner string) (bool, error) 
 // took it over meanwhile.
 func (s *Storage) Unlock(ctx context.Context, name string) error {
 	s.mu.Lock()
-	h, ok := s.held[name]
+	l, ok := s.held[name]
 	delete(s.held, name)
 	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("unlock certificate lock %s: not held by this agent", name)
 	}
-	h.stop()
-	<-h.done
-	return s.release(name, h.owner)
-}
-
-func (s *Storage) release(name, owner string) error {
-	var ok bool
-	// Release even when the caller's context has ended, or the lock would
-	// block every agent until it expires.
-	err := s.db.Write(context.Background(), func(tx *store.Tx) (err error) {
-		ok, err = tx.ReleaseCertLock(name, owner)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("unlock certificate lock %s: it expired and another agent holds it now", name)
+	if err := l.Release(); err != nil {
+		return fmt.Errorf("unlock certificate lock %s: %w", name, err)
 	}
 	return nil
 }

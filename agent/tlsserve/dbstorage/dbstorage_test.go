@@ -26,17 +26,14 @@ func openDB(t *testing.T, dir string) *store.DB {
 	return db
 }
 
-// clock is a settable clock shared by the storages of a test; it counts
-// how often it was read.
+// clock is a settable clock shared by the storages of a test.
 type clock struct {
-	mu    sync.Mutex
-	now   time.Time
-	reads int
+	mu  sync.Mutex
+	now time.Time
 }
 
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); c.reads++; return c.now }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
-func (c *clock) Reads() int      { c.mu.Lock(); defer c.mu.Unlock(); return c.reads }
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
@@ -204,29 +201,24 @@ func TestLockExclusion(t *testing.T) {
 	}
 }
 
-// TestLockExpiry: the holder's refresher keeps its lock; the lock of an
-// agent that stopped refreshing it expires and another takes it over; the
-// old holder cannot release the lock that is no longer its own.
+// TestLockExpiry: the lock of an agent that stopped refreshing it expires
+// and another takes it over; the old holder cannot release the lock that is
+// no longer its own.
 func TestLockExpiry(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	clk := &clock{now: t0}
-	// An hour's TTL: the refresher does not tick during the test; extend
-	// stands in for its ticks, at the times of clk.
+	// An hour's TTL: the refresher does not tick during the test.
 	opt := Options{LockTTL: time.Hour, Now: clk.Now}
 	a, b := New(openDB(t, dir), opt), New(openDB(t, dir), opt)
 	if err := a.Lock(ctx, "x"); err != nil {
 		t.Fatal(err)
 	}
-	clk.Set(t0.Add(50 * time.Minute))
-	if ok, err := a.extend(ctx, "x", a.held["x"].owner); !ok || err != nil {
-		t.Fatalf("extend = %v, %v", ok, err)
-	}
-	clk.Set(t0.Add(90 * time.Minute)) // past the first expiry, before the extended one
+	clk.Set(t0.Add(50 * time.Minute)) // before the expiry
 	if ok, err := b.TryLock(ctx, "x"); ok || err != nil {
-		t.Fatalf("TryLock of a refreshed lock = %v, %v", ok, err)
+		t.Fatalf("TryLock of a held lock = %v, %v", ok, err)
 	}
-	clk.Set(t0.Add(111 * time.Minute)) // a stopped refreshing: expired
+	clk.Set(t0.Add(61 * time.Minute)) // a stopped refreshing: expired
 	if ok, err := b.TryLock(ctx, "x"); !ok || err != nil {
 		t.Fatalf("TryLock of an expired lock = %v, %v; want it taken over", ok, err)
 	}
@@ -265,10 +257,9 @@ func TestDeadAgentLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead.mu.Lock()
-	h := dead.held["x"]
+	l := dead.held["x"]
 	dead.mu.Unlock()
-	h.stop()
-	<-h.done
+	<-l.Lost() // its refresher noticed the closed store and stopped
 }
 
 // TestRefresher: the holder's background refresher moves its lock's expiry
@@ -277,18 +268,22 @@ func TestRefresher(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	clk := &clock{now: t0}
-	a := New(openDB(t, dir), Options{LockTTL: time.Hour, Now: clk.Now})
+	db := openDB(t, dir)
+	a := New(db, Options{LockTTL: time.Hour, Now: clk.Now})
 	a.every = 5 * time.Millisecond
 	if err := a.Lock(ctx, "x"); err != nil { // expires at t0+1h
 		t.Fatal(err)
 	}
 	clk.Set(t0.Add(10 * time.Hour))
-	// The refresher reads the clock once per extension, after the previous
-	// one was written: two reads from now on mean one extension to
-	// t0+11h was written.
-	from := clk.Reads()
 	deadline := time.Now().Add(30 * time.Second)
-	for clk.Reads() < from+2 {
+	for {
+		var exp time.Time
+		if err := db.Read(ctx, func(tx *store.Tx) (err error) { _, exp, err = tx.Lock("x"); return }); err != nil {
+			t.Fatal(err)
+		}
+		if !exp.Before(t0.Add(11 * time.Hour)) {
+			break
+		}
 		if time.Now().After(deadline) {
 			t.Fatal("the refresher did not extend the lock within 30 s")
 		}
