@@ -47,8 +47,8 @@ func textKey(n string) copyColumn { return copyColumn{name: n, key: true, text: 
 
 // copyTables are the tables Copy copies, parents before children (foreign
 // keys hold after every batch). Not copied: schema_migrations (each store
-// has its own, at the same version), certmagic_locks (held only while an
-// agent obtains a certificate), and PostgreSQL's change_heads (derived
+// has its own, at the same version), locks (leases held only while an
+// agent runs), and PostgreSQL's change_heads (derived
 // from the copied log afterwards) and write_gate (never holds rows).
 // TestCopyTablesCoverSchema fails when a migration adds a table or column
 // that is missing here.

@@ -403,7 +403,7 @@ func TestCopyTablesCoverSchema(t *testing.T) {
 		}
 		sort.Strings(want[ct.name])
 	}
-	skip := map[string]bool{"schema_migrations": true, "certmagic_locks": true, "change_heads": true, "write_gate": true}
+	skip := map[string]bool{"schema_migrations": true, "locks": true, "change_heads": true, "write_gate": true}
 	for _, db := range []*DB{openSource(t), openTest(t, Options{})} {
 		q := `SELECT m.name, p.name FROM sqlite_schema m, pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`
 		if db.d.postgres {
