@@ -11,10 +11,14 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/agent/scim"
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/store"
 )
 
 func TestBackupAndRestore(t *testing.T) {
+	if pgtest.Postgres() {
+		t.Skip("SQLite only: on PostgreSQL, back up with pg_dump (docs/postgresql.md)")
+	}
 	ctx := context.Background()
 	when := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	dataDir := t.TempDir()

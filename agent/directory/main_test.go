@@ -7,5 +7,5 @@ import (
 	"github.com/rosterhq/roster/internal/pgtest"
 )
 
-// TestMain stops the PostgreSQL cluster the tests may have started.
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+// TestMain runs the package's tests on SQLite, then on PostgreSQL.
+func TestMain(m *testing.M) { os.Exit(pgtest.MainBackends(m, "agent/directory")) }

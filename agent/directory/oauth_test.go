@@ -3,18 +3,18 @@ package directory
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/store"
 )
 
 func newOAuthTestService(t *testing.T) (*Service, *fakeClock) {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "roster.db"), store.Options{})
+	db, err := store.Open(ctx, pgtest.Location(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,12 +3,12 @@ package directory
 import (
 	"context"
 	"github.com/rosterhq/roster/agent/scim"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -26,7 +26,7 @@ func (c *fakeClock) Add(d time.Duration) {
 
 func TestPurgeInactive(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "roster.db"), store.Options{})
+	db, err := store.Open(ctx, pgtest.Location(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

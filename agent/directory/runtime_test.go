@@ -2,10 +2,10 @@ package directory
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -13,7 +13,7 @@ import (
 // besides SCIM: its public URL, liveness and readiness, and event pruning.
 func TestRuntimeOperations(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "roster.db"), store.Options{})
+	db, err := store.Open(ctx, pgtest.Location(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

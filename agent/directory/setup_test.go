@@ -3,16 +3,16 @@ package directory
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/store"
 )
 
 func TestSetupRecords(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "roster.db"), store.Options{})
+	db, err := store.Open(ctx, pgtest.Location(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,18 +3,18 @@ package directory
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rosterhq/roster/agent/scim"
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/store"
 )
 
 func openService(t *testing.T, clock *fakeClock) *Service {
 	t.Helper()
-	return openServiceAt(t, filepath.Join(t.TempDir(), "roster.db"), clock.Now)
+	return openServiceAt(t, pgtest.Location(t), clock.Now)
 }
 
 func TestStatus(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/rosterhq/roster/agent/feed"
 	"github.com/rosterhq/roster/agent/feedhttp"
 	"github.com/rosterhq/roster/agent/scimhttp"
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -31,7 +31,7 @@ type agent struct {
 
 func start(t *testing.T) *agent {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"), store.Options{})
+	db, err := store.Open(context.Background(), pgtest.Location(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/rosterhq/roster/agent/directory"
 	"github.com/rosterhq/roster/agent/oauth"
 	"github.com/rosterhq/roster/agent/scimhttp"
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -46,7 +46,7 @@ type env struct {
 func newEnv(t *testing.T, opt scimhttp.Options) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "roster.db"), store.Options{})
+	db, err := store.Open(ctx, pgtest.Location(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

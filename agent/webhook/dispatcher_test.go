@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/rosterhq/roster/agent/feed"
 	"github.com/rosterhq/roster/agent/webhook"
 	"github.com/rosterhq/roster/agent/webhook/webhooktest"
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/store"
 )
 
@@ -38,7 +38,7 @@ type rig struct {
 
 func newRig(t testing.TB) *rig {
 	t.Helper()
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"), store.Options{})
+	db, err := store.Open(context.Background(), pgtest.Location(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

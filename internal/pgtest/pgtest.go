@@ -345,3 +345,68 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// The backend of the current pass of MainBackends.
+var pass struct {
+	sync.Mutex
+	postgres bool
+}
+
+// MainBackends runs the tests of m once per backend, SQLite first, then
+// PostgreSQL (skipped, saying why, when its server binaries are missing),
+// and stops the cluster at the end; it returns the first failing pass's
+// exit code. The tests get their store's location from Location, so one
+// suite shows that a package behaves the same on both backends. The
+// environment variable ROSTER_TEST_BACKENDS ("sqlite", "postgres" or both,
+// comma-separated) narrows the passes. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(pgtest.MainBackends(m, "feedhttp")) }
+func MainBackends(m *testing.M, pkg string) int {
+	backends := os.Getenv("ROSTER_TEST_BACKENDS")
+	if backends == "" {
+		backends = "sqlite,postgres"
+	}
+	code := 0
+	for _, b := range strings.Split(backends, ",") {
+		switch b = strings.TrimSpace(b); b {
+		case "sqlite", "postgres":
+		default:
+			fmt.Fprintf(os.Stderr, "ROSTER_TEST_BACKENDS: unknown backend %q (sqlite, postgres)\n", b)
+			return 2
+		}
+		if b == "postgres" {
+			if ok, why := Available(); !ok {
+				fmt.Printf("%s: skipping the PostgreSQL pass: %s\n", pkg, why)
+				continue
+			}
+		}
+		pass.Lock()
+		pass.postgres = b == "postgres"
+		pass.Unlock()
+		fmt.Printf("=== %s tests on %s\n", pkg, b)
+		if c := m.Run(); c != 0 && code == 0 {
+			code = c
+		}
+	}
+	Stop()
+	return code
+}
+
+// Location returns where a test's store lives in the current pass of
+// MainBackends: a new roster.db in a temporary directory, or the URL of a
+// new, empty PostgreSQL database.
+func Location(t testing.TB) string {
+	t.Helper()
+	if Postgres() {
+		return New(t)
+	}
+	return filepath.Join(t.TempDir(), "roster.db")
+}
+
+// Postgres reports whether the current pass of MainBackends is
+// PostgreSQL's, for a test of something only SQLite has to skip.
+func Postgres() bool {
+	pass.Lock()
+	defer pass.Unlock()
+	return pass.postgres
+}
