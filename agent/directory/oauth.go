@@ -280,6 +280,11 @@ func (n NewFederation) Federation() (*store.OAuthClient, error) {
 	if c.Audience == "" {
 		return nil, errors.New("the audience is missing: give the Audience (aud) that Entra shows for the Workload Identity Federation")
 	}
+	// The portal shows the audience as a scope, api://{app id}/.default,
+	// while the assertion's aud is the application id URI without it
+	// (https://github.com/AzureAD/SCIMReferenceCode/blob/master/Workload-Identity-Federation-for-SCIM-Provisioning.md
+	// lists both): compare with what the assertion carries.
+	c.Audience = strings.TrimSuffix(c.Audience, "/.default")
 	if err := checkFederationURL("issuer", c.Issuer, n.AllowHTTP); err != nil {
 		return nil, err
 	}

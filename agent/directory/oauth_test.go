@@ -203,6 +203,11 @@ func TestFederationDefaults(t *testing.T) {
 	if _, err := (NewFederation{Subject: "s", Audience: "a", Issuer: "http://127.0.0.1:1", JWKSURL: "http://127.0.0.1:1/keys", AllowHTTP: true}).Federation(); err != nil {
 		t.Errorf("lab URLs with AllowHTTP: %v", err)
 	}
+	// The portal shows the audience as a scope; the assertion's aud lacks /.default.
+	f, err := (NewFederation{EntraTenant: tid, Subject: "s", Audience: " api://b5ba7a93-4452-4522-aeb4-a2b5da870c16/.default "}).Federation()
+	if err != nil || f.Audience != "api://b5ba7a93-4452-4522-aeb4-a2b5da870c16" {
+		t.Errorf("audience copied with /.default: %+v, %v; want api://b5ba7a93-4452-4522-aeb4-a2b5da870c16", f, err)
+	}
 }
 
 func TestFederationClientAuthentication(t *testing.T) {
