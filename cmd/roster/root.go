@@ -28,15 +28,16 @@ func newRootCmd() *cobra.Command {
 		Long: `Roster is a self-hosted SCIM 2.0 service provider for Microsoft Entra ID.
 
 Entra's provisioning service creates, updates, disables and deletes your users
-and groups in Roster's SQLite database as people join, move and leave. Give
-Entra a Tenant URL and a Secret Token, and the agent does the rest.
+and groups in Roster's database (SQLite, or PostgreSQL for several agents) as
+people join, move and leave. Give Entra a Tenant URL and a credential (an OAuth
+client, or a Secret Token), and the agent does the rest.
 
 Start here:
   roster setup                      the wizard: from nothing to users arriving, in a few minutes
   roster agent                      run the SCIM agent (first start prints a Tenant URL and token)
   roster entra connect              create and configure the Entra enterprise app (Microsoft Graph)
   roster provision USER             provision one user now and show each step
-  roster token issue                issue another Secret Token
+  roster oauth client add           an OAuth client for Entra (roster token issue: a Secret Token)
   roster domain add contoso.com     accept only users of email domains you have proven you own
   roster users list                 see who Entra provisioned
   roster log --failed               see what Entra sent that was rejected
