@@ -338,12 +338,12 @@ func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 	}
 	defer func() { db.readers <- c }()
 	if err := db.begin(ctx, c, "BEGIN", true); err != nil {
-		return fmt.Errorf("begin read: %w", err)
+		return fmt.Errorf("begin read: %w", ctxErr(ctx, err))
 	}
 	// The rollback must run even if ctx was cancelled, or the connection
 	// would go back to the pool inside a transaction.
 	defer c.run(context.Background(), "ROLLBACK") //nolint:errcheck
-	return fn(&Tx{ctx: ctx, c: c})
+	return ctxErr(ctx, fn(&Tx{ctx: ctx, c: c}))
 }
 
 // ReadLatest runs fn on a reader without an explicit transaction: each
@@ -357,7 +357,18 @@ func (db *DB) ReadLatest(ctx context.Context, fn func(*Tx) error) error {
 		return err
 	}
 	defer func() { db.readers <- c }()
-	return fn(&Tx{ctx: ctx, c: c})
+	return ctxErr(ctx, fn(&Tx{ctx: ctx, c: c}))
+}
+
+// ctxErr is err, or, when ctx ended while err happened, ctx's error with
+// err beside it: a statement that ctx cancelled fails with whatever the
+// driver makes of it (pgx may report a bad connection), and callers test
+// for context.Canceled.
+func ctxErr(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil || errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%w (%v)", ctx.Err(), err)
 }
 
 // reader takes a reader connection from the pool; the caller gives it back.
@@ -366,6 +377,9 @@ func (db *DB) reader(ctx context.Context) (*conn, error) {
 	case <-db.quit:
 		return nil, ErrClosed
 	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // before a reader is picked: an ended ctx would spoil its statement
 	}
 	select {
 	case c := <-db.readers:
