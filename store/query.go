@@ -340,7 +340,9 @@ func (t *Tx) Query(q Query) (*Page, error) {
 		}
 	}
 	where := "r.tenant_id = ? AND r.kind = ? AND " + cond.sql
-	args := append([]any{q.TenantID, string(q.Kind)}, cond.args...)
+	// Room for queryExact's LIMIT and OFFSET: it appends them without a copy.
+	args := make([]any, 0, 2+len(cond.args)+2)
+	args = append(append(args, q.TenantID, string(q.Kind)), cond.args...)
 
 	if cond.exact && !sortInMemory {
 		return t.queryExact(q, where, args, order, start)
@@ -412,7 +414,7 @@ func (t *Tx) queryExact(q Query, where string, args []any, order string, start i
 			limit = math.MaxInt64 // no limit (PostgreSQL refuses LIMIT -1)
 		}
 		rows, err := t.queryDynamic(`SELECT `+q.selectCols()+` FROM resources r WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
-			append(append([]any{}, args...), limit, start-1)...)
+			append(args, limit, start-1)...) // args itself stays as it is for the count
 		if err != nil {
 			return nil, fmt.Errorf("query: %w", err)
 		}
