@@ -47,17 +47,18 @@ type Query struct {
 const groupsColumn = `(SELECT json_group_array(json_array(g.id, g.doc ->> '$.displayName'))
 	FROM members m JOIN resources g ON g.seq = m.group_seq WHERE m.tenant_id = r.tenant_id AND m.member_id = r.id)`
 
-var (
-	resourceColsR          = prefixed(resourceCols)
-	resourceColsWithGroups = resourceColsR + ", " + groupsColumn
-)
+// queryCols are the columns of a query's rows (see Query.scan): a query
+// names its tenant and kind, so they are not read back per row.
+const queryCols = `r.seq, r.id, r.created, r.modified, r.version, r.doc, r.managed`
+
+const queryColsWithGroups = queryCols + ", " + groupsColumn
 
 // selectCols is the column list of a query: the resource, plus its groups when asked.
 func (q Query) selectCols() string {
 	if q.WithGroups && q.Kind == KindUser {
-		return resourceColsWithGroups
+		return queryColsWithGroups
 	}
-	return resourceColsR
+	return queryCols
 }
 
 // Page is a query result.
@@ -339,7 +340,9 @@ func (t *Tx) Query(q Query) (*Page, error) {
 		}
 	}
 	where := "r.tenant_id = ? AND r.kind = ? AND " + cond.sql
-	args := append([]any{q.TenantID, string(q.Kind)}, cond.args...)
+	// Room for queryExact's LIMIT and OFFSET: it appends them without a copy.
+	args := make([]any, 0, 2+len(cond.args)+2)
+	args = append(append(args, q.TenantID, string(q.Kind)), cond.args...)
 
 	if cond.exact && !sortInMemory {
 		return t.queryExact(q, where, args, order, start)
@@ -411,7 +414,7 @@ func (t *Tx) queryExact(q Query, where string, args []any, order string, start i
 			limit = math.MaxInt64 // no limit (PostgreSQL refuses LIMIT -1)
 		}
 		rows, err := t.queryDynamic(`SELECT `+q.selectCols()+` FROM resources r WHERE `+where+` ORDER BY `+order+` LIMIT ? OFFSET ?`,
-			append(append([]any{}, args...), limit, start-1)...)
+			append(args, limit, start-1)...) // args itself stays as it is for the count
 		if err != nil {
 			return nil, fmt.Errorf("query: %w", err)
 		}
@@ -439,35 +442,30 @@ func (t *Tx) queryExact(q Query, where string, args []any, order string, start i
 	return page, nil
 }
 
-func prefixed(cols string) string {
-	parts := strings.Split(cols, ", ")
-	for i, p := range parts {
-		parts[i] = "r." + p
-	}
-	return strings.Join(parts, ", ")
-}
-
-// scan reads one row of a query built with selectCols.
+// scan reads one row of a query built with selectCols, whose statement
+// selects q's tenant and kind only.
 func (q Query) scan(rows *sql.Rows) (*Resource, error) {
-	if !(q.WithGroups && q.Kind == KindUser) {
-		return scanResourceLazy(rows, q.Lazy)
-	}
+	r := &Resource{TenantID: q.TenantID, Kind: q.Kind}
+	var t rowTail
 	var groups []byte
-	r, err := scanResourceLazy(scanWith{rows, &groups}, q.Lazy)
-	if err != nil {
+	dest := []any{&r.Seq, &r.ID, &t.created, &t.modified, &r.Version, &r.Raw, &t.managed, &groups}
+	withGroups := q.WithGroups && q.Kind == KindUser
+	if !withGroups {
+		dest = dest[:len(dest)-1]
+	}
+	if err := rows.Scan(dest...); err != nil {
 		return nil, err
 	}
+	if err := t.fill(r, q.Lazy); err != nil {
+		return nil, err
+	}
+	if !withGroups {
+		return r, nil
+	}
+	var err error
 	if r.Groups, err = decodeGroupPairs(groups); err != nil {
 		return nil, fmt.Errorf("groups of %s: %w", r.ID, err)
 	}
 	sortGroups(r.Groups)
 	return r, nil
 }
-
-// scanWith appends extra destinations to a row scan.
-type scanWith struct {
-	rows  *sql.Rows
-	extra *[]byte
-}
-
-func (s scanWith) Scan(dest ...any) error { return s.rows.Scan(append(dest, s.extra)...) }

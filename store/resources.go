@@ -185,20 +185,31 @@ func scanResource(sc interface{ Scan(...any) error }) (*Resource, error) {
 // scanResourceLazy reads a row; with lazy it leaves the JSON undecoded.
 func scanResourceLazy(sc interface{ Scan(...any) error }, lazy bool) (*Resource, error) {
 	r := &Resource{}
-	var kind, managed string
-	var created, modified int64
-	if err := sc.Scan(&r.Seq, &r.TenantID, &kind, &r.ID, &created, &modified, &r.Version, &r.Raw, &managed); err != nil {
+	var kind string
+	var t rowTail
+	if err := sc.Scan(&r.Seq, &r.TenantID, &kind, &r.ID, &t.created, &t.modified, &r.Version, &r.Raw, &t.managed); err != nil {
 		return nil, err
 	}
 	r.Kind = Kind(kind)
-	r.Created, r.Modified = fromNanos(created), fromNanos(modified)
-	if managed != "[]" && managed != "" {
-		r.managedRaw = managed
+	return r, t.fill(r, lazy)
+}
+
+// rowTail holds the scanned columns of a resource that need converting.
+type rowTail struct {
+	managed           string
+	created, modified int64
+}
+
+// fill converts the tail into r; it decodes the JSON unless lazy.
+func (t *rowTail) fill(r *Resource, lazy bool) error {
+	r.Created, r.Modified = fromNanos(t.created), fromNanos(t.modified)
+	if t.managed != "[]" && t.managed != "" {
+		r.managedRaw = t.managed
 	}
 	if lazy {
-		return r, nil
+		return nil
 	}
-	return r, r.Decode()
+	return r.Decode()
 }
 
 // Decode fills Doc (and Managed) from their stored JSON if they are not

@@ -392,20 +392,18 @@ func (s *Service) renderAll(tx *store.Tx, c Call, kind store.Kind, rs []*store.R
 	rt := s.ResourceType(c, kind)
 	docs := make([]any, len(rs))
 	var groupsOf map[string][]store.GroupRef
-	if kind == store.KindUser && proj.Wants("groups") && len(rs) > 0 {
+	wantGroups := kind == store.KindUser && proj.Wants("groups")
+	if wantGroups && len(rs) > 0 {
 		var ids []string
 		for _, r := range rs {
 			if r.Groups == nil { // not loaded with the resource
 				ids = append(ids, r.ID)
 			}
 		}
-		var err error
-		if groupsOf, err = tx.GroupsOf(c.TenantID, ids); err != nil {
-			return nil, err
-		}
-		for _, r := range rs {
-			if r.Groups != nil {
-				groupsOf[r.ID] = r.Groups
+		if len(ids) > 0 {
+			var err error
+			if groupsOf, err = tx.GroupsOf(c.TenantID, ids); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -417,7 +415,12 @@ func (s *Service) renderAll(tx *store.Tx, c Call, kind store.Kind, rs []*store.R
 				return nil, err
 			}
 		}
-		groups := groupsOf[r.ID]
+		var groups []store.GroupRef
+		if wantGroups {
+			if groups = r.Groups; groups == nil { // not loaded with the resource
+				groups = groupsOf[r.ID]
+			}
+		}
 		if r.Doc == nil && proj.IsZero() {
 			raw, err := renderRaw(r, c.BaseURL, groups, members)
 			if err != nil {
