@@ -540,7 +540,7 @@ func TestFederation(t *testing.T) {
 		t.Fatalf("%s", r)
 	}
 	want := []string{"signed.by.entra", "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0", "sync-fabric",
-		"api://b5ba7a93/.default", "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/discovery/v2.0/keys"}
+		"api://b5ba7a93" /* stored without the portal's /.default */, "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/discovery/v2.0/keys"}
 	if strings.Join(v.args, " ") != strings.Join(want, " ") {
 		t.Errorf("verifier got %q, want %q", v.args, want)
 	}
