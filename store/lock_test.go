@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rosterhq/roster/internal/pgtest"
 )
 
 // TestMain lets the test binary hold a lock as another process would (see
@@ -25,7 +27,7 @@ func TestMain(m *testing.M) {
 		os.Stdout.WriteString("locked\n")
 		select {} // until killed
 	}
-	os.Exit(runBackends(m))
+	os.Exit(pgtest.MainBackends(m, "store"))
 }
 
 func TestExclusive(t *testing.T) {

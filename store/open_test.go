@@ -15,7 +15,7 @@ import (
 func TestOpenFreshFileMigrates(t *testing.T) {
 	db := openTest(t, Options{})
 	ctx := context.Background()
-	ms, err := testBackend.migrationList()
+	ms, err := testBackend().migrationList()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestOpenFreshFileMigrates(t *testing.T) {
 func TestOpenReopenDoesNotRerunMigrations(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sub", "dir", "roster.db") // Open creates the directories
-	if testBackend.postgres {
+	if testBackend().postgres {
 		path = testLocation(t)
 	}
 	db, err := Open(ctx, path, Options{})
@@ -257,7 +257,7 @@ func TestReadRefusesWrites(t *testing.T) {
 // filter.Fold).
 func createV1(t *testing.T, path string, rows func(exec func(query string, args ...any))) {
 	t.Helper()
-	d := testBackend
+	d := testBackend()
 	ms, err := d.migrationList()
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +302,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		t.Fatalf("Open a version-1 database: %v", err)
 	}
 	defer db.Close()
-	ms, _ := testBackend.migrationList()
+	ms, _ := testBackend().migrationList()
 	if v, err := db.SchemaVersion(context.Background()); err != nil || v != len(ms) {
 		t.Errorf("SchemaVersion after upgrade = %d, %v; want %d", v, err, len(ms))
 	}

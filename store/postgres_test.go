@@ -308,7 +308,7 @@ func TestPostgresIndexedFiltersUseIndexes(t *testing.T) {
 // postgresOnly skips a test of PostgreSQL's own behaviour on the SQLite pass.
 func postgresOnly(t *testing.T) {
 	t.Helper()
-	if !testBackend.postgres {
+	if !testBackend().postgres {
 		t.Skip("PostgreSQL only")
 	}
 }

@@ -401,7 +401,7 @@ func abbrev(s []string) string {
 
 // describe shows how Query compiled expr, for failure messages.
 func describe(kind Kind, expr filter.Expr) string {
-	c := compile(testBackend, kind, expr)
+	c := compile(testBackend(), kind, expr)
 	return fmt.Sprintf("compiled: %s %v exact=%v", c.sql, c.args, c.exact)
 }
 
@@ -1084,7 +1084,7 @@ func TestQueryMatchesReferenceRandom(t *testing.T) {
 					continue // e.g. gt with a boolean: a 400, not a query
 				}
 				checked++
-				if compile(testBackend, tc.kind, expr).exact {
+				if compile(testBackend(), tc.kind, expr).exact {
 					exact++
 				}
 				want := ids(f.want(tc.kind, expr))
