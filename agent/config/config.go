@@ -54,6 +54,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rosterhq/roster/store"
 )
 
 // TLS modes.
@@ -445,7 +447,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	if u := c.Database.URL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+	if u := c.Database.URL; u != "" && !store.IsPostgresURL(u) {
 		add("database.url", "must be a PostgreSQL URL such as postgres://roster@db.example.com/roster, or empty for SQLite in the data directory")
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, strings.ToLower(c.Log.Level)) {
