@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"math"
@@ -135,11 +136,14 @@ func isTypeWork(e filter.Expr) bool {
 }
 
 // compiled is a SQL condition that selects a superset of the matching rows;
-// exact says it selects exactly them.
+// exact says it selects exactly them, and unique that at most one row of a
+// tenant and kind can match (an equality on a column with a unique index:
+// resources_id, resources_name).
 type compiled struct {
-	sql   string
-	args  []any
-	exact bool
+	sql    string
+	args   []any
+	exact  bool
+	unique bool
 }
 
 var everything = compiled{sql: "TRUE", exact: false}
@@ -152,7 +156,10 @@ func compile(d *dialect, kind Kind, e filter.Expr) compiled {
 		if strings.EqualFold(x.Op, "or") {
 			op = " OR "
 		}
-		return compiled{sql: "(" + l.sql + op + r.sql + ")", args: append(l.args, r.args...), exact: l.exact && r.exact}
+		c := compiled{sql: "(" + l.sql + op + r.sql + ")", args: append(l.args, r.args...), exact: l.exact && r.exact}
+		// A conjunction with a unique equality matches at most one row too.
+		c.unique = c.exact && op == " AND " && (l.unique || r.unique)
+		return c
 	case *filter.Not:
 		in := compile(d, kind, x.X)
 		if !in.exact {
@@ -256,7 +263,8 @@ func compileCompare(d *dialect, kind Kind, c *filter.Compare) compiled {
 		}
 		switch c.Op {
 		case filter.Eq:
-			return compiled{sql: "(" + col.expr + " = ?)", args: []any{s}, exact: true}
+			unique := col.expr == "r.id" || col.expr == "r.name_lc" // UNIQUE (tenant_id, kind, …)
+			return compiled{sql: "(" + col.expr + " = ?)", args: []any{s}, exact: true, unique: unique}
 		case filter.Ne:
 			return compiled{sql: "(" + col.expr + " IS DISTINCT FROM ?)", args: []any{s}, exact: true}
 		case filter.Sw:
@@ -345,7 +353,7 @@ func (t *Tx) Query(q Query) (*Page, error) {
 	args = append(append(args, q.TenantID, string(q.Kind)), cond.args...)
 
 	if cond.exact && !sortInMemory {
-		return t.queryExact(q, where, args, order, start)
+		return t.queryExact(q, where, args, order, start, cond.unique)
 	}
 	// Candidates from SQL, decided one by one, then sorted and paged here.
 	rows, err := t.queryDynamic(`SELECT `+q.selectCols()+` FROM resources r WHERE `+where+` ORDER BY `+order, args...)
@@ -405,9 +413,12 @@ func (t *Tx) Query(q Query) (*Page, error) {
 	return page, nil
 }
 
-func (t *Tx) queryExact(q Query, where string, args []any, order string, start int) (*Page, error) {
+func (t *Tx) queryExact(q Query, where string, args []any, order string, start int, unique bool) (*Page, error) {
 	page := &Page{}
 	count := q.Count
+	if unique && start == 1 && count != 0 {
+		return page, t.queryOne(q, where, args, page)
+	}
 	if count != 0 {
 		limit := count
 		if limit < 0 {
@@ -440,6 +451,40 @@ func (t *Tx) queryExact(q Query, where string, args []any, order string, start i
 		return nil, fmt.Errorf("count: %w", err)
 	}
 	return page, nil
+}
+
+// queryOne fills page with the one row, if any, that a filter on a unique
+// key matches: Entra's lookup before each create (userName eq "…"). The
+// statement needs no ORDER BY, OFFSET or count, and no step past the row to
+// find that there is no other. On SQLite it reads one index entry in
+// process, so it is not worth cancelling: it runs without the request's
+// cancellation, which costs a goroutine in database/sql and one in the
+// driver per statement (database/sql's Rows.awaitDone, modernc.org/sqlite's
+// interruptOnDone). On PostgreSQL the cancellation stays: it also ends a
+// wait on the network.
+func (t *Tx) queryOne(q Query, where string, args []any, page *Page) error {
+	ctx := t.ctx
+	if !t.c.d.postgres {
+		t.ctx = context.WithoutCancel(ctx)
+	}
+	rows, err := t.queryDynamic(`SELECT `+q.selectCols()+` FROM resources r WHERE `+where+` LIMIT 1`, args...)
+	t.ctx = ctx
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		r, err := q.scan(rows)
+		if err != nil {
+			return err
+		}
+		page.Resources = []*Resource{r}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	page.Total = len(page.Resources)
+	return nil
 }
 
 // scan reads one row of a query built with selectCols, whose statement

@@ -530,6 +530,11 @@ func userFilters(f *fixture) []string {
 		`userName eq "Ada.Lovelace@Example.com"`,
 		`userName eq "ada.lovelace@example.com"`,
 		`userName eq "ADA.LOVELACE@EXAMPLE.COM"`,
+		// A unique key (queryOne) alone, in a conjunction, and in a disjunction.
+		`userName eq "ada.lovelace@example.com" and active eq true`,
+		`active eq false and userName eq "ada.lovelace@example.com"`,
+		`userName eq "ada.lovelace@example.com" or userName eq "KIVANÇ.YILMAZ@EXAMPLE.COM"`,
+		`userName eq "nobody@example.com"`,
 		`userName ne "ada.lovelace@example.com"`,
 		`userName co "LOVE"`,
 		`userName sw "ada"`,
@@ -1126,6 +1131,41 @@ func TestQueryMatchesReferenceRandom(t *testing.T) {
 
 // TestQueryHugeCount: a Count larger than what is left must return the rest,
 // on the SQL path and on the in-memory path alike.
+// TestCompileUnique pins which filters take queryOne, the lookup of at most
+// one row by a unique key: TestQueryMatchesReference checks its results.
+func TestCompileUnique(t *testing.T) {
+	for _, tc := range []struct {
+		kind   Kind
+		filter string
+		unique bool
+	}{
+		{KindUser, `userName eq "a@example.com"`, true},
+		{KindUser, `USERNAME eq "A@example.com"`, true},
+		{KindUser, `id eq "u-1"`, true},
+		{KindGroup, `displayName eq "Sales"`, true},
+		{KindGroup, `id eq "g-1"`, true},
+		{KindUser, `userName eq "a@example.com" and active eq true`, true},
+		{KindUser, `active eq true and id eq "u-1"`, true},
+		{KindUser, `userName eq "a@example.com" or id eq "u-1"`, false},
+		{KindUser, `not (userName eq "a@example.com")`, false},
+		{KindUser, `userName ne "a@example.com"`, false},
+		{KindUser, `userName sw "a"`, false},
+		{KindUser, `displayName eq "Ada"`, false}, // not unique for users
+		{KindUser, `externalId eq "e-1"`, false},
+		{KindUser, `emails[type eq "work"].value eq "a@example.com"`, false},
+		{KindUser, `userName eq "a@example.com" and title eq "x"`, false}, // needs Match
+		{KindUser, `userName eq null`, false},
+	} {
+		expr, err := filter.Parse(tc.filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := compile(sqliteDialect, tc.kind, expr).unique; got != tc.unique {
+			t.Errorf("%s %s: unique = %v, want %v", tc.kind, tc.filter, got, tc.unique)
+		}
+	}
+}
+
 func TestQueryHugeCount(t *testing.T) {
 	db := openTest(t, Options{})
 	addTenant(t, db, tenant)
