@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
+	_ "net/http/pprof" // ROSTER_BENCH_PPROF: profiles of the benchmarks' agent process
 	"os"
 	"os/exec"
 	"regexp"
@@ -26,6 +28,12 @@ func TestMain(m *testing.M) {
 	if os.Getenv("ROSTER_TEST_MAIN") == "1" {
 		if os.Getenv("ROSTER_BENCH_NO_CHANGE_LOG") == "1" { // BenchmarkChangeFeed's agent without the log
 			benchStoreOptions = func(o *store.Options) { o.NoChangeLog = true }
+		}
+		// ROSTER_BENCH_PPROF=127.0.0.1:6060 serves net/http/pprof from the
+		// agent a benchmark starts, for tuning: go tool pprof
+		// 'http://127.0.0.1:6060/debug/pprof/profile?seconds=10'.
+		if addr := os.Getenv("ROSTER_BENCH_PPROF"); addr != "" {
+			go func() { fmt.Fprintln(os.Stderr, http.ListenAndServe(addr, nil)) }()
 		}
 		main()
 		os.Exit(0)
