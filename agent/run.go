@@ -101,6 +101,9 @@ func Run(ctx context.Context, cfg config.Config, opts RunOptions) error {
 	// process runs rather than "address in use".
 	sopts := opts.Store
 	sopts.Exclusive = true
+	if sopts.Log == nil {
+		sopts.Log = log
+	}
 	db, err := store.Open(ctx, cfg.StoreLocation(DatabaseFile), sopts)
 	if err != nil {
 		return err

@@ -230,6 +230,11 @@ func Copy(ctx context.Context, from, to *DB, opt CopyOptions) (*CopyReport, erro
 		if err := to.Write(ctx, continueSequences); err != nil {
 			return nil, fmt.Errorf("copy: %w", err)
 		}
+		// The copied tables have no planner statistics yet (pgstats.go);
+		// the verification below reads them by key.
+		if err := to.analyze(ctx); err != nil {
+			return nil, fmt.Errorf("copy: %w", err)
+		}
 	}
 	rep, err := VerifyCopy(ctx, from, to)
 	if rep != nil {

@@ -17,12 +17,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,6 +53,9 @@ var (
 type Options struct {
 	// Readers is the size of the read pool; 0 means max(4, GOMAXPROCS).
 	Readers int
+	// Log hears what the store does on its own (on PostgreSQL, updating
+	// the planner's statistics); nil: slog.Default().
+	Log *slog.Logger
 	// MaxBatch bounds how many queued writes share one transaction; 0 means 256.
 	MaxBatch int
 	// Synchronous is the SQLite synchronous pragma for the writer: "FULL"
@@ -110,6 +115,9 @@ type DB struct {
 	pollEvery time.Duration
 	dsn       string      // PostgreSQL: the URL as given, for the listening connection
 	heads     changeHeads // the writer's
+	log       *slog.Logger
+	analyzed  atomic.Int64  // PostgreSQL: ANALYZEs run by keepStats (pgstats.go)
+	statsDone chan struct{} // closed when keepStats returns; nil on SQLite
 }
 
 // conn is one SQLite connection held for the life of the DB, with its own
@@ -205,13 +213,20 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		unlock(lk) //nolint:errcheck
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	pool.SetMaxOpenConns(opt.Readers + 1)
+	conns := opt.Readers + 1
+	if d.postgres {
+		conns++ // keepStats's, for ANALYZE (pgstats.go)
+	}
+	pool.SetMaxOpenConns(conns)
 	pool.SetMaxIdleConns(opt.Readers + 1)
 	pool.SetConnMaxLifetime(0)
 	pool.SetConnMaxIdleTime(0)
 	db := &DB{path: path, d: d, pool: pool, readers: make(chan *conn, opt.Readers), nread: opt.Readers,
 		jobs: make(chan *job, 4*opt.MaxBatch), quit: make(chan struct{}), done: make(chan struct{}), max: opt.MaxBatch, lock: lk,
-		noLog: opt.NoChangeLog, pollEvery: opt.PollInterval, dsn: pgURL}
+		noLog: opt.NoChangeLog, pollEvery: opt.PollInterval, dsn: pgURL, log: opt.Log}
+	if db.log == nil {
+		db.log = slog.Default()
+	}
 	if db.pollEvery <= 0 {
 		db.pollEvery = pollInterval
 	}
@@ -248,6 +263,10 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		db.readers <- &conn{c: rc, d: d, stmts: map[string]*sql.Stmt{}}
 	}
 	go db.writerLoop()
+	if d.postgres {
+		db.statsDone = make(chan struct{})
+		go db.keepStats()
+	}
 	return db, nil
 }
 
@@ -273,6 +292,9 @@ func (db *DB) Close() error {
 		close(db.quit)
 		db.closing.Unlock()
 		<-db.done
+		if db.statsDone != nil {
+			<-db.statsDone
+		}
 		db.notify.mu.Lock()
 		listening := db.notify.listenDone
 		db.notify.mu.Unlock()
