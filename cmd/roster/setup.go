@@ -119,7 +119,13 @@ loopback or private public URL is refused outside the on-premises route;
   ROSTER_GRAPH_TOKEN=ey... roster setup --plain < answers.txt`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
+			// A hang-up (the terminal closed, the SSH session dropped) ends
+			// the setup and the agent it started, as it ends any program
+			// run in a terminal. The in-process agent's own SIGHUP handler
+			// reloads, so without this the wizard would stay behind
+			// headless, holding the data directory's lock.
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGHUP)
+			defer stop()
 			if rf.dataDir == "" {
 				return usageError{errors.New("--data-dir must not be empty")}
 			}

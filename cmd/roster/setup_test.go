@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -361,6 +363,70 @@ func TestSetupWizardNarrow(t *testing.T) {
 	out, _, err := runCLI(t, dir, "token", "list", "--json")
 	if err != nil || !strings.Contains(out, `"id": "`+token[len("roster_"):len("roster_")+8]+`"`) {
 		t.Errorf("token list: %v\n%s", err, out)
+	}
+}
+
+// TestSetupEndsOnHangup: when the terminal goes away (SIGHUP), the wizard
+// ends and stops the agent it started, rather than staying behind
+// headless with the data directory locked (the agent alone takes SIGHUP
+// as a reload).
+func TestSetupEndsOnHangup(t *testing.T) {
+	dir := t.TempDir()
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cmd := exec.Command(os.Args[0], "--data-dir", dir, "setup", "--allow-private-url", "--dns-nameserver", "127.0.0.1:1")
+	cmd.Env = append(os.Environ(), "ROSTER_TEST_MAIN=1", "TERM=xterm-256color")
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); f.Close() }) //nolint:errcheck
+	scr := &ptyScreen{}
+	go io.Copy(scr, f) //nolint:errcheck
+	send := func(keys ...string) {
+		for _, s := range keys {
+			if _, err := f.Write([]byte(s)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(30 * time.Millisecond)
+		}
+	}
+	const down = "\x1b[B"
+	scr.waitFor(t, "No existing setup found")
+	send("\r")
+	scr.waitFor(t, "Behind a reverse proxy")
+	send(down, down, "\r")
+	scr.waitFor(t, "Public URL (what Entra calls)")
+	send("http://"+listen, "\r")
+	scr.waitFor(t, "> "+listen)
+	send("\r")
+	scr.waitFor(t, "Email domain to add")
+	send("\r") // no domain
+	scr.waitFor(t, "Run it in this terminal")
+	send("\r")
+	scr.waitFor(t, "Sign in to Microsoft")
+	// The agent answers now.
+	resp, err := http.Get("http://" + listen + "/healthz")
+	if err != nil {
+		t.Fatalf("the agent the wizard started does not answer: %v", err)
+	}
+	resp.Body.Close()
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("setup is still running 30 s after SIGHUP")
+	}
+	if _, err := http.Get("http://" + listen + "/healthz"); err == nil {
+		t.Error("the agent still answers after the wizard ended")
+	}
+	// The data directory is free: the next setup or agent may start.
+	out, _, err := runCLI(t, dir, "status", "--json")
+	if strings.Contains(out, `"reachable": true`) {
+		t.Errorf("status still finds an agent after the hang-up: %v\n%s", err, out)
 	}
 }
 
