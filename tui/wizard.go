@@ -303,7 +303,10 @@ func (m *model) key(msg tea.KeyMsg) (tea.Cmd, bool) {
 	o := m.cur.operation()
 	if key.Matches(msg, keys.Interrupt) {
 		if o != nil && o.busy() {
+			// The first ctrl+c stops what runs and, as on every step, arms
+			// the quit: the help line says ctrl+c quits.
 			o.stop()
+			m.quitArm = true
 			return nil, true
 		}
 		if m.quitArm {

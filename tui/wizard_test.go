@@ -355,17 +355,30 @@ func TestCtrlC(t *testing.T) {
 	walkToSignIn(t, d)
 	d.press("enter")
 	d.want("https://microsoft.com/devicelogin", "ABCD-EFGH")
+	// The first ctrl+c stops the operation and arms the quit, as the help
+	// line ("ctrl+c quit") says; the second quits.
 	d.press("ctrl+c")
 	d.wantStep(StepSignIn)
-	d.want("Cancelled while waiting for you to sign in")
+	d.want("Cancelled while waiting for you to sign in", "Press ctrl+c again to quit")
 	if d.quit {
 		t.Fatal("ctrl+c during an operation quit the program")
 	}
 	d.press("ctrl+c")
-	d.want("Press ctrl+c again to quit")
-	d.press("ctrl+c")
 	if !d.quit || d.m.done {
 		t.Fatalf("quit=%v done=%v after ctrl+c twice", d.quit, d.m.done)
+	}
+	// Any other key disarms it: esc then ctrl+c does not quit.
+	f2 := newFake()
+	f2.block["SignIn"] = true
+	d2 := newDriver(t, f2)
+	walkToSignIn(t, d2)
+	d2.press("enter")
+	d2.want("https://microsoft.com/devicelogin")
+	d2.press("ctrl+c", "r")
+	d2.want("https://microsoft.com/devicelogin")
+	d2.press("ctrl+c")
+	if d2.quit {
+		t.Fatal("ctrl+c after a retry quit at once: the retry key should have disarmed the quit")
 	}
 }
 
