@@ -42,20 +42,22 @@ func (db *DB) keepStats() {
 		<-db.quit
 		cancel()
 	}()
+	// The first look waits a tick too: a CLI command that opens the store
+	// for a moment has ended by then, and a copy analyzes what it filled.
 	t := time.NewTicker(analyzeEvery)
 	defer t.Stop()
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 		stale, err := db.staleTables(ctx)
 		if err == nil && len(stale) > 0 {
 			err = db.analyze(ctx, stale...)
 		}
 		if err != nil && ctx.Err() == nil {
 			db.log.Warn("updating PostgreSQL's planner statistics failed; autovacuum will do it later", "err", fmt.Sprint(err))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
 		}
 	}
 }
@@ -104,6 +106,5 @@ func (db *DB) analyze(ctx context.Context, tables ...string) error {
 	if _, err := c.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("planner statistics: %s: %w", q, err)
 	}
-	db.analyzed.Add(1)
 	return nil
 }

@@ -463,12 +463,13 @@ func (t *Tx) queryExact(q Query, where string, args []any, order string, start i
 // interruptOnDone). On PostgreSQL the cancellation stays: it also ends a
 // wait on the network.
 func (t *Tx) queryOne(q Query, where string, args []any, page *Page) error {
-	ctx := t.ctx
+	run := t
 	if !t.c.d.postgres {
-		t.ctx = context.WithoutCancel(ctx)
+		nc := *t
+		nc.ctx = context.WithoutCancel(t.ctx)
+		run = &nc
 	}
-	rows, err := t.queryDynamic(`SELECT `+q.selectCols()+` FROM resources r WHERE `+where+` LIMIT 1`, args...)
-	t.ctx = ctx
+	rows, err := run.queryDynamic(`SELECT `+q.selectCols()+` FROM resources r WHERE `+where+` LIMIT 1`, args...)
 	if err != nil {
 		return fmt.Errorf("query: %w", err)
 	}

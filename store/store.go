@@ -24,7 +24,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -116,7 +115,6 @@ type DB struct {
 	dsn       string      // PostgreSQL: the URL as given, for the listening connection
 	heads     changeHeads // the writer's
 	log       *slog.Logger
-	analyzed  atomic.Int64  // PostgreSQL: ANALYZEs run by keepStats (pgstats.go)
 	statsDone chan struct{} // closed when keepStats returns; nil on SQLite
 }
 
