@@ -104,30 +104,13 @@ func TestSetupWizardEndToEnd(t *testing.T) {
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	public := "http://" + listen
 
-	cmd := exec.Command(os.Args[0], "--data-dir", dir, "setup", "--allow-private-url", "--no-alt-screen", "--dns-nameserver", dnsSrv.Addr)
-	cmd.Env = append(os.Environ(), "ROSTER_TEST_MAIN=1", "TERM=xterm-256color")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); f.Close() }) //nolint:errcheck
-	scr := &ptyScreen{}
-	go io.Copy(scr, f) //nolint:errcheck
-	keys := 0
-	send := func(k ...string) {
-		for _, s := range k {
-			if _, err := f.Write([]byte(s)); err != nil {
-				t.Fatal(err)
-			}
-			keys++
-			time.Sleep(30 * time.Millisecond)
-		}
-	}
+	term := startSetupTerm(t, 80, 24, "--data-dir", dir, "setup", "--allow-private-url", "--no-alt-screen", "--dns-nameserver", dnsSrv.Addr)
+	cmd, f, scr, send := term.cmd, term.f, term.scr, term.send
 	typeText := func(s string) {
 		if _, err := f.Write([]byte(s)); err != nil {
 			t.Fatal(err)
 		}
-		keys += len(s)
+		term.keys += len(s)
 		time.Sleep(50 * time.Millisecond)
 	}
 	const enter, down, tab = "\r", "\x1b[B", "\t"
@@ -181,14 +164,14 @@ func TestSetupWizardEndToEnd(t *testing.T) {
 	send(enter)
 	// The summary and the next commands stay in the scrollback.
 	scr.waitFor(t, "Roster is set up", public+"/scim/default/v2", "roster users list", "The agent keeps running here")
-	t.Logf("happy path at 80x24: %d keystrokes", keys)
+	t.Logf("happy path at 80x24: %d keystrokes", term.keys)
 	// OAuth: no Secret Token was ever issued, not even one revoked later.
 	if out, _, err := runCLI(t, dir, "token", "list", "--json"); err != nil || strings.TrimSpace(out) != "[]" {
 		t.Errorf("tokens after an OAuth setup: %v\n%s", err, out)
 	}
 
 	// Alice is in the agent the wizard started, which answers SCIM.
-	out, _, err = runCLI(t, dir, "users", "list", "--json")
+	out, _, err := runCLI(t, dir, "users", "list", "--json")
 	if err != nil || !strings.Contains(out, `"alice@contoso.com"`) {
 		t.Fatalf("users list after setup: %v\n%s", err, out)
 	}
@@ -302,23 +285,8 @@ func TestSetupWizardNarrow(t *testing.T) {
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	public := "http://" + listen
 	// No DNS lookup happens here (no c); port 1 answers nothing anyway.
-	cmd := exec.Command(os.Args[0], "--data-dir", dir, "setup", "--allow-private-url", "--dns-nameserver", "127.0.0.1:1")
-	cmd.Env = append(os.Environ(), "ROSTER_TEST_MAIN=1", "TERM=xterm-256color")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 60, Rows: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); f.Close() }) //nolint:errcheck
-	scr := &ptyScreen{}
-	go io.Copy(scr, f) //nolint:errcheck
-	send := func(keys ...string) {
-		for _, s := range keys {
-			if _, err := f.Write([]byte(s)); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(30 * time.Millisecond)
-		}
-	}
+	term := startSetupTerm(t, 60, 20, "--data-dir", dir, "setup", "--allow-private-url", "--dns-nameserver", "127.0.0.1:1")
+	cmd, scr, send := term.cmd, term.scr, term.send
 	const down = "\x1b[B"
 	scr.waitFor(t, "No existing setup found")
 	send("\r")
@@ -373,23 +341,8 @@ func TestSetupWizardNarrow(t *testing.T) {
 func TestSetupEndsOnHangup(t *testing.T) {
 	dir := t.TempDir()
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(os.Args[0], "--data-dir", dir, "setup", "--allow-private-url", "--dns-nameserver", "127.0.0.1:1")
-	cmd.Env = append(os.Environ(), "ROSTER_TEST_MAIN=1", "TERM=xterm-256color")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); f.Close() }) //nolint:errcheck
-	scr := &ptyScreen{}
-	go io.Copy(scr, f) //nolint:errcheck
-	send := func(keys ...string) {
-		for _, s := range keys {
-			if _, err := f.Write([]byte(s)); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(30 * time.Millisecond)
-		}
-	}
+	term := startSetupTerm(t, 80, 24, "--data-dir", dir, "setup", "--allow-private-url", "--dns-nameserver", "127.0.0.1:1")
+	cmd, scr, send := term.cmd, term.scr, term.send
 	const down = "\x1b[B"
 	scr.waitFor(t, "No existing setup found")
 	send("\r")
@@ -427,6 +380,41 @@ func TestSetupEndsOnHangup(t *testing.T) {
 	out, _, err := runCLI(t, dir, "status", "--json")
 	if strings.Contains(out, `"reachable": true`) {
 		t.Errorf("status still finds an agent after the hang-up: %v\n%s", err, out)
+	}
+}
+
+// setupTerm is the roster binary (this test binary) run with args in a
+// pseudo-terminal of the given size, as a person runs the wizard.
+type setupTerm struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	f    *os.File
+	scr  *ptyScreen
+	keys int // keys sent so far
+}
+
+func startSetupTerm(t *testing.T, cols, rows uint16, args ...string) *setupTerm {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "ROSTER_TEST_MAIN=1", "TERM=xterm-256color")
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: cols, Rows: rows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); f.Close() }) //nolint:errcheck
+	term := &setupTerm{t: t, cmd: cmd, f: f, scr: &ptyScreen{}}
+	go io.Copy(term.scr, f) //nolint:errcheck
+	return term
+}
+
+// send types each key with a pause after it, as a person would.
+func (term *setupTerm) send(keys ...string) {
+	for _, k := range keys {
+		if _, err := term.f.Write([]byte(k)); err != nil {
+			term.t.Fatal(err)
+		}
+		term.keys++
+		time.Sleep(30 * time.Millisecond)
 	}
 }
 
