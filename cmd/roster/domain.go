@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -135,36 +136,30 @@ A running agent picks up changes made with these commands within 2 seconds.`,
 		Short: "List domains with their status, last and next check, and why",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, closeFn, err := rf.openExisting(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			ds, err := dir.Domains(cmd.Context(), listTenant)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSONList(cmd.OutOrStdout(), ds, domainJSON)
-			}
-			w := cmd.OutOrStdout()
-			if err := warnOpenTenants(cmd, dir, listTenant); err != nil {
-				return err
-			}
-			if len(ds) == 0 {
-				return nil
-			}
-			now := time.Now()
-			tw := newTable(w)
-			fmt.Fprintln(tw, "TENANT\tDOMAIN\tSTATUS\tLAST CHECK\tNEXT CHECK\tDETAIL")
-			for _, d := range ds {
-				next := "-"
-				if d.NextCheck != nil {
-					next = ago(d.NextCheck, now)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.TenantID, d.Domain, d.Status, ago(d.LastCheck, now), next, d.Detail)
-			}
-			return tw.Flush()
+			return runList(cmd, rf, asJSON,
+				func(ctx context.Context, dir *directory.Service) ([]*store.Domain, error) {
+					return dir.Domains(ctx, listTenant)
+				},
+				domainJSON,
+				func(w io.Writer, dir *directory.Service, ds []*store.Domain) error {
+					if err := warnOpenTenants(cmd, dir, listTenant); err != nil {
+						return err
+					}
+					if len(ds) == 0 {
+						return nil
+					}
+					now := time.Now()
+					tw := newTable(w)
+					fmt.Fprintln(tw, "TENANT\tDOMAIN\tSTATUS\tLAST CHECK\tNEXT CHECK\tDETAIL")
+					for _, d := range ds {
+						next := "-"
+						if d.NextCheck != nil {
+							next = ago(d.NextCheck, now)
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.TenantID, d.Domain, d.Status, ago(d.LastCheck, now), next, d.Detail)
+					}
+					return tw.Flush()
+				})
 		},
 	}
 	remove := &cobra.Command{

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -119,24 +120,19 @@ func newOAuthClientListCmd(rf *rootFlags) *cobra.Command {
 		Short: "List OAuth clients and their secrets (never the secrets themselves)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, closeFn, err := rf.openExisting(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			clients, err := dir.ListOAuthClients(cmd.Context(), tenant)
-			if err != nil {
-				return err
-			}
 			now := time.Now()
-			if asJSON {
-				return printJSONList(cmd.OutOrStdout(), clients, func(c *store.OAuthClient) map[string]any { return clientRow(c, now) })
-			}
-			if len(clients) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "No OAuth clients. Add one with 'roster oauth client add' or 'roster oauth federation add'.")
-				return nil
-			}
-			return printClientTable(cmd.OutOrStdout(), clients, now)
+			return runList(cmd, rf, asJSON,
+				func(ctx context.Context, dir *directory.Service) ([]*store.OAuthClient, error) {
+					return dir.ListOAuthClients(ctx, tenant)
+				},
+				func(c *store.OAuthClient) map[string]any { return clientRow(c, now) },
+				func(w io.Writer, _ *directory.Service, clients []*store.OAuthClient) error {
+					if len(clients) == 0 {
+						fmt.Fprintln(w, "No OAuth clients. Add one with 'roster oauth client add' or 'roster oauth federation add'.")
+						return nil
+					}
+					return printClientTable(w, clients, now)
+				})
 		},
 	}
 	c.Flags().StringVar(&tenant, "tenant", "", "only this tenant's clients")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -87,6 +88,28 @@ func (rf *rootFlags) open(ctx context.Context) (*directory.Service, func(), erro
 // store is an error (most likely a mistyped --data-dir), not a new empty one.
 func (rf *rootFlags) openExisting(ctx context.Context) (*directory.Service, func(), error) {
 	return rf.openStore(ctx, true)
+}
+
+// runList is the body of a list command: it opens the existing store, reads
+// the items, and prints them as a JSON array of row(item) when asJSON (an
+// empty list is []), else as text.
+func runList[T any](cmd *cobra.Command, rf *rootFlags, asJSON bool,
+	read func(ctx context.Context, dir *directory.Service) ([]T, error),
+	row func(T) map[string]any,
+	text func(w io.Writer, dir *directory.Service, items []T) error) error {
+	dir, closeFn, err := rf.openExisting(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	items, err := read(cmd.Context(), dir)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSONList(cmd.OutOrStdout(), items, row)
+	}
+	return text(cmd.OutOrStdout(), dir, items)
 }
 
 func (rf *rootFlags) openStore(ctx context.Context, mustExist bool) (*directory.Service, func(), error) {

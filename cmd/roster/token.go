@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -104,43 +106,19 @@ SCIM API but every write gets 403 — for your own applications, not for Entra.`
 		Short: "List tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, closeFn, err := rf.openExisting(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			toks, err := dir.Tokens(cmd.Context(), listTenant)
-			if err != nil {
-				return err
-			}
 			now := time.Now()
-			if listJSON {
-				out := []map[string]any{}
-				for _, k := range toks {
-					out = append(out, map[string]any{"id": k.ID, "tenant": k.TenantID, "name": k.Name, "read_only": k.ReadOnly, "app": k.App,
+			return runList(cmd, rf, listJSON,
+				func(ctx context.Context, dir *directory.Service) ([]*store.Token, error) {
+					return dir.Tokens(ctx, listTenant)
+				},
+				func(k *store.Token) map[string]any {
+					return map[string]any{"id": k.ID, "tenant": k.TenantID, "name": k.Name, "read_only": k.ReadOnly, "app": k.App,
 						"created": k.Created.Format(time.RFC3339), "expires": fmtTime(k.Expires), "revoked": fmtTime(k.Revoked),
-						"last_used": fmtTime(k.LastUsed), "status": tokenStatus(k, now)})
-				}
-				return printJSON(cmd.OutOrStdout(), out)
-			}
-			if len(toks) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "No tokens. Issue one with 'roster token issue'.")
-				return nil
-			}
-			tw := newTable(cmd.OutOrStdout())
-			fmt.Fprintln(tw, "ID\tTENANT\tNAME\tACCESS\tSTATUS\tCREATED\tLAST USED")
-			for _, k := range toks {
-				access := "provisioning"
-				switch {
-				case k.ReadOnly:
-					access = "read-only"
-				case k.App:
-					access = "app"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.TenantID, k.Name, access, tokenStatus(k, now),
-					k.Created.Local().Format("2006-01-02 15:04"), ago(k.LastUsed, now))
-			}
-			return tw.Flush()
+						"last_used": fmtTime(k.LastUsed), "status": tokenStatus(k, now)}
+				},
+				func(w io.Writer, _ *directory.Service, toks []*store.Token) error {
+					return printTokenTable(w, toks, now)
+				})
 		},
 	}
 	list.Flags().StringVar(&listTenant, "tenant", "", "only this tenant's tokens")
@@ -196,4 +174,26 @@ func tokenStatus(k *store.Token, now time.Time) string {
 		return "active, expires " + k.Expires.Local().Format("2006-01-02")
 	}
 	return "active"
+}
+
+// printTokenTable prints tokens as a table, or says there are none.
+func printTokenTable(w io.Writer, toks []*store.Token, now time.Time) error {
+	if len(toks) == 0 {
+		fmt.Fprintln(w, "No tokens. Issue one with 'roster token issue'.")
+		return nil
+	}
+	tw := newTable(w)
+	fmt.Fprintln(tw, "ID\tTENANT\tNAME\tACCESS\tSTATUS\tCREATED\tLAST USED")
+	for _, k := range toks {
+		access := "provisioning"
+		switch {
+		case k.ReadOnly:
+			access = "read-only"
+		case k.App:
+			access = "app"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.TenantID, k.Name, access, tokenStatus(k, now),
+			k.Created.Local().Format("2006-01-02 15:04"), ago(k.LastUsed, now))
+	}
+	return tw.Flush()
 }

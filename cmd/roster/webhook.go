@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -102,35 +104,30 @@ See docs/webhooks.md for the payloads and a receiver that verifies signatures.`,
 		Short: "List endpoints with their state, position in the change log and last error",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			dir, closeFn, err := rf.openExisting(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			ws, err := dir.Webhooks(cmd.Context(), listTenant)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return printJSONList(cmd.OutOrStdout(), ws, webhookJSON)
-			}
-			if len(ws) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "No webhooks. Add one with 'roster webhook add URL'.")
-				return nil
-			}
-			tw := newTable(cmd.OutOrStdout())
-			fmt.Fprintln(tw, "ID\tTENANT\tURL\tTYPES\tFORMAT\tSTATE\tDELIVERED TO SEQ\tDETAIL")
-			for _, w := range ws {
-				t, c := w.Types, strconv.FormatInt(w.Cursor, 10)
-				if t == "" {
-					t = "*"
-				}
-				if w.Cursor == store.WebhookFromNow {
-					c = "-"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", w.ID, w.TenantID, w.URL, t, w.Format, w.State, c, w.Detail)
-			}
-			return tw.Flush()
+			return runList(cmd, rf, asJSON,
+				func(ctx context.Context, dir *directory.Service) ([]*store.Webhook, error) {
+					return dir.Webhooks(ctx, listTenant)
+				},
+				webhookJSON,
+				func(out io.Writer, _ *directory.Service, ws []*store.Webhook) error {
+					if len(ws) == 0 {
+						fmt.Fprintln(out, "No webhooks. Add one with 'roster webhook add URL'.")
+						return nil
+					}
+					tw := newTable(out)
+					fmt.Fprintln(tw, "ID\tTENANT\tURL\tTYPES\tFORMAT\tSTATE\tDELIVERED TO SEQ\tDETAIL")
+					for _, w := range ws {
+						t, c := w.Types, strconv.FormatInt(w.Cursor, 10)
+						if t == "" {
+							t = "*"
+						}
+						if w.Cursor == store.WebhookFromNow {
+							c = "-"
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", w.ID, w.TenantID, w.URL, t, w.Format, w.State, c, w.Detail)
+					}
+					return tw.Flush()
+				})
 		},
 	}
 	list.Flags().StringVar(&listTenant, "tenant", "", "only this tenant's endpoints")
